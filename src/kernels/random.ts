@@ -1,0 +1,63 @@
+import { type DType, wgslType } from '../tensor/dtype.js';
+import { ParamWriter, runKernel } from '../tensor/queue.js';
+import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { chunks, grid, linearIndex, range } from './util.js';
+
+/**
+ * Counter-based random numbers: element i is a hash of (seed, i), so a seed gives the same tensor
+ * whatever the dispatch layout. Normal values use Box-Muller on two hashed uniforms.
+ */
+
+export type Distribution = 'uniform' | 'normal';
+
+const source = (dist: Distribution, t: 'f32' | 'i32') => `
+struct P { n: u32, start: u32, seed: u32, _pad: u32, a: f32, b: f32 }
+@group(0) @binding(0) var<storage, read_write> out: array<${t}>;
+@group(0) @binding(1) var<uniform> p: P;
+fn pcg(v: u32) -> u32 {
+  let s = v * 747796405u + 2891336453u;
+  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+  return (w >> 22u) ^ w;
+}
+// A uniform float in (0, 1): 24 random bits, never 0 so log() is finite.
+fn unif(i: u32, stream: u32) -> f32 {
+  let h = pcg(pcg(i ^ pcg(p.seed + stream * 0x9e3779b9u)) + stream);
+  return (f32(h >> 8u) + 0.5) * (1.0 / 16777216.0);
+}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let li = ${linearIndex()};
+  if (li >= p.n) { return; }
+  let i = li + p.start;
+  ${
+    dist === 'uniform'
+      ? t === 'f32'
+        ? 'out[li] = p.a + (p.b - p.a) * unif(i, 0u);'
+        : 'out[li] = min(i32(floor(p.a + (p.b - p.a) * unif(i, 0u))), i32(p.b) - 1);'
+      : `let r = sqrt(-2.0 * log(unif(i, 0u)));
+  out[li] = p.a + p.b * r * cos(6.283185307179586 * unif(i, 1u));`
+  }
+}`;
+
+/** `a`,`b` = [min, max) for uniform, [mean, stddev] for normal. */
+export function randomKernel(
+  shape: readonly number[],
+  dist: Distribution,
+  a: number,
+  b: number,
+  seed: number,
+  dtype: DType,
+): Tensor {
+  const out = emptyTensor(shape, dtype);
+  const t = wgslType(dtype);
+  for (const [start, n] of chunks(out.size)) {
+    runKernel({
+      key: `random_${dist}_${t}`,
+      source: () => source(dist, t),
+      buffers: [range(out, start, n)],
+      params: new ParamWriter().u32(n).u32(start).u32(seed).u32(0).f32(a).f32(b).done(),
+      workgroups: grid(n),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,166 @@
+import { fillKernel } from '../kernels/fill.js';
+import { randomKernel } from '../kernels/random.js';
+import { currentDevice } from './device.js';
+import { assertDType, type DType } from './dtype.js';
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from './errors.js';
+import { assertShape, sizeOf } from './shape.js';
+import { Storage } from './storage.js';
+import { Tensor } from './tensor.js';
+
+/** Nested arrays of numbers (or booleans for bool tensors). */
+export type TensorLike =
+  | number
+  | boolean
+  | TensorLike[]
+  | Float32Array
+  | Int32Array
+  | Uint8Array
+  | ArrayLike<number>;
+
+function inferShape(data: TensorLike): number[] {
+  const shape: number[] = [];
+  let x: unknown = data;
+  while (Array.isArray(x) || ArrayBuffer.isView(x)) {
+    const len = (x as ArrayLike<unknown>).length;
+    shape.push(len);
+    if (len === 0 || ArrayBuffer.isView(x)) break;
+    x = (x as unknown[])[0];
+  }
+  return shape;
+}
+
+function flatten(data: TensorLike, out: number[], shape: number[], dim: number): void {
+  if (ArrayBuffer.isView(data)) {
+    for (let i = 0; i < (data as ArrayLike<number>).length; i++) out.push((data as ArrayLike<number>)[i]);
+    return;
+  }
+  if (Array.isArray(data)) {
+    if (dim < shape.length && data.length !== shape[dim]) {
+      throw new ShapeError(
+        `tensor: ragged nested array: expected ${shape[dim]} elements at depth ${dim}, got ${data.length}`,
+      );
+    }
+    for (const v of data) flatten(v, out, shape, dim + 1);
+    return;
+  }
+  if (typeof data === 'boolean') out.push(data ? 1 : 0);
+  else if (typeof data === 'number') out.push(data);
+  else throw new DTypeError(`tensor: values must be numbers or booleans, got ${typeof data}`);
+}
+
+/**
+ * Creates a tensor from values (a number, nested arrays or a typed array). `shape` defaults to the
+ * nesting of `data`; with a flat array it reshapes. dtype defaults to float32 (int32 for an
+ * Int32Array, bool for booleans).
+ */
+export function tensor(data: TensorLike, shape?: readonly number[], dtype?: DType): Tensor {
+  currentDevice();
+  const dt: DType = dtype ?? (data instanceof Int32Array ? 'int32' : isBoolData(data) ? 'bool' : 'float32');
+  assertDType(dt, 'tensor: dtype');
+  let values: ArrayLike<number>;
+  const inferred = inferShape(data);
+  if (data instanceof Float32Array || data instanceof Int32Array) values = data;
+  else {
+    const flat: number[] = [];
+    flatten(data, flat, inferred, 0);
+    values = flat;
+  }
+  const s = shape ? [...shape] : inferred;
+  assertShape(s, 'tensor: shape');
+  if (sizeOf(s) !== values.length) {
+    throw new ShapeError(
+      `tensor: shape ${fmtShape(s)} needs ${sizeOf(s)} values, but ${values.length} were given`,
+    );
+  }
+  return upload(values, s, dt);
+}
+
+function isBoolData(data: TensorLike): boolean {
+  let x: unknown = data;
+  while (Array.isArray(x) && x.length > 0) x = x[0];
+  return typeof x === 'boolean';
+}
+
+/** @internal Uploads flat values into a new tensor. */
+export function upload(values: ArrayLike<number>, shape: readonly number[], dtype: DType): Tensor {
+  const n = values.length;
+  let typed: Float32Array | Int32Array;
+  if (dtype === 'float32') typed = values instanceof Float32Array ? values : Float32Array.from(values);
+  else if (values instanceof Int32Array) typed = values;
+  else {
+    typed = new Int32Array(n);
+    for (let i = 0; i < n; i++) typed[i] = dtype === 'bool' ? (values[i] ? 1 : 0) : Math.trunc(values[i]);
+  }
+  const storage = new Storage(Math.max(4, n * 4), true);
+  if (n > 0) currentDevice().queue.writeBuffer(storage.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
+  return new Tensor(storage, shape, dtype);
+}
+
+export function scalar(value: number | boolean, dtype?: DType): Tensor {
+  return tensor(value, [], dtype);
+}
+
+function checkShape(shape: readonly number[], fn: string): void {
+  currentDevice();
+  assertShape(shape as number[], `${fn}: shape`);
+}
+
+export function fill(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
+  checkShape(shape, 'fill');
+  assertDType(dtype, 'fill: dtype');
+  if (typeof value !== 'number' || (Number.isNaN(value) && dtype !== 'float32')) {
+    throw new ArgumentError(`fill: value must be a number, got ${String(value)}`);
+  }
+  return fillKernel(shape, value, dtype);
+}
+
+export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return fill(shape, 0, dtype);
+}
+
+export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return fill(shape, 1, dtype);
+}
+
+let autoSeed = (Date.now() ^ 0x5bd1e995) >>> 0;
+function nextSeed(seed: number | undefined, fn: string): number {
+  if (seed === undefined) {
+    autoSeed = (autoSeed + 0x9e3779b9) >>> 0;
+    return autoSeed;
+  }
+  if (!Number.isInteger(seed)) throw new ArgumentError(`${fn}: seed must be an integer, got ${seed}`);
+  return seed >>> 0;
+}
+
+export interface RandomOptions {
+  seed?: number;
+  dtype?: DType;
+}
+
+/** Uniform values in [minval, maxval). With int32 dtype, integers in [minval, maxval). */
+export function randomUniform(
+  shape: readonly number[],
+  minval = 0,
+  maxval = 1,
+  opts: RandomOptions = {},
+): Tensor {
+  checkShape(shape, 'randomUniform');
+  const dtype = opts.dtype ?? 'float32';
+  if (dtype === 'bool') throw new DTypeError('randomUniform: dtype must be float32 or int32, got bool');
+  if (!(maxval > minval)) {
+    throw new ArgumentError(`randomUniform: maxval (${maxval}) must be greater than minval (${minval})`);
+  }
+  return randomKernel(shape, 'uniform', minval, maxval, nextSeed(opts.seed, 'randomUniform'), dtype);
+}
+
+/** Normal values with the given mean and standard deviation (float32). */
+export function randomNormal(
+  shape: readonly number[],
+  mean = 0,
+  stddev = 1,
+  opts: { seed?: number } = {},
+): Tensor {
+  checkShape(shape, 'randomNormal');
+  if (!(stddev >= 0)) throw new ArgumentError(`randomNormal: stddev must be >= 0, got ${stddev}`);
+  return randomKernel(shape, 'normal', mean, stddev, nextSeed(opts.seed, 'randomNormal'), 'float32');
+}

@@ -1,0 +1,178 @@
+import { DeviceError } from './errors.js';
+
+/**
+ * One shared GPUDevice for the process. In a browser it comes from `navigator.gpu`; in Node from
+ * the `webgpu` package (Dawn), loaded lazily so the browser bundle never sees it.
+ */
+
+export interface DeviceInfo {
+  description: string;
+  vendor: string;
+  architecture: string;
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupSizeX: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxStorageBuffersPerShaderStage: number;
+    minStorageBufferOffsetAlignment: number;
+  };
+  features: string[];
+}
+
+const INSTALL_HINT =
+  'No WebGPU adapter was found. In Node, Dawn needs a Vulkan driver: on Debian/Ubuntu run ' +
+  '`bash scripts/setup-vulkan.sh` (installs Mesa lavapipe >= 24, e.g. from bookworm-backports), ' +
+  'or install your GPU vendor driver plus libvulkan1. In a browser, enable WebGPU ' +
+  '(Chrome: --enable-unsafe-webgpu).';
+
+// Keep the GPU object referenced for the life of the process: if Dawn's GPU is garbage-collected
+// while a device is alive, Node crashes.
+let gpu: GPU | undefined;
+let device: GPUDevice | undefined;
+let info: DeviceInfo | undefined;
+let pending: Promise<GPUDevice> | undefined;
+let lostReason: string | undefined;
+const lostListeners = new Set<(reason: string) => void>();
+
+async function getGpu(): Promise<GPU> {
+  if (gpu) return gpu;
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) {
+    gpu = nav.gpu;
+    return gpu;
+  }
+  const proc = (
+    globalThis as { process?: { env: Record<string, string | undefined>; versions?: { node?: string } } }
+  ).process;
+  if (!proc?.versions?.node) throw new DeviceError(INSTALL_HINT);
+  // lavapipe splits each dispatch over this many threads; it must be set before the Vulkan instance
+  // exists. Twice the core count measured fastest on 2-core machines (see docs/notes).
+  if (proc.env.LP_NUM_THREADS === undefined) {
+    const os = await import('node:os');
+    proc.env.LP_NUM_THREADS = String(Math.max(2, 2 * os.availableParallelism()));
+  }
+  const pkg = 'webgpu';
+  let mod: { create: (opts: string[]) => GPU; globals: object };
+  try {
+    mod = (await import(/* @vite-ignore */ pkg)) as typeof mod;
+  } catch (e) {
+    throw new DeviceError(
+      `Could not load the 'webgpu' package (Dawn for Node): ${(e as Error).message}. Run npm ci.`,
+    );
+  }
+  Object.assign(globalThis, mod.globals);
+  gpu = mod.create([]);
+  return gpu;
+}
+
+const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+
+async function createDevice(): Promise<GPUDevice> {
+  const g = await getGpu();
+  const adapter = await g.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new DeviceError(INSTALL_HINT);
+  const al = adapter.limits;
+  // Ask for the adapter's maximum compute limits: defaults are lower (e.g. 256 invocations).
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: al.maxStorageBufferBindingSize,
+    maxBufferSize: al.maxBufferSize,
+    maxComputeInvocationsPerWorkgroup: al.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: al.maxComputeWorkgroupSizeX,
+    maxComputeWorkgroupSizeY: al.maxComputeWorkgroupSizeY,
+    maxComputeWorkgroupSizeZ: al.maxComputeWorkgroupSizeZ,
+    maxComputeWorkgroupsPerDimension: al.maxComputeWorkgroupsPerDimension,
+    maxComputeWorkgroupStorageSize: al.maxComputeWorkgroupStorageSize,
+    maxStorageBuffersPerShaderStage: al.maxStorageBuffersPerShaderStage,
+  };
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  let dev: GPUDevice;
+  try {
+    dev = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  } catch (e) {
+    throw new DeviceError(`requestDevice failed: ${(e as Error).message}`);
+  }
+  const ai = adapter.info;
+  info = {
+    description: ai?.description ?? '',
+    vendor: ai?.vendor ?? '',
+    architecture: ai?.architecture ?? '',
+    limits: {
+      maxStorageBufferBindingSize: dev.limits.maxStorageBufferBindingSize,
+      maxBufferSize: dev.limits.maxBufferSize,
+      maxComputeInvocationsPerWorkgroup: dev.limits.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: dev.limits.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupsPerDimension: dev.limits.maxComputeWorkgroupsPerDimension,
+      maxComputeWorkgroupStorageSize: dev.limits.maxComputeWorkgroupStorageSize,
+      maxStorageBuffersPerShaderStage: dev.limits.maxStorageBuffersPerShaderStage,
+      minStorageBufferOffsetAlignment: dev.limits.minStorageBufferOffsetAlignment,
+    },
+    features: [...dev.features],
+  };
+  dev.lost.then((li) => {
+    if (device !== dev) return;
+    lostReason = `${li.reason}: ${li.message}`;
+    device = undefined;
+    info = undefined;
+    for (const l of lostListeners) l(lostReason);
+  });
+  dev.onuncapturederror = (ev) => {
+    // Errors not caught by an error scope: surface them instead of losing them.
+    console.error(`wgsl-nn: uncaptured WebGPU error: ${ev.error.message}`);
+  };
+  return dev;
+}
+
+/**
+ * Returns the shared device, creating it on first call. After a device loss, the next call creates
+ * a fresh device. Call it (and await it) once before using any op.
+ */
+export async function getDevice(): Promise<GPUDevice> {
+  if (device) return device;
+  if (!pending) {
+    pending = createDevice().then(
+      (d) => {
+        device = d;
+        lostReason = undefined;
+        pending = undefined;
+        return d;
+      },
+      (e) => {
+        pending = undefined;
+        throw e;
+      },
+    );
+  }
+  return pending;
+}
+
+/** The device for synchronous op dispatch; throws when `getDevice()` has not completed. */
+export function currentDevice(): GPUDevice {
+  if (device) return device;
+  if (lostReason !== undefined) {
+    throw new DeviceError(
+      `The GPU device was lost (${lostReason}); tensors on it are gone. Call await getDevice() to create a new device.`,
+    );
+  }
+  throw new DeviceError(
+    'No GPU device yet: call `await getDevice()` once before creating tensors or running ops.',
+  );
+}
+
+export function deviceInfo(): DeviceInfo {
+  currentDevice();
+  return info!;
+}
+
+/** Registers a callback run when the device is lost (used to reset pools and caches). */
+export function onDeviceLost(fn: (reason: string) => void): () => void {
+  lostListeners.add(fn);
+  return () => lostListeners.delete(fn);
+}
+
+/** Destroys the device (tests of device loss, clean shutdown). The next getDevice() makes a new one. */
+export function destroyDevice(): void {
+  device?.destroy();
+}

@@ -1,0 +1,24 @@
+export {
+  fill,
+  ones,
+  randomNormal,
+  randomUniform,
+  scalar,
+  type TensorLike,
+  tensor,
+  zeros,
+} from './creation.js';
+export { type DeviceInfo, destroyDevice, deviceInfo, getDevice, onDeviceLost } from './device.js';
+export type { DataArray, DType } from './dtype.js';
+export {
+  ArgumentError,
+  DeviceError,
+  DisposedTensorError,
+  DTypeError,
+  ShapeError,
+  WgslNnError,
+} from './errors.js';
+export { drainPool } from './pool.js';
+export { flush, sync } from './queue.js';
+export { dispose, keep, type MemoryInfo, memory, type TensorContainer, tidy } from './scope.js';
+export { type NestedArray, Tensor } from './tensor.js';

@@ -1,0 +1,194 @@
+import { currentDevice, onDeviceLost } from './device.js';
+import { DeviceError } from './errors.js';
+import { flushed } from './pool.js';
+
+/**
+ * Records kernel dispatches into one command encoder and submits them in batches: at the end of
+ * the current JS task (microtask), before any readback, or every MAX_DISPATCHES dispatches.
+ * Uniform parameters of a batch live in one uniform buffer written just before the submit.
+ */
+
+export interface BufferBinding {
+  buffer: GPUBuffer;
+  offset?: number;
+  size?: number;
+}
+
+export interface KernelCall {
+  /** Cache key of the pipeline: must change whenever `source()` would return different WGSL. */
+  key: string;
+  /** WGSL of a compute shader with entry point `main`. Bindings: the buffers in order, then the
+   * uniform block (if `params`) at binding `buffers.length`, all in @group(0). */
+  source: () => string;
+  buffers: BufferBinding[];
+  /** Bytes of the uniform block (use `ParamWriter`); at most 256 bytes. */
+  params?: ArrayBuffer;
+  workgroups: readonly [number, number?, number?];
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_SLOTS = 256;
+const MAX_DISPATCHES = 128;
+
+const pipelines = new Map<string, GPUComputePipeline>();
+let encoder: GPUCommandEncoder | undefined;
+let pass: GPUComputePassEncoder | undefined;
+let uniformBuffer: GPUBuffer | undefined;
+const uniformData = new Uint8Array(UNIFORM_SLOT * UNIFORM_SLOTS);
+let uniformSlots = 0;
+let dispatches = 0;
+let flushScheduled = false;
+let totalDispatches = 0;
+let compileMs = 0;
+
+export function getPipeline(key: string, source: () => string): GPUComputePipeline {
+  let p = pipelines.get(key);
+  if (!p) {
+    const device = currentDevice();
+    const t0 = performance.now();
+    const module = device.createShaderModule({ code: source(), label: key });
+    p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+    compileMs += performance.now() - t0;
+    pipelines.set(key, p);
+  }
+  return p;
+}
+
+function ensurePass(): GPUComputePassEncoder {
+  if (!pass) {
+    const device = currentDevice();
+    if (!uniformBuffer) {
+      uniformBuffer = device.createBuffer({
+        size: uniformData.byteLength,
+        usage: 0x40 | 0x08 /* UNIFORM|COPY_DST */,
+      });
+    }
+    encoder = device.createCommandEncoder();
+    pass = encoder.beginComputePass();
+  }
+  if (!flushScheduled) {
+    flushScheduled = true;
+    queueMicrotask(() => {
+      flushScheduled = false;
+      flush();
+    });
+  }
+  return pass;
+}
+
+/** Records one dispatch. Does nothing for an empty grid. */
+export function runKernel(call: KernelCall): void {
+  const [x, y = 1, z = 1] = call.workgroups;
+  if (x === 0 || y === 0 || z === 0) return;
+  const device = currentDevice();
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  if (x > max || y > max || z > max) {
+    throw new DeviceError(
+      `${call.key}: dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${max}`,
+    );
+  }
+  const pipeline = getPipeline(call.key, call.source);
+  if (call.params && call.params.byteLength > UNIFORM_SLOT) {
+    throw new DeviceError(
+      `${call.key}: uniform block of ${call.params.byteLength} bytes exceeds ${UNIFORM_SLOT}`,
+    );
+  }
+  if (call.params && uniformSlots === UNIFORM_SLOTS) flush();
+  const p = ensurePass();
+  const entries: GPUBindGroupEntry[] = call.buffers.map((b, i) => ({
+    binding: i,
+    resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size },
+  }));
+  if (call.params) {
+    const off = uniformSlots * UNIFORM_SLOT;
+    uniformData.set(new Uint8Array(call.params), off);
+    uniformSlots++;
+    entries.push({
+      binding: call.buffers.length,
+      resource: {
+        buffer: uniformBuffer!,
+        offset: off,
+        size: Math.max(16, Math.ceil(call.params.byteLength / 16) * 16),
+      },
+    });
+  }
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  p.setPipeline(pipeline);
+  p.setBindGroup(0, bindGroup);
+  p.dispatchWorkgroups(x, y, z);
+  dispatches++;
+  totalDispatches++;
+  if (dispatches >= MAX_DISPATCHES) flush();
+}
+
+/** Records a buffer-to-buffer copy (ends the current compute pass). */
+export function copyBuffer(
+  src: GPUBuffer,
+  srcOffset: number,
+  dst: GPUBuffer,
+  dstOffset: number,
+  bytes: number,
+): void {
+  ensurePass();
+  pass!.end();
+  encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  pass = encoder!.beginComputePass();
+}
+
+/** Submits everything recorded so far. */
+export function flush(): void {
+  if (!encoder) return;
+  const device = currentDevice();
+  pass!.end();
+  if (uniformSlots > 0)
+    device.queue.writeBuffer(uniformBuffer!, 0, uniformData, 0, uniformSlots * UNIFORM_SLOT);
+  device.queue.submit([encoder.finish()]);
+  encoder = undefined;
+  pass = undefined;
+  uniformSlots = 0;
+  dispatches = 0;
+  flushed();
+}
+
+/** Waits until the GPU has finished everything submitted (and flushes what is recorded). */
+export async function sync(): Promise<void> {
+  flush();
+  await currentDevice().queue.onSubmittedWorkDone();
+}
+
+export function queueStats(): { pipelines: number; dispatches: number; compileMs: number } {
+  return { pipelines: pipelines.size, dispatches: totalDispatches, compileMs };
+}
+
+/** Packs scalars into a uniform block with WGSL's layout for a struct of 4-byte scalars. */
+export class ParamWriter {
+  private readonly view = new DataView(new ArrayBuffer(UNIFORM_SLOT));
+  private n = 0;
+  u32(v: number): this {
+    this.view.setUint32(this.n, v >>> 0, true);
+    this.n += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.view.setInt32(this.n, v | 0, true);
+    this.n += 4;
+    return this;
+  }
+  f32(v: number): this {
+    this.view.setFloat32(this.n, v, true);
+    this.n += 4;
+    return this;
+  }
+  done(): ArrayBuffer {
+    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.n / 16) * 16));
+  }
+}
+
+onDeviceLost(() => {
+  pipelines.clear();
+  encoder = undefined;
+  pass = undefined;
+  uniformBuffer = undefined;
+  uniformSlots = 0;
+  dispatches = 0;
+});

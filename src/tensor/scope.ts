@@ -1,0 +1,82 @@
+import { liveCounts, markKept, popScope, pushScope, type Tracked } from './engine.js';
+import { ArgumentError } from './errors.js';
+import { poolStats } from './pool.js';
+import { Tensor } from './tensor.js';
+
+/** Anything that may contain tensors: a tensor, arrays and plain objects of them. */
+export type TensorContainer =
+  | Tensor
+  | TensorContainer[]
+  | { [key: string]: TensorContainer }
+  | undefined
+  | null;
+
+function collect(x: unknown, out: Set<Tracked>, seen = new Set<unknown>()): void {
+  if (x instanceof Tensor) {
+    out.add(x);
+    return;
+  }
+  if (x === null || typeof x !== 'object' || seen.has(x)) return;
+  seen.add(x);
+  if (Array.isArray(x)) for (const v of x) collect(v, out, seen);
+  else if (Object.getPrototypeOf(x) === Object.prototype)
+    for (const v of Object.values(x)) collect(v, out, seen);
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created except those it returns (in arrays/objects too)
+ * and those passed to `keep()`. `fn` must be synchronous, as in TensorFlow.js.
+ */
+export function tidy<T extends TensorContainer>(fn: () => T): T;
+export function tidy<T extends TensorContainer>(name: string, fn: () => T): T;
+export function tidy<T extends TensorContainer>(a: string | (() => T), b?: () => T): T {
+  const fn = typeof a === 'function' ? a : b;
+  if (typeof fn !== 'function')
+    throw new ArgumentError('tidy: expected a function (or a name and a function)');
+  pushScope();
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    popScope(new Set());
+    throw e;
+  }
+  if (result instanceof Promise) {
+    popScope(new Set());
+    throw new ArgumentError('tidy: the function must be synchronous; it returned a Promise');
+  }
+  const keepSet = new Set<Tracked>();
+  collect(result, keepSet);
+  popScope(keepSet);
+  return result;
+}
+
+/** Marks a tensor so that no enclosing `tidy` disposes it. Returns it. */
+export function keep<T extends Tensor>(t: T): T {
+  markKept(t);
+  return t;
+}
+
+/** Disposes every tensor found in `x` (a tensor, array or object of tensors). */
+export function dispose(x: TensorContainer): void {
+  const s = new Set<Tracked>();
+  collect(x, s);
+  for (const t of s) t.dispose();
+}
+
+export interface MemoryInfo {
+  /** Live (not disposed) tensors. */
+  numTensors: number;
+  /** Bytes of tensor data held by live tensors (views of one buffer count once). */
+  numBytes: number;
+  /** Bytes of GPU buffers kept in the pool for reuse. */
+  pooledBytes: number;
+  /** All bytes of GPU buffers allocated by the pool (live + pooled, rounded to size classes). */
+  allocatedBytes: number;
+}
+
+export function memory(): MemoryInfo {
+  const { numTensors, numBytes } = liveCounts();
+  const { pooledBytes, allocatedBytes } = poolStats();
+  return { numTensors, numBytes, pooledBytes, allocatedBytes };
+}

@@ -1,0 +1,133 @@
+import { currentDevice } from './device.js';
+import { type DataArray, type DType, makeArray } from './dtype.js';
+import { registerTensor, unregisterTensor } from './engine.js';
+import { DisposedTensorError, fmtShape } from './errors.js';
+import { flush } from './queue.js';
+import { type Shape, sizeOf } from './shape.js';
+import { Storage } from './storage.js';
+
+let nextId = 0;
+
+/** Nested JS arrays as returned by `Tensor.array()`. */
+export type NestedArray = number | NestedArray[];
+
+/**
+ * An n-dimensional array on the GPU. Ops never mutate their inputs; `dispose()` (or `tidy`) frees
+ * the buffer. Reading values back is asynchronous: `await t.data()` / `await t.array()`.
+ */
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  /** @internal */ readonly storage: Storage;
+  /** @internal */ kept = false;
+  private disposed = false;
+  /** Optional name, shown in errors and summaries. */
+  name?: string;
+
+  /** @internal Use `tensor()`, `zeros()`... to create tensors. */
+  constructor(storage: Storage, shape: Shape, dtype: DType) {
+    this.storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = sizeOf(shape);
+    storage.refs++;
+    registerTensor(this);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** @internal The GPU buffer; throws if the tensor was disposed. */
+  get buffer(): GPUBuffer {
+    this.assertAlive();
+    return this.storage.buffer;
+  }
+
+  /** Bytes of data (4 per element). */
+  get byteSize(): number {
+    return this.size * 4;
+  }
+
+  assertAlive(arg = 'tensor'): void {
+    if (this.disposed) {
+      throw new DisposedTensorError(
+        `${arg} (tensor #${this.id}${this.name ? ` '${this.name}'` : ''}, shape ${fmtShape(this.shape)}, ${this.dtype}) was disposed and cannot be used`,
+      );
+    }
+  }
+
+  /** Copies the values to the CPU as a flat typed array (Float32Array, or Int32Array for int32/bool). */
+  async data(): Promise<DataArray> {
+    this.assertAlive();
+    const out = makeArray(this.dtype, this.size);
+    if (this.size === 0) return out;
+    const bytes = this.size * 4;
+    const device = currentDevice();
+    flush();
+    const staging = device.createBuffer({ size: bytes, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.storage.buffer, 0, staging, 0, bytes);
+    device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(0x01 /* READ */);
+      new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange()));
+      staging.unmap();
+    } finally {
+      staging.destroy();
+    }
+    return out;
+  }
+
+  /** Copies the values to the CPU as nested arrays (a number for a scalar). */
+  async array(): Promise<NestedArray> {
+    const flat = await this.data();
+    return nest(flat, this.shape);
+  }
+
+  /** Frees the GPU memory (idempotent). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    unregisterTensor(this);
+    this.storage.release();
+  }
+
+  toString(): string {
+    return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.disposed ? ', disposed' : ''})`;
+  }
+}
+
+function nest(flat: DataArray, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return flat[0];
+  const build = (offset: number, dim: number): NestedArray[] => {
+    const n = shape[dim];
+    const out: NestedArray[] = new Array(n);
+    if (dim === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = flat[offset + i];
+      return out;
+    }
+    let stride = 1;
+    for (let d = dim + 1; d < shape.length; d++) stride *= shape[d];
+    for (let i = 0; i < n; i++) out[i] = build(offset + i * stride, dim + 1);
+    return out;
+  };
+  return build(0, 0);
+}
+
+/** @internal A new uninitialised tensor for a kernel to write. */
+export function emptyTensor(shape: Shape, dtype: DType): Tensor {
+  return new Tensor(new Storage(Math.max(4, sizeOf(shape) * 4)), shape, dtype);
+}
+
+/** @internal A tensor sharing `t`'s buffer with another shape of the same size (reshape). */
+export function viewTensor(t: Tensor, shape: Shape): Tensor {
+  t.assertAlive();
+  return new Tensor(t.storage, shape, t.dtype);
+}

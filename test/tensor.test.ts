@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ArgumentError,
+  DisposedTensorError,
+  DTypeError,
+  fill,
+  keep,
+  memory,
+  ones,
+  randomNormal,
+  randomUniform,
+  ShapeError,
+  scalar,
+  tensor,
+  tidy,
+  zeros,
+} from '../src/index.js';
+
+describe('tensor creation and readback', () => {
+  it('round-trips nested arrays, shapes and dtypes', async () => {
+    const a = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(a.shape).toEqual([2, 3]);
+    expect(a.dtype).toBe('float32');
+    expect(a.size).toBe(6);
+    expect(await a.array()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    const i = tensor([1, 2, 3, 4], [2, 2], 'int32');
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(await i.data())).toEqual([1, 2, 3, 4]);
+    expect(await scalar(7).array()).toBe(7);
+    expect(scalar(7).shape).toEqual([]);
+    const b = tensor([true, false]);
+    expect(b.dtype).toBe('bool');
+    expect(Array.from(await b.data())).toEqual([1, 0]);
+    expect(Array.from(await tensor(new Float32Array([1.5, 2.5])).data())).toEqual([1.5, 2.5]);
+    expect(await tensor([], [0, 3]).array()).toEqual([]);
+  });
+
+  it('fills with zeros, ones and a value, including sizes off the workgroup grid', async () => {
+    for (const n of [1, 255, 256, 257, 1000]) {
+      expect(Array.from(await zeros([n]).data()).every((v) => v === 0)).toBe(true);
+      expect(Array.from(await ones([n], 'int32').data()).every((v) => v === 1)).toBe(true);
+      expect(Array.from(await fill([n], -2.5).data()).every((v) => v === -2.5)).toBe(true);
+    }
+  });
+
+  it('draws seeded random numbers reproducibly with the right moments', async () => {
+    const a = await randomNormal([20000], 2, 3, { seed: 42 }).data();
+    const b = await randomNormal([20000], 2, 3, { seed: 42 }).data();
+    expect(a).toEqual(b);
+    let m = 0;
+    let v = 0;
+    for (const x of a) m += x;
+    m /= a.length;
+    for (const x of a) v += (x - m) ** 2;
+    v /= a.length;
+    expect(Math.abs(m - 2)).toBeLessThan(0.1);
+    expect(Math.abs(Math.sqrt(v) - 3)).toBeLessThan(0.1);
+    const u = await randomUniform([20000], -1, 3, { seed: 1 }).data();
+    expect(Math.min(...u)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...u)).toBeLessThan(3);
+    const c = await randomNormal([100], 0, 1, { seed: 43 }).data();
+    expect(c).not.toEqual(a.slice(0, 100));
+    const ints = await randomUniform([1000], 0, 5, { seed: 3, dtype: 'int32' }).data();
+    expect(new Set(ints)).toEqual(new Set([0, 1, 2, 3, 4]));
+  });
+
+  it('rejects bad arguments with typed errors naming them', () => {
+    expect(() => tensor([1, 2, 3], [2, 2])).toThrow(ShapeError);
+    expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/shape \[2,2\] needs 4 values, but 3/);
+    expect(() => tensor([[1, 2], [3]])).toThrow(/ragged/);
+    expect(() => zeros([2, -1])).toThrow(/shape/);
+    expect(() => zeros([2.5])).toThrow(ShapeError);
+    // biome-ignore lint/suspicious/noExplicitAny: testing a bad runtime value
+    expect(() => zeros([2], 'float64' as any)).toThrow(DTypeError);
+    expect(() => randomUniform([2], 1, 1)).toThrow(ArgumentError);
+    expect(() => randomNormal([2], 0, -1)).toThrow(/stddev/);
+    expect(() => randomUniform([2], 0, 1, { seed: 1.5 })).toThrow(/seed/);
+  });
+
+  it('refuses to read or use a disposed tensor', async () => {
+    const t = ones([3]);
+    t.dispose();
+    t.dispose(); // idempotent
+    expect(t.isDisposed).toBe(true);
+    await expect(t.data()).rejects.toThrow(DisposedTensorError);
+  });
+});
+
+describe('memory and tidy', () => {
+  it('tidy disposes intermediates, keeps results and kept tensors', async () => {
+    const before = memory();
+    let kept: ReturnType<typeof ones> | undefined;
+    const out = tidy(() => {
+      zeros([100]);
+      kept = keep(ones([10]));
+      const inner = tidy(() => {
+        zeros([7]);
+        return { a: ones([3]), b: [fill([2], 5)] };
+      });
+      expect(inner.a.isDisposed).toBe(false);
+      return inner.b[0];
+    });
+    expect(out.isDisposed).toBe(false);
+    expect(kept!.isDisposed).toBe(false);
+    expect(memory().numTensors).toBe(before.numTensors + 2);
+    expect(Array.from(await out.data())).toEqual([5, 5]);
+    out.dispose();
+    kept!.dispose();
+    expect(memory().numTensors).toBe(before.numTensors);
+    expect(memory().numBytes).toBe(before.numBytes);
+  });
+
+  it('tidy rejects async functions and disposes on throw', () => {
+    const before = memory().numTensors;
+    expect(() =>
+      tidy(() => {
+        zeros([3]);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(memory().numTensors).toBe(before);
+    // biome-ignore lint/suspicious/noExplicitAny: testing a bad runtime value
+    expect(() => tidy((async () => zeros([1])) as any)).toThrow(/synchronous/);
+  });
+
+  it('reuses pooled buffers', () => {
+    const t = zeros([1000]);
+    t.dispose();
+    const pooled = memory().pooledBytes;
+    expect(pooled).toBeGreaterThan(0);
+    const u = zeros([1000]);
+    expect(memory().pooledBytes).toBeLessThan(pooled);
+    u.dispose();
+  });
+});
