@@ -8,7 +8,8 @@ import { chunks, grid, linearIndex, range } from './util.js';
  * whatever the dispatch layout. Normal values use Box-Muller on two hashed uniforms.
  */
 
-export type Distribution = 'uniform' | 'normal';
+/** truncatedNormal redraws values more than two standard deviations away, as Keras does. */
+export type Distribution = 'uniform' | 'normal' | 'truncatedNormal';
 
 const source = (dist: Distribution, t: 'f32' | 'i32') => `
 struct P { n: u32, start: u32, seed: u32, _pad: u32, a: f32, b: f32 }
@@ -29,15 +30,26 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let li = ${linearIndex()};
   if (li >= p.n) { return; }
   let i = li + p.start;
-  ${
-    dist === 'uniform'
-      ? t === 'f32'
-        ? 'out[li] = p.a + (p.b - p.a) * unif(i, 0u);'
-        : 'out[li] = min(i32(floor(p.a + (p.b - p.a) * unif(i, 0u))), i32(p.b) - 1);'
-      : `let r = sqrt(-2.0 * log(unif(i, 0u)));
-  out[li] = p.a + p.b * r * cos(6.283185307179586 * unif(i, 1u));`
-  }
+  ${body(dist, t)}
 }`;
+
+function body(dist: Distribution, t: 'f32' | 'i32'): string {
+  if (dist === 'uniform') {
+    return t === 'f32'
+      ? 'out[li] = p.a + (p.b - p.a) * unif(i, 0u);'
+      : 'out[li] = min(i32(floor(p.a + (p.b - p.a) * unif(i, 0u))), i32(p.b) - 1);';
+  }
+  if (dist === 'normal') {
+    return 'out[li] = p.a + p.b * sqrt(-2.0 * log(unif(i, 0u))) * cos(6.283185307179586 * unif(i, 1u));';
+  }
+  // P(|z| > 2) = 4.6%: 16 redraws leave a 1e-21 chance of falling back to 0.
+  return `var z = 0.0;
+  for (var k = 0u; k < 16u; k++) {
+    let c = sqrt(-2.0 * log(unif(i, 2u * k))) * cos(6.283185307179586 * unif(i, 2u * k + 1u));
+    if (abs(c) <= 2.0) { z = c; break; }
+  }
+  out[li] = p.a + p.b * z;`;
+}
 
 /** `a`,`b` = [min, max) for uniform, [mean, stddev] for normal. */
 export function randomKernel(

@@ -123,11 +123,23 @@ export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor
 }
 
 let autoSeed = (Date.now() ^ 0x5bd1e995) >>> 0;
+
+/**
+ * Makes every later unseeded random op (initializers, dropout, shuffles) deterministic, like
+ * `keras.utils.set_random_seed`.
+ */
+export function setSeed(seed: number): void {
+  if (!Number.isInteger(seed)) throw new ArgumentError(`setSeed: seed must be an integer, got ${seed}`);
+  autoSeed = seed >>> 0;
+}
+
+/** The next seed of the global sequence (for ops that take an explicit seed). */
+export function nextSeedValue(): number {
+  autoSeed = (autoSeed + 0x9e3779b9) >>> 0;
+  return autoSeed;
+}
 function nextSeed(seed: number | undefined, fn: string): number {
-  if (seed === undefined) {
-    autoSeed = (autoSeed + 0x9e3779b9) >>> 0;
-    return autoSeed;
-  }
+  if (seed === undefined) return nextSeedValue();
   if (!Number.isInteger(seed)) throw new ArgumentError(`${fn}: seed must be an integer, got ${seed}`);
   return seed >>> 0;
 }
@@ -163,4 +175,11 @@ export function randomNormal(
   checkShape(shape, 'randomNormal');
   if (!(stddev >= 0)) throw new ArgumentError(`randomNormal: stddev must be >= 0, got ${stddev}`);
   return randomKernel(shape, 'normal', mean, stddev, nextSeed(opts.seed, 'randomNormal'), 'float32');
+}
+
+/** Normal values redrawn when more than two standard deviations from the mean (Keras' TruncatedNormal). */
+export function truncatedNormal(shape: readonly number[], mean = 0, stddev = 1, opts: { seed?: number } = {}): Tensor {
+  checkShape(shape, 'truncatedNormal');
+  if (!(stddev >= 0)) throw new ArgumentError(`truncatedNormal: stddev must be >= 0, got ${stddev}`);
+  return randomKernel(shape, 'truncatedNormal', mean, stddev, nextSeed(opts.seed, 'truncatedNormal'), 'float32');
 }

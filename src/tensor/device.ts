@@ -68,7 +68,7 @@ async function getGpu(): Promise<GPU> {
   return gpu;
 }
 
-const WANTED_FEATURES: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[];
 
 async function createDevice(): Promise<GPUDevice> {
   const g = await getGpu();

@@ -4,8 +4,10 @@ export {
   randomNormal,
   randomUniform,
   scalar,
+  setSeed,
   type TensorLike,
   tensor,
+  truncatedNormal,
   zeros,
 } from './creation.js';
 export { type DeviceInfo, destroyDevice, deviceInfo, getDevice, onDeviceLost } from './device.js';
@@ -22,3 +24,4 @@ export { drainPool } from './pool.js';
 export { flush, sync } from './queue.js';
 export { dispose, keep, type MemoryInfo, memory, type TensorContainer, tidy } from './scope.js';
 export { type NestedArray, Tensor } from './tensor.js';
+export { Variable, type VariableOptions, variable } from './variable.js';

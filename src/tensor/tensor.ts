@@ -2,11 +2,16 @@ import { currentDevice } from './device.js';
 import { type DataArray, type DType, makeArray } from './dtype.js';
 import { registerTensor, unregisterTensor } from './engine.js';
 import { DisposedTensorError, fmtShape } from './errors.js';
-import { flush } from './queue.js';
+import { copyBuffer, flush } from './queue.js';
 import { type Shape, sizeOf } from './shape.js';
 import { Storage } from './storage.js';
 
 let nextId = 0;
+
+/** @internal The id the next tensor will get (ids increase: tells tensors created after a point). */
+export function nextTensorId(): number {
+  return nextId;
+}
 
 /** Nested JS arrays as returned by `Tensor.array()`. */
 export type NestedArray = number | NestedArray[];
@@ -130,4 +135,12 @@ export function emptyTensor(shape: Shape, dtype: DType): Tensor {
 export function viewTensor(t: Tensor, shape: Shape): Tensor {
   t.assertAlive();
   return new Tensor(t.storage, shape, t.dtype);
+}
+
+/** @internal A copy of `t` in a new buffer (not recorded for autograd). */
+export function copyOf(t: Tensor): Tensor {
+  t.assertAlive();
+  const out = emptyTensor(t.shape, t.dtype);
+  if (t.size > 0) copyBuffer(t.buffer, 0, out.buffer, 0, t.size * 4);
+  return out;
 }
