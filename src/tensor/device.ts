@@ -118,8 +118,13 @@ async function createDevice(): Promise<GPUDevice> {
     info = undefined;
     for (const l of lostListeners) l(lostReason);
   });
+  // Errors not caught by an error scope: surface each distinct one once instead of losing them
+  // (an invalid pipeline repeats the same error on every later use).
+  const seen = new Set<string>();
   dev.onuncapturederror = (ev) => {
-    // Errors not caught by an error scope: surface them instead of losing them.
+    const first = ev.error.message.split('\n')[0];
+    if (seen.has(first) || seen.size > 20) return;
+    seen.add(first);
     console.error(`wgsl-nn: uncaptured WebGPU error: ${ev.error.message}`);
   };
   return dev;

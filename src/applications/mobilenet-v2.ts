@@ -1,0 +1,167 @@
+import { Functional, input } from '../nn/functional.js';
+import type { SymbolicTensor } from '../nn/layer.js';
+import { ReLU } from '../nn/layers/basic.js';
+import { Conv2D, DepthwiseConv2D } from '../nn/layers/conv.js';
+import { Dense } from '../nn/layers/dense.js';
+import { BatchNormalization } from '../nn/layers/normalization.js';
+import { GlobalAveragePooling2D } from '../nn/layers/pooling.js';
+import { Add, ZeroPadding2D } from '../nn/layers/shape.js';
+import { ArgumentError, ShapeError } from '../tensor/errors.js';
+
+/**
+ * Keras `applications.MobileNetV2`: the same architecture and layer names (Conv1, bn_Conv1,
+ * expanded_conv_*, block_1..16_*, Conv_1, Conv_1_bn, out_relu), so Keras weights load by name.
+ */
+
+export interface MobileNetV2Args {
+  inputShape?: [number, number, number];
+  alpha?: number;
+  includeTop?: boolean;
+  /** 'avg' adds GlobalAveragePooling2D when includeTop is false. */
+  pooling?: 'avg' | null;
+  classes?: number;
+  classifierActivation?: 'softmax' | 'linear';
+  name?: string;
+}
+
+function makeDivisible(v: number, divisor = 8): number {
+  let n = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
+  if (n < 0.9 * v) n += divisor;
+  return n;
+}
+
+/** Keras `correct_pad`: padding before a stride-2 3x3 conv ((0,1),(0,1) for even sizes). */
+function correctPad(size: number | null): [number, number] {
+  const adjust = size === null ? 1 : 1 - (size % 2);
+  return [1 - adjust, 1];
+}
+
+const bn = (name: string) => new BatchNormalization({ name, epsilon: 1e-3, momentum: 0.999 });
+const relu6 = (name: string) => new ReLU({ name, maxValue: 6 });
+
+function invertedResBlock(
+  x: SymbolicTensor,
+  expansion: number,
+  stride: number,
+  alpha: number,
+  filters: number,
+  blockId: number,
+): SymbolicTensor {
+  const inChannels = x.shape[3] as number;
+  const pointwise = makeDivisible(Math.trunc(filters * alpha), 8);
+  const inputs = x;
+  let prefix = `block_${blockId}_`;
+  if (blockId) {
+    x = new Conv2D({
+      name: `${prefix}expand`,
+      filters: expansion * inChannels,
+      kernelSize: 1,
+      padding: 'same',
+      useBias: false,
+    }).apply(x);
+    x = bn(`${prefix}expand_BN`).apply(x);
+    x = relu6(`${prefix}expand_relu`).apply(x);
+  } else {
+    prefix = 'expanded_conv_';
+  }
+  if (stride === 2) {
+    const [ph, pw] = [correctPad(x.shape[1]), correctPad(x.shape[2])];
+    x = new ZeroPadding2D({ name: `${prefix}pad`, padding: [ph, pw] }).apply(x);
+  }
+  x = new DepthwiseConv2D({
+    name: `${prefix}depthwise`,
+    kernelSize: 3,
+    strides: stride,
+    useBias: false,
+    padding: stride === 1 ? 'same' : 'valid',
+  }).apply(x);
+  x = bn(`${prefix}depthwise_BN`).apply(x);
+  x = relu6(`${prefix}depthwise_relu`).apply(x);
+  x = new Conv2D({
+    name: `${prefix}project`,
+    filters: pointwise,
+    kernelSize: 1,
+    padding: 'same',
+    useBias: false,
+  }).apply(x);
+  x = bn(`${prefix}project_BN`).apply(x);
+  if (inChannels === pointwise && stride === 1) return new Add({ name: `${prefix}add` }).apply([inputs, x]);
+  return x;
+}
+
+/** The block table of MobileNetV2: [filters, stride, expansion] per block 0..16. */
+const BLOCKS: Array<[number, number, number]> = [
+  [16, 1, 1],
+  [24, 2, 6],
+  [24, 1, 6],
+  [32, 2, 6],
+  [32, 1, 6],
+  [32, 1, 6],
+  [64, 2, 6],
+  [64, 1, 6],
+  [64, 1, 6],
+  [64, 1, 6],
+  [96, 1, 6],
+  [96, 1, 6],
+  [96, 1, 6],
+  [160, 2, 6],
+  [160, 1, 6],
+  [160, 1, 6],
+  [320, 1, 6],
+];
+
+/** Builds MobileNetV2 with freshly initialised weights; load ImageNet weights with `loadWeights`. */
+export function mobileNetV2(args: MobileNetV2Args = {}): Functional {
+  const inputShape = args.inputShape ?? [224, 224, 3];
+  const alpha = args.alpha ?? 1.0;
+  const includeTop = args.includeTop ?? true;
+  if (
+    !Array.isArray(inputShape) ||
+    inputShape.length !== 3 ||
+    inputShape[2] !== 3 ||
+    inputShape.some((d) => !Number.isInteger(d) || d < 32)
+  ) {
+    throw new ShapeError(
+      `mobileNetV2: inputShape must be [height, width, 3] with sides >= 32, got ${JSON.stringify(inputShape)}`,
+    );
+  }
+  if (!(alpha > 0)) throw new ArgumentError(`mobileNetV2: alpha must be > 0, got ${alpha}`);
+  if (args.pooling !== undefined && args.pooling !== null && args.pooling !== 'avg') {
+    throw new ArgumentError(
+      `mobileNetV2: pooling must be 'avg' or null, got ${JSON.stringify(args.pooling)}`,
+    );
+  }
+  const img = input({ shape: inputShape, name: 'input_1' });
+  let x = new Conv2D({
+    name: 'Conv1',
+    filters: makeDivisible(32 * alpha, 8),
+    kernelSize: 3,
+    strides: 2,
+    padding: 'same',
+    useBias: false,
+  }).apply(img);
+  x = bn('bn_Conv1').apply(x);
+  x = relu6('Conv1_relu').apply(x);
+  BLOCKS.forEach(([filters, stride, expansion], id) => {
+    x = invertedResBlock(x, expansion, stride, alpha, filters, id);
+  });
+  const last = alpha > 1.0 ? makeDivisible(1280 * alpha, 8) : 1280;
+  x = new Conv2D({ name: 'Conv_1', filters: last, kernelSize: 1, useBias: false }).apply(x);
+  x = bn('Conv_1_bn').apply(x);
+  x = relu6('out_relu').apply(x);
+  if (includeTop) {
+    x = new GlobalAveragePooling2D({ name: 'global_average_pooling2d' }).apply(x);
+    x = new Dense({
+      name: 'predictions',
+      units: args.classes ?? 1000,
+      activation: args.classifierActivation ?? 'softmax',
+    }).apply(x);
+  } else if (args.pooling === 'avg') {
+    x = new GlobalAveragePooling2D({ name: 'global_average_pooling2d' }).apply(x);
+  }
+  return new Functional({
+    inputs: img,
+    outputs: x,
+    name: args.name ?? `mobilenetv2_${alpha.toFixed(2)}_${inputShape[0]}`,
+  });
+}

@@ -1,0 +1,59 @@
+import { ArgumentError } from '../tensor/errors.js';
+
+/**
+ * Central finite differences in float64, for checking backward rules against a reference
+ * implementation of the forward function (e.g. the CPU oracle):
+ *   d f / d x_j  ~=  (f(x + eps e_j) - f(x - eps e_j)) / (2 eps).
+ */
+export function numericGradient(
+  f: (xs: Float64Array[]) => number,
+  xs: readonly Float64Array[],
+  eps = 1e-4,
+): Float64Array[] {
+  if (!(eps > 0)) throw new ArgumentError(`numericGradient: eps must be > 0, got ${eps}`);
+  const work = xs.map((x) => Float64Array.from(x));
+  return work.map((x) => {
+    const g = new Float64Array(x.length);
+    for (let j = 0; j < x.length; j++) {
+      const orig = x[j];
+      x[j] = orig + eps;
+      const fp = f(work);
+      x[j] = orig - eps;
+      const fm = f(work);
+      x[j] = orig;
+      g[j] = (fp - fm) / (2 * eps);
+    }
+    return g;
+  });
+}
+
+export interface GradientMismatch {
+  input: number;
+  index: number;
+  analytic: number;
+  numeric: number;
+}
+
+/** The worst element where |analytic - numeric| > atol + rtol * |numeric|, or undefined. */
+export function compareGradients(
+  analytic: readonly ArrayLike<number>[],
+  numeric: readonly ArrayLike<number>[],
+  atol = 1e-3,
+  rtol = 1e-2,
+): GradientMismatch | undefined {
+  let worst: GradientMismatch | undefined;
+  let worstExcess = 0;
+  analytic.forEach((a, i) => {
+    const n = numeric[i];
+    if (a.length !== n.length)
+      throw new ArgumentError(`compareGradients: input ${i} has ${a.length} vs ${n.length} elements`);
+    for (let j = 0; j < a.length; j++) {
+      const excess = Math.abs(a[j] - n[j]) - (atol + rtol * Math.abs(n[j]));
+      if (excess > worstExcess || Number.isNaN(excess)) {
+        worstExcess = Number.isNaN(excess) ? Number.POSITIVE_INFINITY : excess;
+        worst = { input: i, index: j, analytic: a[j], numeric: n[j] };
+      }
+    }
+  });
+  return worst;
+}

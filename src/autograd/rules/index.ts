@@ -1,0 +1,7 @@
+// Registers every backward rule (import for side effects).
+import './binary.js';
+import './crossentropy.js';
+import './matmul.js';
+import './movement.js';
+import './reduce.js';
+import './unary.js';

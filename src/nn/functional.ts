@@ -1,0 +1,235 @@
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  type CallArgs,
+  fmtSym,
+  Layer,
+  type LayerArgs,
+  layerFromConfig,
+  registerLayer,
+  SymbolicTensor,
+  type SymShape,
+} from './layer.js';
+import { Model } from './model.js';
+import { type SummaryRow, summaryLines } from './summary.js';
+
+export interface InputArgs {
+  /** Shape without the batch dimension, e.g. [192, 192, 3]. */
+  shape: number[];
+  name?: string;
+  batchSize?: number;
+}
+
+/** The layer behind `input()`: passes its tensor through (shows as InputLayer in summaries). */
+export class InputLayer extends Layer {
+  constructor(args: LayerArgs) {
+    super(args);
+    this.build(this.batchInputShape!);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    return Array.isArray(inputs) ? inputs[0] : inputs;
+  }
+}
+registerLayer('InputLayer', (c) => new InputLayer(c as LayerArgs));
+
+/** A symbolic input of a functional model (Keras `keras.Input`). */
+export function input(args: InputArgs): SymbolicTensor {
+  if (!args || !Array.isArray(args.shape))
+    throw new ArgumentError('input: expected { shape: number[] } (without the batch dimension)');
+  const layer = new InputLayer({ name: args.name, inputShape: args.shape, batchSize: args.batchSize });
+  return new SymbolicTensor(layer.batchInputShape!, layer, []);
+}
+
+export interface ModelArgs {
+  inputs: SymbolicTensor | SymbolicTensor[];
+  outputs: SymbolicTensor;
+  name?: string;
+}
+
+/** Topological order of the graph's nodes (inputs first). */
+function topoSort(outputs: SymbolicTensor[]): SymbolicTensor[] {
+  const order: SymbolicTensor[] = [];
+  const state = new Map<SymbolicTensor, 1 | 2>();
+  const visit = (t: SymbolicTensor) => {
+    const s = state.get(t);
+    if (s === 2) return;
+    if (s === 1) throw new ArgumentError('model: the layer graph has a cycle');
+    state.set(t, 1);
+    for (const i of t.inputs) visit(i);
+    state.set(t, 2);
+    order.push(t);
+  };
+  for (const o of outputs) visit(o);
+  return order;
+}
+
+/**
+ * A model defined by a graph of layers (Keras functional API): multi-branch graphs such as
+ * residual blocks run in topological order.
+ */
+export class Functional extends Model {
+  readonly inputs: SymbolicTensor[];
+  readonly outputs: SymbolicTensor[];
+  private readonly nodes: SymbolicTensor[];
+  private readonly layerList: Layer[];
+
+  constructor(args: ModelArgs) {
+    super({ name: args.name });
+    const inputs = Array.isArray(args.inputs) ? args.inputs : [args.inputs];
+    const outputs = [args.outputs];
+    for (const t of [...inputs, ...outputs]) {
+      if (!(t instanceof SymbolicTensor))
+        throw new ArgumentError('model: inputs and outputs must come from input() and layer.apply()');
+    }
+    for (const t of inputs) {
+      if (!(t.layer instanceof InputLayer))
+        throw new ArgumentError(`model: input '${t.layer.name}' is not an input() tensor`);
+    }
+    this.inputs = inputs;
+    this.outputs = outputs;
+    this.nodes = topoSort(outputs);
+    for (const n of this.nodes) {
+      if (n.layer instanceof InputLayer && !inputs.includes(n)) {
+        throw new ArgumentError(
+          `model: the outputs depend on input '${n.layer.name}', which is not in inputs`,
+        );
+      }
+    }
+    const seen = new Set<Layer>();
+    this.layerList = [];
+    for (const n of this.nodes) {
+      if (!seen.has(n.layer)) {
+        seen.add(n.layer);
+        this.layerList.push(n.layer);
+      }
+    }
+    const names = new Set<string>();
+    for (const l of this.layerList) {
+      if (names.has(l.name))
+        throw new ArgumentError(`model: two layers are named '${l.name}'; layer names must be unique`);
+      names.add(l.name);
+    }
+    this.inputShapeBuilt = inputs[0].shape;
+    this.outputShapeBuilt = outputs[0].shape;
+    this.built = true;
+  }
+
+  get layers(): Layer[] {
+    return this.layerList;
+  }
+
+  get inputShape(): SymShape {
+    return this.inputs[0].shape;
+  }
+
+  get outputShape(): SymShape {
+    return this.outputs[0].shape;
+  }
+
+  override build(inputShape: SymShape): void {
+    const want = this.inputs[0].shape;
+    if (
+      inputShape.length !== want.length ||
+      want.some((d, i) => i > 0 && d !== null && inputShape[i] !== null && d !== inputShape[i])
+    ) {
+      throw new ShapeError(
+        `model '${this.name}' expects inputs of shape ${fmtSym(want)}, got ${fmtSym(inputShape)}`,
+      );
+    }
+    this.built = true;
+  }
+
+  override computeOutputShape(_inputShape: SymShape): SymShape {
+    return this.outputs[0].shape;
+  }
+
+  call(inputs: Tensor | Tensor[], args: CallArgs): Tensor {
+    const given = Array.isArray(inputs) ? inputs : [inputs];
+    if (given.length !== this.inputs.length) {
+      throw new ArgumentError(
+        `model '${this.name}' expects ${this.inputs.length} input(s), got ${given.length}`,
+      );
+    }
+    const values = new Map<SymbolicTensor, Tensor>();
+    this.inputs.forEach((sym, i) => {
+      const t = given[i];
+      const ok = t.rank === sym.rank && sym.shape.every((d, k) => k === 0 || d === null || d === t.shape[k]);
+      if (!ok) {
+        throw new ShapeError(
+          `model '${this.name}': input '${sym.layer.name}' expects shape ${fmtSym(sym.shape)}, got ${fmtShape(t.shape)}`,
+        );
+      }
+      values.set(sym, t);
+    });
+    for (const n of this.nodes) {
+      if (values.has(n)) continue;
+      const ins = n.inputs.map((i) => values.get(i)!);
+      values.set(n, n.layer.apply(ins.length === 1 ? ins[0] : ins, args));
+    }
+    return values.get(this.outputs[0])!;
+  }
+
+  override summary(printFn: (line: string) => void = console.log): string[] {
+    const rows: SummaryRow[] = this.nodes.map((n) => ({
+      layer: n.layer,
+      connectedTo: n.inputs.map((i) => `${i.layer.name}[0][0]`).join(', '),
+    }));
+    const lines = summaryLines(this, rows);
+    for (const l of lines) printFn(l);
+    return lines;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    const index = new Map(this.nodes.map((n, i) => [n, i]));
+    return {
+      name: this.name,
+      trainable: this.trainable,
+      nodes: this.nodes.map((n) => ({
+        className: n.layer.className,
+        config: n.layer.getConfig(),
+        inbound: n.inputs.map((i) => index.get(i)!),
+      })),
+      inputs: this.inputs.map((i) => index.get(i)!),
+      output: index.get(this.outputs[0])!,
+    };
+  }
+
+  static fromConfig(config: Record<string, unknown>): Functional {
+    const nodes = config.nodes as Array<{
+      className: string;
+      config: Record<string, unknown>;
+      inbound: number[];
+    }>;
+    if (!Array.isArray(nodes))
+      throw new ArgumentError('Functional.fromConfig: config.nodes must be an array');
+    const built: SymbolicTensor[] = [];
+    const layers = new Map<string, Layer>();
+    for (const n of nodes) {
+      const name = n.config.name as string;
+      let layer = layers.get(name);
+      if (!layer) {
+        layer = layerFromConfig(n);
+        layers.set(name, layer);
+      }
+      if (layer instanceof InputLayer) {
+        built.push(new SymbolicTensor(layer.batchInputShape!, layer, []));
+      } else {
+        const ins = n.inbound.map((k) => built[k]);
+        built.push(layer.apply(ins.length === 1 ? ins[0] : ins));
+      }
+    }
+    const model = new Functional({
+      name: config.name as string,
+      inputs: (config.inputs as number[]).map((k) => built[k]),
+      outputs: built[config.output as number],
+    });
+    if (config.trainable === false) model.trainable = false;
+    return model;
+  }
+}
+registerLayer('Functional', (c) => Functional.fromConfig(c));
+
+/** Builds a functional model from symbolic inputs and outputs (Keras `keras.Model(inputs, outputs)`). */
+export function model(args: ModelArgs): Functional {
+  return new Functional(args);
+}

@@ -1,0 +1,50 @@
+export { type ActivationName, applyActivation } from './activations.js';
+export { type Callback, History } from './callbacks.js';
+export { type InitializerName, initialize } from './initializers.js';
+export {
+  type CallArgs,
+  Layer,
+  type LayerArgs,
+  type LayerWeight,
+  layerFromConfig,
+  registerLayer,
+  SymbolicTensor,
+  type SymShape,
+} from './layer.js';
+export {
+  Activation,
+  type ActivationArgs,
+  Dropout,
+  type DropoutArgs,
+  Flatten,
+  ReLU,
+  type ReLUArgs,
+  Softmax,
+  type SoftmaxArgs,
+} from './layers/basic.js';
+export { Dense, type DenseArgs } from './layers/dense.js';
+export {
+  categoricalAccuracy,
+  categoricalCrossentropy,
+  getLoss,
+  type LossFn,
+  type LossName,
+  type MetricFn,
+  meanSquaredError,
+  sparseCategoricalAccuracy,
+  sparseCategoricalCrossentropy,
+} from './losses.js';
+export { type CompileArgs, Model } from './model.js';
+export {
+  Adam,
+  type AdamArgs,
+  type ExponentialDecayArgs,
+  exponentialDecay,
+  type LearningRateSchedule,
+  Optimizer,
+  SGD,
+  type SGDArgs,
+} from './optimizers.js';
+export type { LogSink, Verbose } from './progress.js';
+export { Sequential, type SequentialArgs } from './sequential.js';
+export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';

@@ -1,0 +1,271 @@
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type Variable, variable } from '../tensor/variable.js';
+import { type InitializerName, initialize } from './initializers.js';
+
+/** A shape with `null` for unknown sizes (the batch dimension), as Keras prints `(None, 5)`. */
+export type SymShape = Array<number | null>;
+
+export interface CallArgs {
+  /** Training mode: Dropout drops, BatchNormalization uses batch statistics. */
+  training?: boolean;
+}
+
+export interface LayerArgs {
+  name?: string;
+  trainable?: boolean;
+  /** Input shape without the batch dimension (first layer of a Sequential). */
+  inputShape?: number[];
+  /** Batch size, fixed (rarely needed). */
+  batchSize?: number;
+}
+
+export interface LayerWeight {
+  /** Short name, e.g. 'kernel'; the variable is named `layer/kernel`. */
+  name: string;
+  variable: Variable;
+  /** False for statistics such as BatchNormalization's moving mean, whatever `layer.trainable` says. */
+  trainable: boolean;
+}
+
+const nameCounts = new Map<string, number>();
+
+/** Keras-style unique names: dense, dense_1, dense_2... */
+export function uniqueName(prefix: string): string {
+  const n = nameCounts.get(prefix) ?? 0;
+  nameCounts.set(prefix, n + 1);
+  return n === 0 ? prefix : `${prefix}_${n}`;
+}
+
+export function snakeCase(className: string): string {
+  return className
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
+    .toLowerCase();
+}
+
+export function fmtSym(shape: SymShape): string {
+  return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
+}
+
+/**
+ * Base of all layers: weights are created lazily by `build(inputShape)` on first call, `call`
+ * computes, `getConfig()` returns JSON that recreates the layer.
+ */
+export abstract class Layer {
+  readonly name: string;
+  built = false;
+  /** Input shape declared by the user (without batch), for the first layer of a model. */
+  readonly batchInputShape?: SymShape;
+  protected readonly _weights: LayerWeight[] = [];
+  private _trainable: boolean;
+  /** Shapes seen at build time (with batch dim null). */
+  inputShapeBuilt?: SymShape;
+  outputShapeBuilt?: SymShape;
+
+  constructor(args: LayerArgs = {}) {
+    if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) {
+      throw new ArgumentError(
+        `${this.className}: name must be a non-empty string, got ${JSON.stringify(args.name)}`,
+      );
+    }
+    this.name = args.name ?? uniqueName(snakeCase(this.className));
+    this._trainable = args.trainable ?? true;
+    if (args.inputShape !== undefined) {
+      if (
+        !Array.isArray(args.inputShape) ||
+        args.inputShape.some((d) => d !== null && (!Number.isInteger(d) || d < 1))
+      ) {
+        throw new ShapeError(
+          `${this.name}: inputShape must be an array of positive integers (without the batch dimension), got ${JSON.stringify(args.inputShape)}`,
+        );
+      }
+      this.batchInputShape = [args.batchSize ?? null, ...args.inputShape];
+    }
+  }
+
+  /** The class name as Keras prints it in summaries and configs. */
+  get className(): string {
+    return this.constructor.name;
+  }
+
+  get trainable(): boolean {
+    return this._trainable;
+  }
+
+  /** Freezes or unfreezes every weight of the layer (Keras `layer.trainable = false`). */
+  set trainable(value: boolean) {
+    this._trainable = value;
+    for (const w of this._weights) w.variable.trainable = value && w.trainable;
+  }
+
+  /** Creates the weights for inputs of `inputShape`; subclasses call `super.build` at the end. */
+  build(inputShape: SymShape): void {
+    this.inputShapeBuilt = inputShape;
+    this.outputShapeBuilt = this.computeOutputShape(inputShape);
+    this.built = true;
+  }
+
+  computeOutputShape(inputShape: SymShape): SymShape {
+    return inputShape;
+  }
+
+  abstract call(inputs: Tensor | Tensor[], args: CallArgs): Tensor;
+
+  /** Output shape for several inputs (layers such as Add override it). */
+  computeOutputShapeMulti(shapes: SymShape[]): SymShape {
+    if (shapes.length !== 1)
+      throw new ArgumentError(`${this.name} (${this.className}) expects one input, got ${shapes.length}`);
+    return this.computeOutputShape(shapes[0]);
+  }
+
+  /**
+   * Builds on first use (from the input's shape), then calls. On symbolic inputs (`input()`), records
+   * a node of a functional graph instead and returns its symbolic output.
+   */
+  apply(inputs: Tensor | Tensor[], args?: CallArgs): Tensor;
+  apply(inputs: SymbolicTensor | SymbolicTensor[], args?: CallArgs): SymbolicTensor;
+  apply(
+    inputs: Tensor | Tensor[] | SymbolicTensor | SymbolicTensor[],
+    args: CallArgs = {},
+  ): Tensor | SymbolicTensor {
+    const syms = Array.isArray(inputs) ? inputs : [inputs];
+    if (syms.some((t) => t instanceof SymbolicTensor)) {
+      if (!syms.every((t) => t instanceof SymbolicTensor)) {
+        throw new ArgumentError(
+          `${this.name}: cannot mix symbolic inputs (from input()) and concrete tensors`,
+        );
+      }
+      const shapes = (syms as SymbolicTensor[]).map((t) => t.shape);
+      if (!this.built) this.build(shapes[0]);
+      const out = this.computeOutputShapeMulti(shapes);
+      if (syms.length > 1) {
+        this.inputShapeBuilt = shapes[0];
+        this.outputShapeBuilt = out;
+      }
+      return new SymbolicTensor(out, this, syms as SymbolicTensor[]);
+    }
+    return this.applyConcrete(inputs as Tensor | Tensor[], args);
+  }
+
+  private applyConcrete(inputs: Tensor | Tensor[], args: CallArgs): Tensor {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    list.forEach((t, i) => {
+      if (!(t instanceof Tensor)) {
+        throw new DTypeError(
+          `${this.name}: input ${i} must be a Tensor, got ${t === null ? 'null' : typeof t}`,
+        );
+      }
+      t.assertAlive(`${this.name}: input ${i}`);
+    });
+    if (!this.built) {
+      const shape = Array.isArray(inputs) ? inputs[0].shape : inputs.shape;
+      this.build([null, ...shape.slice(1)]);
+    }
+    return this.call(inputs, args);
+  }
+
+  /** Adds a weight named `layer/name`, initialised now. */
+  protected addWeight(
+    name: string,
+    shape: number[],
+    init: InitializerName | Tensor,
+    trainable = true,
+    seed?: number,
+  ): Variable {
+    const initial = init instanceof Tensor ? init : initialize(init, shape, seed);
+    const v = variable(initial, { name: `${this.name}/${name}`, trainable: trainable && this._trainable });
+    if (!(init instanceof Tensor)) initial.dispose();
+    this._weights.push({ name, variable: v, trainable });
+    return v;
+  }
+
+  /** All weights, in creation order (Keras `layer.weights`). */
+  get weights(): Variable[] {
+    return this._weights.map((w) => w.variable);
+  }
+
+  get weightEntries(): readonly LayerWeight[] {
+    return this._weights;
+  }
+
+  get trainableWeights(): Variable[] {
+    return this._weights.filter((w) => w.trainable && this.trainable).map((w) => w.variable);
+  }
+
+  get nonTrainableWeights(): Variable[] {
+    return this._weights.filter((w) => !(w.trainable && this.trainable)).map((w) => w.variable);
+  }
+
+  countParams(): number {
+    return this._weights.reduce((n, w) => n + w.variable.size, 0);
+  }
+
+  /** JSON that recreates the layer with `layerFromConfig`. */
+  getConfig(): Record<string, unknown> {
+    const c: Record<string, unknown> = { name: this.name, trainable: this.trainable };
+    if (this.batchInputShape) c.batchInputShape = this.batchInputShape;
+    return c;
+  }
+
+  /** Frees the weights. */
+  dispose(): void {
+    for (const w of this._weights) w.variable.dispose();
+    this._weights.length = 0;
+    this.built = false;
+  }
+}
+
+/** A placeholder in a functional graph: the output of `layer` applied to `inputs`. */
+export class SymbolicTensor {
+  constructor(
+    readonly shape: SymShape,
+    readonly layer: Layer,
+    readonly inputs: SymbolicTensor[],
+  ) {}
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  toString(): string {
+    return `SymbolicTensor(${fmtSym(this.shape)}, from '${this.layer.name}')`;
+  }
+}
+
+/** Checks that `inputs` is one tensor and returns it. */
+export function single(layer: Layer, inputs: Tensor | Tensor[]): Tensor {
+  if (Array.isArray(inputs)) {
+    if (inputs.length !== 1) throw new ArgumentError(`${layer.name} expects one input, got ${inputs.length}`);
+    return inputs[0];
+  }
+  return inputs;
+}
+
+/** Checks the non-batch dimensions of `x` against the shape the layer was built for. */
+export function checkInputShape(layer: Layer, x: Tensor, built: SymShape | undefined): void {
+  if (!built) return;
+  const ok = x.rank === built.length && built.every((d, i) => i === 0 || d === null || d === x.shape[i]);
+  if (!ok) {
+    throw new ShapeError(
+      `${layer.name} (${layer.className}) was built for inputs of shape ${fmtSym(built)}, got ${fmtShape(x.shape)}`,
+    );
+  }
+}
+
+type LayerFactory = (config: Record<string, unknown>) => Layer;
+const registry = new Map<string, LayerFactory>();
+
+/** Registers how to recreate a layer class from its `getConfig()` JSON. */
+export function registerLayer(className: string, factory: LayerFactory): void {
+  registry.set(className, factory);
+}
+
+export function layerFromConfig(entry: { className: string; config: Record<string, unknown> }): Layer {
+  const factory = registry.get(entry.className);
+  if (!factory) throw new ArgumentError(`unknown layer class '${entry.className}' in model config`);
+  const { batchInputShape, ...rest } = entry.config as { batchInputShape?: SymShape };
+  const cfg: Record<string, unknown> = { ...rest };
+  if (batchInputShape) cfg.inputShape = batchInputShape.slice(1);
+  return factory(cfg);
+}

@@ -1,0 +1,147 @@
+import { greaterEqual, minimum, mul } from '../../kernels/binary.js';
+import { cast } from '../../kernels/cast.js';
+import { reshape } from '../../kernels/reshape.js';
+import { softmax } from '../../kernels/softmax.js';
+import { relu, relu6 } from '../../kernels/unary.js';
+import { nextSeedValue, randomUniform } from '../../tensor/creation.js';
+import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import {
+  type CallArgs,
+  fmtSym,
+  Layer,
+  type LayerArgs,
+  registerLayer,
+  type SymShape,
+  single,
+} from '../layer.js';
+
+// Layers never dispose their intermediates: a gradient tape may still need them. Callers run
+// layers inside `tidy` (fit, evaluate and predict do).
+
+/** Flattens all but the batch dimension: [b, h, w, c] -> [b, h*w*c]. */
+export class Flatten extends Layer {
+  override computeOutputShape(inputShape: SymShape): SymShape {
+    const rest = inputShape.slice(1);
+    if (rest.some((d) => d === null)) {
+      throw new ShapeError(
+        `Flatten '${this.name}' needs fully known non-batch dimensions, got ${fmtSym(inputShape)}`,
+      );
+    }
+    return [inputShape[0], rest.reduce<number>((a, d) => a * (d as number), 1)];
+  }
+
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    return reshape(x, [x.shape[0] ?? 1, -1]);
+  }
+}
+registerLayer('Flatten', (c) => new Flatten(c as LayerArgs));
+
+export interface ActivationArgs extends LayerArgs {
+  activation: ActivationName;
+}
+
+/** Applies an activation by name. */
+export class Activation extends Layer {
+  readonly activation: ActivationName;
+  constructor(args: ActivationArgs) {
+    super(args);
+    assertActivationName(args?.activation, `Activation '${this.name}': activation`);
+    this.activation = args.activation;
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    return applyActivation(this.activation, single(this, inputs));
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), activation: this.activation };
+  }
+}
+registerLayer('Activation', (c) => new Activation(c as unknown as ActivationArgs));
+
+export interface ReLUArgs extends LayerArgs {
+  /** Upper bound (Keras `max_value`); 6 gives ReLU6 as in MobileNetV2. */
+  maxValue?: number;
+}
+
+export class ReLU extends Layer {
+  readonly maxValue?: number;
+  constructor(args: ReLUArgs = {}) {
+    super(args);
+    if (args.maxValue !== undefined && !(typeof args.maxValue === 'number' && args.maxValue > 0)) {
+      throw new ArgumentError(
+        `ReLU '${this.name}': maxValue must be a positive number, got ${JSON.stringify(args.maxValue)}`,
+      );
+    }
+    this.maxValue = args.maxValue;
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    if (this.maxValue === undefined) return relu(x);
+    if (this.maxValue === 6) return relu6(x);
+    return minimum(relu(x), this.maxValue);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), ...(this.maxValue !== undefined ? { maxValue: this.maxValue } : {}) };
+  }
+}
+registerLayer('ReLU', (c) => new ReLU(c as unknown as ReLUArgs));
+
+export interface SoftmaxArgs extends LayerArgs {
+  axis?: number;
+}
+
+export class Softmax extends Layer {
+  readonly axis: number;
+  constructor(args: SoftmaxArgs = {}) {
+    super(args);
+    this.axis = args.axis ?? -1;
+    if (!Number.isInteger(this.axis))
+      throw new ArgumentError(`Softmax '${this.name}': axis must be an integer, got ${this.axis}`);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    return this.axis === -1 || this.axis === x.rank - 1
+      ? applyActivation('softmax', x)
+      : softmax(x, this.axis);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), axis: this.axis };
+  }
+}
+registerLayer('Softmax', (c) => new Softmax(c as unknown as SoftmaxArgs));
+
+export interface DropoutArgs extends LayerArgs {
+  rate: number;
+  seed?: number;
+}
+
+/** Zeroes a `rate` fraction of inputs in training and scales the rest by 1/(1-rate); identity otherwise. */
+export class Dropout extends Layer {
+  readonly rate: number;
+  readonly seed?: number;
+  private calls = 0;
+  constructor(args: DropoutArgs) {
+    super(args);
+    if (!(typeof args?.rate === 'number' && args.rate >= 0 && args.rate < 1)) {
+      throw new ArgumentError(
+        `Dropout '${this.name}': rate must be in [0, 1), got ${JSON.stringify(args?.rate)}`,
+      );
+    }
+    this.rate = args.rate;
+    this.seed = args.seed;
+  }
+  call(inputs: Tensor | Tensor[], args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    if (!args.training || this.rate === 0) return x;
+    const seed = this.seed === undefined ? nextSeedValue() : (this.seed + this.calls++ * 0x9e3779b9) >>> 0;
+    const u = randomUniform(x.shape, 0, 1, { seed });
+    const keepMask = greaterEqual(u, this.rate);
+    return mul(x, mul(cast(keepMask, 'float32'), 1 / (1 - this.rate)));
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), rate: this.rate, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
+  }
+}
+registerLayer('Dropout', (c) => new Dropout(c as unknown as DropoutArgs));

@@ -1,0 +1,230 @@
+import type { Activation } from '../../kernels/activation.js';
+import { conv2d } from '../../kernels/conv.js';
+import { depthwiseConv2d } from '../../kernels/depthwise.js';
+import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Variable } from '../../tensor/variable.js';
+import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import { assertInitializer, type InitializerName } from '../initializers.js';
+import {
+  type CallArgs,
+  checkInputShape,
+  fmtSym,
+  Layer,
+  type LayerArgs,
+  registerLayer,
+  type SymShape,
+  single,
+} from '../layer.js';
+
+export type Padding = 'same' | 'valid';
+
+function pair(
+  v: number | [number, number] | undefined,
+  dflt: number,
+  what: string,
+  who: string,
+): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new ArgumentError(
+      `${who}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`,
+    );
+  }
+  return p;
+}
+
+function checkPadding(p: unknown, who: string): Padding {
+  if (p !== 'same' && p !== 'valid')
+    throw new ArgumentError(`${who}: padding must be 'same' or 'valid', got ${JSON.stringify(p)}`);
+  return p;
+}
+
+/** Output size of one spatial dimension (TensorFlow arithmetic). */
+export function convOutSize(n: number | null, k: number, s: number, padding: Padding): number | null {
+  if (n === null) return null;
+  return padding === 'same' ? Math.ceil(n / s) : Math.max(0, Math.floor((n - k) / s) + 1);
+}
+
+interface ConvBaseArgs extends LayerArgs {
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+  seed?: number;
+}
+
+abstract class ConvBase extends Layer {
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  protected readonly seed?: number;
+  kernel?: Variable;
+  bias?: Variable;
+
+  constructor(args: ConvBaseArgs) {
+    super(args);
+    const who = `${this.className} '${this.name}'`;
+    this.kernelSize = pair(args.kernelSize, 0, 'kernelSize', who);
+    this.strides = pair(args.strides, 1, 'strides', who);
+    this.padding = checkPadding(args.padding ?? 'valid', who);
+    this.activation = args.activation ?? 'linear';
+    assertActivationName(this.activation, `${who}: activation`);
+    this.useBias = args.useBias ?? true;
+    this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
+    this.biasInitializer = args.biasInitializer ?? 'zeros';
+    assertInitializer(this.kernelInitializer, `${who}: kernelInitializer`);
+    assertInitializer(this.biasInitializer, `${who}: biasInitializer`);
+    this.seed = args.seed;
+  }
+
+  protected inChannels(inputShape: SymShape): number {
+    const c = inputShape[3];
+    if (inputShape.length !== 4 || c === null) {
+      throw new ShapeError(
+        `${this.className} '${this.name}' needs NHWC inputs [batch, height, width, channels], got ${fmtSym(inputShape)}`,
+      );
+    }
+    return c;
+  }
+
+  protected abstract get outChannels(): number;
+
+  override computeOutputShape(s: SymShape): SymShape {
+    return [
+      s[0],
+      convOutSize(s[1], this.kernelSize[0], this.strides[0], this.padding),
+      convOutSize(s[2], this.kernelSize[1], this.strides[1], this.padding),
+      this.outChannels,
+    ];
+  }
+
+  /** The fused activation (softmax is applied after). */
+  protected fused(): Activation {
+    return this.activation === 'softmax' ? 'linear' : this.activation;
+  }
+
+  protected finish(y: Tensor): Tensor {
+    return this.activation === 'softmax' ? applyActivation('softmax', y) : y;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return {
+      ...super.getConfig(),
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+    };
+  }
+}
+
+export interface Conv2DArgs extends ConvBaseArgs {
+  filters: number;
+}
+
+/** 2-D convolution, NHWC, kernel HWIO; bias and activation fused into the kernel's epilogue. */
+export class Conv2D extends ConvBase {
+  readonly filters: number;
+  constructor(args: Conv2DArgs) {
+    super(args);
+    if (!Number.isInteger(args.filters) || args.filters < 1) {
+      throw new ArgumentError(
+        `Conv2D '${this.name}': filters must be a positive integer, got ${JSON.stringify(args.filters)}`,
+      );
+    }
+    this.filters = args.filters;
+  }
+  protected get outChannels(): number {
+    return this.filters;
+  }
+  override build(inputShape: SymShape): void {
+    const cin = this.inChannels(inputShape);
+    this.kernel = this.addWeight(
+      'kernel',
+      [...this.kernelSize, cin, this.filters],
+      this.kernelInitializer,
+      true,
+      this.seed,
+    );
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], this.biasInitializer);
+    super.build(inputShape);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    checkInputShape(this, x, this.inputShapeBuilt);
+    const y = conv2d(x, this.kernel!, this.strides, this.padding, {
+      bias: this.bias,
+      activation: this.fused(),
+    });
+    return this.finish(y);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), filters: this.filters };
+  }
+}
+registerLayer('Conv2D', (c) => new Conv2D(c as unknown as Conv2DArgs));
+
+export interface DepthwiseConv2DArgs extends ConvBaseArgs {
+  depthMultiplier?: number;
+  depthwiseInitializer?: InitializerName;
+}
+
+/** Depthwise 2-D convolution (one filter per input channel, times `depthMultiplier`). */
+export class DepthwiseConv2D extends ConvBase {
+  readonly depthMultiplier: number;
+  private cin = 0;
+  constructor(args: DepthwiseConv2DArgs) {
+    super({ ...args, kernelInitializer: args.depthwiseInitializer ?? args.kernelInitializer });
+    this.depthMultiplier = args.depthMultiplier ?? 1;
+    if (!Number.isInteger(this.depthMultiplier) || this.depthMultiplier < 1) {
+      throw new ArgumentError(
+        `DepthwiseConv2D '${this.name}': depthMultiplier must be a positive integer, got ${this.depthMultiplier}`,
+      );
+    }
+  }
+  protected get outChannels(): number {
+    return this.cin * this.depthMultiplier;
+  }
+  override build(inputShape: SymShape): void {
+    this.cin = this.inChannels(inputShape);
+    // Keras names this weight `depthwise_kernel`.
+    this.kernel = this.addWeight(
+      'depthwise_kernel',
+      [...this.kernelSize, this.cin, this.depthMultiplier],
+      this.kernelInitializer,
+      true,
+      this.seed,
+    );
+    if (this.useBias)
+      this.bias = this.addWeight('bias', [this.cin * this.depthMultiplier], this.biasInitializer);
+    super.build(inputShape);
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    if (!this.cin) this.cin = this.inChannels(s);
+    return super.computeOutputShape(s);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    checkInputShape(this, x, this.inputShapeBuilt);
+    const y = depthwiseConv2d(x, this.kernel!, this.strides, this.padding, {
+      bias: this.bias,
+      activation: this.fused(),
+    });
+    return this.finish(y);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), depthMultiplier: this.depthMultiplier };
+  }
+}
+registerLayer('DepthwiseConv2D', (c) => new DepthwiseConv2D(c as unknown as DepthwiseConv2DArgs));

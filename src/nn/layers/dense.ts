@@ -1,0 +1,94 @@
+import type { Activation } from '../../kernels/activation.js';
+import { matmul } from '../../kernels/matmul.js';
+import { reshape } from '../../kernels/reshape.js';
+import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Variable } from '../../tensor/variable.js';
+import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import { assertInitializer, type InitializerName } from '../initializers.js';
+import {
+  type CallArgs,
+  checkInputShape,
+  fmtSym,
+  Layer,
+  type LayerArgs,
+  registerLayer,
+  type SymShape,
+  single,
+} from '../layer.js';
+
+export interface DenseArgs extends LayerArgs {
+  units: number;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+  /** Seed of the kernel initializer (default: the global sequence, see `setSeed`). */
+  seed?: number;
+}
+
+/** `activation(x @ kernel + bias)` on the last axis; bias and simple activations fused into the matmul. */
+export class Dense extends Layer {
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  private readonly seed?: number;
+  kernel?: Variable;
+  bias?: Variable;
+
+  constructor(args: DenseArgs) {
+    super(args);
+    if (!args || !Number.isInteger(args.units) || args.units < 1) {
+      throw new ArgumentError(`Dense: units must be a positive integer, got ${JSON.stringify(args?.units)}`);
+    }
+    this.units = args.units;
+    this.activation = args.activation ?? 'linear';
+    assertActivationName(this.activation, `Dense '${this.name}': activation`);
+    this.useBias = args.useBias ?? true;
+    this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
+    this.biasInitializer = args.biasInitializer ?? 'zeros';
+    assertInitializer(this.kernelInitializer, `Dense '${this.name}': kernelInitializer`);
+    assertInitializer(this.biasInitializer, `Dense '${this.name}': biasInitializer`);
+    this.seed = args.seed;
+  }
+
+  override build(inputShape: SymShape): void {
+    const inDim = inputShape[inputShape.length - 1];
+    if (inputShape.length < 2 || inDim === null) {
+      throw new ShapeError(
+        `Dense '${this.name}' needs inputs of rank >= 2 with a known last dimension, got ${fmtSym(inputShape)}`,
+      );
+    }
+    this.kernel = this.addWeight('kernel', [inDim, this.units], this.kernelInitializer, true, this.seed);
+    if (this.useBias) this.bias = this.addWeight('bias', [this.units], this.biasInitializer);
+    super.build(inputShape);
+  }
+
+  override computeOutputShape(inputShape: SymShape): SymShape {
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    checkInputShape(this, x, this.inputShapeBuilt);
+    const fused: Activation | undefined = this.activation === 'softmax' ? undefined : this.activation;
+    const flat = x.rank === 2 ? x : reshape(x, [-1, x.shape[x.rank - 1]]);
+    let y = matmul(flat, this.kernel!, { bias: this.bias, activation: fused ?? 'linear' });
+    if (x.rank !== 2) y = reshape(y, [...x.shape.slice(0, -1), this.units]);
+    return fused ? y : applyActivation(this.activation, y);
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return {
+      ...super.getConfig(),
+      units: this.units,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+    };
+  }
+}
+registerLayer('Dense', (c) => new Dense(c as unknown as DenseArgs));

@@ -1,0 +1,100 @@
+import { batchNorm, batchNormTraining } from '../../kernels/batchnorm.js';
+import { add, mul } from '../../kernels/binary.js';
+import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Variable } from '../../tensor/variable.js';
+import {
+  type CallArgs,
+  fmtSym,
+  Layer,
+  type LayerArgs,
+  registerLayer,
+  type SymShape,
+  single,
+} from '../layer.js';
+
+export interface BatchNormalizationArgs extends LayerArgs {
+  /** Only the last axis (channels) is supported. */
+  axis?: number;
+  momentum?: number;
+  epsilon?: number;
+  center?: boolean;
+  scale?: boolean;
+}
+
+/**
+ * Keras BatchNormalization over the channel axis. In training mode it normalises with the batch
+ * statistics and updates the moving ones (moving = moving * momentum + batch * (1 - momentum));
+ * otherwise, or when the layer is frozen (`trainable = false`, as in transfer learning), it uses
+ * the moving statistics.
+ */
+export class BatchNormalization extends Layer {
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  gamma?: Variable;
+  beta?: Variable;
+  movingMean?: Variable;
+  movingVariance?: Variable;
+
+  constructor(args: BatchNormalizationArgs = {}) {
+    super(args);
+    const who = `BatchNormalization '${this.name}'`;
+    if (args.axis !== undefined && args.axis !== -1) {
+      throw new ArgumentError(`${who}: only axis -1 (channels last) is supported, got ${args.axis}`);
+    }
+    this.momentum = args.momentum ?? 0.99;
+    this.epsilon = args.epsilon ?? 1e-3;
+    if (!(this.momentum >= 0 && this.momentum <= 1))
+      throw new ArgumentError(`${who}: momentum must be in [0, 1], got ${this.momentum}`);
+    if (!(this.epsilon > 0)) throw new ArgumentError(`${who}: epsilon must be > 0, got ${this.epsilon}`);
+    this.center = args.center ?? true;
+    this.scale = args.scale ?? true;
+  }
+
+  override build(inputShape: SymShape): void {
+    const c = inputShape[inputShape.length - 1];
+    if (c === null || inputShape.length < 2) {
+      throw new ShapeError(
+        `BatchNormalization '${this.name}' needs a known channel dimension, got ${fmtSym(inputShape)}`,
+      );
+    }
+    // Keras order: gamma, beta, moving_mean, moving_variance.
+    if (this.scale) this.gamma = this.addWeight('gamma', [c], 'ones');
+    if (this.center) this.beta = this.addWeight('beta', [c], 'zeros');
+    this.movingMean = this.addWeight('moving_mean', [c], 'zeros', false);
+    this.movingVariance = this.addWeight('moving_variance', [c], 'ones', false);
+    super.build(inputShape);
+  }
+
+  call(inputs: Tensor | Tensor[], args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    const c = x.shape[x.rank - 1];
+    if (c !== this.movingMean!.size) {
+      throw new ShapeError(
+        `BatchNormalization '${this.name}' was built for ${this.movingMean!.size} channels, got input with ${c}`,
+      );
+    }
+    if (args.training && this.trainable) {
+      const { y, mean, variance } = batchNormTraining(x, this.gamma, this.beta, this.epsilon);
+      const m = this.momentum;
+      this.movingMean!.assign(add(mul(this.movingMean!, m), mul(mean, 1 - m)));
+      this.movingVariance!.assign(add(mul(this.movingVariance!, m), mul(variance, 1 - m)));
+      return y;
+    }
+    return batchNorm(x, this.movingMean!, this.movingVariance!, this.beta, this.gamma, this.epsilon);
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return {
+      ...super.getConfig(),
+      axis: -1,
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+    };
+  }
+}
+registerLayer('BatchNormalization', (c) => new BatchNormalization(c as BatchNormalizationArgs));

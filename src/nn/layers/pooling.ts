@@ -1,0 +1,106 @@
+import { avgPool, globalAvgPool, maxPool } from '../../kernels/pool.js';
+import { reshape } from '../../kernels/reshape.js';
+import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import {
+  type CallArgs,
+  fmtSym,
+  Layer,
+  type LayerArgs,
+  registerLayer,
+  type SymShape,
+  single,
+} from '../layer.js';
+import { convOutSize, type Padding } from './conv.js';
+
+export interface Pooling2DArgs extends LayerArgs {
+  poolSize?: number | [number, number];
+  /** Defaults to poolSize, as Keras. */
+  strides?: number | [number, number];
+  padding?: Padding;
+}
+
+function pair(v: number | [number, number], what: string, who: string): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new ArgumentError(
+      `${who}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`,
+    );
+  }
+  return p;
+}
+
+function needNHWC(layer: Layer, s: SymShape): void {
+  if (s.length !== 4)
+    throw new ShapeError(`${layer.className} '${layer.name}' needs NHWC inputs, got ${fmtSym(s)}`);
+}
+
+abstract class Pooling2D extends Layer {
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  constructor(args: Pooling2DArgs = {}) {
+    super(args);
+    const who = `${this.className} '${this.name}'`;
+    this.poolSize = pair(args.poolSize ?? 2, 'poolSize', who);
+    this.strides = pair(args.strides ?? this.poolSize, 'strides', who);
+    if (args.padding !== undefined && args.padding !== 'same' && args.padding !== 'valid') {
+      throw new ArgumentError(
+        `${who}: padding must be 'same' or 'valid', got ${JSON.stringify(args.padding)}`,
+      );
+    }
+    this.padding = args.padding ?? 'valid';
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    needNHWC(this, s);
+    return [
+      s[0],
+      convOutSize(s[1], this.poolSize[0], this.strides[0], this.padding),
+      convOutSize(s[2], this.poolSize[1], this.strides[1], this.padding),
+      s[3],
+    ];
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, padding: this.padding };
+  }
+}
+
+export class MaxPooling2D extends Pooling2D {
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    return maxPool(single(this, inputs), this.poolSize, this.strides, this.padding);
+  }
+}
+registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c as Pooling2DArgs));
+
+export class AveragePooling2D extends Pooling2D {
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    return avgPool(single(this, inputs), this.poolSize, this.strides, this.padding);
+  }
+}
+registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c as Pooling2DArgs));
+
+export interface GlobalPoolingArgs extends LayerArgs {
+  keepDims?: boolean;
+}
+
+/** Mean over height and width: [b, h, w, c] -> [b, c]. */
+export class GlobalAveragePooling2D extends Layer {
+  readonly keepDims: boolean;
+  constructor(args: GlobalPoolingArgs = {}) {
+    super(args);
+    this.keepDims = args.keepDims ?? false;
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    needNHWC(this, s);
+    return this.keepDims ? [s[0], 1, 1, s[3]] : [s[0], s[3]];
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    const y = globalAvgPool(x);
+    return this.keepDims ? reshape(y, [x.shape[0], 1, 1, x.shape[3]]) : y;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), keepDims: this.keepDims };
+  }
+}
+registerLayer('GlobalAveragePooling2D', (c) => new GlobalAveragePooling2D(c as GlobalPoolingArgs));

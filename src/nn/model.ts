@@ -1,0 +1,134 @@
+import { ArgumentError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Variable } from '../tensor/variable.js';
+import type { History } from './callbacks.js';
+import { Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
+import { getLoss, getMetric, type LossFn, type LossName, type MetricFn } from './losses.js';
+import { getOptimizer, type Optimizer } from './optimizers.js';
+import { summaryLines } from './summary.js';
+import {
+  type BatchSource,
+  type EvaluateArgs,
+  evaluate,
+  type FitArgs,
+  fit,
+  type PredictArgs,
+  predict,
+} from './training.js';
+
+export interface CompileArgs {
+  optimizer: Optimizer | 'sgd' | 'adam';
+  loss: LossName | string | LossFn;
+  metrics?: Array<string | MetricFn>;
+}
+
+/**
+ * A layer made of layers, with Keras' training API (`compile`, `fit`, `evaluate`, `predict`,
+ * `summary`). Usable as a layer inside another model.
+ */
+export abstract class Model extends Layer {
+  optimizer?: Optimizer;
+  loss?: LossFn;
+  metrics: Array<{ name: string; fn: MetricFn }> = [];
+  /** Set by a callback to stop `fit` after the current epoch (Keras `model.stop_training`). */
+  stopTraining = false;
+
+  constructor(args: LayerArgs = {}) {
+    super(args);
+  }
+
+  /** The layers, in order (for summaries and weight lookup). */
+  abstract get layers(): Layer[];
+
+  override get trainable(): boolean {
+    return super.trainable;
+  }
+
+  /** Freezes or unfreezes every layer (Keras `model.trainable = false`). */
+  override set trainable(value: boolean) {
+    super.trainable = value;
+    for (const l of this.layers ?? []) l.trainable = value;
+  }
+
+  override get weightEntries(): readonly LayerWeight[] {
+    return this.layers.flatMap((l) => l.weightEntries);
+  }
+
+  override get weights(): Variable[] {
+    return this.layers.flatMap((l) => l.weights);
+  }
+
+  override get trainableWeights(): Variable[] {
+    return this.trainable ? this.layers.flatMap((l) => l.trainableWeights) : [];
+  }
+
+  override get nonTrainableWeights(): Variable[] {
+    return this.trainable ? this.layers.flatMap((l) => l.nonTrainableWeights) : this.weights;
+  }
+
+  override countParams(): number {
+    return this.layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  /** Finds a layer by name (Keras `model.get_layer`). */
+  getLayer(name: string): Layer {
+    const l = this.layers.find((x) => x.name === name);
+    if (!l) {
+      throw new ArgumentError(
+        `getLayer: no layer named '${name}' in model '${this.name}' (layers: ${this.layers.map((x) => x.name).join(', ')})`,
+      );
+    }
+    return l;
+  }
+
+  compile(args: CompileArgs): void {
+    if (!args || typeof args !== 'object')
+      throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
+    this.optimizer = getOptimizer(args.optimizer);
+    this.loss = getLoss(args.loss);
+    this.metrics = (args.metrics ?? []).map((m) => getMetric(m, this.loss!));
+  }
+
+  /** Trains on tensors (x, y) or on a dataset of `{ xs, ys }` batches; returns the per-epoch History. */
+  fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History>;
+  fit(dataset: BatchSource, args?: FitArgs): Promise<History>;
+  fit(x: Tensor | BatchSource, y?: Tensor | FitArgs, args?: FitArgs): Promise<History> {
+    return fit(this, x, y, args);
+  }
+
+  /** Loss and metrics in inference mode, e.g. `{ loss: 0.31, accuracy: 0.9 }`. */
+  evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): Promise<Record<string, number>>;
+  evaluate(dataset: BatchSource, args?: EvaluateArgs): Promise<Record<string, number>>;
+  evaluate(
+    x: Tensor | BatchSource,
+    y?: Tensor | EvaluateArgs,
+    args?: EvaluateArgs,
+  ): Promise<Record<string, number>> {
+    return evaluate(this, x, y, args);
+  }
+
+  /** Outputs for `x` (a tensor, or an async iterable of tensors or batches), computed in batches. */
+  predict(
+    x: Tensor | AsyncIterable<Tensor | { xs: Tensor; ys: Tensor }>,
+    args?: PredictArgs,
+  ): Promise<Tensor> {
+    return predict(this, x, args);
+  }
+
+  /** Prints (and returns) a Keras-like table: layer, output shape, params; totals. */
+  summary(printFn: (line: string) => void = console.log): string[] {
+    const lines = summaryLines(this);
+    for (const l of lines) printFn(l);
+    return lines;
+  }
+
+  override dispose(): void {
+    for (const l of this.layers) l.dispose();
+    this.optimizer?.dispose();
+    this.built = false;
+  }
+
+  /** The input shape with batch dimension, when known. */
+  abstract get inputShape(): SymShape | undefined;
+  abstract get outputShape(): SymShape | undefined;
+}

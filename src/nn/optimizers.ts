@@ -1,0 +1,195 @@
+import { applyUpdate, type UpdateRule } from '../kernels/optimizer.js';
+import { fill } from '../tensor/creation.js';
+import { ArgumentError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type Variable, variable } from '../tensor/variable.js';
+
+/** Learning rate as a function of the step (0-based count of updates already applied). */
+export interface LearningRateSchedule {
+  (step: number): number;
+  config?: Record<string, unknown>;
+}
+
+export interface ExponentialDecayArgs {
+  initialLearningRate: number;
+  decaySteps: number;
+  decayRate: number;
+  staircase?: boolean;
+}
+
+/** Keras `ExponentialDecay`: lr = initial * decayRate ^ (step / decaySteps) (floored with staircase). */
+export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedule {
+  const { initialLearningRate: lr0, decaySteps, decayRate, staircase = false } = args;
+  if (!(lr0 > 0)) throw new ArgumentError(`exponentialDecay: initialLearningRate must be > 0, got ${lr0}`);
+  if (!(decaySteps > 0))
+    throw new ArgumentError(`exponentialDecay: decaySteps must be > 0, got ${decaySteps}`);
+  if (!(decayRate > 0)) throw new ArgumentError(`exponentialDecay: decayRate must be > 0, got ${decayRate}`);
+  const f: LearningRateSchedule = (step) => {
+    const p = step / decaySteps;
+    return lr0 * decayRate ** (staircase ? Math.floor(p) : p);
+  };
+  f.config = { name: 'ExponentialDecay', ...args, staircase };
+  return f;
+}
+
+function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
+  if (typeof lr === 'function') return lr as LearningRateSchedule;
+  if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) {
+    throw new ArgumentError(
+      `${who}: learningRate must be a positive number or a schedule, got ${JSON.stringify(lr)}`,
+    );
+  }
+  return lr;
+}
+
+function checkUnit(v: number, name: string, who: string, allowZero = true): number {
+  if (typeof v !== 'number' || !(allowZero ? v >= 0 : v > 0) || v >= 1) {
+    throw new ArgumentError(
+      `${who}: ${name} must be in ${allowZero ? '[0, 1)' : '(0, 1)'}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Base optimizer: keeps slot variables per weight (created on first update) and applies every
+ * update in place on the GPU.
+ */
+export abstract class Optimizer {
+  readonly learningRate: number | LearningRateSchedule;
+  /** Number of updates applied (Keras `optimizer.iterations`). */
+  iterations = 0;
+  protected readonly slots = new Map<Variable, Variable[]>();
+
+  constructor(learningRate: number | LearningRateSchedule, who: string) {
+    this.learningRate = checkLr(learningRate, who);
+  }
+
+  /** The learning rate for the current step. */
+  currentLearningRate(): number {
+    return typeof this.learningRate === 'function' ? this.learningRate(this.iterations) : this.learningRate;
+  }
+
+  protected abstract readonly numSlots: number;
+  protected abstract update(w: Variable, g: Tensor, slots: Variable[], lr: number): void;
+  abstract getConfig(): Record<string, unknown>;
+
+  /** Applies one update to each variable from its gradient, then advances `iterations`. */
+  applyGradients(grads: Map<Variable, Tensor> | Array<[Variable, Tensor]>): void {
+    const lr = this.currentLearningRate();
+    for (const [w, g] of grads instanceof Map ? grads.entries() : grads) {
+      let s = this.slots.get(w);
+      if (!s) {
+        s = Array.from({ length: this.numSlots }, (_, k) => {
+          const z = fill(w.shape, 0);
+          const v = variable(z, { name: `${w.name}/slot${k}`, trainable: false });
+          z.dispose();
+          return v;
+        });
+        this.slots.set(w, s);
+      }
+      this.update(w, g, s, lr);
+    }
+    this.iterations++;
+  }
+
+  /** Slot variables (for checkpoints), in the order of the weights given. */
+  slotVariables(weights: readonly Variable[]): Variable[][] {
+    return weights.map((w) => this.slots.get(w) ?? []);
+  }
+
+  /** Frees the slot variables. */
+  dispose(): void {
+    for (const s of this.slots.values()) for (const v of s) v.dispose();
+    this.slots.clear();
+  }
+
+  protected lrConfig(): unknown {
+    return typeof this.learningRate === 'function'
+      ? (this.learningRate.config ?? 'schedule')
+      : this.learningRate;
+  }
+}
+
+export interface SGDArgs {
+  learningRate?: number | LearningRateSchedule;
+  momentum?: number;
+  nesterov?: boolean;
+}
+
+/** Keras SGD: plain, with momentum, or Nesterov momentum. */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  readonly nesterov: boolean;
+  protected readonly numSlots: number;
+
+  constructor(args: SGDArgs = {}) {
+    super(args.learningRate ?? 0.01, 'SGD');
+    this.momentum = checkUnit(args.momentum ?? 0, 'momentum', 'SGD');
+    this.nesterov = args.nesterov ?? false;
+    this.numSlots = this.momentum > 0 ? 1 : 0;
+  }
+
+  protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {
+    const rule: UpdateRule = this.momentum === 0 ? 'sgd' : this.nesterov ? 'nesterov' : 'momentum';
+    applyUpdate(rule, w, g, slots, { lr, a: this.momentum });
+  }
+
+  getConfig(): Record<string, unknown> {
+    return { name: 'SGD', learningRate: this.lrConfig(), momentum: this.momentum, nesterov: this.nesterov };
+  }
+}
+
+export interface AdamArgs {
+  learningRate?: number | LearningRateSchedule;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+/** Keras Adam (epsilon 1e-7 outside the square root, bias correction folded into the step size). */
+export class Adam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  protected readonly numSlots = 2;
+
+  constructor(args: AdamArgs = {}) {
+    super(args.learningRate ?? 0.001, 'Adam');
+    this.beta1 = checkUnit(args.beta1 ?? 0.9, 'beta1', 'Adam');
+    this.beta2 = checkUnit(args.beta2 ?? 0.999, 'beta2', 'Adam');
+    this.epsilon = args.epsilon ?? 1e-7;
+    if (!(this.epsilon > 0)) throw new ArgumentError(`Adam: epsilon must be > 0, got ${this.epsilon}`);
+  }
+
+  protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {
+    const t = this.iterations + 1;
+    const lrT = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    applyUpdate('adam', w, g, slots, { lr: lrT, a: this.beta1, b: this.beta2, eps: this.epsilon });
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      name: 'Adam',
+      learningRate: this.lrConfig(),
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+    };
+  }
+}
+
+/** Resolves Keras-style string names ('sgd', 'adam') or returns the optimizer given. */
+export function getOptimizer(o: Optimizer | string): Optimizer {
+  if (o instanceof Optimizer) return o;
+  switch (typeof o === 'string' ? o.toLowerCase() : o) {
+    case 'sgd':
+      return new SGD();
+    case 'adam':
+      return new Adam();
+    default:
+      throw new ArgumentError(
+        `compile: optimizer must be an Optimizer or one of 'sgd', 'adam', got ${JSON.stringify(o)}`,
+      );
+  }
+}

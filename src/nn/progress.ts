@@ -1,0 +1,84 @@
+/**
+ * Keras-style training log: a live progress bar on a TTY ("12/41 [=====>....] - ETA: 3s - loss: 0.71"),
+ * one plain line per epoch otherwise.
+ */
+
+export type Verbose = 0 | 1 | 2 | 'auto';
+
+export interface LogSink {
+  isTTY: boolean;
+  write(s: string): void;
+}
+
+export function defaultSink(): LogSink {
+  const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean; write(s: string): boolean } } })
+    .process;
+  if (proc?.stdout) {
+    return { isTTY: Boolean(proc.stdout.isTTY), write: (s) => void proc.stdout!.write(s) };
+  }
+  return { isTTY: false, write: (s) => console.log(s.replace(/\n$/, '')) };
+}
+
+export function fmtLogs(logs: Record<string, number>): string {
+  return Object.entries(logs)
+    .map(([k, v]) => ` - ${k}: ${fmtNum(v)}`)
+    .join('');
+}
+
+function fmtNum(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(4);
+}
+
+function fmtTime(s: number): string {
+  if (s >= 3600)
+    return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+  if (s >= 60) return `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+  return `${Math.round(s)}s`;
+}
+
+export class ProgressBar {
+  private readonly start = Date.now();
+  private lastDraw = 0;
+  constructor(
+    private readonly total: number | undefined,
+    private readonly sink: LogSink,
+    private readonly mode: 1 | 2,
+  ) {}
+
+  /** Called after each step with the running averages. */
+  update(step: number, logs: Record<string, number>): void {
+    if (this.mode !== 1 || !this.sink.isTTY) return;
+    const now = Date.now();
+    if (now - this.lastDraw < 100 && step !== this.total) return;
+    this.lastDraw = now;
+    const elapsed = (now - this.start) / 1000;
+    let bar = '';
+    let eta = '';
+    if (this.total) {
+      const width = 30;
+      const done = Math.floor((width * step) / this.total);
+      bar = ` [${'='.repeat(Math.max(0, done - 1))}${done > 0 ? (step === this.total ? '=' : '>') : ''}${'.'.repeat(width - done)}]`;
+      const left = (elapsed / step) * (this.total - step);
+      eta = step < this.total ? ` - ETA: ${fmtTime(left)}` : '';
+    }
+    const count = this.total
+      ? `${String(step).padStart(String(this.total).length)}/${this.total}`
+      : `${step}`;
+    const perStep = `${Math.round((elapsed * 1000) / step)}ms/step`;
+    this.sink.write(`\r${count}${bar}${eta} - ${perStep}${fmtLogs(logs)}\x1b[K`);
+  }
+
+  /** Final line of the epoch, with validation logs. */
+  finish(steps: number, logs: Record<string, number>): void {
+    const elapsed = (Date.now() - this.start) / 1000;
+    const perStep = `${Math.round((elapsed * 1000) / Math.max(1, steps))}ms/step`;
+    const total = this.total ?? steps;
+    const bar = this.mode === 1 ? ` [${'='.repeat(30)}]` : '';
+    const head = this.mode === 1 && this.sink.isTTY ? '\r' : '';
+    const clear = this.sink.isTTY ? '\x1b[K' : '';
+    this.sink.write(
+      `${head}${total}/${total}${bar} - ${fmtTime(elapsed)} ${perStep}${fmtLogs(logs)}${clear}\n`,
+    );
+  }
+}

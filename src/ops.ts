@@ -1,0 +1,60 @@
+// The public ops, one family per kernel file (see src/kernels).
+export type { Activation as FusedActivation } from './kernels/activation.js';
+export {
+  add,
+  div,
+  equal,
+  floorDiv,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  maximum,
+  minimum,
+  mod,
+  mul,
+  notEqual,
+  type Operand,
+  pow,
+  squaredDifference,
+  sub,
+} from './kernels/binary.js';
+export { cast } from './kernels/cast.js';
+export { concat, stack, tile } from './kernels/concat.js';
+export { sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
+export { gather, oneHot } from './kernels/gather.js';
+export { type MatmulOptions, matmul } from './kernels/matmul.js';
+export { all, any, argMax, argMin, logSumExp, max, mean, min, prod, sum } from './kernels/reduce.js';
+export { expandDims, reshape, squeeze } from './kernels/reshape.js';
+export { unsortedSegmentSum } from './kernels/scatter.js';
+export { clipByValue, where } from './kernels/select.js';
+export { slice, split, stridedSlice } from './kernels/slice.js';
+export { logSoftmax, softmax } from './kernels/softmax.js';
+export { transpose } from './kernels/transpose.js';
+export {
+  abs,
+  ceil,
+  cos,
+  elu,
+  exp,
+  floor,
+  leakyRelu,
+  log,
+  neg,
+  reciprocal,
+  relu,
+  relu6,
+  round,
+  rsqrt,
+  sigmoid,
+  sign,
+  sin,
+  softplus,
+  sqrt,
+  square,
+  step,
+  tanh,
+} from './kernels/unary.js';
