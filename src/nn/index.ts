@@ -48,3 +48,6 @@ export {
 export type { LogSink, Verbose } from './progress.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
 export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';
+export { loadModel } from './saving.js';
+export { type AssignOptions, assignWeights } from './weights.js';
+export { Functional, input, InputLayer, type InputArgs, model, type ModelArgs } from './functional.js';

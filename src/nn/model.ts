@@ -5,6 +5,7 @@ import type { History } from './callbacks.js';
 import { Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
 import { getLoss, getMetric, type LossFn, type LossName, type MetricFn } from './losses.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
+import { loadModelWeights, saveModelWeights } from './saving.js';
 import { summaryLines } from './summary.js';
 import {
   type BatchSource,
@@ -113,6 +114,16 @@ export abstract class Model extends Layer {
     args?: PredictArgs,
   ): Promise<Tensor> {
     return predict(this, x, args);
+  }
+
+  /** Saves the weights as safetensors at `path` and the model config as JSON beside it (Node). */
+  saveWeights(path: string): Promise<void> {
+    return saveModelWeights(this, path);
+  }
+
+  /** Loads weights saved by `saveWeights` (or any safetensors file with `layer/weight` names). */
+  loadWeights(path: string, opts: { strict?: boolean } = {}): Promise<void> {
+    return loadModelWeights(this, path, opts);
   }
 
   /** Prints (and returns) a Keras-like table: layer, output shape, params; totals. */
