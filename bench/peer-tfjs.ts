@@ -1,0 +1,114 @@
+import type * as TF from '@tensorflow/tfjs-core';
+import { deviceInfo } from '../src/index.js';
+
+/**
+ * TensorFlow.js (tfjs-backend-webgpu) as the peer, in this process, on the same Dawn GPU object
+ * as our library. Our device.ts takes `navigator.gpu` when it exists, so `installSharedGpu()`
+ * (called before `getDevice()`) creates the one GPU object and publishes it there; both libraries
+ * then ask it for the same (high-performance) adapter, each for its own device.
+ */
+
+export type Tf = typeof TF;
+export type TfTensor = TF.Tensor;
+
+// Referenced for the whole process: if Dawn's GPU object is garbage-collected, Node crashes.
+let sharedGpu: GPU | undefined;
+
+/** Creates the process's GPU object and sets `globalThis.navigator.gpu`. Call before getDevice(). */
+export async function installSharedGpu(): Promise<GPU> {
+  if (sharedGpu) return sharedGpu;
+  let deviceExists = true;
+  try {
+    deviceInfo();
+  } catch {
+    deviceExists = false;
+  }
+  if (deviceExists) {
+    throw new Error(
+      'bench: installSharedGpu() must run before getDevice(), or the two libraries get two GPUs',
+    );
+  }
+  // device.ts applies this default only when it creates the GPU itself; lavapipe reads it when
+  // the Vulkan instance is created, i.e. in create() below. Same formula as device.ts.
+  if (process.env.LP_NUM_THREADS === undefined) {
+    const os = await import('node:os');
+    process.env.LP_NUM_THREADS = String(Math.max(2, 2 * os.availableParallelism()));
+  }
+  const mod = (await import('webgpu')) as { create: (opts: string[]) => GPU; globals: object };
+  Object.assign(globalThis, mod.globals);
+  const gpu = mod.create([]);
+  sharedGpu = gpu;
+  const g = globalThis as { navigator?: { gpu?: GPU } };
+  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  if ((globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu !== gpu) {
+    throw new Error('bench: could not set globalThis.navigator.gpu');
+  }
+  return gpu;
+}
+
+/** The internals of WebGPUBackend we need to wait for its GPU work (not in its public types). */
+interface WebGpuBackendInternals {
+  device: GPUDevice;
+  commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+export interface Peer {
+  tf: Tf;
+  /** Flushes TF.js's recorded commands and awaits GPU completion (the same as our `sync()`). */
+  sync(): Promise<void>;
+  /** TF.js's device (for its adapter info). */
+  device: GPUDevice;
+}
+
+/** Loads TF.js, selects the WebGPU backend on the shared GPU, and fails unless it is active. */
+export async function setupPeer(): Promise<Peer> {
+  if (!sharedGpu) throw new Error('bench: call installSharedGpu() before setupPeer()');
+  const tf = (await import('@tensorflow/tfjs-core')) as Tf;
+  // The backend registers itself at import time only if navigator.gpu exists, hence the order.
+  await import('@tensorflow/tfjs-backend-webgpu');
+  // Never let TF.js run an op on the CPU (it does so for small CPU-resident inputs by default).
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  const ok = await tf.setBackend('webgpu');
+  await tf.ready();
+  if (!ok || tf.getBackend() !== 'webgpu') {
+    throw new Error(
+      `bench: TensorFlow.js did not start its WebGPU backend (active backend: ${tf.getBackend()}); refusing to time another backend`,
+    );
+  }
+  const be = tf.backend() as unknown as WebGpuBackendInternals;
+  const sync = async () => {
+    if (be.commandEncoder) {
+      be.endComputePassEncoder();
+      be.submitQueue();
+    }
+    await be.device.queue.onSubmittedWorkDone();
+  };
+  return { tf, sync, device: be.device };
+}
+
+function describe(device: GPUDevice): string {
+  const i = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return i ? `${i.vendor}|${i.architecture}|${i.device}|${i.description}` : 'unknown adapter';
+}
+
+/**
+ * Fails unless both libraries run on the shared GPU object and on the same adapter. Returns the
+ * adapter's description.
+ */
+export function assertSameAdapter(ours: GPUDevice, peer: Peer): string {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (!sharedGpu || nav?.gpu !== sharedGpu)
+    throw new Error('bench: navigator.gpu is not the shared GPU object');
+  const a = describe(ours);
+  const b = describe(peer.device);
+  if (a !== b) throw new Error(`bench: the libraries use different adapters: ours ${a}, TF.js ${b}`);
+  return a;
+}
+
+/** Live TF.js tensor count (to check that the bench does not leak). */
+export function peerTensors(peer: Peer): number {
+  return peer.tf.memory().numTensors;
+}

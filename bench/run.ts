@@ -1,0 +1,278 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deviceInfo, getDevice, memory, sync, type Tensor, tensor, tidy } from '../src/index.js';
+import { type BenchCase, CASES } from './cases.js';
+import {
+  fmt,
+  markdownTable,
+  maxAbs,
+  maxAbsDiff,
+  measure,
+  measureSides,
+  type Side,
+  type Timing,
+} from './harness.js';
+import {
+  assertSameAdapter,
+  installSharedGpu,
+  type Peer,
+  peerTensors,
+  setupPeer,
+  type TfTensor,
+} from './peer-tfjs.js';
+
+/**
+ * `npm run bench [-- --filter matmul,add] [--reps N] [--warmup N] [--budget S] [--no-js] [--list]`
+ * Times each case on our kernels, on TF.js WebGPU (same process, same Dawn GPU and adapter) and,
+ * for matmul, in plain JS; prints a Markdown table and writes bench/results/latest.json.
+ */
+
+interface Args {
+  filters: string[];
+  reps: number;
+  warmup: number;
+  /** Seconds per side and case for the timed repetitions (0: always `reps`). */
+  budget: number;
+  js: boolean;
+  list: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { filters: [], reps: 10, warmup: 2, budget: 20, js: true, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes('=') ? a.split(/=(.*)/s) : [a, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`bench: ${flag} needs a value`);
+      return v;
+    };
+    const count = (min: number) => {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min)
+        throw new Error(`bench: ${flag} must be an integer >= ${min}, got ${v}`);
+      return n;
+    };
+    if (flag === '--filter') args.filters.push(...value().split(',').filter(Boolean));
+    else if (flag === '--reps') args.reps = count(1);
+    else if (flag === '--warmup') args.warmup = count(0);
+    else if (flag === '--budget') args.budget = count(0);
+    else if (flag === '--no-js') args.js = false;
+    else if (flag === '--list') args.list = true;
+    else
+      throw new Error(
+        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list)`,
+      );
+  }
+  return args;
+}
+
+const label = (c: BenchCase) => `${c.op} ${c.shape}`;
+
+function selected(c: BenchCase, filters: string[]): boolean {
+  return filters.length === 0 || filters.some((f) => label(c).toLowerCase().includes(f.toLowerCase()));
+}
+
+interface Row {
+  op: string;
+  shape: string;
+  unit: string;
+  work: number;
+  ours: Timing & { rate: number };
+  peer: Timing & { rate: number };
+  /** peer ms / our ms: > 1 means we are faster. */
+  ratio: number;
+  js?: Timing & { rate: number };
+  check: string;
+  checkOk: boolean;
+}
+
+const rate = (c: BenchCase, ms: number) => c.work / (ms * 1e6); // GFLOP/s or GB/s
+
+async function runCase(c: BenchCase, peer: Peer, args: Args): Promise<Row> {
+  const { tf } = peer;
+  const data = c.inputs();
+  const oursIn = data.map((d) => tensor(d.data, d.shape));
+  const peerIn = data.map((d) => tf.tensor(d.data, d.shape, 'float32'));
+  const opts = { warmup: args.warmup, reps: args.reps, budgetMs: args.budget * 1000 };
+  try {
+    // Correctness first: the same inputs on every side, outputs compared with TF.js's.
+    const py = tf.tidy(() => c.peer(tf, peerIn));
+    const ref = (await py.data()) as Float32Array;
+    py.dispose();
+    const tol = c.atol + c.rtol * maxAbs(ref);
+    const checks: string[] = [];
+    let checkOk = true;
+    const compare = (who: string, out: ArrayLike<number>) => {
+      const d = maxAbsDiff(out, ref);
+      checkOk &&= d <= tol;
+      checks.push(`${who} ${d <= tol ? 'ok' : 'FAIL'} ${d.toExponential(1)}`);
+    };
+    const y = tidy(() => c.ours(oursIn));
+    compare('ours', await y.data());
+    y.dispose();
+
+    // Both sides timed the same way (launch, flush, await onSubmittedWorkDone; dispose untimed),
+    // their repetitions interleaved.
+    const oursSide: Side<Tensor> = {
+      run: async () => {
+        const out = tidy(() => c.ours(oursIn));
+        await sync();
+        return out;
+      },
+      cleanup: (out) => out.dispose(),
+    };
+    const peerSide: Side<TfTensor> = {
+      run: async () => {
+        const out = tf.tidy(() => c.peer(tf, peerIn));
+        await peer.sync();
+        return out;
+      },
+      cleanup: (out) => out.dispose(),
+    };
+    const [ours, theirs] = await measureSides([oursSide, peerSide] as Side<unknown>[], opts);
+
+    let js: Row['js'];
+    if (c.js && args.js) {
+      // No warm-up (the loop is JIT-compiled within the first run); the first output is checked.
+      const xs = data.map((d) => d.data);
+      let first: Float32Array | undefined;
+      const jsOpts = { warmup: 0, reps: args.reps, budgetMs: (args.budget * 1000) / 3, minReps: 1 };
+      const t = await measure(
+        async () => c.js!(xs),
+        (out) => void (first ??= out),
+        jsOpts,
+      );
+      compare('js', first!);
+      js = { ...t, rate: rate(c, t.median) };
+    }
+    return {
+      op: c.op,
+      shape: c.shape,
+      unit: c.unit,
+      work: c.work,
+      ours: { ...ours, rate: rate(c, ours.median) },
+      peer: { ...theirs, rate: rate(c, theirs.median) },
+      ratio: theirs.median / ours.median,
+      js,
+      check: `${checks.join(', ')} (tol ${tol.toExponential(1)})`,
+      checkOk,
+    };
+  } finally {
+    for (const t of oursIn) t.dispose();
+    for (const t of peerIn) t.dispose();
+  }
+}
+
+function table(rows: Row[]): string {
+  const header = [
+    'op',
+    'shape',
+    'ours ms',
+    'ours rate',
+    'TF.js ms',
+    'TF.js rate',
+    'TF.js/ours',
+    'JS ms',
+    'reps ours/TF.js/JS',
+    'check (max abs diff vs TF.js)',
+  ];
+  const body = rows.map((r) => [
+    r.op,
+    r.shape,
+    fmt(r.ours.median),
+    `${fmt(r.ours.rate)} ${r.unit}`,
+    fmt(r.peer.median),
+    `${fmt(r.peer.rate)} ${r.unit}`,
+    `${r.ratio.toFixed(2)}x`,
+    r.js ? fmt(r.js.median, 1) : '-',
+    `${r.ours.reps}/${r.peer.reps}/${r.js ? r.js.reps : '-'}`,
+    r.check,
+  ]);
+  return markdownTable(header, body, [0, 1, header.length - 1]);
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const cases = CASES.filter((c) => selected(c, args.filters));
+  if (args.list || cases.length === 0) {
+    console.log(CASES.map(label).join('\n'));
+    if (cases.length === 0) console.error(`bench: no case matches --filter ${args.filters.join(',')}`);
+    return cases.length === 0 ? 1 : 0;
+  }
+
+  await installSharedGpu(); // before getDevice(): both libraries then use this one GPU object
+  const device = await getDevice();
+  const peer = await setupPeer();
+  const adapter = assertSameAdapter(device, peer);
+  const info = deviceInfo();
+  const env = { LP_NUM_THREADS: process.env.LP_NUM_THREADS ?? null };
+  console.log(
+    `device: ${info.description} (${info.vendor} ${info.architecture}); same GPU object and adapter for TF.js`,
+  );
+  console.log(
+    `LP_NUM_THREADS=${env.LP_NUM_THREADS}; warm-up ${args.warmup}, reps ${args.reps} (fewer, >= 3, past ${args.budget} s per side), median ms`,
+  );
+
+  const rows: Row[] = [];
+  const ours0 = memory().numTensors;
+  const peer0 = peerTensors(peer);
+  for (const c of cases) {
+    process.stdout.write(`${label(c)} ... `);
+    const row = await runCase(c, peer, args);
+    rows.push(row);
+    console.log(
+      `ours ${fmt(row.ours.median)} ms, TF.js ${fmt(row.peer.median)} ms` +
+        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}; check ${row.check}`,
+    );
+    const leakOurs = memory().numTensors - ours0;
+    const leakPeer = peerTensors(peer) - peer0;
+    if (leakOurs !== 0 || leakPeer !== 0) {
+      throw new Error(`bench: ${label(c)} leaked ${leakOurs} of our tensors and ${leakPeer} TF.js tensors`);
+    }
+  }
+
+  console.log(`\n${table(rows)}\n`);
+  console.log('TF.js/ours > 1 means we are faster. Rates: matmul 2MNK/t; others bytes read+written / t.');
+  const mem = memory();
+  console.log(
+    `memory after run: ours ${mem.numTensors} tensors, ${(mem.allocatedBytes / 2 ** 20).toFixed(0)} MiB allocated ` +
+      `(${(mem.pooledBytes / 2 ** 20).toFixed(0)} MiB pooled); TF.js ${peerTensors(peer)} tensors`,
+  );
+
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'latest.json');
+  const result = {
+    date: new Date().toISOString(),
+    device: info,
+    adapter,
+    peer: {
+      library: 'TensorFlow.js WebGPU',
+      version: peer.tf.version_core,
+      flags: { WEBGPU_CPU_FORWARD: false },
+    },
+    env,
+    node: process.version,
+    args: { filters: args.filters, reps: args.reps, warmup: args.warmup, budgetS: args.budget, js: args.js },
+    rows,
+  };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`wrote ${file}`);
+  const failed = rows.filter((r) => !r.checkOk);
+  if (failed.length > 0) {
+    console.error(`bench: outputs disagree for ${failed.map((r) => `${r.op} ${r.shape}`).join('; ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  },
+);
