@@ -137,7 +137,11 @@ export function copyBuffer(
 
 /** Submits everything recorded so far. */
 export function flush(): void {
-  if (!encoder) return;
+  if (!encoder) {
+    // Nothing recorded: buffers freed since the last submit are already safe to upload into.
+    flushed();
+    return;
+  }
   const device = currentDevice();
   pass!.end();
   if (uniformSlots > 0)

@@ -1,0 +1,363 @@
+import { nextSeedValue } from '../tensor/creation.js';
+import { ArgumentError } from '../tensor/errors.js';
+import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
+import { copyOf, Tensor } from '../tensor/tensor.js';
+
+/**
+ * A lazy, re-iterable asynchronous sequence, in the spirit of `tf.data.Dataset`. Nothing runs
+ * until the dataset is iterated; each `for await` starts a fresh pipeline (a new epoch).
+ *
+ * Ownership: the consumer owns every element it receives, tensors included, and must dispose them.
+ * Elements the pipeline itself drops (filtered out, skipped, or produced ahead by `prefetch`,
+ * parallel `map` or `shuffle` when iteration stops early) are disposed by the pipeline. Errors end
+ * the iteration: the failing stage releases what it holds and rethrows.
+ * No Node-only imports: this runs in browsers too.
+ */
+
+type Source<T> = () => AsyncIterator<T>;
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** Disposes the tensors an element holds (tensors in arrays and plain objects). */
+function release(x: unknown): void {
+  dispose(x as TensorContainer);
+}
+
+function assertCount(n: unknown, op: string, arg: string, min: number): asserts n is number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
+    throw new ArgumentError(`Dataset.${op}: ${arg} must be an integer >= ${min}, got ${String(n)}`);
+  }
+}
+
+/** mulberry32: small, fast, seedable; good enough to order elements. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Runs `fn` on up to `window` upstream elements at once while keeping their order. Upstream
+ * `next()` calls stay sequential (stages are not re-entrant); only `fn` overlaps.
+ */
+function ordered<T, U>(
+  src: AsyncIterator<T>,
+  fn: (x: T) => U | Promise<U>,
+  window: number,
+): AsyncIterator<U> {
+  const inflight: Array<Promise<IteratorResult<U>>> = [];
+  let chain: Promise<unknown> = Promise.resolve();
+  let srcDone = false;
+  let closed = false;
+
+  const start = (): void => {
+    const got = chain.then(() => (srcDone || closed ? DONE : src.next()));
+    chain = got.then(
+      (r) => {
+        if (r.done) srcDone = true;
+      },
+      () => {
+        srcDone = true;
+      },
+    );
+    const res = got.then(
+      async (r): Promise<IteratorResult<U>> => (r.done ? DONE : { done: false, value: await fn(r.value) }),
+    );
+    // Seen as handled now: a later element may fail while the consumer awaits an earlier one.
+    res.catch(() => {});
+    inflight.push(res);
+  };
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    const rest = inflight.splice(0);
+    for (const r of await Promise.allSettled(rest)) {
+      if (r.status === 'fulfilled' && !r.value.done) release(r.value.value);
+    }
+    await chain;
+    await src.return?.();
+  };
+
+  return {
+    async next(): Promise<IteratorResult<U>> {
+      if (closed) return DONE;
+      while (inflight.length < window && !srcDone) start();
+      const head = inflight.shift();
+      if (!head) return DONE;
+      let r: IteratorResult<U>;
+      try {
+        r = await head;
+      } catch (e) {
+        await close();
+        throw e;
+      }
+      if (r.done) await close();
+      return r;
+    },
+    async return(): Promise<IteratorResult<U>> {
+      await close();
+      return DONE;
+    },
+  };
+}
+
+export interface BatchOptions {
+  /** Drop the last, smaller batch. Default false. */
+  dropRemainder?: boolean;
+}
+
+export interface ShuffleOptions {
+  /** A new order each iteration (epoch), derived from the seed and the epoch number. Default true. */
+  reshuffleEachIteration?: boolean;
+}
+
+export class Dataset<T> implements AsyncIterable<T> {
+  /** @internal */ protected readonly source: Source<T>;
+
+  constructor(source: Source<T>) {
+    if (typeof source !== 'function') {
+      throw new ArgumentError('Dataset: expected a function that returns an async iterator');
+    }
+    this.source = source;
+  }
+
+  /**
+   * A dataset over an array or any iterable (iterated again each epoch, so a one-shot
+   * generator object can only be read once), or over a function that returns a fresh iterable.
+   */
+  static from<T>(items: Iterable<T> | AsyncIterable<T> | (() => Iterable<T> | AsyncIterable<T>)): Dataset<T> {
+    const get = typeof items === 'function' ? items : () => items;
+    return new Dataset<T>(async function* () {
+      yield* get();
+    });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.source();
+  }
+
+  /** A fresh iterator of this dataset (subclasses override `[Symbol.asyncIterator]`). */
+  private iter = (): AsyncIterator<T> => this[Symbol.asyncIterator]();
+
+  /** Applies `fn` to every element. `parallel` > 1 runs that many calls at once (order is kept). */
+  map<U>(fn: (x: T) => U | Promise<U>, opts: { parallel?: number } = {}): Dataset<U> {
+    if (typeof fn !== 'function') throw new ArgumentError('Dataset.map: fn must be a function');
+    const parallel = opts.parallel ?? 1;
+    assertCount(parallel, 'map', 'parallel', 1);
+    return new Dataset<U>(() => ordered(this.iter(), fn, parallel));
+  }
+
+  /** Keeps the elements for which `pred` is true (the others are disposed). */
+  filter(pred: (x: T) => boolean | Promise<boolean>): Dataset<T> {
+    if (typeof pred !== 'function') throw new ArgumentError('Dataset.filter: pred must be a function');
+    const self = this;
+    return new Dataset<T>(async function* () {
+      for await (const x of self) {
+        let ok: boolean;
+        try {
+          ok = await pred(x);
+        } catch (e) {
+          release(x);
+          throw e;
+        }
+        if (ok) yield x;
+        else release(x);
+      }
+    });
+  }
+
+  /** Groups consecutive elements into arrays of `size` (the last one may be shorter). */
+  batch(size: number, opts: BatchOptions = {}): Dataset<T[]> {
+    assertCount(size, 'batch', 'size', 1);
+    const self = this;
+    return new Dataset<T[]>(async function* () {
+      let buf: T[] = [];
+      try {
+        for await (const x of self) {
+          buf.push(x);
+          if (buf.length === size) {
+            const out = buf;
+            buf = [];
+            yield out;
+          }
+        }
+        if (buf.length > 0 && !opts.dropRemainder) {
+          const out = buf;
+          buf = [];
+          yield out;
+        }
+      } finally {
+        for (const x of buf) release(x);
+      }
+    });
+  }
+
+  /**
+   * Randomly shuffles with a buffer of `bufferSize` elements, as `tf.data.Dataset.shuffle`: the
+   * buffer is filled, then each output is a random buffer element replaced by the next input.
+   * A buffer at least as large as the dataset gives a uniform shuffle. Without a seed, one is drawn
+   * from the global sequence (`setSeed` makes it reproducible).
+   */
+  shuffle(bufferSize: number, seed?: number, opts: ShuffleOptions = {}): Dataset<T> {
+    assertCount(bufferSize, 'shuffle', 'bufferSize', 1);
+    if (seed !== undefined && !Number.isInteger(seed)) {
+      throw new ArgumentError(`Dataset.shuffle: seed must be an integer, got ${seed}`);
+    }
+    const base = seed ?? nextSeedValue();
+    const reshuffle = opts.reshuffleEachIteration ?? true;
+    const self = this;
+    let epoch = 0;
+    return new Dataset<T>(async function* () {
+      const e = reshuffle ? epoch++ : 0;
+      const rand = rng((Math.imul(base ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(e, 0x85ebca6b)) >>> 0);
+      const buf: T[] = [];
+      try {
+        for await (const x of self) {
+          if (buf.length < bufferSize) {
+            buf.push(x);
+            continue;
+          }
+          const i = Math.floor(rand() * bufferSize);
+          const out = buf[i];
+          buf[i] = x;
+          yield out;
+        }
+        while (buf.length > 0) {
+          const i = Math.floor(rand() * buf.length);
+          const out = buf[i];
+          buf[i] = buf[buf.length - 1];
+          buf.pop();
+          yield out;
+        }
+      } finally {
+        for (const x of buf.splice(0)) release(x);
+      }
+    });
+  }
+
+  /** The first `n` elements. */
+  take(n: number): Dataset<T> {
+    assertCount(n, 'take', 'n', 0);
+    const self = this;
+    return new Dataset<T>(async function* () {
+      if (n === 0) return;
+      let i = 0;
+      for await (const x of self) {
+        yield x;
+        if (++i >= n) return;
+      }
+    });
+  }
+
+  /** All but the first `n` elements (the skipped ones are disposed). */
+  skip(n: number): Dataset<T> {
+    assertCount(n, 'skip', 'n', 0);
+    const self = this;
+    return new Dataset<T>(async function* () {
+      let i = 0;
+      for await (const x of self) {
+        if (i++ < n) release(x);
+        else yield x;
+      }
+    });
+  }
+
+  /**
+   * Keeps up to `n` elements produced ahead of the consumer, so upstream work (decoding, uploads)
+   * overlaps with the consumer's work.
+   */
+  prefetch(n: number): Dataset<T> {
+    assertCount(n, 'prefetch', 'n', 0);
+    if (n === 0) return this;
+    return new Dataset<T>(() => ordered(this.iter(), (x) => x, n + 1));
+  }
+
+  /**
+   * Remembers the elements of the first complete iteration in memory and replays them after
+   * (an interrupted first pass is discarded, as in tf.data). Tensors are copied: the cache keeps
+   * its own copies and each iteration hands out fresh ones that the consumer owns and disposes.
+   * Other values are shared, so do not mutate them. `clearCache()` frees the memory.
+   */
+  cache(): CachedDataset<T> {
+    return new CachedDataset(this.iter);
+  }
+
+  /** Calls `fn` on every element in order, awaiting it. */
+  async forEachAsync(fn: (x: T) => void | Promise<void>): Promise<void> {
+    for await (const x of this) await fn(x);
+  }
+
+  /** All elements in an array. */
+  async toArray(): Promise<T[]> {
+    const out: T[] = [];
+    for await (const x of this) out.push(x);
+    return out;
+  }
+}
+
+/** Deep copy of the tensors in an element (arrays and plain objects are rebuilt around them). */
+function cloneTensors<X>(x: X, kept: boolean): X {
+  if (x instanceof Tensor) {
+    const c = copyOf(x);
+    return (kept ? keep(c) : c) as X;
+  }
+  if (Array.isArray(x)) return x.map((v) => cloneTensors(v, kept)) as X;
+  if (x !== null && typeof x === 'object' && Object.getPrototypeOf(x) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x)) out[k] = cloneTensors(v, kept);
+    return out as X;
+  }
+  return x;
+}
+
+export class CachedDataset<T> extends Dataset<T> {
+  private store: T[] | undefined;
+
+  override [Symbol.asyncIterator](): AsyncIterator<T> {
+    return this.iterate();
+  }
+
+  private async *iterate(): AsyncGenerator<T> {
+    if (this.store) {
+      for (const x of this.store) yield cloneTensors(x, false);
+      return;
+    }
+    const fill: T[] = [];
+    let complete = false;
+    try {
+      const it = this.source();
+      try {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) break;
+          fill.push(cloneTensors(r.value, true));
+          yield r.value;
+        }
+      } finally {
+        // Make sure the upstream stage releases what it holds when we stop early.
+        await it.return?.();
+      }
+      complete = true;
+      if (this.store) release(fill);
+      else this.store = fill;
+    } finally {
+      if (!complete) release(fill);
+    }
+  }
+
+  /** Whether a complete pass is cached. */
+  get isCached(): boolean {
+    return this.store !== undefined;
+  }
+
+  /** Disposes the cached tensors; the next iteration reads upstream again. */
+  clearCache(): void {
+    if (this.store) release(this.store);
+    this.store = undefined;
+  }
+}
