@@ -1,6 +1,25 @@
 export * from './autograd/index.js';
+export { type BatchOptions, CachedDataset, Dataset, type ShuffleOptions } from './data/dataset.js';
+export {
+  type DecodedImage,
+  type DecodeOptions,
+  decodeAndResize,
+  decodeImage,
+  readImageHeader,
+  sniffFormat,
+} from './data/decode.js';
+export { ImageDecodeError } from './data/errors.js';
+export { resizeBilinearCpu } from './data/resize.js';
+export { resizeBilinear } from './data/resize-gpu.js';
+export { WeightsFormatError } from './io/errors.js';
+export {
+  type ParsedSafetensors,
+  parseSafetensors,
+  type SafetensorsEntry,
+  serializeSafetensors,
+  toFloat32,
+  toInt32,
+} from './io/safetensors.js';
 export * from './nn/index.js';
 export * from './ops.js';
 export * from './tensor/index.js';
-export { WeightsFormatError } from './io/errors.js';
-export { parseSafetensors, serializeSafetensors, toFloat32, toInt32, type ParsedSafetensors, type SafetensorsEntry } from './io/safetensors.js';

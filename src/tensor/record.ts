@@ -33,3 +33,8 @@ export function setRecorder(r: Recorder | undefined): Recorder | undefined {
   recorder = r;
   return prev;
 }
+
+/** True while a gradient tape is recording (ops may then need to record constants as tensors). */
+export function isRecording(): boolean {
+  return recorder !== undefined;
+}
