@@ -47,6 +47,7 @@ import {
   stack,
   sub,
   sum,
+  type Tensor,
   tanh,
   tensor,
   tile,
@@ -58,7 +59,6 @@ import {
   where,
   zeros,
 } from '../src/index.js';
-import { type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { randArray, rng } from './helpers.js';
 import { map64 } from './oracle/autograd.js';
@@ -78,7 +78,10 @@ function vals(n: number, lo = -2, hi = 2, gap = 0.1): Float32Array {
   for (let i = 0; i < n; i++) if (Math.abs(a[i]) < gap) a[i] = a[i] < 0 ? -gap - r() * 0.5 : gap + r() * 0.5;
   return a;
 }
-const inp = (shape: number[], data?: Float32Array) => ({ shape, data: data ?? vals(shape.reduce((a, b) => a * b, 1)) });
+const inp = (shape: number[], data?: Float32Array) => ({
+  shape,
+  data: data ?? vals(shape.reduce((a, b) => a * b, 1)),
+});
 
 describe('backward rules of unary ops', () => {
   const cases: Array<[string, (x: Tensor) => Tensor, (x: number) => number, [number, number]?]> = [
@@ -105,16 +108,27 @@ describe('backward rules of unary ops', () => {
       const [lo, hi] = range ?? [-2, 2];
       let data = vals(13, lo, hi);
       if (name === 'relu6') data = data.map((v) => (Math.abs(v - 6) < 0.1 ? 6.3 : v));
-      await checkGrad({ label: name, f, oracle: ([x]) => map64([{ data: x, shape: [13] }], ref).data, inputs: [inp([13], data)] });
+      await checkGrad({
+        label: name,
+        f,
+        oracle: ([x]) => map64([{ data: x, shape: [13] }], ref).data,
+        inputs: [inp([13], data)],
+      });
     });
   }
 });
 
 describe('backward rules of binary ops (with broadcasting)', () => {
   const shapes: Array<[number[], number[]]> = [
-    [[2, 3], [2, 3]],
+    [
+      [2, 3],
+      [2, 3],
+    ],
     [[2, 3], [3]],
-    [[2, 1, 3], [4, 1]],
+    [
+      [2, 1, 3],
+      [4, 1],
+    ],
     [[3], []],
   ];
   const ops: Array<[string, (a: Tensor, b: Tensor) => Tensor, (a: number, b: number) => number, boolean?]> = [
@@ -138,7 +152,14 @@ describe('backward rules of binary ops (with broadcasting)', () => {
         await checkGrad({
           label: name,
           f,
-          oracle: ([x, y]) => map64([{ data: x, shape: sa }, { data: y, shape: sb }], ref).data,
+          oracle: ([x, y]) =>
+            map64(
+              [
+                { data: x, shape: sa },
+                { data: y, shape: sb },
+              ],
+              ref,
+            ).data,
           inputs: [inp(sa, a), inp(sb, b)],
         });
       });
@@ -150,7 +171,15 @@ describe('backward rules of binary ops (with broadcasting)', () => {
     await checkGrad({
       label: 'where',
       f: (a, b) => where(c, a, b),
-      oracle: ([a, b]) => map64([{ data: [1, 0, 1, 0, 1, 1], shape: [2, 3] }, { data: a, shape: [2, 3] }, { data: b, shape: [3] }], (k, x, y) => (k ? x : y)).data,
+      oracle: ([a, b]) =>
+        map64(
+          [
+            { data: [1, 0, 1, 0, 1, 1], shape: [2, 3] },
+            { data: a, shape: [2, 3] },
+            { data: b, shape: [3] },
+          ],
+          (k, x, y) => (k ? x : y),
+        ).data,
       inputs: [inp([2, 3]), inp([3])],
     });
     c.dispose();
@@ -241,7 +270,12 @@ describe('backward rule of matmul', () => {
 describe('backward rules of movement ops', () => {
   const arr = (d: Float64Array, shape: number[]) => ({ data: d, shape });
   it('reshape and transpose', async () => {
-    await checkGrad({ label: 'reshape', f: (x) => reshape(x, [4, 3]), oracle: ([x]) => x, inputs: [inp([2, 6])] });
+    await checkGrad({
+      label: 'reshape',
+      f: (x) => reshape(x, [4, 3]),
+      oracle: ([x]) => x,
+      inputs: [inp([2, 6])],
+    });
     await checkGrad({
       label: 'transpose',
       f: (x) => transpose(x, [2, 0, 1]),
@@ -309,7 +343,9 @@ describe('the tape', () => {
     expect(Array.from(await g.data())).toEqual([20, 400]);
     const { value, grad: g2 } = valueAndGrad((a) => sum(exp(a)))(x);
     expect((await value.data())[0]).toBeCloseTo(Math.E + Math.E ** 2, 4);
-    expect(Array.from(await g2.data()).map((v) => Number(v.toFixed(4)))).toEqual([Math.E, Math.E ** 2].map((v) => Number(v.toFixed(4))));
+    expect(Array.from(await g2.data()).map((v) => Number(v.toFixed(4)))).toEqual(
+      [Math.E, Math.E ** 2].map((v) => Number(v.toFixed(4))),
+    );
     for (const t of [x, dy, g, value, g2]) t.dispose();
   });
 

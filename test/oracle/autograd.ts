@@ -22,7 +22,10 @@ function stridesFor(out: readonly number[], shape: readonly number[]): number[] 
 }
 
 /** fn applied elementwise over broadcast inputs, in float64. */
-export function map64(inputs: Array<{ data: ArrayLike<number>; shape: readonly number[] }>, fn: (...v: number[]) => number): F64 {
+export function map64(
+  inputs: Array<{ data: ArrayLike<number>; shape: readonly number[] }>,
+  fn: (...v: number[]) => number,
+): F64 {
   const shape = broadcastShape(...inputs.map((i) => i.shape));
   const n = sizeOf(shape);
   const strides = inputs.map((i) => stridesFor(shape, i.shape));
