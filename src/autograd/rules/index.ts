@@ -1,5 +1,6 @@
 // Registers every backward rule (import for side effects).
 import './binary.js';
+import './conv.js';
 import './crossentropy.js';
 import './matmul.js';
 import './movement.js';
