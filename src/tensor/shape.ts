@@ -65,11 +65,13 @@ export function normalizeAxes(
   if (axis === undefined || axis === null) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axis === 'number' ? [axis] : [...axis];
   const out = new Set<number>();
+  // A scalar accepts axis 0 / -1 (reducing a scalar over "its" axis is the identity), as NumPy-like APIs do.
+  const r = Math.max(rank, 1);
   for (const a of list) {
-    if (!Number.isInteger(a) || a < -rank || a >= Math.max(rank, 1) || (rank === 0 && a !== 0 && a !== -1)) {
+    if (!Number.isInteger(a) || a < -r || a >= r) {
       throw new ArgumentError(`${op}: axis ${String(a)} is out of range for a tensor of rank ${rank}`);
     }
-    const n = a < 0 ? a + rank : a;
+    const n = a < 0 ? a + r : a;
     if (out.has(n))
       throw new ArgumentError(`${op}: axis ${String(a)} is repeated in ${JSON.stringify(list)}`);
     out.add(n);
