@@ -1,0 +1,353 @@
+import { type Activation, activationWgsl } from './activation.js';
+
+/**
+ * WGSL generators for matmul. Every kernel computes, for one sub-problem and one batch entry,
+ *   C[m, n] = epi(sum_k A[m, k] * B[k, n])   (m < M, n < N, k < K)
+ * with A, B, C addressed through element offsets and leading dimensions (`lda`, `ldb`, `ldc`), so
+ * the dispatcher can bind windows of huge buffers; k-chunks after the first add to C, the last
+ * applies bias and activation (see `Epilogue`).
+ *
+ * Why the shapes look like this (lavapipe / Mesa 25.0, measured): every storage load or store is
+ * executed lane by lane (an exec-mask test per lane, a bounds check per component: ~25
+ * instructions per vec4), even at addresses that are the same for all lanes (only constant
+ * addresses count as uniform), while arithmetic runs 8 lanes wide. So the tile kernel has each
+ * lane load only values no other lane needs: a subgroup of 8 lanes owns 32 columns (a vec4 of B
+ * per lane) and MR rows; the MR x 4 values of A for a k-step of 4 are loaded spread over the
+ * lanes and handed out with subgroupBroadcast (an extract + splat). vec4 loads cost ~25% less
+ * per element than scalar ones, hence the a4/b4 variants.
+ */
+
+export interface MatmulVariant {
+  /** A is stored [K, M] (transposeA) / B is stored [N, K] (transposeB). */
+  tA: boolean;
+  tB: boolean;
+  /** Operand may be read as vec4 (leading dimension and offset are multiples of 4). */
+  a4: boolean;
+  b4: boolean;
+}
+
+/**
+ * What the store does, baked into the kernel: lavapipe runs both sides of every branch (with
+ * lane masks), so a run-time switch over activations computed exp and tanh for every output.
+ */
+export interface Epilogue {
+  /** Add the existing C (k-chunks after the first). */
+  acc: boolean;
+  /** Apply bias and activation (the last k-chunk). */
+  last: boolean;
+  bias: boolean;
+  act: Activation;
+}
+
+/** Canonical form (no bias/activation unless `last`), so equal kernels share one pipeline. */
+export function epilogueKey(e: Epilogue): string {
+  return e.last ? `${+e.acc}1${+e.bias}${e.act}` : `${+e.acc}0`;
+}
+
+/** WGSL expression: the value stored for sum `o` at C index `ci`, with bias value `bv`. */
+function epiExpr(e: Epilogue, ci: string, bv: string): string {
+  let o = e.acc ? `(o + c[${ci}])` : 'o';
+  if (!e.last) return o;
+  if (e.bias) o = `(${o} + ${bv})`;
+  return activationWgsl(e.act, o);
+}
+
+export interface TileConfig {
+  /** Rows of C per subgroup tile. */
+  mr: number;
+  /** Subgroups per workgroup (each owns 4 * sg columns). */
+  s: number;
+  /** Lanes per subgroup the kernel is written for; 0 = no subgroup ops (portable fallback). */
+  sg: number;
+  /** Row blocks along workgroup_id.x (consecutive workgroups share B's column panel). */
+  rowsX?: boolean;
+}
+
+/** Uniforms. `aStride`/`bStride`: element strides of A/B between batch entries (workgroup_id.z). */
+export const PARAMS_STRUCT = `struct P {
+  M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, aOff: u32, bOff: u32, cOff: u32,
+  biasOff: u32, aStride: u32, bStride: u32,
+}`;
+
+/** Whether the kernel binds a bias buffer (after c; params come last). */
+export function usesBias(e: Epilogue): boolean {
+  return e.last && e.bias;
+}
+
+/** Bindings a, b, c, [bias], params. */
+function bindings(v: MatmulVariant, e: Epilogue): string {
+  const t = (vec: boolean) => (vec ? 'vec4f' : 'f32');
+  const bias = usesBias(e) ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\n' : '';
+  return `@group(0) @binding(0) var<storage, read> a: array<${t(v.a4)}>;
+@group(0) @binding(1) var<storage, read> b: array<${t(v.b4)}>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+${bias}@group(0) @binding(${usesBias(e) ? 4 : 3}) var<uniform> p: P;
+`;
+}
+
+/** Batch entry z = workgroup_id.z (one batch dim in-kernel: vector integer division is slow). */
+const BATCH = `  let aBase = p.aOff + wid.z * p.aStride;
+  let bBase = p.bOff + wid.z * p.bStride;
+  let cBase = p.cOff + wid.z * p.M * p.ldc;
+`;
+
+const XYZW = 'xyzw';
+
+/**
+ * Stores this lane's rows m0..m0+mr-1 x columns n0..n0+3 (those inside M x N). A loop, not
+ * unrolled (every store expands to a per-lane branch ladder in lavapipe: unrolled, pipeline
+ * compilation took seconds), over rows stored from acc0 while the accumulators shift down (a
+ * dynamically indexed private array becomes a select chain).
+ */
+function epilogue(mr: number, e: Epilogue): string {
+  const shift = Array.from({ length: mr - 1 }, (_, r) => `    acc${r} = acc${r + 1};\n`).join('');
+  // The lane's 4 bias values (clamped past N; those columns are not stored) are read once.
+  const bias = usesBias(e)
+    ? `  let bq = vec4f(${[0, 1, 2, 3].map((j) => `bias[p.biasOff + min(n0 + ${j}u, p.N - 1u)]`).join(', ')});\n`
+    : '';
+  return `  let nr = select(p.M - m0, ${mr}u, m0 + ${mr}u <= p.M);
+  let nc = select(p.N - min(n0, p.N), 4u, n0 + 4u <= p.N);
+${bias}  for (var r = 0u; r < nr; r++) {
+    let row = cBase + (m0 + r) * p.ldc + n0;
+    for (var j = 0u; j < nc; j++) {
+      let o = acc0[j];
+      c[row + j] = ${epiExpr(e, 'row + j', 'bq[j]')};
+    }
+${shift}  }
+`;
+}
+
+/** A quad (vec4f expression) of 4 consecutive elements starting at element index `idx`. */
+function quad(buf: 'a' | 'b', vec: boolean, idx: string): string {
+  if (vec) return `${buf}[(${idx}) / 4u]`;
+  return `vec4f(${buf}[${idx}], ${buf}[${idx} + 1u], ${buf}[${idx} + 2u], ${buf}[${idx} + 3u])`;
+}
+
+/**
+ * The tile kernel. Lane `l` of subgroup `sgi` owns columns n0..n0+3; the subgroup owns rows
+ * m0..m0+MR-1. With cfg.sg = 0 every lane loads its own A values instead of receiving broadcasts.
+ */
+export function tileKernel(v: MatmulVariant, e: Epilogue, cfg: TileConfig): string {
+  const { mr, s } = cfg;
+  const SG = cfg.sg || 8;
+  const useSg = cfg.sg > 0;
+  if (!useSg && v.tA && v.a4) throw new Error('tileKernel: the portable path reads A^T as scalars');
+  const na = Math.ceil(mr / SG); // A loads per lane per k-step (subgroup mode)
+  const g = mr / 4; // quads per k-row of A^T
+  let pre = '';
+  let main = '';
+  let tail = '';
+
+  // ---- A: a(r, i) = A[m0 + r, k + i] ----
+  const aVal: string[][] = []; // [r][i] expression inside the main loop
+  const aTail: string[] = []; // [r] inside the tail loop
+  if (useSg) {
+    for (let u = 0; u < na; u++) {
+      if (!v.tA) {
+        pre += `  let ar${u} = aBase + min(m0 + min(lane + ${SG * u}u, ${mr - 1}u), p.M - 1u) * p.lda;\n`;
+        main += `    let aq${u} = ${quad('a', v.a4, `ar${u} + k`)};\n`;
+        if (!v.a4) tail += `    let at${u} = a[ar${u} + k];\n`;
+      } else {
+        // quad q = lane + SG*u covers k-row i = q / g, rows 4*(q % g) .. +3
+        pre += `  let aq_${u} = min(lane + ${SG * u}u, ${mr - 1}u);\n`;
+        if (v.a4) {
+          pre += `  let ar${u} = aBase + (aq_${u} / ${g}u) * p.lda + min(m0 + 4u * (aq_${u} % ${g}u), (p.M - 1u) & ~3u);\n`;
+          main += `    let aq${u} = ${quad('a', true, `ar${u} + k * p.lda`)};\n`;
+        } else {
+          for (let j = 0; j < 4; j++) {
+            pre += `  let ar${u}_${j} = aBase + (aq_${u} / ${g}u) * p.lda + min(m0 + 4u * (aq_${u} % ${g}u) + ${j}u, p.M - 1u);\n`;
+          }
+          main += `    let aq${u} = vec4f(${[0, 1, 2, 3].map((j) => `a[ar${u}_${j} + k * p.lda]`).join(', ')});\n`;
+        }
+        pre += `  let atr${u} = aBase + min(m0 + min(lane + ${SG * u}u, ${mr - 1}u), p.M - 1u);\n`;
+        tail += v.a4
+          ? `    let atq${u} = a[(atr${u} + k * p.lda) / 4u];\n    let at${u} = atq${u}[(atr${u} + k * p.lda) % 4u];\n`
+          : `    let at${u} = a[atr${u} + k * p.lda];\n`;
+      }
+    }
+    for (let r = 0; r < mr; r++) {
+      aVal.push([]);
+      for (let i = 0; i < 4; i++) {
+        if (!v.tA) aVal[r].push(`subgroupBroadcast(aq${Math.floor(r / SG)}.${XYZW[i]}, ${r % SG}u)`);
+        else {
+          const q = i * g + (r >> 2);
+          aVal[r].push(`subgroupBroadcast(aq${Math.floor(q / SG)}.${XYZW[r & 3]}, ${q % SG}u)`);
+        }
+      }
+      aTail.push(`subgroupBroadcast(at${Math.floor(r / SG)}, ${r % SG}u)`);
+    }
+  } else {
+    // Portable path: each lane loads the A values of its own rows.
+    for (let r = 0; r < mr; r++) {
+      aVal.push([]);
+      if (!v.tA) {
+        pre += `  let ar${r} = aBase + min(m0 + ${r}u, p.M - 1u) * p.lda;\n`;
+        main += `    let aq${r} = ${quad('a', v.a4, `ar${r} + k`)};\n`;
+        for (let i = 0; i < 4; i++) aVal[r].push(`aq${r}.${XYZW[i]}`);
+        if (!v.a4) tail += `    let at${r} = a[ar${r} + k];\n`;
+      } else {
+        pre += `  let ar${r} = aBase + min(m0 + ${r}u, p.M - 1u);\n`;
+        for (let i = 0; i < 4; i++) aVal[r].push(`a[ar${r} + (k + ${i}u) * p.lda]`);
+        tail += `    let at${r} = a[ar${r} + k * p.lda];\n`;
+      }
+      aTail.push(`at${r}`);
+    }
+  }
+
+  // ---- B: b(i, j) = B[k + i, n0 + j] ----
+  const bVal: string[] = []; // [i] vec4f over j
+  if (!v.tB) {
+    if (v.b4) {
+      pre += '  let bc = bBase + min(n0, (p.N - 1u) & ~3u);\n';
+      for (let i = 0; i < 4; i++) main += `    let bq${i} = b[(bc + (k + ${i}u) * p.ldb) / 4u];\n`;
+      tail += '    let bt = b[(bc + k * p.ldb) / 4u];\n';
+    } else {
+      for (let j = 0; j < 4; j++) pre += `  let bc${j} = bBase + min(n0 + ${j}u, p.N - 1u);\n`;
+      for (let i = 0; i < 4; i++) {
+        main += `    let bq${i} = vec4f(${[0, 1, 2, 3].map((j) => `b[bc${j} + (k + ${i}u) * p.ldb]`).join(', ')});\n`;
+      }
+      tail += `    let bt = vec4f(${[0, 1, 2, 3].map((j) => `b[bc${j} + k * p.ldb]`).join(', ')});\n`;
+    }
+    for (let i = 0; i < 4; i++) bVal.push(`bq${i}`);
+  } else {
+    for (let j = 0; j < 4; j++) {
+      pre += `  let bc${j} = bBase + min(n0 + ${j}u, p.N - 1u) * p.ldb;\n`;
+      main += `    let bq${j} = ${quad('b', v.b4, `bc${j} + k`)};\n`;
+    }
+    for (let i = 0; i < 4; i++)
+      bVal.push(`vec4f(${[0, 1, 2, 3].map((j) => `bq${j}.${XYZW[i]}`).join(', ')})`);
+    tail += v.b4
+      ? `    let bt = vec4f(${[0, 1, 2, 3].map((j) => `b[(bc${j} + k) / 4u][(bc${j} + k) % 4u]`).join(', ')});\n`
+      : `    let bt = vec4f(${[0, 1, 2, 3].map((j) => `b[bc${j} + k]`).join(', ')});\n`;
+  }
+
+  for (let i = 0; i < 4; i++) {
+    if (v.tB) main += `    let bv${i} = ${bVal[i]};\n`;
+    for (let r = 0; r < mr; r++) {
+      main += `    acc${r} = fma(vec4f(${aVal[r][i]}), ${v.tB ? `bv${i}` : bVal[i]}, acc${r});\n`;
+    }
+  }
+  for (let r = 0; r < mr; r++) tail += `    acc${r} = fma(vec4f(${aTail[r]}), bt, acc${r});\n`;
+
+  let decl = '';
+  for (let r = 0; r < mr; r++) decl += `  var acc${r} = vec4f(0.0);\n`;
+
+  // The main loop needs k % 4 == 0 alignment for vec4 reads along k; with a4 && !tA, K is a
+  // multiple of 4 (lda is), so the tail loop only exists in the other cases.
+  const k4 = '(p.K & ~3u)';
+  const hasTail = !(v.a4 && !v.tA) && !(v.b4 && v.tB);
+  const tailLoop = hasTail ? `  for (var k = ${k4}; k < p.K; k++) {\n${tail}  }\n` : '';
+
+  const store = epilogue(mr, e);
+
+  const wg = useSg ? SG * s : 64;
+  const [wm, wn] = cfg.rowsX ? ['wid.x', 'wid.y'] : ['wid.y', 'wid.x'];
+  const head = useSg
+    ? `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_id) sgi: u32) {
+  let m0 = ${wm} * ${mr}u;
+  let n0 = (${wn} * ${s}u + sgi) * ${4 * SG}u + lane * 4u;
+`
+    : `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let m0 = ${wm} * ${mr}u;
+  let n0 = (${wn} * ${wg}u + li) * 4u;
+`;
+  return `${useSg ? 'enable subgroups;\n' : ''}${PARAMS_STRUCT}
+${bindings(v, e)}
+${head}${BATCH}${pre}${decl}  for (var k = 0u; k < ${k4}; k += 4u) {
+${main}  }
+${tailLoop}${store}}
+`;
+}
+
+/** Columns of C covered by one workgroup of the tile kernel. */
+export function tileCols(cfg: TileConfig): number {
+  return cfg.sg > 0 ? 4 * cfg.sg * cfg.s : 256;
+}
+
+/** Lanes per workgroup of the skinny kernel. */
+export const SKINNY_WG = 64;
+
+export interface SkinnyConfig {
+  /** Rows per workgroup (all lanes share them). */
+  mr: number;
+  /** Output columns (N <= 8), baked. */
+  n: number;
+}
+
+/**
+ * Split-K kernel for few output columns (N <= 8): lanes split K instead of N. Lane g takes
+ * k = g, g + L, g + 2L... (neighbouring lanes read neighbouring addresses of A's rows), keeps
+ * mr x n sums (every loaded value is used n or mr times) and writes them to
+ * part[((g * M) + m) * n + j]; a second pass adds the parts. Workgroup x indexes the k-part, y
+ * the row block. One k per iteration keeps the kernel small: each load in the loop costs about
+ * 20 ms of pipeline compilation on lavapipe.
+ */
+export function skinnyKernel(v: MatmulVariant, cfg: SkinnyConfig): string {
+  // (A quad version reading A as vec4 along k measured slower: more live values, more spills.)
+  const { mr, n } = cfg;
+  let pre = '';
+  let body = '';
+  let decl = '';
+  const flat: string[] = [];
+  for (let r = 0; r < mr; r++) {
+    pre += v.tA
+      ? `  let ar${r} = p.aOff + min(m0 + ${r}u, p.M - 1u);\n`
+      : `  let ar${r} = p.aOff + min(m0 + ${r}u, p.M - 1u) * p.lda;\n`;
+    body += v.tA ? `    let a${r} = a[ar${r} + k * p.lda];\n` : `    let a${r} = a[ar${r} + k];\n`;
+  }
+  for (let j = 0; j < n; j++) {
+    pre += v.tB ? `  let bc${j} = p.bOff + ${j}u * p.ldb;\n` : `  let bc${j} = p.bOff + ${j}u;\n`;
+    body += v.tB ? `    let b${j} = b[bc${j} + k];\n` : `    let b${j} = b[bc${j} + k * p.ldb];\n`;
+  }
+  for (let r = 0; r < mr; r++) {
+    for (let j = 0; j < n; j++) {
+      decl += `  var s${r}_${j} = 0.0;\n`;
+      body += `    s${r}_${j} = fma(a${r}, b${j}, s${r}_${j});\n`;
+      flat.push(`s${r}_${j}`);
+    }
+  }
+  return `${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+
+@compute @workgroup_size(${SKINNY_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let m0 = wid.y * ${mr}u;
+  let g = wid.x * ${SKINNY_WG}u + li;
+  let step = nwg.x * ${SKINNY_WG}u;
+${pre}${decl}  for (var k = g; k < p.K; k += step) {
+${body}  }
+  let t = array<f32, ${mr * n}>(${flat.join(', ')});
+  let nr = select(p.M - m0, ${mr}u, m0 + ${mr}u <= p.M);
+  for (var i = 0u; i < nr * ${n}u; i++) {
+    part[(g * p.M + m0) * ${n}u + i] = t[i];
+  }
+}
+`;
+}
+
+/** Sums the k-parts of the skinny kernel (their count in p.K) and stores: one lane per output. */
+export function skinnyReduceKernel(n: number, e: Epilogue): string {
+  return `${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;
+${usesBias(e) ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${usesBias(e) ? 3 : 2}) var<uniform> p: P;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= p.M * p.N) { return; }
+  let m = i / p.N;
+  let j = i % p.N;
+  var o = 0.0;
+  for (var g = 0u; g < p.K; g++) { o += part[(g * p.M + m) * ${n}u + j]; }
+  let ci = p.cOff + m * p.ldc + j;
+  c[ci] = ${epiExpr(e, 'ci', 'bias[p.biasOff + j]')};
+}
+`;
+}
