@@ -1,3 +1,4 @@
+export * from './applications/index.js';
 export * from './autograd/index.js';
 export { type BatchOptions, CachedDataset, Dataset, type ShuffleOptions } from './data/dataset.js';
 export {

@@ -1,5 +1,6 @@
 // The public ops, one family per kernel file (see src/kernels).
 export type { Activation as FusedActivation } from './kernels/activation.js';
+export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
 export {
   add,
   div,
@@ -24,9 +25,17 @@ export {
 } from './kernels/binary.js';
 export { cast } from './kernels/cast.js';
 export { concat, stack, tile } from './kernels/concat.js';
+export { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from './kernels/conv.js';
 export { sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
+export {
+  depthwiseConv2d,
+  depthwiseConv2dBackpropFilter,
+  depthwiseConv2dBackpropInput,
+} from './kernels/depthwise.js';
 export { gather, oneHot } from './kernels/gather.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
+export { pad } from './kernels/pad.js';
+export { avgPool, globalAvgPool, maxPool } from './kernels/pool.js';
 export { all, any, argMax, argMin, logSumExp, max, mean, min, prod, sum } from './kernels/reduce.js';
 export { expandDims, reshape, squeeze } from './kernels/reshape.js';
 export { unsortedSegmentSum } from './kernels/scatter.js';

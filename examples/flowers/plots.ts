@@ -3,7 +3,7 @@
  * train vs validation) and a 3x3 grid of validation images with predicted and true class.
  */
 import { writeFile } from 'node:fs/promises';
-import { type SKRSContext2D, createCanvas, ImageData } from '@napi-rs/canvas';
+import { createCanvas, ImageData, type SKRSContext2D } from '@napi-rs/canvas';
 
 const TRAIN = '#1f77b4';
 const VAL = '#ff7f0e';
@@ -85,9 +85,13 @@ export async function plotTrainingCurves(history: Record<string, number[]>, path
   const g = canvas.getContext('2d');
   g.fillStyle = '#fff';
   g.fillRect(0, 0, 1000, 400);
-  const pick = (k: string, label: string, color: string) => (history[k] ? [{ label, values: history[k], color }] : []);
+  const pick = (k: string, label: string, color: string) =>
+    history[k] ? [{ label, values: history[k], color }] : [];
   panel(g, 0, 0, 500, 400, 'Loss', [...pick('loss', 'train', TRAIN), ...pick('val_loss', 'validation', VAL)]);
-  panel(g, 500, 0, 500, 400, 'Accuracy', [...pick('accuracy', 'train', TRAIN), ...pick('val_accuracy', 'validation', VAL)]);
+  panel(g, 500, 0, 500, 400, 'Accuracy', [
+    ...pick('accuracy', 'train', TRAIN),
+    ...pick('val_accuracy', 'validation', VAL),
+  ]);
   await writeFile(path, canvas.toBuffer('image/png'));
 }
 
@@ -127,7 +131,11 @@ export async function plotPredictionGrid(items: GridItem[], path: string): Promi
     g.fillStyle = wrong ? '#d62728' : '#000';
     g.font = 'bold 14px DejaVu Sans, sans-serif';
     g.textAlign = 'center';
-    g.fillText(`${it.predicted} ${(100 * it.probability).toFixed(0)}% (${it.actual})`, cx + cell / 2, cy + 24);
+    g.fillText(
+      `${it.predicted} ${(100 * it.probability).toFixed(0)}% (${it.actual})`,
+      cx + cell / 2,
+      cy + 24,
+    );
     if (wrong) {
       g.strokeStyle = '#d62728';
       g.lineWidth = 4;

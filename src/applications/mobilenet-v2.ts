@@ -1,3 +1,4 @@
+import { div, mul, sub } from '../kernels/binary.js';
 import { Functional, input } from '../nn/functional.js';
 import type { SymbolicTensor } from '../nn/layer.js';
 import { ReLU } from '../nn/layers/basic.js';
@@ -6,7 +7,9 @@ import { Dense } from '../nn/layers/dense.js';
 import { BatchNormalization } from '../nn/layers/normalization.js';
 import { GlobalAveragePooling2D } from '../nn/layers/pooling.js';
 import { Add, ZeroPadding2D } from '../nn/layers/shape.js';
+import { assignWeights } from '../nn/weights.js';
 import { ArgumentError, ShapeError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /**
  * Keras `applications.MobileNetV2`: the same architecture and layer names (Conv1, bn_Conv1,
@@ -110,8 +113,8 @@ const BLOCKS: Array<[number, number, number]> = [
   [320, 1, 6],
 ];
 
-/** Builds MobileNetV2 with freshly initialised weights; load ImageNet weights with `loadWeights`. */
-export function mobileNetV2(args: MobileNetV2Args = {}): Functional {
+/** Builds MobileNetV2 with freshly initialised weights (see `loadMobileNetV2Weights`). */
+function build(args: MobileNetV2Args = {}): Functional {
   const inputShape = args.inputShape ?? [224, 224, 3];
   const alpha = args.alpha ?? 1.0;
   const includeTop = args.includeTop ?? true;
@@ -119,7 +122,7 @@ export function mobileNetV2(args: MobileNetV2Args = {}): Functional {
     !Array.isArray(inputShape) ||
     inputShape.length !== 3 ||
     inputShape[2] !== 3 ||
-    inputShape.some((d) => !Number.isInteger(d) || d < 32)
+    inputShape.slice(0, 2).some((d) => !Number.isInteger(d) || d < 32)
   ) {
     throw new ShapeError(
       `mobileNetV2: inputShape must be [height, width, 3] with sides >= 32, got ${JSON.stringify(inputShape)}`,
@@ -164,4 +167,50 @@ export function mobileNetV2(args: MobileNetV2Args = {}): Functional {
     outputs: x,
     name: args.name ?? `mobilenetv2_${alpha.toFixed(2)}_${inputShape[0]}`,
   });
+}
+
+/**
+ * MobileNetV2 input preprocessing: RGB in [0, 255] -> [-1, 1] (x / 127.5 - 1), as Keras'
+ * `mobilenet_v2.preprocess_input`. For inputs already in [0, 1], pass `{ from: 'unit' }` (x * 2 - 1).
+ */
+function preprocessInput(x: Tensor, opts: { from?: 'bytes' | 'unit' } = {}): Tensor {
+  return opts.from === 'unit' ? sub(mul(x, 2), 1) : sub(div(x, 127.5), 1);
+}
+
+/** `mobileNetV2(args)` builds the model; `mobileNetV2.preprocessInput(x)` maps pixels to [-1, 1]. */
+export const mobileNetV2 = Object.assign(build, { preprocessInput });
+
+export interface MobileNetV2WeightFiles {
+  /** Backbone weights (`mobilenet_v2_1.0_224_no_top.safetensors`). */
+  backbone: string;
+  /** ImageNet classifier (`Logits/kernel`, `Logits/bias`), for includeTop models. */
+  top?: string;
+}
+
+/**
+ * Loads Keras-named ImageNet weights into a model built by `mobileNetV2` (Node). Every weight must be
+ * present with the right shape; errors list the exact missing or mismatched names.
+ */
+export async function loadMobileNetV2Weights(
+  model: Functional,
+  files: MobileNetV2WeightFiles,
+): Promise<void> {
+  const io = await import('../io/weights-file.js');
+  const backbone = await io.readSafetensorsFile(files.backbone);
+  const top = model.layers.find((l) => l.name === 'predictions');
+  const backboneVars = model.weights.filter((v) => !v.name?.startsWith('predictions/'));
+  assignWeights(backboneVars, backbone, { source: files.backbone });
+  if (top) {
+    if (!files.top) {
+      throw new ArgumentError(
+        'loadMobileNetV2Weights: the model has a classifier top (includeTop), pass files.top too',
+      );
+    }
+    const parsed = await io.readSafetensorsFile(files.top);
+    // The top file uses the TF-Slim names of the classifier; Keras calls the layer 'predictions'.
+    assignWeights(top.weights, parsed, {
+      source: files.top,
+      rename: (n) => n.replace(/^Logits\//, 'predictions/'),
+    });
+  }
 }

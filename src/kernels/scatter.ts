@@ -1,4 +1,4 @@
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../tensor/errors.js';
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
@@ -34,12 +34,15 @@ export function unsortedSegmentSum(data: Tensor, segmentIds: Tensor, numSegments
   assertTensor(data, op, 'data');
   assertTensor(segmentIds, op, 'segmentIds');
   if (data.dtype !== 'float32') throw new DTypeError(`${op}: data must be float32, got ${data.dtype}`);
-  if (segmentIds.dtype !== 'int32') throw new DTypeError(`${op}: segmentIds must be int32, got ${segmentIds.dtype}`);
+  if (segmentIds.dtype !== 'int32')
+    throw new DTypeError(`${op}: segmentIds must be int32, got ${segmentIds.dtype}`);
   if (!Number.isInteger(numSegments) || numSegments < 0) {
     throw new ArgumentError(`${op}: numSegments must be a non-negative integer, got ${numSegments}`);
   }
   if (segmentIds.rank !== 1 || data.rank < 1 || data.shape[0] !== segmentIds.shape[0]) {
-    throw new ShapeError(`${op}: segmentIds must be 1-D with one id per row of data, got data ${fmtShape(data.shape)} and segmentIds ${fmtShape(segmentIds.shape)}`);
+    throw new ShapeError(
+      `${op}: segmentIds must be 1-D with one id per row of data, got data ${fmtShape(data.shape)} and segmentIds ${fmtShape(segmentIds.shape)}`,
+    );
   }
   assertBindable(data, op, 'data');
   const inner = data.shape.slice(1).reduce((a, b) => a * b, 1);

@@ -118,6 +118,16 @@ export class Functional extends Model {
     return this.layerList;
   }
 
+  /**
+   * The symbolic output of the layer named `name` (Keras `model.get_layer(name).output`), e.g. to build
+   * a feature extractor: `model({ inputs: base.inputs, outputs: base.layerOutput('block_1_project_BN') })`.
+   */
+  layerOutput(name: string): SymbolicTensor {
+    const n = this.nodes.find((t) => t.layer.name === name);
+    if (!n) throw new ArgumentError(`layerOutput: no layer named '${name}' in model '${this.name}'`);
+    return n;
+  }
+
   get inputShape(): SymShape {
     return this.inputs[0].shape;
   }

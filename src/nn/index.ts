@@ -1,5 +1,6 @@
 export { type ActivationName, applyActivation } from './activations.js';
 export { type Callback, History } from './callbacks.js';
+export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { type InitializerName, initialize } from './initializers.js';
 export {
   type CallArgs,
@@ -22,7 +23,16 @@ export {
   Softmax,
   type SoftmaxArgs,
 } from './layers/basic.js';
+export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
+export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
+export {
+  AveragePooling2D,
+  GlobalAveragePooling2D,
+  MaxPooling2D,
+  type Pooling2DArgs,
+} from './layers/pooling.js';
+export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
 export {
   categoricalAccuracy,
   categoricalCrossentropy,
@@ -46,8 +56,7 @@ export {
   type SGDArgs,
 } from './optimizers.js';
 export type { LogSink, Verbose } from './progress.js';
+export { loadModel } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
 export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';
-export { loadModel } from './saving.js';
 export { type AssignOptions, assignWeights } from './weights.js';
-export { Functional, input, InputLayer, type InputArgs, model, type ModelArgs } from './functional.js';

@@ -13,11 +13,14 @@ import { assignWeights } from './weights.js';
 export const FORMAT = 'wgsl-nn/1';
 
 export function configPathFor(weightsPath: string): string {
-  return weightsPath.endsWith('.safetensors') ? `${weightsPath.slice(0, -'.safetensors'.length)}.json` : `${weightsPath}.json`;
+  return weightsPath.endsWith('.safetensors')
+    ? `${weightsPath.slice(0, -'.safetensors'.length)}.json`
+    : `${weightsPath}.json`;
 }
 
 export async function saveModelWeights(model: Model, path: string): Promise<void> {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError('saveWeights: path must be a non-empty string');
+  if (typeof path !== 'string' || path === '')
+    throw new ArgumentError('saveWeights: path must be a non-empty string');
   const io = await import('../io/weights-file.js');
   const map = new Map<string, Tensor>();
   for (const v of model.weights) map.set(v.name!, v);
@@ -28,11 +31,19 @@ export async function saveModelWeights(model: Model, path: string): Promise<void
     config: model.getConfig(),
     weights: configPathFor(path) === path ? undefined : path.split('/').pop(),
   };
-  await io.writeFileAtomic(configPathFor(path), new TextEncoder().encode(`${JSON.stringify(config, null, 1)}\n`));
+  await io.writeFileAtomic(
+    configPathFor(path),
+    new TextEncoder().encode(`${JSON.stringify(config, null, 1)}\n`),
+  );
 }
 
-export async function loadModelWeights(model: Model, path: string, opts: { strict?: boolean } = {}): Promise<void> {
-  if (typeof path !== 'string' || path === '') throw new ArgumentError('loadWeights: path must be a non-empty string');
+export async function loadModelWeights(
+  model: Model,
+  path: string,
+  opts: { strict?: boolean } = {},
+): Promise<void> {
+  if (typeof path !== 'string' || path === '')
+    throw new ArgumentError('loadWeights: path must be a non-empty string');
   const io = await import('../io/weights-file.js');
   const parsed = await io.readSafetensorsFile(path);
   assignWeights(model.weights, parsed, { strict: opts.strict, source: path });
@@ -50,9 +61,14 @@ export async function loadModel(path: string): Promise<Model> {
     throw new ArgumentError(`loadModel: cannot read the model config ${configPath}: ${(e as Error).message}`);
   }
   if (json.format !== FORMAT || typeof json.className !== 'string' || typeof json.config !== 'object') {
-    throw new ArgumentError(`loadModel: ${configPath} is not a ${FORMAT} model config (format ${JSON.stringify(json.format)})`);
+    throw new ArgumentError(
+      `loadModel: ${configPath} is not a ${FORMAT} model config (format ${JSON.stringify(json.format)})`,
+    );
   }
-  const model = layerFromConfig({ className: json.className, config: json.config as Record<string, unknown> }) as Model;
+  const model = layerFromConfig({
+    className: json.className,
+    config: json.config as Record<string, unknown>,
+  }) as Model;
   try {
     await loadModelWeights(model, weightsPath);
   } catch (e) {

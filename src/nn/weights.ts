@@ -22,7 +22,11 @@ export interface AssignOptions {
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 const INT_DTYPES = new Set(['I32', 'I64', 'I16', 'I8', 'U8', 'U16', 'U32', 'BOOL']);
 
-export function assignWeights(vars: readonly Variable[], file: ParsedSafetensors, opts: AssignOptions = {}): void {
+export function assignWeights(
+  vars: readonly Variable[],
+  file: ParsedSafetensors,
+  opts: AssignOptions = {},
+): void {
   const where = opts.source ? ` from ${opts.source}` : '';
   const byName = new Map<string, SafetensorsEntry>();
   for (const [name, e] of file.tensors) byName.set(opts.rename ? opts.rename(name) : name, e);
@@ -42,13 +46,17 @@ export function assignWeights(vars: readonly Variable[], file: ParsedSafetensors
       continue;
     }
     const sameShape = e.shape.length === v.shape.length && e.shape.every((d, i) => d === v.shape[i]);
-    if (!sameShape) problems.push(`'${name}' has shape ${fmtShape(e.shape)} in the file, the model needs ${fmtShape(v.shape)}`);
+    if (!sameShape)
+      problems.push(
+        `'${name}' has shape ${fmtShape(e.shape)} in the file, the model needs ${fmtShape(v.shape)}`,
+      );
     const okDtype = v.dtype === 'float32' ? FLOAT_DTYPES.has(e.dtype) : INT_DTYPES.has(e.dtype);
     if (!okDtype) problems.push(`'${name}' has dtype ${e.dtype} in the file, the model needs ${v.dtype}`);
     if (sameShape && okDtype) plan.push([v, e]);
   }
   if (opts.strict ?? true) {
-    for (const name of byName.keys()) if (!seen.has(name)) problems.push(`unexpected '${name}' (no such weight in the model)`);
+    for (const name of byName.keys())
+      if (!seen.has(name)) problems.push(`unexpected '${name}' (no such weight in the model)`);
   }
   if (problems.length) {
     const shown = problems.slice(0, 20).join('; ');

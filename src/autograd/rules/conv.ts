@@ -10,13 +10,33 @@ import { activationGrad } from './matmul.js';
 // Convolutions: the input and filter gradients are their own kernels (conv.ts, depthwise.ts);
 // the fused activation is undone first, the bias gradient sums over N, H, W.
 
-type ConvAttrs = { strides: [number, number]; padding: [[number, number], [number, number]]; activation?: Activation };
+type ConvAttrs = {
+  strides: [number, number];
+  padding: [[number, number], [number, number]];
+  activation?: Activation;
+};
 
 function convRule(
-  backInput: (dy: Tensor, f: Tensor, shape: readonly number[], s: [number, number], p: ConvAttrs['padding']) => Tensor,
-  backFilter: (x: Tensor, dy: Tensor, shape: readonly number[], s: [number, number], p: ConvAttrs['padding']) => Tensor,
+  backInput: (
+    dy: Tensor,
+    f: Tensor,
+    shape: readonly number[],
+    s: [number, number],
+    p: ConvAttrs['padding'],
+  ) => Tensor,
+  backFilter: (
+    x: Tensor,
+    dy: Tensor,
+    shape: readonly number[],
+    s: [number, number],
+    p: ConvAttrs['padding'],
+  ) => Tensor,
 ) {
-  return (dy: Tensor, r: { inputs: readonly Tensor[]; output: Tensor; attrs?: Readonly<Record<string, unknown>> }, need: readonly boolean[]) => {
+  return (
+    dy: Tensor,
+    r: { inputs: readonly Tensor[]; output: Tensor; attrs?: Readonly<Record<string, unknown>> },
+    need: readonly boolean[],
+  ) => {
     const [x, f] = r.inputs;
     const { strides, padding, activation = 'linear' } = r.attrs as ConvAttrs;
     const dz = activationGrad(activation, dy, r.output);
@@ -35,7 +55,18 @@ registerGradient('depthwiseConv2d', convRule(depthwiseConv2dBackpropInput, depth
 registerGradient('pad', (dy, r) => {
   const x = r.inputs[0];
   const { paddings } = r.attrs as { paddings: number[][] };
-  return [slice(dy, paddings.map((p) => p[0]), x.shape)];
+  return [
+    slice(
+      dy,
+      paddings.map((p) => p[0]),
+      x.shape,
+    ),
+  ];
 });
 
-registerNonDifferentiable('conv2dBackpropInput', 'conv2dBackpropFilter', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter');
+registerNonDifferentiable(
+  'conv2dBackpropInput',
+  'conv2dBackpropFilter',
+  'depthwiseConv2dBackpropInput',
+  'depthwiseConv2dBackpropFilter',
+);

@@ -4,5 +4,6 @@ import './conv.js';
 import './crossentropy.js';
 import './matmul.js';
 import './movement.js';
+import './norm-pool.js';
 import './reduce.js';
 import './unary.js';

@@ -1,0 +1,83 @@
+import { batchNormGrad } from '../../kernels/batchnorm.js';
+import { add, mul, sub } from '../../kernels/binary.js';
+import { avgPoolGrad, maxPoolGrad } from '../../kernels/pool.js';
+import { sum } from '../../kernels/reduce.js';
+import { reshape } from '../../kernels/reshape.js';
+import { rsqrt } from '../../kernels/unary.js';
+import { zeros } from '../../tensor/creation.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { registerGradient, registerNonDifferentiable } from '../registry.js';
+
+// Pooling and batch normalisation.
+
+type PoolAttrs = {
+  poolSize: [number, number];
+  strides: [number, number];
+  padding: [[number, number], [number, number]];
+};
+
+/** The recorded explicit pads back as a mode: zero pads select the same windows as 'valid'. */
+function mode(a: PoolAttrs): 'same' | 'valid' {
+  return a.padding.flat().every((p) => p === 0) ? 'valid' : 'same';
+}
+
+registerGradient('maxPool', (dy, r) => {
+  const a = r.attrs as PoolAttrs;
+  return [maxPoolGrad(dy, r.inputs[0], a.poolSize, a.strides, mode(a))];
+});
+
+registerGradient('avgPool', (dy, r) => {
+  const a = r.attrs as PoolAttrs;
+  return [avgPoolGrad(dy, r.inputs[0].shape, a.poolSize, a.strides, mode(a))];
+});
+
+registerGradient('globalAvgPool', (dy, r) => {
+  const [n, h, w, c] = r.inputs[0].shape;
+  return [add(reshape(mul(dy, 1 / (h * w)), [n, 1, 1, c]), zeros([n, h, w, c]))];
+});
+
+/** Sum over every axis but the channel axis. */
+const channelSum = (t: Tensor) =>
+  sum(
+    t,
+    Array.from({ length: t.rank - 1 }, (_, i) => i),
+  );
+
+// Inference mode: y = (x - mean) * scale / sqrt(variance + eps) + offset, with fixed statistics.
+registerGradient('batchNorm', (dy, r, need) => {
+  const [x, mean, variance] = r.inputs;
+  const { epsilon, hasOffset, hasScale } = r.attrs as {
+    epsilon: number;
+    hasOffset: boolean;
+    hasScale: boolean;
+  };
+  const scale = hasScale ? r.inputs[hasOffset ? 4 : 3] : undefined;
+  const inv = rsqrt(add(variance, epsilon));
+  const k = scale ? mul(inv, scale) : inv;
+  const out: Array<Tensor | null> = [need[0] ? mul(dy, k) : null, null, null];
+  if (hasOffset) out.push(need[3] ? channelSum(dy) : null);
+  if (hasScale) out.push(need[out.length] ? channelSum(mul(dy, mul(sub(x, mean), inv))) : null);
+  return out;
+});
+
+// Training mode: the batch statistics depend on x (batchNormGrad handles that).
+registerGradient('batchNormTraining', (dy, r) => {
+  const [x] = r.inputs;
+  const { epsilon, mean, variance, hasGamma, hasBeta } = r.attrs as {
+    epsilon: number;
+    mean: Tensor;
+    variance: Tensor;
+    hasGamma: boolean;
+    hasBeta: boolean;
+  };
+  const gamma = hasGamma ? r.inputs[1] : undefined;
+  const { dx, dgamma, dbeta } = batchNormGrad(dy, x, gamma, mean, variance, epsilon);
+  const out: Array<Tensor | null> = [dx];
+  if (hasGamma) out.push(dgamma);
+  else dgamma.dispose();
+  if (hasBeta) out.push(dbeta);
+  else dbeta.dispose();
+  return out;
+});
+
+registerNonDifferentiable('maxPoolGrad', 'avgPoolGrad', 'batchNormGrad');

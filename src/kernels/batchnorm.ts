@@ -1,0 +1,414 @@
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { ParamWriter, runKernel } from '../tensor/queue.js';
+import { recordOp } from '../tensor/record.js';
+import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
+
+/**
+ * Batch normalisation over the last axis (channels; NHWC activations or [batch, features]):
+ * inference with given statistics, training with the batch's mean and biased variance (as Keras),
+ * and the training-mode gradient.
+ *
+ * Every kernel gives a lane one channel quad (or one channel when C % 4 != 0) and a run of rows, so
+ * the per-channel values are loaded once per run instead of once per element (loads are what
+ * costs on lavapipe). Channel sums go through per-part partial sums and a second pass, which
+ * keeps every lavapipe thread busy and the float32 sums short.
+ */
+
+/** Rows per lane of the elementwise kernels (measured in scratch/conv-tune.mts). */
+let rowsPerLane = 32;
+/** @internal Tuning. */
+export function setBatchNormRows(rows: number | undefined): void {
+  rowsPerLane = rows ?? 32;
+}
+
+interface Layout {
+  rows: number;
+  c: number;
+  vec: boolean;
+  /** Channel groups: c / 4 or c. */
+  cq: number;
+}
+
+function layoutOf(x: Tensor): Layout {
+  const c = x.shape[x.rank - 1];
+  const vec = c % 4 === 0;
+  return { rows: c === 0 ? 0 : x.size / c, c, vec, cq: vec ? c / 4 : c };
+}
+
+const T = (vec: boolean) => (vec ? 'vec4f' : 'f32');
+
+// ---------------------------------------------------------------------------------------------
+// Kernels.
+
+/**
+ * y = x * s + t with s = scale / sqrt(var + eps), t = offset - mean * s (inference, and the
+ * normalisation step of training).
+ */
+function normalizeKernel(vec: boolean, offset: boolean, scale: boolean): string {
+  const t = T(vec);
+  let b = 4;
+  const opt = (on: boolean, name: string) =>
+    on ? `@group(0) @binding(${b++}) var<storage, read> ${name}: array<${t}>;\n` : '';
+  const decls = opt(offset, 'offset') + opt(scale, 'scale');
+  return `struct P { rows: u32, C: u32, per: u32, n: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> x: array<${t}>;
+@group(0) @binding(1) var<storage, read> mean: array<${t}>;
+@group(0) @binding(2) var<storage, read> variance: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> y: array<${t}>;
+${decls}@group(0) @binding(${b}) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${linearIndex(64)};
+  if (i >= p.n) { return; }
+  let c = i % p.C;
+  let r0 = (i / p.C) * p.per;
+  let r1 = min(r0 + p.per, p.rows);
+  let s = ${scale ? 'scale[c] * ' : ''}inverseSqrt(variance[c] + p.eps);
+  let t = ${offset ? 'offset[c] - ' : '-'}mean[c] * s;
+  for (var r = r0; r < r1; r++) {
+    let j = r * p.C + c;
+    y[j] = fma(x[j], s, t);
+  }
+}`;
+}
+
+type SumMode = 'sum' | 'sqdev' | 'grad';
+
+/**
+ * Per-part channel sums: 'sum' of x, 'sqdev' sum of (x - mean)^2, 'grad' sums of dy and of
+ * dy * (x - mean) (two slices). part[(k * parts + q) * C + c] for slice k and part q.
+ */
+function partialKernel(vec: boolean, mode: SumMode): string {
+  const t = T(vec);
+  const load = {
+    sum: '    a0 += x[j];',
+    sqdev: '    let d = x[j] - m;\n    a0 = fma(d, d, a0);',
+    grad: '    let g = dy[j];\n    a0 += g;\n    a1 = fma(g, x[j] - m, a1);',
+  }[mode];
+  return `struct P { rows: u32, C: u32, per: u32, n: u32, parts: u32 }
+@group(0) @binding(0) var<storage, read> x: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> part: array<${t}>;
+${mode === 'sum' ? '' : `@group(0) @binding(2) var<storage, read> mean: array<${t}>;\n`}${mode === 'grad' ? `@group(0) @binding(3) var<storage, read> dy: array<${t}>;\n` : ''}@group(0) @binding(${{ sum: 2, sqdev: 3, grad: 4 }[mode]}) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${linearIndex(64)};
+  if (i >= p.n) { return; }
+  let c = i % p.C;
+  let q = i / p.C;
+  let r0 = q * p.per;
+  let r1 = min(r0 + p.per, p.rows);
+  ${mode === 'sum' ? '' : 'let m = mean[c];'}
+  var a0 = ${t}(0.0);
+  var a1 = ${t}(0.0);
+  for (var r = r0; r < r1; r++) {
+    let j = r * p.C + c;
+${load}
+  }
+  part[q * p.C + c] = a0;
+  ${mode === 'grad' ? 'part[(p.parts + q) * p.C + c] = a1;' : ''}
+}`;
+}
+
+/** out[k * C + c] = scale * sum over parts of part[(k * parts + q) * C + c]. */
+function finishKernel(vec: boolean): string {
+  const t = T(vec);
+  return `struct P { C: u32, parts: u32, n: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> part: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let i = gid.x;
+  if (i >= p.n) { return; }
+  let c = i % p.C;
+  let base = (i / p.C) * p.parts * p.C + c;
+  var s = ${t}(0.0);
+  for (var q = 0u; q < p.parts; q++) { s += part[base + q * p.C]; }
+  o[i] = s * p.scale;
+}`;
+}
+
+/** dx = gamma * inv * (dy - sum(dy) / rows - (x - mean) * inv^2 * sum(dy * (x - mean)) / rows). */
+function gradKernel(vec: boolean, gamma: boolean): string {
+  const t = T(vec);
+  return `struct P { rows: u32, C: u32, per: u32, n: u32, eps: f32, invRows: f32 }
+@group(0) @binding(0) var<storage, read> dy: array<${t}>;
+@group(0) @binding(1) var<storage, read> x: array<${t}>;
+@group(0) @binding(2) var<storage, read> mean: array<${t}>;
+@group(0) @binding(3) var<storage, read> variance: array<${t}>;
+@group(0) @binding(4) var<storage, read> sums: array<${t}>;
+@group(0) @binding(5) var<storage, read_write> dx: array<${t}>;
+${gamma ? `@group(0) @binding(6) var<storage, read> gamma: array<${t}>;\n` : ''}@group(0) @binding(${gamma ? 7 : 6}) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${linearIndex(64)};
+  if (i >= p.n) { return; }
+  let c = i % p.C;
+  let r0 = (i / p.C) * p.per;
+  let r1 = min(r0 + p.per, p.rows);
+  let inv = inverseSqrt(variance[c] + p.eps);
+  let a = ${gamma ? 'gamma[c] * ' : ''}inv;
+  let m = mean[c];
+  let b = sums[c] * p.invRows;
+  let k = sums[p.C + c] * inv * inv * p.invRows;
+  for (var r = r0; r < r1; r++) {
+    let j = r * p.C + c;
+    dx[j] = a * (dy[j] - b - (x[j] - m) * k);
+  }
+}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+
+function lanes(l: Layout, per: number): number {
+  return Math.ceil(l.rows / per) * l.cq;
+}
+
+/** Channel sums of x (or dy, x for 'grad'), scaled: [C] or, for 'grad', [2, C]. */
+function channelSums(mode: SumMode, l: Layout, x: Tensor, mean?: Tensor, dy?: Tensor): Tensor {
+  // About 2048 lanes in all (every lavapipe thread busy), at least 16 rows each.
+  const parts = Math.max(1, Math.min(Math.ceil(2048 / l.cq), Math.ceil(l.rows / 16)));
+  const per = Math.ceil(l.rows / parts);
+  const used = Math.ceil(l.rows / per);
+  const slices = mode === 'grad' ? 2 : 1;
+  const part = emptyTensor([slices, used, l.c], 'float32');
+  const n = used * l.cq;
+  runKernel({
+    key: `batchnorm_partial_${mode}_${+l.vec}`,
+    source: () => partialKernel(l.vec, mode),
+    buffers: [whole(x), whole(part), ...(mean ? [whole(mean)] : []), ...(dy ? [whole(dy)] : [])],
+    params: new ParamWriter().u32(l.rows).u32(l.cq).u32(per).u32(n).u32(used).done(),
+    workgroups: grid(n, 64),
+  });
+  const out = emptyTensor(slices === 2 ? [2, l.c] : [l.c], 'float32');
+  const m = slices * l.cq;
+  runKernel({
+    key: `batchnorm_finish_${+l.vec}`,
+    source: () => finishKernel(l.vec),
+    buffers: [whole(part), whole(out)],
+    params: new ParamWriter()
+      .u32(l.cq)
+      .u32(used)
+      .u32(m)
+      .f32(mode === 'grad' ? 1 : 1 / l.rows)
+      .done(),
+    workgroups: [Math.ceil(m / 64)],
+  });
+  part.dispose();
+  return out;
+}
+
+function normalize(
+  l: Layout,
+  x: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  eps: number,
+  offset?: Tensor,
+  scale?: Tensor,
+): Tensor {
+  const y = emptyTensor(x.shape, 'float32');
+  const n = lanes(l, rowsPerLane);
+  runKernel({
+    key: `batchnorm_normalize_${+l.vec}${+!!offset}${+!!scale}`,
+    source: () => normalizeKernel(l.vec, !!offset, !!scale),
+    buffers: [
+      whole(x),
+      whole(mean),
+      whole(variance),
+      whole(y),
+      ...[offset, scale].filter((t) => t !== undefined).map(whole),
+    ],
+    params: new ParamWriter().u32(l.rows).u32(l.cq).u32(rowsPerLane).u32(n).f32(eps).done(),
+    workgroups: grid(n, 64),
+  });
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument checks and public ops.
+
+function checkX(x: unknown, op: string, arg = 'x'): asserts x is Tensor {
+  assertTensor(x, op, arg);
+  assertDTypeIn(x, ['float32'], op, arg);
+  if (x.rank < 1)
+    throw new ShapeError(`${op}: ${arg} must have rank >= 1 (channels last), got shape ${fmtShape(x.shape)}`);
+  assertBindable(x, op, arg);
+}
+
+function checkChannel(t: unknown, c: number, op: string, arg: string): asserts t is Tensor {
+  assertTensor(t, op, arg);
+  assertDTypeIn(t, ['float32'], op, arg);
+  if (t.rank !== 1 || t.shape[0] !== c) {
+    throw new ShapeError(
+      `${op}: ${arg} must have shape [${c}] (the channels of x), got ${fmtShape(t.shape)}`,
+    );
+  }
+}
+
+function checkEps(eps: unknown, op: string): number {
+  if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) {
+    throw new ArgumentError(`${op}: epsilon must be a non-negative finite number, got ${String(eps)}`);
+  }
+  return eps;
+}
+
+/**
+ * Inference batch norm over the last axis: (x - mean) / sqrt(variance + epsilon) * scale + offset.
+ * offset (beta) and scale (gamma) are optional (Keras center/scale = false).
+ */
+export function batchNorm(
+  x: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  offset?: Tensor,
+  scale?: Tensor,
+  epsilon = 1e-3,
+): Tensor {
+  const op = 'batchNorm';
+  checkX(x, op);
+  const l = layoutOf(x);
+  checkChannel(mean, l.c, op, 'mean');
+  checkChannel(variance, l.c, op, 'variance');
+  if (offset !== undefined) checkChannel(offset, l.c, op, 'offset');
+  if (scale !== undefined) checkChannel(scale, l.c, op, 'scale');
+  const eps = checkEps(epsilon, op);
+  const inputs = [x, mean, variance, ...(offset ? [offset] : []), ...(scale ? [scale] : [])];
+  const attrs = { epsilon: eps, hasOffset: !!offset, hasScale: !!scale };
+  if (x.size === 0) return recordOp(op, inputs, emptyTensor(x.shape, 'float32'), attrs);
+  return recordOp(op, inputs, normalize(l, x, mean, variance, eps, offset, scale), attrs);
+}
+
+export interface BatchNormTrainingResult {
+  y: Tensor;
+  /** Batch mean per channel. */
+  mean: Tensor;
+  /** Biased batch variance per channel (divided by the row count, as Keras normalises with). */
+  variance: Tensor;
+}
+
+/**
+ * Training batch norm: normalises with the batch statistics over every axis but the last. Returns
+ * them too, for the moving averages (Keras: moving = moving * momentum + batch * (1 - momentum)).
+ * The recorded op is y, with mean and variance in its attrs (for the gradient rule).
+ */
+export function batchNormTraining(
+  x: Tensor,
+  gamma?: Tensor,
+  beta?: Tensor,
+  epsilon = 1e-3,
+): BatchNormTrainingResult {
+  const op = 'batchNormTraining';
+  checkX(x, op);
+  const l = layoutOf(x);
+  if (gamma !== undefined) checkChannel(gamma, l.c, op, 'gamma');
+  if (beta !== undefined) checkChannel(beta, l.c, op, 'beta');
+  const eps = checkEps(epsilon, op);
+  if (l.rows === 0) {
+    throw new ShapeError(`${op}: x ${fmtShape(x.shape)} has no rows to take batch statistics over`);
+  }
+  const mean = channelSums('sum', l, x);
+  const variance = channelSums('sqdev', l, x, mean);
+  const y = normalize(l, x, mean, variance, eps, beta, gamma);
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  recordOp(op, inputs, y, { epsilon: eps, mean, variance, hasGamma: !!gamma, hasBeta: !!beta });
+  return { y, mean, variance };
+}
+
+export interface BatchNormGradResult {
+  dx: Tensor;
+  dgamma: Tensor;
+  dbeta: Tensor;
+}
+
+/**
+ * The gradient of training-mode batch norm (y = gamma * (x - mean) / sqrt(variance + eps) + beta
+ * with mean and variance the batch statistics of x): dx, and dgamma = sum(dy * xhat),
+ * dbeta = sum(dy) over all rows. gamma may be omitted (scale = false: gamma = 1).
+ */
+export function batchNormGrad(
+  dy: Tensor,
+  x: Tensor,
+  gamma: Tensor | undefined,
+  mean: Tensor,
+  variance: Tensor,
+  epsilon = 1e-3,
+): BatchNormGradResult {
+  const op = 'batchNormGrad';
+  checkX(dy, op, 'dy');
+  checkX(x, op);
+  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
+    throw new ShapeError(`${op}: dy ${fmtShape(dy.shape)} must have the shape of x ${fmtShape(x.shape)}`);
+  }
+  const l = layoutOf(x);
+  if (gamma !== undefined) checkChannel(gamma, l.c, op, 'gamma');
+  checkChannel(mean, l.c, op, 'mean');
+  checkChannel(variance, l.c, op, 'variance');
+  const eps = checkEps(epsilon, op);
+  if (l.rows === 0) throw new ShapeError(`${op}: x ${fmtShape(x.shape)} has no rows`);
+  // sums[0] = sum(dy), sums[1] = sum(dy * (x - mean)).
+  const sums = channelSums('grad', l, x, mean, dy);
+  const dx = emptyTensor(x.shape, 'float32');
+  const n = lanes(l, rowsPerLane);
+  runKernel({
+    key: `batchnorm_grad_${+l.vec}${+!!gamma}`,
+    source: () => gradKernel(l.vec, !!gamma),
+    buffers: [
+      whole(dy),
+      whole(x),
+      whole(mean),
+      whole(variance),
+      whole(sums),
+      whole(dx),
+      ...(gamma ? [whole(gamma)] : []),
+    ],
+    params: new ParamWriter()
+      .u32(l.rows)
+      .u32(l.cq)
+      .u32(rowsPerLane)
+      .u32(n)
+      .f32(eps)
+      .f32(1 / l.rows)
+      .done(),
+    workgroups: grid(n, 64),
+  });
+  const dgamma = emptyTensor([l.c], 'float32');
+  runKernel({
+    key: `batchnorm_dgamma_${+l.vec}`,
+    source: () => `struct P { C: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> sums: array<${T(l.vec)}>;
+@group(0) @binding(1) var<storage, read> variance: array<${T(l.vec)}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${T(l.vec)}>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c < p.C) { o[c] = sums[p.C + c] * inverseSqrt(variance[c] + p.eps); }
+}`,
+    buffers: [whole(sums), whole(variance), whole(dgamma)],
+    params: new ParamWriter().u32(l.cq).f32(eps).done(),
+    workgroups: [Math.ceil(l.cq / 64)],
+  });
+  const dbeta = emptyTensor([l.c], 'float32');
+  // dbeta is the first half of sums: a copy keeps the results independent tensors.
+  runKernel({
+    key: `batchnorm_copy_${+l.vec}`,
+    source: () => `struct P { C: u32 }
+@group(0) @binding(0) var<storage, read> sums: array<${T(l.vec)}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${T(l.vec)}>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x < p.C) { o[gid.x] = sums[gid.x]; }
+}`,
+    buffers: [whole(sums), whole(dbeta)],
+    params: new ParamWriter().u32(l.cq).done(),
+    workgroups: [Math.ceil(l.cq / 64)],
+  });
+  sums.dispose();
+  const inputs = [dy, x, ...(gamma ? [gamma] : []), mean, variance];
+  recordOp(op, inputs, dx, { epsilon: eps, dgamma, dbeta, hasGamma: !!gamma });
+  return { dx, dgamma, dbeta };
+}
