@@ -75,7 +75,10 @@ describe('training a dense network', () => {
     const r = rng(21);
     const x = randArray(n * inDim, r, -1, 1);
     // Learnable labels: how many of the first two features are positive.
-    const y = Int32Array.from({ length: n }, (_, i) => (x[i * inDim] > 0 ? 1 : 0) + (x[i * inDim + 1] > 0 ? 1 : 0));
+    const y = Int32Array.from(
+      { length: n },
+      (_, i) => (x[i * inDim] > 0 ? 1 : 0) + (x[i * inDim + 1] > 0 ? 1 : 0),
+    );
     setSeed(99);
     const model = new Sequential([
       new Dense({ units: hidden, activation: 'relu', inputShape: [inDim], biasInitializer: 'glorotUniform' }),

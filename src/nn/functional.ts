@@ -1,4 +1,9 @@
+import { concat } from '../kernels/concat.js';
+import { slice } from '../kernels/slice.js';
+import { maxBindingBytes } from '../kernels/util.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { isRecording } from '../tensor/record.js';
+import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   type CallArgs,
@@ -160,7 +165,6 @@ export class Functional extends Model {
         `model '${this.name}' expects ${this.inputs.length} input(s), got ${given.length}`,
       );
     }
-    const values = new Map<SymbolicTensor, Tensor>();
     this.inputs.forEach((sym, i) => {
       const t = given[i];
       const ok = t.rank === sym.rank && sym.shape.every((d, k) => k === 0 || d === null || d === t.shape[k]);
@@ -169,7 +173,48 @@ export class Functional extends Model {
           `model '${this.name}': input '${sym.layer.name}' expects shape ${fmtSym(sym.shape)}, got ${fmtShape(t.shape)}`,
         );
       }
-      values.set(sym, t);
+    });
+    const parts = this.microBatches(given[0].shape[0]);
+    if (parts.length === 1) return this.run(given, args);
+    // Activations of the whole batch would not fit one storage binding: run the graph on slices of
+    // the batch (each sample is independent in inference; BatchNormalization in training mode then
+    // uses per-slice statistics). slice and concat are differentiable, so training works too.
+    const recording = isRecording();
+    const outs = parts.map(([start, len]) => {
+      const go = () =>
+        this.run(
+          given.map((t) => slice(t, [start, ...t.shape.slice(1).map(() => 0)], [len, ...t.shape.slice(1)])),
+          args,
+        );
+      // Without a tape, each slice's intermediates can be freed at once.
+      return recording ? go() : tidy(go);
+    });
+    const y = concat(outs, 0);
+    if (!recording) for (const o of outs) o.dispose();
+    return y;
+  }
+
+  /** [start, length] slices of a batch of `n` so the largest activation of a slice fits one binding. */
+  private microBatches(n: number): Array<[number, number]> {
+    let perSample = 0;
+    for (const node of this.nodes) {
+      const d = node.shape.slice(1);
+      if (d.every((v) => v !== null))
+        perSample = Math.max(perSample, (d as number[]).reduce((a, b) => a * b, 1) * 4);
+    }
+    const fit = Math.max(1, Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
+    if (n <= fit) return [[0, n]];
+    const k = Math.ceil(n / fit);
+    const size = Math.ceil(n / k);
+    const out: Array<[number, number]> = [];
+    for (let s = 0; s < n; s += size) out.push([s, Math.min(size, n - s)]);
+    return out;
+  }
+
+  private run(given: Tensor[], args: CallArgs): Tensor {
+    const values = new Map<SymbolicTensor, Tensor>();
+    this.inputs.forEach((sym, i) => {
+      values.set(sym, given[i]);
     });
     for (const n of this.nodes) {
       if (values.has(n)) continue;

@@ -26,7 +26,11 @@ export interface SummaryRow {
 export function summaryLines(model: Model, rows?: SummaryRow[]): string[] {
   const list: SummaryRow[] = rows ?? model.layers.map((layer) => ({ layer }));
   const graph = list.some((r) => r.connectedTo !== undefined);
-  const widths = graph ? [32, 26, 12, 30] : [33, 26, 12];
+  const nameWidth = Math.max(
+    graph ? 32 : 33,
+    ...list.map((r) => r.layer.name.length + r.layer.className.length + 5),
+  );
+  const widths = graph ? [nameWidth, 26, 12, 30] : [nameWidth, 26, 12];
   const width = widths.reduce((a, b) => a + b, 0);
   const cell = (s: string, w: number) => (s.length >= w ? `${s} ` : s.padEnd(w));
   const row = (cols: string[]) =>

@@ -178,8 +178,20 @@ export function randomNormal(
 }
 
 /** Normal values redrawn when more than two standard deviations from the mean (Keras' TruncatedNormal). */
-export function truncatedNormal(shape: readonly number[], mean = 0, stddev = 1, opts: { seed?: number } = {}): Tensor {
+export function truncatedNormal(
+  shape: readonly number[],
+  mean = 0,
+  stddev = 1,
+  opts: { seed?: number } = {},
+): Tensor {
   checkShape(shape, 'truncatedNormal');
   if (!(stddev >= 0)) throw new ArgumentError(`truncatedNormal: stddev must be >= 0, got ${stddev}`);
-  return randomKernel(shape, 'truncatedNormal', mean, stddev, nextSeed(opts.seed, 'truncatedNormal'), 'float32');
+  return randomKernel(
+    shape,
+    'truncatedNormal',
+    mean,
+    stddev,
+    nextSeed(opts.seed, 'truncatedNormal'),
+    'float32',
+  );
 }

@@ -1,6 +1,6 @@
 import type { DType } from './dtype.js';
 import { markKept } from './engine.js';
-import { ArgumentError, DTypeError, ShapeError, fmtShape } from './errors.js';
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from './errors.js';
 import { copyBuffer } from './queue.js';
 import { shapesEqual } from './shape.js';
 import { Storage } from './storage.js';
@@ -26,7 +26,8 @@ export class Variable extends Tensor {
   /** Copies `value` (same shape and dtype) into this variable. */
   assign(value: Tensor): this {
     this.assertAlive(`assign: variable '${this.name}'`);
-    if (!(value instanceof Tensor)) throw new DTypeError(`assign: value must be a Tensor, got ${typeof value}`);
+    if (!(value instanceof Tensor))
+      throw new DTypeError(`assign: value must be a Tensor, got ${typeof value}`);
     value.assertAlive('assign: value');
     if (!shapesEqual(value.shape, this.shape)) {
       throw new ShapeError(
@@ -34,9 +35,12 @@ export class Variable extends Tensor {
       );
     }
     if (value.dtype !== this.dtype) {
-      throw new DTypeError(`assign: variable '${this.name}' has dtype ${this.dtype}, value has dtype ${value.dtype}`);
+      throw new DTypeError(
+        `assign: variable '${this.name}' has dtype ${this.dtype}, value has dtype ${value.dtype}`,
+      );
     }
-    if (value.storage !== this.storage && this.size > 0) copyBuffer(value.buffer, 0, this.buffer, 0, this.size * 4);
+    if (value.storage !== this.storage && this.size > 0)
+      copyBuffer(value.buffer, 0, this.buffer, 0, this.size * 4);
     return this;
   }
 }
@@ -48,11 +52,19 @@ export interface VariableOptions {
 
 /** Creates a variable holding a copy of `initial` (which stays owned by the caller). */
 export function variable(initial: Tensor, opts: VariableOptions = {}): Variable {
-  if (!(initial instanceof Tensor)) throw new DTypeError(`variable: initial value must be a Tensor, got ${typeof initial}`);
+  if (!(initial instanceof Tensor))
+    throw new DTypeError(`variable: initial value must be a Tensor, got ${typeof initial}`);
   initial.assertAlive('variable: initial value');
   const name = opts.name ?? `variable_${nextVar++}`;
-  if (typeof name !== 'string' || name.length === 0) throw new ArgumentError('variable: name must be a non-empty string');
-  const v = new Variable(new Storage(Math.max(4, initial.size * 4)), initial.shape, initial.dtype, name, opts.trainable ?? true);
+  if (typeof name !== 'string' || name.length === 0)
+    throw new ArgumentError('variable: name must be a non-empty string');
+  const v = new Variable(
+    new Storage(Math.max(4, initial.size * 4)),
+    initial.shape,
+    initial.dtype,
+    name,
+    opts.trainable ?? true,
+  );
   if (initial.size > 0) copyBuffer(initial.buffer, 0, v.buffer, 0, initial.size * 4);
   return v;
 }
