@@ -57,7 +57,8 @@ function panel(
   }
   g.textAlign = 'center';
   for (let i = 0; i < n; i++) g.fillText(String(i + 1), px(i), bottom + 18);
-  g.fillText('epoch', (left + right) / 2, bottom + 38);
+  g.textAlign = 'right';
+  g.fillText('epoch', right, bottom + 38);
   g.strokeStyle = '#333';
   g.strokeRect(left, top, right - left, bottom - top);
   series.forEach((s, k) => {
@@ -72,10 +73,12 @@ function panel(
       g.arc(px(i), py(s.values[i]), 3, 0, 2 * Math.PI);
       g.fill();
     }
+    // Legend under the x axis label, left of it, so it never hides a curve.
     g.textAlign = 'left';
-    g.fillRect(right - 130, top + 10 + k * 18, 14, 3);
+    const lx = left + k * 110;
+    g.fillRect(lx, bottom + 34, 14, 3);
     g.fillStyle = '#000';
-    g.fillText(s.label, right - 110, top + 15 + k * 18);
+    g.fillText(s.label, lx + 20, bottom + 39);
   });
 }
 
@@ -108,7 +111,7 @@ export interface GridItem {
 /** Writes predictions.png: a 3x3 grid, each image titled "predicted (true)", wrong ones in red. */
 export async function plotPredictionGrid(items: GridItem[], path: string): Promise<void> {
   const cell = 220;
-  const titleH = 36;
+  const titleH = 44;
   const canvas = createCanvas(cell * 3, (cell + titleH) * 3);
   const g = canvas.getContext('2d');
   g.fillStyle = '#fff';
@@ -126,16 +129,14 @@ export async function plotPredictionGrid(items: GridItem[], path: string): Promi
     const img = createCanvas(it.width, it.height);
     img.getContext('2d').putImageData(new ImageData(rgba, it.width, it.height), 0, 0);
     const size = cell - 20;
-    g.drawImage(img, cx + 10, cy + titleH, size, size);
     const wrong = it.predicted !== it.actual;
+    g.drawImage(img, cx + 10, cy + titleH, size, size);
     g.fillStyle = wrong ? '#d62728' : '#000';
-    g.font = 'bold 14px DejaVu Sans, sans-serif';
+    g.font = 'bold 13px DejaVu Sans, sans-serif';
     g.textAlign = 'center';
-    g.fillText(
-      `${it.predicted} ${(100 * it.probability).toFixed(0)}% (${it.actual})`,
-      cx + cell / 2,
-      cy + 24,
-    );
+    g.fillText(`predicted: ${it.predicted} ${(100 * it.probability).toFixed(0)}%`, cx + cell / 2, cy + 18);
+    g.font = '13px DejaVu Sans, sans-serif';
+    g.fillText(`true: ${it.actual}${wrong ? '  (wrong)' : ''}`, cx + cell / 2, cy + 36);
     if (wrong) {
       g.strokeStyle = '#d62728';
       g.lineWidth = 4;
