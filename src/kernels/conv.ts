@@ -4,17 +4,17 @@ import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, activationWgsl, assertActivation } from './activation.js';
-import { fillKernel } from './fill.js';
 import {
-  assertBindable,
-  assertDTypeIn,
-  assertRank,
-  assertTensor,
-  grid,
-  linearIndex,
-  maxBindingBytes,
-  whole,
-} from './util.js';
+  type ConvFamily,
+  checkBackprop,
+  checkFloat4,
+  checkInChannels,
+  type Geometry,
+  geometry,
+  padAttr,
+} from './conv-args.js';
+import { fillKernel } from './fill.js';
+import { assertDTypeIn, assertTensor, grid, linearIndex, maxBindingBytes, whole } from './util.js';
 
 /**
  * 2-D convolution, NHWC activations and HWIO filters, as an implicit GEMM: output pixels are the
@@ -30,6 +30,8 @@ import {
  * other lanes with subgroupBroadcast. Bias and activation are applied in the epilogue.
  */
 
+export { type Geometry, geometry, resolveStrides } from './conv-args.js';
+
 export type Padding = 'same' | 'valid' | [[number, number], [number, number]];
 export type Strides = number | [number, number];
 
@@ -38,105 +40,6 @@ export interface ConvOptions {
   bias?: Tensor;
   /** Applied last (fused epilogue). */
   activation?: Activation;
-}
-
-/** Spatial geometry of a 2-D window op (conv, depthwise conv, pooling), TensorFlow arithmetic. */
-export interface Geometry {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  oh: number;
-  ow: number;
-  /** Explicit padding [[top, bottom], [left, right]] (for 'same' as TensorFlow computes it). */
-  pad: [[number, number], [number, number]];
-}
-
-export function resolveStrides(op: string, strides: unknown): [number, number] {
-  const s = typeof strides === 'number' ? [strides, strides] : strides;
-  if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && v >= 1)) {
-    throw new ArgumentError(
-      `${op}: strides must be a positive integer or a pair of them, got ${JSON.stringify(strides)}`,
-    );
-  }
-  return [s[0], s[1]];
-}
-
-function padOf(
-  op: string,
-  padding: unknown,
-  size: number,
-  k: number,
-  s: number,
-  axis: 0 | 1,
-): [number, number, number] {
-  if (padding === 'valid') {
-    if (size < k)
-      throw new ShapeError(`${op}: ${k}-wide window with padding 'valid' does not fit input size ${size}`);
-    return [Math.floor((size - k) / s) + 1, 0, 0];
-  }
-  if (padding === 'same') {
-    const out = Math.ceil(size / s);
-    const total = Math.max((out - 1) * s + k - size, 0);
-    return [out, Math.floor(total / 2), total - Math.floor(total / 2)];
-  }
-  const p = (padding as [[number, number], [number, number]])[axis];
-  const padded = size + p[0] + p[1];
-  if (padded < k) {
-    throw new ShapeError(
-      `${op}: ${k}-wide window does not fit input size ${size} padded by [${p[0]},${p[1]}]`,
-    );
-  }
-  return [Math.floor((padded - k) / s) + 1, p[0], p[1]];
-}
-
-function checkPadding(op: string, padding: unknown): void {
-  if (padding === 'same' || padding === 'valid') return;
-  const ok =
-    Array.isArray(padding) &&
-    padding.length === 2 &&
-    padding.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0));
-  if (!ok) {
-    throw new ArgumentError(
-      `${op}: padding must be 'same', 'valid' or [[top, bottom], [left, right]] of non-negative integers, got ${JSON.stringify(padding)}`,
-    );
-  }
-}
-
-/** Output size and padding of a window op on NHWC `xShape`. */
-export function geometry(
-  op: string,
-  xShape: readonly number[],
-  kh: number,
-  kw: number,
-  strides: unknown,
-  padding: unknown,
-): Geometry {
-  const [sh, sw] = resolveStrides(op, strides);
-  checkPadding(op, padding);
-  const [n, h, w, c] = xShape;
-  const [oh, pt, pb] = padOf(op, padding, h, kh, sh, 0);
-  const [ow, pl, pr] = padOf(op, padding, w, kw, sw, 1);
-  return {
-    n,
-    h,
-    w,
-    c,
-    kh,
-    kw,
-    sh,
-    sw,
-    oh,
-    ow,
-    pad: [
-      [pt, pb],
-      [pl, pr],
-    ],
-  };
 }
 
 /** Throws before allocating when an output of `shape` (float32) could not be bound whole. */
@@ -614,13 +517,6 @@ function dispatchFilterGrad(x: Tensor, dy: Tensor, df: Tensor, g: Geometry, co: 
 // ---------------------------------------------------------------------------------------------
 // Argument checks.
 
-function checkFloat4(t: unknown, op: string, arg: string): asserts t is Tensor {
-  assertTensor(t, op, arg);
-  assertDTypeIn(t, ['float32'], op, arg);
-  assertRank(t, 4, op, arg);
-  assertBindable(t, op, arg);
-}
-
 function checkBias(bias: unknown, cout: number, op: string): asserts bias is Tensor | undefined {
   if (bias === undefined) return;
   assertTensor(bias, op, 'bias');
@@ -641,19 +537,7 @@ function checkOptions(opts: unknown, op: string): ConvOptions {
   return o;
 }
 
-function checkShapeArg(
-  shape: unknown,
-  op: string,
-  arg: string,
-): asserts shape is [number, number, number, number] {
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ArgumentError(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
-  }
-}
-
-function padAttr(g: Geometry): number[][] {
-  return [[...g.pad[0]], [...g.pad[1]]];
-}
+const CONV2D: ConvFamily = { forward: 'conv2d', argError: ArgumentError, outChannels: (f) => f[3] };
 
 // ---------------------------------------------------------------------------------------------
 // Public ops.
@@ -674,11 +558,7 @@ export function conv2d(
   checkFloat4(filter, op, 'filter');
   const { bias, activation = 'linear' } = checkOptions(opts, op);
   const [kh, kw, ci, co] = filter.shape;
-  if (ci !== x.shape[3]) {
-    throw new ShapeError(
-      `${op}: filter ${fmtShape(filter.shape)} expects ${ci} input channels, x ${fmtShape(x.shape)} has ${x.shape[3]}`,
-    );
-  }
+  checkInChannels(op, 'filter', filter.shape, 'x', x.shape);
   if (kh < 1 || kw < 1 || ci < 1) {
     throw new ShapeError(
       `${op}: filter ${fmtShape(filter.shape)} needs a non-empty window and input channels`,
@@ -731,22 +611,8 @@ export function conv2dBackpropInput(
   padding: Padding,
 ): Tensor {
   const op = 'conv2dBackpropInput';
-  checkFloat4(dy, op, 'dy');
-  checkFloat4(filter, op, 'filter');
-  checkShapeArg(inputShape, op, 'inputShape');
+  const g = checkBackprop(CONV2D, op, 'inputShape', dy, filter, inputShape, strides, padding);
   const [kh, kw, ci, co] = filter.shape;
-  if (inputShape[3] !== ci) {
-    throw new ShapeError(
-      `${op}: filter ${fmtShape(filter.shape)} expects ${ci} input channels, inputShape ${fmtShape(inputShape)} has ${inputShape[3]}`,
-    );
-  }
-  const g = geometry(op, inputShape, kh, kw, strides, padding);
-  const expect = [g.n, g.oh, g.ow, co];
-  if (dy.shape.some((d, i) => d !== expect[i])) {
-    throw new ShapeError(
-      `${op}: dy must have shape ${fmtShape(expect)} (the conv2d output for inputShape ${fmtShape(inputShape)} and filter ${fmtShape(filter.shape)}), got ${fmtShape(dy.shape)}`,
-    );
-  }
   assertOutputBindable(inputShape, op);
   const attrs = { inputShape: [...inputShape], strides: [g.sh, g.sw], padding: padAttr(g) };
   if (dy.size === 0) return recordOp(op, [dy, filter], fillKernel(inputShape, 0, 'float32'), attrs);
@@ -789,28 +655,11 @@ export function conv2dBackpropFilter(
   padding: Padding,
 ): Tensor {
   const op = 'conv2dBackpropFilter';
-  checkFloat4(x, op, 'x');
-  checkFloat4(dy, op, 'dy');
-  checkShapeArg(filterShape, op, 'filterShape');
-  const [kh, kw, ci, co] = filterShape;
-  if (kh < 1 || kw < 1)
-    throw new ArgumentError(`${op}: filterShape ${fmtShape(filterShape)} has an empty window`);
-  if (x.shape[3] !== ci) {
-    throw new ShapeError(
-      `${op}: filterShape ${fmtShape(filterShape)} expects ${ci} input channels, x ${fmtShape(x.shape)} has ${x.shape[3]}`,
-    );
-  }
-  const g = geometry(op, x.shape, kh, kw, strides, padding);
-  const expect = [g.n, g.oh, g.ow, co];
-  if (dy.shape.some((d, i) => d !== expect[i])) {
-    throw new ShapeError(
-      `${op}: dy must have shape ${fmtShape(expect)} (the conv2d output for x ${fmtShape(x.shape)} and filterShape ${fmtShape(filterShape)}), got ${fmtShape(dy.shape)}`,
-    );
-  }
+  const g = checkBackprop(CONV2D, op, 'filterShape', x, dy, filterShape, strides, padding);
   const attrs = { filterShape: [...filterShape], strides: [g.sh, g.sw], padding: padAttr(g) };
   if (dy.size === 0 || x.size === 0)
     return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);
   const df = emptyTensor(filterShape, 'float32');
-  dispatchFilterGrad(x, dy, df, g, co);
+  dispatchFilterGrad(x, dy, df, g, filterShape[3]);
   return recordOp(op, [x, dy], df, attrs);
 }

@@ -9,6 +9,19 @@ import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIn
  * One lane per row. A label outside [0, C) gives NaN (the GPU cannot throw), as the loss then says.
  */
 
+/** WGSL: row r's base offset, its max m and sum s of exp(logits - m) (both kernels start so). */
+function rowMaxSumExp(c: number): string {
+  return `fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let r = ${linearIndex(64)};
+  if (r >= p.rows) { return; }
+  let base = r * ${c}u;
+  var m = logits[base];
+  for (var j = 1u; j < ${c}u; j++) { m = max(m, logits[base + j]); }
+  var s = 0.0;
+  for (var j = 0u; j < ${c}u; j++) { s += exp(logits[base + j] - m); }
+`;
+}
+
 const forwardSrc = (c: number) => `
 struct P { rows: u32 }
 @group(0) @binding(0) var<storage, read> labels: array<i32>;
@@ -18,15 +31,7 @@ struct P { rows: u32 }
 // A NaN that the WGSL compiler cannot fold (NaN constants are rejected).
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = ${linearIndex(64)};
-  if (r >= p.rows) { return; }
-  let base = r * ${c}u;
-  var m = logits[base];
-  for (var j = 1u; j < ${c}u; j++) { m = max(m, logits[base + j]); }
-  var s = 0.0;
-  for (var j = 0u; j < ${c}u; j++) { s += exp(logits[base + j] - m); }
-  let label = labels[r];
+${rowMaxSumExp(c)}  let label = labels[r];
   if (label < 0 || label >= ${c}) { loss[r] = bitcast<f32>(NAN_BITS); return; }
   loss[r] = log(s) + m - logits[base + u32(label)];
 }`;
@@ -39,15 +44,7 @@ struct P { rows: u32 }
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
 @compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = ${linearIndex(64)};
-  if (r >= p.rows) { return; }
-  let base = r * ${c}u;
-  var m = logits[base];
-  for (var j = 1u; j < ${c}u; j++) { m = max(m, logits[base + j]); }
-  var s = 0.0;
-  for (var j = 0u; j < ${c}u; j++) { s += exp(logits[base + j] - m); }
-  let label = labels[r];
+${rowMaxSumExp(c)}  let label = labels[r];
   let g = dy[r];
   for (var j = 0u; j < ${c}u; j++) {
     let onehot = select(0.0, 1.0, i32(j) == label);

@@ -7,15 +7,21 @@ import {
   act4,
   assertOutputBindable,
   type ConvOptions,
-  type Geometry,
-  geometry,
   intParams,
   type Padding,
   type Strides,
   sumParts,
 } from './conv.js';
+import {
+  type ConvFamily,
+  checkBackprop,
+  checkFloat4,
+  checkInChannels,
+  geometry,
+  padAttr,
+} from './conv-args.js';
 import { fillKernel } from './fill.js';
-import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIndex, whole } from './util.js';
+import { assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
 
 /**
  * Depthwise 2-D convolution, NHWC, filter [kh, kw, C, multiplier]: output channel c*mult + m is
@@ -334,16 +340,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   return out;
 }
 
-function check4(t: unknown, op: string, arg: string): asserts t is Tensor {
-  assertTensor(t, op, arg);
-  assertDTypeIn(t, ['float32'], op, arg);
-  assertRank(t, 4, op, arg);
-  assertBindable(t, op, arg);
-}
-
-function padAttr(g: Geometry): number[][] {
-  return [[...g.pad[0]], [...g.pad[1]]];
-}
+const DEPTHWISE: ConvFamily = {
+  forward: 'depthwiseConv2d',
+  argError: ShapeError,
+  outChannels: (f) => f[2] * f[3],
+};
 
 function checkOpts(opts: unknown, op: string, co: number): ConvOptions {
   if (opts === null || typeof opts !== 'object') {
@@ -375,17 +376,13 @@ export function depthwiseConv2d(
   opts: ConvOptions = {},
 ): Tensor {
   const op = 'depthwiseConv2d';
-  check4(x, op, 'x');
-  check4(filter, op, 'filter');
+  checkFloat4(x, op, 'x');
+  checkFloat4(filter, op, 'filter');
   const [kh, kw, c, mult] = filter.shape;
   if (kh < 1 || kw < 1 || mult < 1) {
     throw new ShapeError(`${op}: filter ${fmtShape(filter.shape)} needs a non-empty window and multiplier`);
   }
-  if (c !== x.shape[3]) {
-    throw new ShapeError(
-      `${op}: filter ${fmtShape(filter.shape)} expects ${c} input channels, x ${fmtShape(x.shape)} has ${x.shape[3]}`,
-    );
-  }
+  checkInChannels(op, 'filter', filter.shape, 'x', x.shape);
   const { bias, activation = 'linear' } = checkOpts(opts, op, c * mult);
   const g = geometry(op, x.shape, kh, kw, strides, padding);
   assertOutputBindable([g.n, g.oh, g.ow, c * mult], op);
@@ -422,21 +419,6 @@ export function depthwiseConv2d(
   return recordOp(op, inputs, y, attrs);
 }
 
-function checkShape(shape: unknown, op: string, arg: string): asserts shape is number[] {
-  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
-  }
-}
-
-function checkDy(op: string, dy: Tensor, g: Geometry, co: number, what: string): void {
-  const expect = [g.n, g.oh, g.ow, co];
-  if (dy.shape.some((d, i) => d !== expect[i])) {
-    throw new ShapeError(
-      `${op}: dy must have shape ${fmtShape(expect)} (the depthwiseConv2d output for ${what}), got ${fmtShape(dy.shape)}`,
-    );
-  }
-}
-
 /** The gradient of depthwiseConv2d w.r.t. its input: -> inputShape [N,H,W,C]. */
 export function depthwiseConv2dBackpropInput(
   dy: Tensor,
@@ -446,17 +428,8 @@ export function depthwiseConv2dBackpropInput(
   padding: Padding,
 ): Tensor {
   const op = 'depthwiseConv2dBackpropInput';
-  check4(dy, op, 'dy');
-  check4(filter, op, 'filter');
-  checkShape(inputShape, op, 'inputShape');
+  const g = checkBackprop(DEPTHWISE, op, 'inputShape', dy, filter, inputShape, strides, padding);
   const [kh, kw, c, mult] = filter.shape;
-  if (inputShape[3] !== c) {
-    throw new ShapeError(
-      `${op}: filter ${fmtShape(filter.shape)} expects ${c} input channels, inputShape ${fmtShape(inputShape)} has ${inputShape[3]}`,
-    );
-  }
-  const g = geometry(op, inputShape, kh, kw, strides, padding);
-  checkDy(op, dy, g, c * mult, `inputShape ${fmtShape(inputShape)} and filter ${fmtShape(filter.shape)}`);
   const attrs = { inputShape: [...inputShape], strides: [g.sh, g.sw], padding: padAttr(g) };
   if (dy.size === 0) return recordOp(op, [dy, filter], fillKernel(inputShape, 0, 'float32'), attrs);
   assertOutputBindable(inputShape, op);
@@ -503,19 +476,8 @@ export function depthwiseConv2dBackpropFilter(
   padding: Padding,
 ): Tensor {
   const op = 'depthwiseConv2dBackpropFilter';
-  check4(x, op, 'x');
-  check4(dy, op, 'dy');
-  checkShape(filterShape, op, 'filterShape');
+  const g = checkBackprop(DEPTHWISE, op, 'filterShape', x, dy, filterShape, strides, padding);
   const [kh, kw, c, mult] = filterShape;
-  if (kh < 1 || kw < 1)
-    throw new ShapeError(`${op}: filterShape ${fmtShape(filterShape)} has an empty window`);
-  if (x.shape[3] !== c) {
-    throw new ShapeError(
-      `${op}: filterShape ${fmtShape(filterShape)} expects ${c} input channels, x ${fmtShape(x.shape)} has ${x.shape[3]}`,
-    );
-  }
-  const g = geometry(op, x.shape, kh, kw, strides, padding);
-  checkDy(op, dy, g, c * mult, `x ${fmtShape(x.shape)} and filterShape ${fmtShape(filterShape)}`);
   const attrs = { filterShape: [...filterShape], strides: [g.sh, g.sw], padding: padAttr(g) };
   if (dy.size === 0 || x.size === 0)
     return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);

@@ -1,0 +1,202 @@
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { assertBindable, assertDTypeIn, assertRank, assertTensor } from './util.js';
+
+/**
+ * Geometry and argument checks shared by the 2-D window ops (conv2d, depthwiseConv2d, pooling),
+ * so the conv and depthwise gradients check their arguments, and word their errors, one way.
+ */
+
+/** Spatial geometry of a 2-D window op (conv, depthwise conv, pooling), TensorFlow arithmetic. */
+export interface Geometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  oh: number;
+  ow: number;
+  /** Explicit padding [[top, bottom], [left, right]] (for 'same' as TensorFlow computes it). */
+  pad: [[number, number], [number, number]];
+}
+
+export function resolveStrides(op: string, strides: unknown): [number, number] {
+  const s = typeof strides === 'number' ? [strides, strides] : strides;
+  if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && v >= 1)) {
+    throw new ArgumentError(
+      `${op}: strides must be a positive integer or a pair of them, got ${JSON.stringify(strides)}`,
+    );
+  }
+  return [s[0], s[1]];
+}
+
+function padOf(
+  op: string,
+  padding: unknown,
+  size: number,
+  k: number,
+  s: number,
+  axis: 0 | 1,
+): [number, number, number] {
+  if (padding === 'valid') {
+    if (size < k)
+      throw new ShapeError(`${op}: ${k}-wide window with padding 'valid' does not fit input size ${size}`);
+    return [Math.floor((size - k) / s) + 1, 0, 0];
+  }
+  if (padding === 'same') {
+    const out = Math.ceil(size / s);
+    const total = Math.max((out - 1) * s + k - size, 0);
+    return [out, Math.floor(total / 2), total - Math.floor(total / 2)];
+  }
+  const p = (padding as [[number, number], [number, number]])[axis];
+  const padded = size + p[0] + p[1];
+  if (padded < k) {
+    throw new ShapeError(
+      `${op}: ${k}-wide window does not fit input size ${size} padded by [${p[0]},${p[1]}]`,
+    );
+  }
+  return [Math.floor((padded - k) / s) + 1, p[0], p[1]];
+}
+
+function checkPadding(op: string, padding: unknown): void {
+  if (padding === 'same' || padding === 'valid') return;
+  const ok =
+    Array.isArray(padding) &&
+    padding.length === 2 &&
+    padding.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => Number.isInteger(v) && v >= 0));
+  if (!ok) {
+    throw new ArgumentError(
+      `${op}: padding must be 'same', 'valid' or [[top, bottom], [left, right]] of non-negative integers, got ${JSON.stringify(padding)}`,
+    );
+  }
+}
+
+/** Output size and padding of a window op on NHWC `xShape`. */
+export function geometry(
+  op: string,
+  xShape: readonly number[],
+  kh: number,
+  kw: number,
+  strides: unknown,
+  padding: unknown,
+): Geometry {
+  const [sh, sw] = resolveStrides(op, strides);
+  checkPadding(op, padding);
+  const [n, h, w, c] = xShape;
+  const [oh, pt, pb] = padOf(op, padding, h, kh, sh, 0);
+  const [ow, pl, pr] = padOf(op, padding, w, kw, sw, 1);
+  return {
+    n,
+    h,
+    w,
+    c,
+    kh,
+    kw,
+    sh,
+    sw,
+    oh,
+    ow,
+    pad: [
+      [pt, pb],
+      [pl, pr],
+    ],
+  };
+}
+
+/** Padding as recorded in the attrs. */
+export function padAttr(g: Geometry): number[][] {
+  return [[...g.pad[0]], [...g.pad[1]]];
+}
+
+/** A float32 rank-4 tensor that can be bound whole. */
+export function checkFloat4(t: unknown, op: string, arg: string): asserts t is Tensor {
+  assertTensor(t, op, arg);
+  assertDTypeIn(t, ['float32'], op, arg);
+  assertRank(t, 4, op, arg);
+  assertBindable(t, op, arg);
+}
+
+/** What differs between the conv2d and the depthwiseConv2d argument checks. */
+export interface ConvFamily {
+  /** The forward op, named in the dy message. */
+  forward: string;
+  /** Thrown for a malformed shape argument and an empty filter window. */
+  argError: typeof ArgumentError | typeof ShapeError;
+  /** Channels of the forward output for filter dims [kh, kw, C, last]. */
+  outChannels(f: readonly number[]): number;
+}
+
+export function checkShapeArg(
+  shape: unknown,
+  op: string,
+  arg: string,
+  err: ConvFamily['argError'] = ArgumentError,
+): asserts shape is [number, number, number, number] {
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new err(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+}
+
+/** Throws unless the filter's input channels (dim 2) are the channels (dim 3) of the input. */
+export function checkInChannels(
+  op: string,
+  fArg: string,
+  f: readonly number[],
+  xArg: string,
+  x: readonly number[],
+): void {
+  if (x[3] !== f[2]) {
+    throw new ShapeError(
+      `${op}: ${fArg} ${fmtShape(f)} expects ${f[2]} input channels, ${xArg} ${fmtShape(x)} has ${x[3]}`,
+    );
+  }
+}
+
+function checkDy(
+  fam: ConvFamily,
+  op: string,
+  dy: Tensor,
+  g: Geometry,
+  f: readonly number[],
+  what: string,
+): void {
+  const expect = [g.n, g.oh, g.ow, fam.outChannels(f)];
+  if (dy.shape.some((d, i) => d !== expect[i])) {
+    throw new ShapeError(
+      `${op}: dy must have shape ${fmtShape(expect)} (the ${fam.forward} output for ${what}), got ${fmtShape(dy.shape)}`,
+    );
+  }
+}
+
+/**
+ * The checks of a gradient op, the input gradient (a = dy, b = filter, shape = inputShape) or the
+ * filter gradient (a = x, b = dy, shape = filterShape) as `shapeArg` says; the forward geometry.
+ */
+export function checkBackprop(
+  fam: ConvFamily,
+  op: string,
+  shapeArg: 'inputShape' | 'filterShape',
+  a: Tensor,
+  b: Tensor,
+  shape: readonly number[],
+  strides: unknown,
+  padding: unknown,
+): Geometry {
+  const input = shapeArg === 'inputShape';
+  checkFloat4(a, op, input ? 'dy' : 'x');
+  checkFloat4(b, op, input ? 'filter' : 'dy');
+  checkShapeArg(shape, op, shapeArg, fam.argError);
+  const [dy, xArg, xShape, fArg, f] = input
+    ? [a, 'inputShape', shape, 'filter', b.shape]
+    : [b, 'x', a.shape, 'filterShape', shape];
+  if (!input && (f[0] < 1 || f[1] < 1)) {
+    throw new fam.argError(`${op}: filterShape ${fmtShape(f)} has an empty window`);
+  }
+  checkInChannels(op, fArg, f, xArg, xShape);
+  const g = geometry(op, xShape, f[0], f[1], strides, padding);
+  checkDy(fam, op, dy, g, f, `${xArg} ${fmtShape(xShape)} and ${fArg} ${fmtShape(f)}`);
+  return g;
+}
