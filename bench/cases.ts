@@ -1,4 +1,5 @@
-import { fill, type Tensor } from '../src/index.js';
+import type * as TF from '@tensorflow/tfjs-core';
+import { batchNorm, conv2d, depthwiseConv2d, fill, type Tensor } from '../src/index.js';
 import { add } from '../src/kernels/binary.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax } from '../src/kernels/softmax.js';
@@ -18,6 +19,8 @@ export interface Input {
 }
 
 export interface BenchCase {
+  /** For --filter: 'core' or 'conv'. */
+  group: string;
   op: string;
   shape: string;
   /** 'GFLOP/s': `work` is FLOPs; 'GB/s': `work` is bytes read + written. */
@@ -38,6 +41,7 @@ const F32 = 4;
 
 function matmulCase(m: number, k: number, n: number): BenchCase {
   return {
+    group: 'core',
     op: 'matmul',
     shape: `[${m},${k}]@[${k},${n}]`,
     unit: 'GFLOP/s',
@@ -57,6 +61,7 @@ function matmulCase(m: number, k: number, n: number): BenchCase {
 
 function addCase(n: number): BenchCase {
   return {
+    group: 'core',
     op: 'add',
     shape: `[${n}]+[${n}]`,
     unit: 'GB/s',
@@ -74,6 +79,7 @@ function addCase(n: number): BenchCase {
 
 function softmaxCase(rows: number, cols: number): BenchCase {
   return {
+    group: 'core',
     op: 'softmax',
     shape: `[${rows},${cols}] axis -1`,
     unit: 'GB/s',
@@ -89,6 +95,7 @@ function softmaxCase(rows: number, cols: number): BenchCase {
 /** Sanity case (core kernels only): write bandwidth of a constant fill. */
 function fillCase(n: number): BenchCase {
   return {
+    group: 'core',
     op: 'fill',
     shape: `[${n}]`,
     unit: 'GB/s',
@@ -101,6 +108,77 @@ function fillCase(n: number): BenchCase {
   };
 }
 
+/** act-free conv2d, NHWC x HWIO; FLOPs = 2 * output pixels * Cout * kh * kw * Cin. */
+function conv2dCase(xShape: [number, number, number, number], k: number, cout: number): BenchCase {
+  const [n, h, w, cin] = xShape;
+  const reduction = k * k * cin;
+  return {
+    group: 'conv',
+    op: 'conv2d',
+    shape: `${fmtDims(xShape)} ${k}x${k}x${cin}->${cout} same`,
+    unit: 'GFLOP/s',
+    work: 2 * n * h * w * cout * reduction,
+    atol: 0,
+    // As matmul: a dot product of length kh*kw*Cin summed in a different order.
+    rtol: 2e-6 * Math.sqrt(reduction) + 1e-6,
+    inputs: () => [
+      { shape: xShape, data: seededUniform(n * h * w * cin, 21) },
+      { shape: [k, k, cin, cout], data: seededUniform(reduction * cout, 23) },
+    ],
+    ours: ([x, f]) => conv2d(x, f, 1, 'same'),
+    peer: (tf, [x, f]) => tf.conv2d(x as TF.Tensor4D, f as TF.Tensor4D, 1, 'same'),
+  };
+}
+
+/** 3x3 depthwise conv (multiplier 1), 'same'; FLOPs = 2 * output elements * 9. */
+function depthwiseCase(xShape: [number, number, number, number], stride: number): BenchCase {
+  const [n, h, w, c] = xShape;
+  const [oh, ow] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+  return {
+    group: 'conv',
+    op: 'depthwiseConv2d',
+    shape: `${fmtDims(xShape)} 3x3 stride ${stride} same`,
+    unit: 'GFLOP/s',
+    work: 2 * n * oh * ow * c * 9,
+    atol: 0,
+    rtol: 2e-6 * 3 + 1e-6,
+    inputs: () => [
+      { shape: xShape, data: seededUniform(n * h * w * c, 31) },
+      { shape: [3, 3, c, 1], data: seededUniform(9 * c, 37) },
+    ],
+    ours: ([x, f]) => depthwiseConv2d(x, f, stride, 'same'),
+    peer: (tf, [x, f]) => tf.depthwiseConv2d(x as TF.Tensor4D, f as TF.Tensor4D, stride, 'same'),
+  };
+}
+
+/** Inference batch norm over the channels; bytes = x read + y written (+ the 4 channel vectors). */
+function batchNormCase(xShape: number[]): BenchCase {
+  const size = xShape.reduce((a, b) => a * b, 1);
+  const c = xShape[xShape.length - 1];
+  return {
+    group: 'conv',
+    op: 'batchNorm',
+    shape: `${fmtDims(xShape)} inference eps 1e-3`,
+    unit: 'GB/s',
+    work: (2 * size + 4 * c) * F32,
+    // Both compute (x - mean) * rsqrt(var + eps) * scale + offset, in a possibly different order.
+    atol: 1e-6,
+    rtol: 2e-6,
+    inputs: () => [
+      { shape: xShape, data: seededUniform(size, 41, -3, 3) },
+      { shape: [c], data: seededUniform(c, 43, -0.5, 0.5) }, // mean
+      { shape: [c], data: seededUniform(c, 47, 0.5, 1.5) }, // variance
+      { shape: [c], data: seededUniform(c, 53, -1, 1) }, // offset (beta)
+      { shape: [c], data: seededUniform(c, 59, 0.5, 2) }, // scale (gamma)
+    ],
+    ours: ([x, m, v, o, s]) => batchNorm(x, m, v, o, s, 1e-3),
+    peer: (tf, [x, m, v, o, s]) =>
+      tf.batchNorm(x, m as TF.Tensor1D, v as TF.Tensor1D, o as TF.Tensor1D, s as TF.Tensor1D, 1e-3),
+  };
+}
+
+const fmtDims = (d: readonly number[]) => `[${d.join(',')}]`;
+
 export const CASES: BenchCase[] = [
   fillCase(1 << 24),
   matmulCase(256, 256, 256),
@@ -111,4 +189,10 @@ export const CASES: BenchCase[] = [
   matmulCase(64, 46080, 5),
   addCase(1 << 24),
   softmaxCase(64, 1000),
+  // The convolution family at MobileNetV2-like sizes (batch 64).
+  conv2dCase([64, 48, 48, 32], 3, 64),
+  conv2dCase([64, 24, 24, 96], 1, 24),
+  depthwiseCase([64, 48, 48, 144], 1),
+  depthwiseCase([64, 48, 48, 144], 2),
+  batchNormCase([64, 48, 48, 144]),
 ];

@@ -1,3 +1,5 @@
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import { deviceInfo } from '../src/index.js';
 
@@ -61,12 +63,42 @@ export interface Peer {
   sync(): Promise<void>;
   /** TF.js's device (for its adapter info). */
   device: GPUDevice;
+  /** The largest buffer TF.js can bind (it binds whole tensors, so also its largest tensor). */
+  maxBindingBytes: number;
+}
+
+/**
+ * tfjs-core's Node entry (dist/tf-core.node.js) ships no gradient functions: the union package
+ * `@tensorflow/tfjs` registers them from `@tensorflow/tfjs-core/dist/register_all_gradients`, an
+ * ES module whose extensionless relative imports Node cannot load. So we bundle that module with
+ * esbuild (installed with tsx, which runs the bench) and import the bundle; its registrations land
+ * in TF.js's global gradient registry, which the engine of tf-core.node.js reads.
+ */
+async function registerGradients(tf: Tf): Promise<void> {
+  if (tf.getGradient('RealDiv')) return;
+  const { build } = await import('esbuild');
+  const out = await build({
+    stdin: {
+      contents: "import '@tensorflow/tfjs-core/dist/register_all_gradients.js';",
+      resolveDir: dirname(fileURLToPath(import.meta.url)),
+    },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    write: false,
+    logLevel: 'silent',
+  });
+  await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+  if (!tf.getGradient('RealDiv') || !tf.getGradient('BatchMatMul')) {
+    throw new Error('bench: could not register the TF.js gradient functions (training cases need them)');
+  }
 }
 
 /** Loads TF.js, selects the WebGPU backend on the shared GPU, and fails unless it is active. */
 export async function setupPeer(): Promise<Peer> {
   if (!sharedGpu) throw new Error('bench: call installSharedGpu() before setupPeer()');
   const tf = (await import('@tensorflow/tfjs-core')) as Tf;
+  await registerGradients(tf);
   // The backend registers itself at import time only if navigator.gpu exists, hence the order.
   await import('@tensorflow/tfjs-backend-webgpu');
   // Never let TF.js run an op on the CPU (it does so for small CPU-resident inputs by default).
@@ -86,7 +118,7 @@ export async function setupPeer(): Promise<Peer> {
     }
     await be.device.queue.onSubmittedWorkDone();
   };
-  return { tf, sync, device: be.device };
+  return { tf, sync, device: be.device, maxBindingBytes: be.device.limits.maxStorageBufferBindingSize };
 }
 
 function describe(device: GPUDevice): string {
@@ -111,4 +143,34 @@ export function assertSameAdapter(ours: GPUDevice, peer: Peer): string {
 /** Live TF.js tensor count (to check that the bench does not leak). */
 export function peerTensors(peer: Peer): number {
   return peer.tf.memory().numTensors;
+}
+
+/**
+ * Runs `fn` inside validation and out-of-memory error scopes on each device and throws if any
+ * error was raised: neither library fails an op whose shader could not bind its buffers (the
+ * output is garbage), so the bench's output checks run under these scopes.
+ */
+export async function captureGpuErrors<T>(devices: readonly GPUDevice[], fn: () => Promise<T>): Promise<T> {
+  for (const d of devices) {
+    d.pushErrorScope('validation');
+    d.pushErrorScope('out-of-memory');
+  }
+  let result: T | undefined;
+  let failure: unknown;
+  try {
+    result = await fn();
+  } catch (e) {
+    failure = e;
+  }
+  const errors: string[] = [];
+  for (const [i, d] of devices.entries()) {
+    for (let k = 0; k < 2; k++) {
+      const e = await d.popErrorScope();
+      if (e) errors.push(`device ${i}: ${e.message.split('\n')[0]}`);
+    }
+  }
+  if (failure !== undefined) throw failure;
+  if (errors.length > 0)
+    throw new Error(`bench: WebGPU errors during the output check: ${errors.join('; ')}`);
+  return result as T;
 }

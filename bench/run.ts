@@ -13,8 +13,10 @@ import {
   type Side,
   type Timing,
 } from './harness.js';
+import { MODEL_CASES, type SessionCase } from './model-cases.js';
 import {
   assertSameAdapter,
+  captureGpuErrors,
   installSharedGpu,
   type Peer,
   peerTensors,
@@ -25,8 +27,13 @@ import {
 /**
  * `npm run bench [-- --filter matmul,add] [--reps N] [--warmup N] [--budget S] [--no-js] [--list]`
  * Times each case on our kernels, on TF.js WebGPU (same process, same Dawn GPU and adapter) and,
- * for matmul, in plain JS; prints a Markdown table and writes bench/results/latest.json.
+ * for matmul, in plain JS; prints a Markdown table and writes bench/results/latest.json. Op cases
+ * are in cases.ts, whole-model cases (MobileNetV2 inference, training steps) in model-cases.ts.
  */
+
+type AnyCase = BenchCase | SessionCase;
+const ALL: AnyCase[] = [...CASES, ...MODEL_CASES];
+const isSession = (c: AnyCase): c is SessionCase => 'setup' in c;
 
 interface Args {
   filters: string[];
@@ -69,10 +76,12 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-const label = (c: BenchCase) => `${c.op} ${c.shape}`;
+const label = (c: AnyCase) => `${c.op} ${c.shape}`;
+/** Filters match the group (e.g. 'conv', 'mobilenet', 'train') or the label. */
+const tagged = (c: AnyCase) => `${c.group} | ${label(c)}`;
 
-function selected(c: BenchCase, filters: string[]): boolean {
-  return filters.length === 0 || filters.some((f) => label(c).toLowerCase().includes(f.toLowerCase()));
+function selected(c: AnyCase, filters: string[]): boolean {
+  return filters.length === 0 || filters.some((f) => tagged(c).toLowerCase().includes(f.toLowerCase()));
 }
 
 interface Row {
@@ -89,19 +98,56 @@ interface Row {
   checkOk: boolean;
 }
 
-const rate = (c: BenchCase, ms: number) => c.work / (ms * 1e6); // GFLOP/s or GB/s
+/** GFLOP/s or GB/s (work in FLOPs or bytes), or images per second. */
+const rate = (c: AnyCase, ms: number) => (c.unit === 'img/s' ? c.work / (ms / 1000) : c.work / (ms * 1e6));
 
-async function runCase(c: BenchCase, peer: Peer, args: Args): Promise<Row> {
+const options = (args: Args, warmup = args.warmup) => ({
+  warmup,
+  reps: args.reps,
+  budgetMs: args.budget * 1000,
+});
+
+function makeRow(c: AnyCase, ours: Timing, theirs: Timing, check: string, checkOk: boolean): Row {
+  return {
+    op: c.op,
+    shape: c.shape,
+    unit: c.unit,
+    work: c.work,
+    ours: { ...ours, rate: rate(c, ours.median) },
+    peer: { ...theirs, rate: rate(c, theirs.median) },
+    ratio: theirs.median / ours.median,
+    check,
+    checkOk,
+  };
+}
+
+/** A whole-model case: set up both sides, check them against each other, then time them. */
+async function runSession(c: SessionCase, peer: Peer, args: Args, ours: GPUDevice): Promise<Row | string> {
+  const s = await c.setup(peer);
+  if ('skip' in s) return s.skip;
+  try {
+    const check = await captureGpuErrors([ours, peer.device], () => s.check());
+    const [a, b] = await measureSides([s.ours, s.peer], options(args, c.warmup));
+    return makeRow(c, a, b, check.text, check.ok);
+  } finally {
+    s.dispose();
+  }
+}
+
+async function runCase(c: BenchCase, peer: Peer, args: Args, device: GPUDevice): Promise<Row> {
   const { tf } = peer;
   const data = c.inputs();
   const oursIn = data.map((d) => tensor(d.data, d.shape));
   const peerIn = data.map((d) => tf.tensor(d.data, d.shape, 'float32'));
-  const opts = { warmup: args.warmup, reps: args.reps, budgetMs: args.budget * 1000 };
+  const opts = options(args);
   try {
     // Correctness first: the same inputs on every side, outputs compared with TF.js's.
-    const py = tf.tidy(() => c.peer(tf, peerIn));
-    const ref = (await py.data()) as Float32Array;
-    py.dispose();
+    const ref = await captureGpuErrors([device, peer.device], async () => {
+      const py = tf.tidy(() => c.peer(tf, peerIn));
+      const out = (await py.data()) as Float32Array;
+      py.dispose();
+      return out;
+    });
     const tol = c.atol + c.rtol * maxAbs(ref);
     const checks: string[] = [];
     let checkOk = true;
@@ -110,9 +156,15 @@ async function runCase(c: BenchCase, peer: Peer, args: Args): Promise<Row> {
       checkOk &&= d <= tol;
       checks.push(`${who} ${d <= tol ? 'ok' : 'FAIL'} ${d.toExponential(1)}`);
     };
-    const y = tidy(() => c.ours(oursIn));
-    compare('ours', await y.data());
-    y.dispose();
+    compare(
+      'ours',
+      await captureGpuErrors([device], async () => {
+        const y = tidy(() => c.ours(oursIn));
+        const out = await y.data();
+        y.dispose();
+        return out;
+      }),
+    );
 
     // Both sides timed the same way (launch, flush, await onSubmittedWorkDone; dispose untimed),
     // their repetitions interleaved.
@@ -148,18 +200,7 @@ async function runCase(c: BenchCase, peer: Peer, args: Args): Promise<Row> {
       compare('js', first!);
       js = { ...t, rate: rate(c, t.median) };
     }
-    return {
-      op: c.op,
-      shape: c.shape,
-      unit: c.unit,
-      work: c.work,
-      ours: { ...ours, rate: rate(c, ours.median) },
-      peer: { ...theirs, rate: rate(c, theirs.median) },
-      ratio: theirs.median / ours.median,
-      js,
-      check: `${checks.join(', ')} (tol ${tol.toExponential(1)})`,
-      checkOk,
-    };
+    return { ...makeRow(c, ours, theirs, `${checks.join(', ')} (tol ${tol.toExponential(1)})`, checkOk), js };
   } finally {
     for (const t of oursIn) t.dispose();
     for (const t of peerIn) t.dispose();
@@ -196,9 +237,9 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const cases = CASES.filter((c) => selected(c, args.filters));
+  const cases = ALL.filter((c) => selected(c, args.filters));
   if (args.list || cases.length === 0) {
-    console.log(CASES.map(label).join('\n'));
+    console.log(ALL.map(tagged).join('\n'));
     if (cases.length === 0) console.error(`bench: no case matches --filter ${args.filters.join(',')}`);
     return cases.length === 0 ? 1 : 0;
   }
@@ -217,15 +258,36 @@ async function main(): Promise<number> {
   );
 
   const rows: Row[] = [];
-  const ours0 = memory().numTensors;
-  const peer0 = peerTensors(peer);
+  const skipped: Array<{ case: string; reason: string }> = [];
+  const errors: Array<{ case: string; error: string }> = [];
+  let ours0 = memory().numTensors;
+  let peer0 = peerTensors(peer);
+  const t0 = performance.now();
   for (const c of cases) {
     process.stdout.write(`${label(c)} ... `);
-    const row = await runCase(c, peer, args);
+    const tc = performance.now();
+    let row: Row | string;
+    try {
+      row = isSession(c) ? await runSession(c, peer, args, device) : await runCase(c, peer, args, device);
+    } catch (e) {
+      // A case that fails (e.g. a library cannot run that shape) is reported; the run goes on.
+      const msg = e instanceof Error ? e.message : String(e);
+      console.log(`FAILED: ${msg}`);
+      errors.push({ case: label(c), error: msg });
+      ours0 = memory().numTensors;
+      peer0 = peerTensors(peer);
+      continue;
+    }
+    const secs = `${((performance.now() - tc) / 1000).toFixed(0)} s`;
+    if (typeof row === 'string') {
+      console.log(`skipped: ${row}`);
+      skipped.push({ case: label(c), reason: row });
+      continue;
+    }
     rows.push(row);
     console.log(
       `ours ${fmt(row.ours.median)} ms, TF.js ${fmt(row.peer.median)} ms` +
-        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}; check ${row.check}`,
+        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}; check ${row.check} [${secs}]`,
     );
     const leakOurs = memory().numTensors - ours0;
     const leakPeer = peerTensors(peer) - peer0;
@@ -234,8 +296,15 @@ async function main(): Promise<number> {
     }
   }
 
+  const wall = (performance.now() - t0) / 1000;
   console.log(`\n${table(rows)}\n`);
-  console.log('TF.js/ours > 1 means we are faster. Rates: matmul 2MNK/t; others bytes read+written / t.');
+  console.log(
+    'TF.js/ours > 1 means we are faster. Rates: matmul and convs FLOPs / t; fill, add, softmax, batchNorm ' +
+      'bytes read+written / t; models images / t (ms = one forward pass or one training step).',
+  );
+  for (const s of skipped) console.log(`skipped ${s.case}: ${s.reason}`);
+  for (const e of errors) console.log(`FAILED ${e.case}: ${e.error}`);
+  console.log(`bench time: ${wall.toFixed(0)} s`);
   const mem = memory();
   console.log(
     `memory after run: ours ${mem.numTensors} tensors, ${(mem.allocatedBytes / 2 ** 20).toFixed(0)} MiB allocated ` +
@@ -257,16 +326,18 @@ async function main(): Promise<number> {
     env,
     node: process.version,
     args: { filters: args.filters, reps: args.reps, warmup: args.warmup, budgetS: args.budget, js: args.js },
+    wallSeconds: wall,
     rows,
+    skipped,
+    errors,
   };
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`wrote ${file}`);
   const failed = rows.filter((r) => !r.checkOk);
   if (failed.length > 0) {
     console.error(`bench: outputs disagree for ${failed.map((r) => `${r.op} ${r.shape}`).join('; ')}`);
-    return 1;
   }
-  return 0;
+  return failed.length > 0 || errors.length > 0 ? 1 : 0;
 }
 
 main().then(

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WeightsFormatError } from '../src/io/errors.js';
 import {
@@ -14,6 +13,7 @@ import {
 } from '../src/io/safetensors.js';
 import { ArgumentError, DTypeError, ShapeError } from '../src/tensor/errors.js';
 import { randArray, randInts, randShape, rng } from './helpers.js';
+import { weightsDir } from './shared-data.js';
 
 const enc = new TextEncoder();
 
@@ -245,9 +245,7 @@ describe('serializeSafetensors argument errors', () => {
 // -------------------------------------------------------------------------------------------------
 // The shipped MobileNetV2 weights (CI may not have ../shared).
 
-const weightsDir =
-  process.env.WGSL_NN_WEIGHTS_DIR ?? fileURLToPath(new URL('../../shared/weights', import.meta.url));
-const mobilenetPath = join(weightsDir, 'mobilenet_v2', 'mobilenet_v2_1.0_224_no_top.safetensors');
+const mobilenetPath = join(weightsDir, 'mobilenet_v2_1.0_224_no_top.safetensors');
 const haveMobilenet = existsSync(mobilenetPath);
 if (!haveMobilenet)
   console.log(`safetensors: SKIPPING MobileNetV2 test: ${mobilenetPath} not found (set WGSL_NN_WEIGHTS_DIR)`);

@@ -29,6 +29,7 @@ import {
 } from '../src/io/weights-file.js';
 import { ArgumentError, DisposedTensorError, DTypeError } from '../src/tensor/errors.js';
 import { randArray, randInts, rng } from './helpers.js';
+import { weightsDir } from './shared-data.js';
 
 let dir: string;
 beforeAll(() => {
@@ -303,9 +304,7 @@ describe('writeFileAtomic', () => {
   });
 });
 
-const weightsDir =
-  process.env.WGSL_NN_WEIGHTS_DIR ?? fileURLToPath(new URL('../../shared/weights', import.meta.url));
-const mobilenetPath = join(weightsDir, 'mobilenet_v2', 'mobilenet_v2_1.0_224_no_top.safetensors');
+const mobilenetPath = join(weightsDir, 'mobilenet_v2_1.0_224_no_top.safetensors');
 const haveMobilenet = existsSync(mobilenetPath);
 if (!haveMobilenet)
   console.log(

@@ -65,7 +65,9 @@ export function featureBatches(
       for (let start = 0; start < f.count; start += batchSize) {
         const idx = order.subarray(start, Math.min(f.count, start + batchSize));
         const x = new Float32Array(idx.length * per);
-        idx.forEach((k, i) => x.set(f.data.subarray(k * per, (k + 1) * per), i * per));
+        idx.forEach((k, i) => {
+          x.set(f.data.subarray(k * per, (k + 1) * per), i * per);
+        });
         yield {
           xs: tensor(x, [idx.length, ...f.featureShape]),
           ys: tensor(

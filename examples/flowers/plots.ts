@@ -66,7 +66,10 @@ function panel(
     g.fillStyle = s.color;
     g.lineWidth = 2;
     g.beginPath();
-    s.values.forEach((v, i) => (i === 0 ? g.moveTo(px(i), py(v)) : g.lineTo(px(i), py(v))));
+    s.values.forEach((v, i) => {
+      if (i === 0) g.moveTo(px(i), py(v));
+      else g.lineTo(px(i), py(v));
+    });
     g.stroke();
     for (let i = 0; i < s.values.length; i++) {
       g.beginPath();

@@ -89,7 +89,9 @@ for (let s = 0; s < paths.length; s += batch) {
   }
   if (ok.length === 0) continue;
   const x = new Float32Array(ok.length * h * w * 3);
-  ok.forEach((o, i) => x.set(o.pixels, i * h * w * 3));
+  ok.forEach((o, i) => {
+    x.set(o.pixels, i * h * w * 3);
+  });
   const raw = tensor(x, [ok.length, h, w, 3]);
   const probs = await tidy(() => model.apply(mobileNetV2.preprocessInput(raw), { training: false })).data();
   raw.dispose();
