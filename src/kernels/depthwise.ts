@@ -238,9 +238,11 @@ function runDepthwise(a: DwCall, back: boolean): void {
   const call = { ...a, cs: a.cs / q, co: a.co / q };
   const bufs = [whole(a.x), whole(a.f), whole(a.y), ...(a.bias ? [whole(a.bias)] : [])];
   if (fast) {
-    // 2 pixels per lane and whole columns measured best on [64,48,48,144] (scratch/conv-tune.mts);
-    // fewer rows per lane only when that leaves too few lanes (~4096) to fill the threads.
-    const px = stripOverride?.px ?? Math.min(2, a.ow);
+    // 2 pixels per lane and whole columns measured best on [64,48,48,144];
+    // fewer rows per lane only when that leaves too few lanes (~4096) to fill the threads. With a
+    // column stride, 1 pixel per lane: neighbours share only kw - sw columns, and px 2 at stride 2
+    // (15 live window quads instead of 9) ran 1.2-2x slower than px 1.
+    const px = stripOverride?.px ?? (a.sw > 1 ? 1 : Math.min(2, a.ow));
     const base = a.n * Math.ceil(a.ow / px) * call.cs;
     const rows = stripOverride?.rows ?? Math.ceil(a.oh / Math.min(a.oh, Math.ceil(4096 / base)));
     const k: StripKernel = { kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, px, bias: !!a.bias, act: a.act };
