@@ -98,6 +98,23 @@ export abstract class Optimizer {
     return weights.map((w) => this.slots.get(w) ?? []);
   }
 
+  /**
+   * Replaces the slot variables of `w` with copies of `values` (checkpoint restore); the optimizer
+   * then continues exactly where the saved one stopped (set `iterations` too).
+   */
+  setSlots(w: Variable, values: readonly Tensor[]): void {
+    if (values.length !== this.numSlots) {
+      throw new ArgumentError(
+        `setSlots: '${w.name}' needs ${this.numSlots} slot values for ${this.constructor.name}, got ${values.length}`,
+      );
+    }
+    for (const v of this.slots.get(w) ?? []) v.dispose();
+    this.slots.set(
+      w,
+      values.map((t, k) => variable(t, { name: `${w.name}/slot${k}`, trainable: false })),
+    );
+  }
+
   /** Frees the slot variables. */
   dispose(): void {
     for (const s of this.slots.values()) for (const v of s) v.dispose();
