@@ -35,6 +35,7 @@ let device: GPUDevice | undefined;
 let info: DeviceInfo | undefined;
 let pending: Promise<GPUDevice> | undefined;
 let lostReason: string | undefined;
+let generation = 0;
 const lostListeners = new Set<(reason: string) => void>();
 
 async function getGpu(): Promise<GPU> {
@@ -140,6 +141,7 @@ export async function getDevice(): Promise<GPUDevice> {
     pending = createDevice().then(
       (d) => {
         device = d;
+        generation++;
         lostReason = undefined;
         pending = undefined;
         return d;
@@ -151,6 +153,11 @@ export async function getDevice(): Promise<GPUDevice> {
     );
   }
   return pending;
+}
+
+/** Counts devices created: tensors remember the generation their buffer belongs to. */
+export function deviceGeneration(): number {
+  return generation;
 }
 
 /** The device for synchronous op dispatch; throws when `getDevice()` has not completed. */

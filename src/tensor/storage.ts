@@ -1,3 +1,4 @@
+import { deviceGeneration } from './device.js';
 import { acquireBuffer, releaseBuffer } from './pool.js';
 
 /**
@@ -9,6 +10,8 @@ export class Storage {
   /** Bytes of tensor data (the buffer may be larger: pool size class). */
   readonly bytes: number;
   refs = 0;
+  /** The device this buffer was created on (see `deviceGeneration`). */
+  readonly generation = deviceGeneration();
 
   constructor(bytes: number, forUpload = false) {
     this.bytes = bytes;
@@ -16,6 +19,7 @@ export class Storage {
   }
 
   release(): void {
-    if (--this.refs === 0) releaseBuffer(this.buffer);
+    // A buffer of a lost device is gone with it; never hand it to the new device's pool.
+    if (--this.refs === 0 && this.generation === deviceGeneration()) releaseBuffer(this.buffer);
   }
 }

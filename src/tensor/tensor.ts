@@ -1,7 +1,7 @@
-import { currentDevice } from './device.js';
+import { currentDevice, deviceGeneration } from './device.js';
 import { type DataArray, type DType, makeArray } from './dtype.js';
 import { registerTensor, unregisterTensor } from './engine.js';
-import { DisposedTensorError, fmtShape } from './errors.js';
+import { DeviceError, DisposedTensorError, fmtShape } from './errors.js';
 import { copyBuffer, flush } from './queue.js';
 import { type Shape, sizeOf } from './shape.js';
 import { Storage } from './storage.js';
@@ -61,6 +61,11 @@ export class Tensor {
   }
 
   assertAlive(arg = 'tensor'): void {
+    if (this.storage.generation !== deviceGeneration()) {
+      throw new DeviceError(
+        `${arg} (tensor #${this.id}, shape ${fmtShape(this.shape)}) lived on a GPU device that was lost or replaced; recreate it on the new device`,
+      );
+    }
     if (this.disposed) {
       throw new DisposedTensorError(
         `${arg} (tensor #${this.id}${this.name ? ` '${this.name}'` : ''}, shape ${fmtShape(this.shape)}, ${this.dtype}) was disposed and cannot be used`,
