@@ -32,6 +32,27 @@ function build(): Sequential {
   return m;
 }
 
+describe('determinism', () => {
+  it('the same seed gives bit-identical training losses run to run', async () => {
+    const x = tensor(randArray(32 * 6, rng(8)), [32, 2, 3]);
+    const y = tensor(
+      Int32Array.from({ length: 32 }, (_, i) => i % 3),
+      [32],
+      'int32',
+    );
+    const runs: number[][] = [];
+    for (let k = 0; k < 2; k++) {
+      const m = build();
+      const h = await m.fit(x, y, { epochs: 3, batchSize: 8, seed: 1, logSink: quiet });
+      runs.push(h.history.loss);
+      m.dispose();
+    }
+    expect(runs[1]).toEqual(runs[0]);
+    x.dispose();
+    y.dispose();
+  });
+});
+
 describe('checkpoints', () => {
   it('resuming from the epoch-2 checkpoint gives the same losses as an uninterrupted run', async () => {
     const n = 48;
