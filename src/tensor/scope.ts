@@ -29,7 +29,6 @@ function collect(x: unknown, out: Set<Tracked>, seen = new Set<unknown>()): void
  */
 export function tidy<T extends TensorContainer>(fn: () => T): T;
 export function tidy<T extends TensorContainer>(name: string, fn: () => T): T;
-// biome-ignore lint/suspicious/noConfusingVoidType: a tidy body may return nothing
 export function tidy(fn: () => void): void;
 export function tidy<T extends TensorContainer>(a: string | (() => T), b?: () => T): T {
   const fn = typeof a === 'function' ? a : b;
