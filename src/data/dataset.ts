@@ -283,8 +283,19 @@ export class Dataset<T> implements AsyncIterable<T> {
    * its own copies and each iteration hands out fresh ones that the consumer owns and disposes.
    * Other values are shared, so do not mutate them. `clearCache()` frees the memory.
    */
-  cache(): CachedDataset<T> {
-    return new CachedDataset(this.iter);
+  cache(): CachedDataset<T>;
+  /**
+   * With a filename, the first complete pass is written to `<filename>.<i>.safetensors` files
+   * instead (Node), and later iterations — also in later runs — read them back.
+   */
+  cache(filename: string): Dataset<T>;
+  cache(filename?: string): Dataset<T> {
+    if (filename === undefined) return new CachedDataset(this.iter);
+    if (typeof filename !== 'string' || filename === '') {
+      throw new ArgumentError(`cache: filename must be a non-empty string, got ${JSON.stringify(filename)}`);
+    }
+    const source = this.iter;
+    return new Dataset<T>(() => fileCached(source, filename));
   }
 
   /** Calls `fn` on every element in order, awaiting it. */
@@ -298,6 +309,28 @@ export class Dataset<T> implements AsyncIterable<T> {
     for await (const x of this) out.push(x);
     return out;
   }
+}
+
+async function* fileCached<T>(source: Source<T>, filename: string): AsyncGenerator<T> {
+  const store = await import('./file-cache.js');
+  const count = await store.cachedCount(filename);
+  if (count !== undefined) {
+    for (let i = 0; i < count; i++) yield await store.readElement<T>(filename, i);
+    return;
+  }
+  const it = source();
+  let i = 0;
+  try {
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      await store.writeElement(filename, i++, r.value);
+      yield r.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+  await store.markComplete(filename, i);
 }
 
 /** Deep copy of the tensors in an element (arrays and plain objects are rebuilt around them). */
