@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import { deviceInfo } from '../src/index.js';
+import { setLavapipeThreadsDefault } from '../src/tensor/device.js';
 
 /**
  * TensorFlow.js (tfjs-backend-webgpu) as the peer, in this process, on the same Dawn GPU object
@@ -30,12 +31,8 @@ export async function installSharedGpu(): Promise<GPU> {
       'bench: installSharedGpu() must run before getDevice(), or the two libraries get two GPUs',
     );
   }
-  // device.ts applies this default only when it creates the GPU itself; lavapipe reads it when
-  // the Vulkan instance is created, i.e. in create() below. Same formula as device.ts.
-  if (process.env.LP_NUM_THREADS === undefined) {
-    const os = await import('node:os');
-    process.env.LP_NUM_THREADS = String(Math.max(2, 2 * os.availableParallelism()));
-  }
+  // Dawn reads this when the Vulkan instance is created, i.e. in create() below.
+  await setLavapipeThreadsDefault();
   const mod = (await import('webgpu')) as { create: (opts: string[]) => GPU; globals: object };
   Object.assign(globalThis, mod.globals);
   const gpu = mod.create([]);

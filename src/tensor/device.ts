@@ -38,6 +38,18 @@ let lostReason: string | undefined;
 let generation = 0;
 const lostListeners = new Set<(reason: string) => void>();
 
+/**
+ * lavapipe splits each dispatch over LP_NUM_THREADS threads; it must be set before the Vulkan
+ * instance exists. Twice the core count measured fastest on 2-core machines. Node only; keeps a
+ * value the user set. Exported for code that creates Dawn's GPU object itself (the bench).
+ */
+export async function setLavapipeThreadsDefault(): Promise<void> {
+  const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
+  if (!proc || proc.env.LP_NUM_THREADS !== undefined) return;
+  const os = await import('node:os');
+  proc.env.LP_NUM_THREADS = String(Math.max(2, 2 * os.availableParallelism()));
+}
+
 async function getGpu(): Promise<GPU> {
   if (gpu) return gpu;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -49,12 +61,7 @@ async function getGpu(): Promise<GPU> {
     globalThis as { process?: { env: Record<string, string | undefined>; versions?: { node?: string } } }
   ).process;
   if (!proc?.versions?.node) throw new DeviceError(INSTALL_HINT);
-  // lavapipe splits each dispatch over this many threads; it must be set before the Vulkan instance
-  // exists. Twice the core count measured fastest on 2-core machines (see docs/notes).
-  if (proc.env.LP_NUM_THREADS === undefined) {
-    const os = await import('node:os');
-    proc.env.LP_NUM_THREADS = String(Math.max(2, 2 * os.availableParallelism()));
-  }
+  await setLavapipeThreadsDefault();
   const pkg = 'webgpu';
   let mod: { create: (opts: string[]) => GPU; globals: object };
   try {

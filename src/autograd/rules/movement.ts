@@ -1,11 +1,9 @@
+import { pad } from '../../kernels/pad.js';
 import { sum } from '../../kernels/reduce.js';
 import { reshape } from '../../kernels/reshape.js';
 import { unsortedSegmentSum } from '../../kernels/scatter.js';
 import { slice } from '../../kernels/slice.js';
-import { stridedCopy, transpose } from '../../kernels/transpose.js';
-import { zeros } from '../../tensor/creation.js';
-import { stridesOf } from '../../tensor/shape.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { transpose } from '../../kernels/transpose.js';
 import { registerGradient, registerNonDifferentiable } from '../registry.js';
 
 // Movement ops only move values, so their gradients move dy back.
@@ -21,16 +19,17 @@ registerGradient('transpose', (dy, r) => {
   return [transpose(dy, inv)];
 });
 
-/** dy written into the block at `begin` of a zero tensor of `shape`. */
-function embed(dy: Tensor, shape: readonly number[], begin: readonly number[]): Tensor {
-  const out = zeros(shape);
-  const os = stridesOf(shape);
-  const base = begin.reduce((acc, b, i) => acc + b * os[i], 0);
-  stridedCopy(dy.shape, { t: dy, base: 0, strides: stridesOf(dy.shape) }, { t: out, base, strides: os });
-  return out;
-}
-
-registerGradient('slice', (dy, r) => [embed(dy, r.inputs[0].shape, (r.attrs as { begin: number[] }).begin)]);
+// The gradient of a slice is dy padded with zeros back to the input's shape.
+registerGradient('slice', (dy, r) => {
+  const { begin } = r.attrs as { begin: number[] };
+  const x = r.inputs[0];
+  return [
+    pad(
+      dy,
+      x.shape.map((d, i) => [begin[i], d - begin[i] - dy.shape[i]] as [number, number]),
+    ),
+  ];
+});
 
 registerGradient('concat', (dy, r, need) => {
   const axis = (r.attrs as { axis: number }).axis;

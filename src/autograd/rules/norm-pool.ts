@@ -2,11 +2,10 @@ import { batchNormGrad } from '../../kernels/batchnorm.js';
 import { add, mul, sub } from '../../kernels/binary.js';
 import { avgPoolGrad, maxPoolGrad } from '../../kernels/pool.js';
 import { sum } from '../../kernels/reduce.js';
-import { reshape } from '../../kernels/reshape.js';
 import { rsqrt } from '../../kernels/unary.js';
-import { zeros } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerGradient, registerNonDifferentiable } from '../registry.js';
+import { expandReduced } from './util.js';
 
 // Pooling and batch normalisation.
 
@@ -32,8 +31,8 @@ registerGradient('avgPool', (dy, r) => {
 });
 
 registerGradient('globalAvgPool', (dy, r) => {
-  const [n, h, w, c] = r.inputs[0].shape;
-  return [add(reshape(mul(dy, 1 / (h * w)), [n, 1, 1, c]), zeros([n, h, w, c]))];
+  const x = r.inputs[0];
+  return [expandReduced(mul(dy, 1 / (x.shape[1] * x.shape[2])), x.shape, [1, 2])];
 });
 
 /** Sum over every axis but the channel axis. */

@@ -19,7 +19,8 @@ import {
 
 export type Padding = 'same' | 'valid';
 
-function pair(
+/** n or [h, w] as a pair of positive integers (`dflt` when undefined); errors name `what`. */
+export function pair(
   v: number | [number, number] | undefined,
   dflt: number,
   what: string,
@@ -34,7 +35,7 @@ function pair(
   return p;
 }
 
-function checkPadding(p: unknown, who: string): Padding {
+export function checkPadding(p: unknown, who: string): Padding {
   if (p !== 'same' && p !== 'valid')
     throw new ArgumentError(`${who}: padding must be 'same' or 'valid', got ${JSON.stringify(p)}`);
   return p;

@@ -1,6 +1,6 @@
 import { avgPool, globalAvgPool, maxPool } from '../../kernels/pool.js';
 import { reshape } from '../../kernels/reshape.js';
-import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import { ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import {
   type CallArgs,
@@ -11,23 +11,13 @@ import {
   type SymShape,
   single,
 } from '../layer.js';
-import { convOutSize, type Padding } from './conv.js';
+import { checkPadding, convOutSize, type Padding, pair } from './conv.js';
 
 export interface Pooling2DArgs extends LayerArgs {
   poolSize?: number | [number, number];
   /** Defaults to poolSize, as Keras. */
   strides?: number | [number, number];
   padding?: Padding;
-}
-
-function pair(v: number | [number, number], what: string, who: string): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new ArgumentError(
-      `${who}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`,
-    );
-  }
-  return p;
 }
 
 function needNHWC(layer: Layer, s: SymShape): void {
@@ -42,14 +32,9 @@ abstract class Pooling2D extends Layer {
   constructor(args: Pooling2DArgs = {}) {
     super(args);
     const who = `${this.className} '${this.name}'`;
-    this.poolSize = pair(args.poolSize ?? 2, 'poolSize', who);
-    this.strides = pair(args.strides ?? this.poolSize, 'strides', who);
-    if (args.padding !== undefined && args.padding !== 'same' && args.padding !== 'valid') {
-      throw new ArgumentError(
-        `${who}: padding must be 'same' or 'valid', got ${JSON.stringify(args.padding)}`,
-      );
-    }
-    this.padding = args.padding ?? 'valid';
+    this.poolSize = pair(args.poolSize, 2, 'poolSize', who);
+    this.strides = args.strides === undefined ? this.poolSize : pair(args.strides, 1, 'strides', who);
+    this.padding = checkPadding(args.padding ?? 'valid', who);
   }
   override computeOutputShape(s: SymShape): SymShape {
     needNHWC(this, s);
