@@ -1,3 +1,4 @@
+import { readSafetensors, type Source } from '../io/resource.js';
 import { div, mul, sub } from '../kernels/binary.js';
 import { Functional, input } from '../nn/functional.js';
 import type { SymbolicTensor } from '../nn/layer.js';
@@ -182,34 +183,34 @@ export const mobileNetV2 = Object.assign(build, { preprocessInput });
 
 export interface MobileNetV2WeightFiles {
   /** Backbone weights (`mobilenet_v2_1.0_224_no_top.safetensors`). */
-  backbone: string;
+  backbone: Source;
   /** ImageNet classifier (`Logits/kernel`, `Logits/bias`), for includeTop models. */
-  top?: string;
+  top?: Source;
 }
 
 /**
- * Loads Keras-named ImageNet weights into a model built by `mobileNetV2` (Node). Every weight must be
+ * Loads Keras-named ImageNet weights into a model built by `mobileNetV2`: file paths in Node, URLs
+ * (fetched) in Node or a browser. Every weight must be
  * present with the right shape; errors list the exact missing or mismatched names.
  */
 export async function loadMobileNetV2Weights(
   model: Functional,
   files: MobileNetV2WeightFiles,
 ): Promise<void> {
-  const io = await import('../io/weights-file.js');
-  const backbone = await io.readSafetensorsFile(files.backbone);
+  const backbone = await readSafetensors('loadMobileNetV2Weights', files.backbone);
   const top = model.layers.find((l) => l.name === 'predictions');
   const backboneVars = model.weights.filter((v) => !v.name?.startsWith('predictions/'));
-  assignWeights(backboneVars, backbone, { source: files.backbone });
+  assignWeights(backboneVars, backbone, { source: String(files.backbone) });
   if (top) {
     if (!files.top) {
       throw new ArgumentError(
         'loadMobileNetV2Weights: the model has a classifier top (includeTop), pass files.top too',
       );
     }
-    const parsed = await io.readSafetensorsFile(files.top);
+    const parsed = await readSafetensors('loadMobileNetV2Weights', files.top);
     // The top file uses the TF-Slim names of the classifier; Keras calls the layer 'predictions'.
     assignWeights(top.weights, parsed, {
-      source: files.top,
+      source: String(files.top),
       rename: (n) => n.replace(/^Logits\//, 'predictions/'),
     });
   }

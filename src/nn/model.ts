@@ -1,3 +1,4 @@
+import type { Source } from '../io/resource.js';
 import { ArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
@@ -122,7 +123,7 @@ export abstract class Model extends Layer {
   }
 
   /** Loads weights saved by `saveWeights` (or any safetensors file with `layer/weight` names). */
-  loadWeights(path: string, opts: { strict?: boolean } = {}): Promise<void> {
+  loadWeights(path: Source, opts: { strict?: boolean } = {}): Promise<void> {
     return loadModelWeights(this, path, opts);
   }
 

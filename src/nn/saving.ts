@@ -1,3 +1,4 @@
+import { readSafetensors, readText, type Source } from '../io/resource.js';
 import { ArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { layerFromConfig } from './layer.js';
@@ -5,8 +6,9 @@ import type { Model } from './model.js';
 import { assignWeights } from './weights.js';
 
 /**
- * Saving and loading models in Node: weights as safetensors (names `layer/weight`), the model
- * config as JSON beside them (`model.safetensors` + `model.json`). Both written atomically.
+ * Saving and loading models: weights as safetensors (names `layer/weight`), the model config as
+ * JSON beside them (`model.safetensors` + `model.json`). Saving needs Node (both files are written
+ * atomically); loading takes a file path in Node or a URL (fetched) in Node and in browsers.
  * File helpers are imported lazily so browser bundles never load `node:fs`.
  */
 
@@ -39,26 +41,30 @@ export async function saveModelWeights(model: Model, path: string): Promise<void
 
 export async function loadModelWeights(
   model: Model,
-  path: string,
+  path: Source,
   opts: { strict?: boolean } = {},
 ): Promise<void> {
-  if (typeof path !== 'string' || path === '')
-    throw new ArgumentError('loadWeights: path must be a non-empty string');
-  const io = await import('../io/weights-file.js');
-  const parsed = await io.readSafetensorsFile(path);
-  assignWeights(model.weights, parsed, { strict: opts.strict, source: path });
+  const parsed = await readSafetensors('loadWeights', path);
+  assignWeights(model.weights, parsed, { strict: opts.strict, source: String(path) });
 }
 
-/** Rebuilds a model from `<path>.json` and loads `<path>.safetensors` (path may name either). */
-export async function loadModel(path: string): Promise<Model> {
-  const { readFile } = await import('node:fs/promises');
-  const weightsPath = path.endsWith('.json') ? `${path.slice(0, -5)}.safetensors` : path;
+/**
+ * Rebuilds a model from `<path>.json` and loads `<path>.safetensors` (path may name either). In
+ * a browser, or with a URL, both are fetched: `await loadModel('/models/flowers/model.json')`.
+ */
+export async function loadModel(path: Source): Promise<Model> {
+  const s = path instanceof URL ? path.href : path;
+  if (typeof s !== 'string' || s === '') {
+    throw new ArgumentError(`loadModel: path must be a non-empty path or URL, got ${JSON.stringify(path)}`);
+  }
+  const weightsPath = s.endsWith('.json') ? `${s.slice(0, -5)}.safetensors` : s;
   const configPath = configPathFor(weightsPath);
   let json: { format?: string; className?: string; config?: Record<string, unknown> };
+  const text = await readText('loadModel', configPath);
   try {
-    json = JSON.parse(await readFile(configPath, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
-    throw new ArgumentError(`loadModel: cannot read the model config ${configPath}: ${(e as Error).message}`);
+    throw new ArgumentError(`loadModel: the model config ${configPath} is not JSON: ${(e as Error).message}`);
   }
   if (json.format !== FORMAT || typeof json.className !== 'string' || typeof json.config !== 'object') {
     throw new ArgumentError(

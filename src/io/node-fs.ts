@@ -1,0 +1,6 @@
+// Node's readFile, behind a module of our own so browser bundles can replace it (scripts/build.mjs).
+import { readFile } from 'node:fs/promises';
+
+export async function readTextFile(path: string | URL): Promise<string> {
+  return readFile(path, 'utf8');
+}
