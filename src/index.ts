@@ -1,3 +1,5 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// The declarations use WebGPU types (GPUDevice, GPUBuffer): users get them through @webgpu/types.
 export * from './applications/index.js';
 export * from './autograd/index.js';
 export { type BatchOptions, CachedDataset, Dataset, type ShuffleOptions } from './data/dataset.js';

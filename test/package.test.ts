@@ -1,0 +1,164 @@
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The published package, as a user gets it: `npm pack` (which builds dist/ through `prepack`) in a
+ * copy of the repository, so this test never races with other tests over the repository's own
+ * dist/; then `npm install <tarball>` into a fresh project, which runs the README example, imports
+ * the Node-only helpers, type-checks a TypeScript file against the shipped .d.ts files, and finds
+ * the browser bundle through the package's "browser" export.
+ */
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const work = join(tmpdir(), `wgsl-nn-pack-${process.pid}`);
+const project = join(work, 'project');
+const npm = (args: string[], cwd: string) =>
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const node = (args: string[], cwd: string) =>
+  execFileSync(process.execPath, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+function readmeExample(): string {
+  const md = readFileSync(join(root, 'README.md'), 'utf8');
+  const m = /```ts\n([\s\S]*?)```/.exec(md.slice(md.indexOf('## A first program')));
+  if (!m) throw new Error('README.md has no ```ts example under "## A first program"');
+  return m[1];
+}
+
+let tarball = '';
+
+beforeAll(() => {
+  const src = join(work, 'src');
+  mkdirSync(src, { recursive: true });
+  for (const f of ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json']) {
+    cpSync(join(root, f), join(src, f));
+  }
+  for (const d of ['src', 'scripts']) cpSync(join(root, d), join(src, d), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(src, 'node_modules'));
+  const packed = npm(['pack', '--silent', '--pack-destination', work], src).trim().split('\n').pop()!;
+  tarball = join(work, packed);
+  mkdirSync(project);
+  writeFileSync(
+    join(project, 'package.json'),
+    '{ "name": "uses-wgsl-nn", "private": true, "type": "module" }\n',
+  );
+  // --prefer-offline: the dependencies are in npm's cache after `npm ci`; the registry is the fallback.
+  npm(['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], project);
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('npm package', () => {
+  it('ships dist/ with .js and .d.ts for every module and the browser bundle, and no sources or tests', () => {
+    const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(files).toContain('package/dist/node.js');
+    expect(files).toContain('package/dist/node.d.ts');
+    expect(files).toContain('package/dist/index.d.ts');
+    expect(files).toContain('package/dist/browser/wgsl-nn.js');
+    expect(files).toContain('package/dist/data/decode-worker.js');
+    expect(files.filter((f) => !f.startsWith('package/dist/'))).toEqual(
+      expect.arrayContaining(['package/package.json', 'package/README.md']),
+    );
+    expect(
+      files.filter(
+        (f) => /\/(src|test|bench|examples)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      ),
+    ).toEqual([]);
+    const js = files.filter((f) => f.endsWith('.js') && !f.includes('/browser/'));
+    for (const f of js) expect(files, `${f} has no .d.ts`).toContain(f.replace(/\.js$/, '.d.ts'));
+  });
+
+  it('runs the README example from the installed package', () => {
+    const code = readmeExample();
+    const expected = [...code.matchAll(/\/\/ prints: (.*)$/gm)].map((m) => JSON.parse(m[1]) as unknown);
+    writeFileSync(join(project, 'readme.mjs'), code);
+    const out = node(['readme.mjs'], project).trim().split('\n');
+    // Node's console.log prints arrays with spaces; compare values, not text.
+    const printed = out.map((l) => JSON.parse(l.replaceAll(/\s+/g, '')) as unknown);
+    expect(printed.length).toBe(expected.length);
+    printed.forEach((p, i) => {
+      const e = expected[i];
+      const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [v as number]);
+      const [a, b] = [flat(p), flat(e)];
+      expect(a.length).toBe(b.length);
+      a.forEach((v, j) => expect(v).toBeCloseTo(b[j], 5));
+    });
+  }, 60_000);
+
+  it('exports the Node helpers and loads the browser bundle through the "browser" condition', () => {
+    const script = `
+      import * as w from 'wgsl-nn';
+      import { fileURLToPath } from 'node:url';
+      const names = ['imageDatasetFromDirectory', 'DecodePool', 'readSafetensorsFile', 'loadModel', 'Sequential', 'mobileNetV2'];
+      console.log(JSON.stringify(names.filter((n) => typeof w[n] !== 'function')));
+      console.log(fileURLToPath(import.meta.resolve('wgsl-nn/browser')));
+    `;
+    writeFileSync(join(project, 'exports.mjs'), script);
+    const [missing, bundle] = node(['exports.mjs'], project).trim().split('\n');
+    expect(JSON.parse(missing)).toEqual([]);
+    expect(bundle.endsWith(join('wgsl-nn', 'dist', 'browser', 'wgsl-nn.js'))).toBe(true);
+    const viaCondition = node(
+      ['--conditions=browser', '-e', "console.log(import.meta.resolve('wgsl-nn'))", '--input-type=module'],
+      project,
+    ).trim();
+    expect(viaCondition.endsWith('/dist/browser/wgsl-nn.js')).toBe(true);
+    expect(readFileSync(bundle, 'utf8')).not.toMatch(
+      /from\s*["']node:|require\(["'](fs|path|zlib|stream)["']\)/,
+    );
+  }, 60_000);
+
+  it('type-checks a TypeScript program against the shipped declarations', () => {
+    writeFileSync(
+      join(project, 'main.ts'),
+      [
+        "import { Dense, Sequential, type Tensor, tensor } from 'wgsl-nn';",
+        'const m = new Sequential([new Dense({ units: 2, inputShape: [3] })]);',
+        "m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });",
+        'const t: Tensor = tensor([1, 2, 3], [1, 3]);',
+        'export const shape: readonly number[] = t.shape;',
+        '// @ts-expect-error: units must be a number',
+        "new Dense({ units: 'two' });",
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          skipLibCheck: false,
+          types: [],
+        },
+        files: ['main.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    let output = '';
+    try {
+      output = node([tsc, '-p', '.'], project);
+    } catch (e) {
+      output = `${(e as { stdout?: string }).stdout ?? ''}${(e as Error).message}`;
+    }
+    expect(output).toBe('');
+    expect(existsSync(join(project, 'node_modules', 'wgsl-nn', 'dist', 'node.d.ts'))).toBe(true);
+    expect(readdirSync(join(project, 'node_modules', 'wgsl-nn'))).toEqual(
+      expect.arrayContaining(['dist', 'package.json', 'README.md']),
+    );
+  }, 60_000);
+});
