@@ -39,7 +39,21 @@ export function valueAndGradsImpl(
   pushScope();
   const keepAtEnd = new Set<Tracked>();
   let value: Tensor;
-  const prev = setRecorder((r) => records.push(r));
+  // Only ops downstream of some x are recorded: the rest (a frozen base network, say) cannot carry
+  // a gradient, and not recording them lets their intermediates be freed while f still runs.
+  const dependsOnX = new Set<Tensor>(xs);
+  const held = new Set<Tensor>();
+  const prev = setRecorder({
+    record(r) {
+      if (!isFloat(r.output) || !r.inputs.some((t) => dependsOnX.has(t))) return;
+      dependsOnX.add(r.output);
+      for (const t of r.inputs) held.add(t);
+      held.add(r.output);
+      records.push(r);
+    },
+    dependsOnWatched: (t) => dependsOnX.has(t),
+    holds: (t) => held.has(t),
+  });
   try {
     value = f();
   } catch (e) {

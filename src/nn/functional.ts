@@ -2,9 +2,10 @@ import { concat } from '../kernels/concat.js';
 import { slice } from '../kernels/slice.js';
 import { maxBindingBytes } from '../kernels/util.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { isRecording } from '../tensor/record.js';
+import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { type FusedChain, findChains, runChain } from './fusion.js';
 import {
   type CallArgs,
   fmtSym,
@@ -77,6 +78,7 @@ export class Functional extends Model {
   readonly outputs: SymbolicTensor[];
   private readonly nodes: SymbolicTensor[];
   private readonly layerList: Layer[];
+  private plan?: { chains: Map<SymbolicTensor, FusedChain>; lastUse: Map<SymbolicTensor, number> };
 
   constructor(args: ModelArgs) {
     super({ name: args.name });
@@ -216,11 +218,34 @@ export class Functional extends Model {
     this.inputs.forEach((sym, i) => {
       values.set(sym, given[i]);
     });
-    for (const n of this.nodes) {
-      if (values.has(n)) continue;
-      const ins = n.inputs.map((i) => values.get(i)!);
-      values.set(n, n.layer.apply(ins.length === 1 ? ins[0] : ins, args));
-    }
+    this.plan ??= {
+      chains: findChains(this.nodes, this.outputs),
+      lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
+    };
+    const { chains, lastUse } = this.plan;
+    const keep = new Set<Tensor>(given);
+    const skipped = new Set<SymbolicTensor>();
+    this.nodes.forEach((n, i) => {
+      if (values.has(n) || skipped.has(n)) return;
+      const ins = n.inputs.map((u) => values.get(u)!);
+      const chain = chains.get(n);
+      const fused = chain && runChain(chain, ins[0], args);
+      if (fused) {
+        for (const c of chain.nodes) skipped.add(c);
+        values.set(chain.nodes[chain.nodes.length - 1], fused);
+      } else {
+        values.set(n, n.layer.apply(ins.length === 1 ? ins[0] : ins, args));
+      }
+      // Free inputs nothing later reads (unless a recording tape needs them for the backward pass),
+      // so the peak memory is a few activations rather than all of them.
+      for (const u of n.inputs) {
+        const t = values.get(u);
+        if (!t || lastUse.get(u)! > i || this.outputs.includes(u) || keep.has(t) || t.kept || !freeable(t))
+          continue;
+        values.delete(u);
+        if (![...values.values()].includes(t)) t.dispose();
+      }
+    });
     return values.get(this.outputs[0])!;
   }
 

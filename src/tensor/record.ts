@@ -14,7 +14,14 @@ export interface OpRecord {
   attrs?: Readonly<Record<string, unknown>>;
 }
 
-type Recorder = (r: OpRecord) => void;
+/** What a gradient tape installs: ops report to `record`; model code may ask the other two. */
+export interface Recorder {
+  record(r: OpRecord): void;
+  /** True when `t` depends on a tensor the tape differentiates with respect to. */
+  dependsOnWatched(t: Tensor): boolean;
+  /** True when a recorded op reads or wrote `t`, so it must live until the backward pass. */
+  holds(t: Tensor): boolean;
+}
 let recorder: Recorder | undefined;
 
 export function recordOp(
@@ -23,18 +30,35 @@ export function recordOp(
   output: Tensor,
   attrs?: Record<string, unknown>,
 ): Tensor {
-  recorder?.({ op, inputs, output, attrs });
+  recorder?.record({ op, inputs, output, attrs });
   return output;
 }
 
-/** @internal Installs (or removes, with undefined) the recorder; returns the previous one. */
-export function setRecorder(r: Recorder | undefined): Recorder | undefined {
+/**
+ * @internal Installs (or removes, with undefined) the recorder; returns the previous one. A plain
+ * function records everything and counts every tensor as needed.
+ */
+export function setRecorder(r: Recorder | ((r: OpRecord) => void) | undefined): Recorder | undefined {
   const prev = recorder;
-  recorder = r;
+  recorder = typeof r === 'function' ? { record: r, dependsOnWatched: () => true, holds: () => true } : r;
   return prev;
 }
 
 /** True while a gradient tape is recording (ops may then need to record constants as tensors). */
 export function isRecording(): boolean {
   return recorder !== undefined;
+}
+
+/**
+ * True when a gradient may flow through one of `ts`: a tape is recording and some of them depend
+ * on what it differentiates. Lets model code take non-differentiable fast paths for frozen parts.
+ */
+export function needsGradient(...ts: Array<Tensor | undefined>): boolean {
+  const r = recorder;
+  return r !== undefined && ts.some((t) => t !== undefined && r.dependsOnWatched(t));
+}
+
+/** True when no recording tape needs `t` later, so its owner may dispose it early. */
+export function freeable(t: Tensor): boolean {
+  return recorder === undefined || !recorder.holds(t);
 }

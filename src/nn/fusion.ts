@@ -1,0 +1,140 @@
+import type { Activation } from '../kernels/activation.js';
+import { add, mul, sub } from '../kernels/binary.js';
+import { conv2d } from '../kernels/conv.js';
+import { depthwiseConv2d } from '../kernels/depthwise.js';
+import { foldBatchNorm } from '../kernels/fold.js';
+import { reshape } from '../kernels/reshape.js';
+import { rsqrt } from '../kernels/unary.js';
+import { needsGradient } from '../tensor/record.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { CallArgs, SymbolicTensor } from './layer.js';
+import { ReLU } from './layers/basic.js';
+import { Conv2D, DepthwiseConv2D } from './layers/conv.js';
+import { BatchNormalization } from './layers/normalization.js';
+import { ZeroPadding2D } from './layers/shape.js';
+
+/**
+ * Graph fusion for functional models, as TensorFlow's grappler does for frozen graphs: a chain
+ * [ZeroPadding2D] -> Conv2D | DepthwiseConv2D -> [BatchNormalization] -> [ReLU] becomes one conv
+ * dispatch. The padding becomes the conv's explicit padding; a batch norm that runs in inference
+ * mode (moving statistics: `training` false or the layer frozen) is folded into the filter and
+ * bias (w * gamma / sqrt(var + eps), beta - mean * gamma / sqrt(var + eps)); ReLU / ReLU6 is the
+ * conv's fused epilogue. That saves two or three full passes over each activation. The folding
+ * uses differentiable ops, so gradients reach the conv and batch-norm weights as before.
+ * Intermediate results are skipped only when nothing else reads them.
+ */
+export interface FusedChain {
+  /** The nodes the chain replaces, in order; the last one's value is the chain's output. */
+  nodes: SymbolicTensor[];
+  pad?: ZeroPadding2D;
+  conv: Conv2D | DepthwiseConv2D;
+  bn?: BatchNormalization;
+  activation: Activation;
+}
+
+let enabled = true;
+
+/** Turns graph fusion on or off (on by default); for tests and benchmarks that compare both. */
+export function setGraphFusion(on: boolean): void {
+  enabled = on;
+}
+
+function reluActivation(l: ReLU): Activation | undefined {
+  if (l.maxValue === undefined) return 'relu';
+  return l.maxValue === 6 ? 'relu6' : undefined;
+}
+
+/** Chains keyed by their first node. `outputs` are never skipped. */
+export function findChains(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+): Map<SymbolicTensor, FusedChain> {
+  const consumers = new Map<SymbolicTensor, SymbolicTensor[]>();
+  for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  // The single node reading `n`, when `n` is only an intermediate value.
+  const onlyNext = (n: SymbolicTensor): SymbolicTensor | undefined => {
+    const c = consumers.get(n);
+    return c?.length === 1 && !outputs.includes(n) && c[0].inputs.length === 1 ? c[0] : undefined;
+  };
+  const chains = new Map<SymbolicTensor, FusedChain>();
+  const covered = new Set<SymbolicTensor>();
+  for (const n of nodes) {
+    if (covered.has(n)) continue;
+    let convNode: SymbolicTensor | undefined = n;
+    let pad: ZeroPadding2D | undefined;
+    if (n.layer instanceof ZeroPadding2D) {
+      convNode = onlyNext(n);
+      const l = convNode?.layer;
+      if (!(l instanceof Conv2D || l instanceof DepthwiseConv2D) || l.padding !== 'valid') continue;
+      pad = n.layer;
+    }
+    const conv = convNode!.layer;
+    if (!(conv instanceof Conv2D || conv instanceof DepthwiseConv2D) || conv.activation === 'softmax')
+      continue;
+    const chain: FusedChain = {
+      nodes: pad ? [n, convNode!] : [n],
+      pad,
+      conv,
+      activation: conv.activation as Activation,
+    };
+    let last = convNode!;
+    if (conv.activation === 'linear') {
+      const bnNode = onlyNext(last);
+      if (bnNode?.layer instanceof BatchNormalization) {
+        chain.bn = bnNode.layer;
+        chain.nodes.push(bnNode);
+        last = bnNode;
+      }
+      const reluNode = onlyNext(last);
+      const act = reluNode?.layer instanceof ReLU ? reluActivation(reluNode.layer) : undefined;
+      if (reluNode && act) {
+        chain.activation = act;
+        chain.nodes.push(reluNode);
+      }
+    }
+    if (chain.nodes.length < 2) continue;
+    chains.set(n, chain);
+    for (const c of chain.nodes) covered.add(c);
+  }
+  return chains;
+}
+
+/**
+ * Runs `chain` on `x`, or returns undefined when it cannot be fused now (fusion off, or a batch
+ * norm in training mode, which needs the batch statistics of the conv's output).
+ */
+export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor | undefined {
+  const { conv, bn, pad, activation } = chain;
+  if (!enabled || (bn && args.training && bn.trainable)) return undefined;
+  let filter: Tensor = conv.kernel!;
+  let bias: Tensor | undefined = conv.bias;
+  const folded =
+    bn && !needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance)
+      ? foldBatchNorm({
+          filter,
+          bias,
+          mean: bn.movingMean!,
+          variance: bn.movingVariance!,
+          gamma: bn.gamma,
+          beta: bn.beta,
+          epsilon: bn.epsilon,
+        })
+      : undefined;
+  if (folded) {
+    filter = folded.filter;
+    bias = folded.bias;
+  } else if (bn) {
+    let scale = rsqrt(add(bn.movingVariance!, bn.epsilon));
+    if (bn.gamma) scale = mul(scale, bn.gamma);
+    // Conv2D kernels are [kh, kw, cin, cout]; depthwise ones [kh, kw, cin, multiplier].
+    filter = mul(filter, conv instanceof DepthwiseConv2D ? reshape(scale, filter.shape.slice(2)) : scale);
+    let shift = mul(bias ? sub(bias, bn.movingMean!) : mul(bn.movingMean!, -1), scale);
+    if (bn.beta) shift = add(shift, bn.beta);
+    bias = shift;
+  }
+  const padding = pad ? pad.padding : conv.padding;
+  const opts = { bias, activation };
+  return conv instanceof DepthwiseConv2D
+    ? depthwiseConv2d(x, filter, conv.strides, padding, opts)
+    : conv2d(x, filter, conv.strides, padding, opts);
+}

@@ -1,0 +1,257 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BatchNormalization,
+  type CallArgs,
+  Conv2D,
+  Dense,
+  DepthwiseConv2D,
+  Flatten,
+  input,
+  Layer,
+  mean,
+  memory,
+  model,
+  ReLU,
+  randomNormal,
+  randomUniform,
+  setGraphFusion,
+  setSeed,
+  square,
+  type Tensor,
+  tensor,
+  tidy,
+  variableGrads,
+  ZeroPadding2D,
+} from '../src/index.js';
+import { foldBatchNorm } from '../src/kernels/fold.js';
+import { findChains } from '../src/nn/fusion.js';
+import { copyOf } from '../src/tensor/tensor.js';
+import { expectClose, randArray, rng } from './helpers.js';
+
+afterEach(() => setGraphFusion(true));
+
+/** MobileNetV2-like blocks: every chain kind the fusion knows, plus a residual add. */
+function net(opts: { frozenBn?: boolean } = {}) {
+  setSeed(5);
+  const x = input({ shape: [9, 9, 3] });
+  let h = new Conv2D({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(x);
+  h = new BatchNormalization({ epsilon: 1e-3 }).apply(h);
+  h = new ReLU({ maxValue: 6 }).apply(h);
+  h = new ZeroPadding2D({
+    padding: [
+      [0, 1],
+      [0, 1],
+    ],
+  }).apply(h);
+  h = new DepthwiseConv2D({ kernelSize: 3, strides: 2, padding: 'valid', useBias: false }).apply(h);
+  h = new BatchNormalization({}).apply(h);
+  h = new ReLU({}).apply(h);
+  const branch = new Conv2D({ filters: 8, kernelSize: 1, padding: 'same' }).apply(h); // with bias
+  const bn = new BatchNormalization({ center: false }).apply(branch);
+  h = new Conv2D({ filters: 8, kernelSize: 1, padding: 'same', activation: 'relu' }).apply(bn);
+  const out = new Dense({ units: 4 }).apply(new Flatten({}).apply(h));
+  const m = model({ inputs: x, outputs: out });
+  // Non-trivial batch-norm statistics, so folding them is really tested.
+  for (const l of m.layers) {
+    if (l instanceof BatchNormalization) {
+      const c = l.movingMean!.size;
+      l.movingMean!.assign(tensor(randArray(c, rng(c), -0.5, 0.5)));
+      l.movingVariance!.assign(tensor(randArray(c, rng(c + 1), 0.2, 2)));
+      l.gamma?.assign(tensor(randArray(c, rng(c + 2), 0.5, 1.5)));
+      l.beta?.assign(tensor(randArray(c, rng(c + 3), -0.3, 0.3)));
+      if (opts.frozenBn) l.trainable = false;
+    }
+  }
+  return m;
+}
+
+describe('graph fusion', () => {
+  it('finds pad -> conv -> batch norm -> ReLU chains and leaves a conv with its own activation alone', () => {
+    const m = net();
+    const f = m as unknown as {
+      nodes: Parameters<typeof findChains>[0];
+      outputs: Parameters<typeof findChains>[1];
+    };
+    const chains = [...findChains(f.nodes, f.outputs).values()].map(
+      (c) => c.nodes.map((n) => n.layer.className).join('>') + `:${c.activation}`,
+    );
+    expect(chains).toEqual([
+      'Conv2D>BatchNormalization>ReLU:relu6',
+      'ZeroPadding2D>DepthwiseConv2D>BatchNormalization>ReLU:relu',
+      'Conv2D>BatchNormalization:linear',
+    ]);
+  });
+
+  it('inference: fused and unfused outputs agree', async () => {
+    const m = net();
+    const x = randomUniform([3, 9, 9, 3], -1, 1, 'float32', 7);
+    const run = async (on: boolean) => {
+      setGraphFusion(on);
+      const y = tidy(() => m.apply(x, { training: false }) as Tensor);
+      const d = await y.data();
+      y.dispose();
+      return d;
+    };
+    const [a, b] = [await run(false), await run(true)];
+    expectClose(b, a, { atol: 1e-5, rtol: 1e-5 });
+    m.dispose();
+    x.dispose();
+  });
+
+  it('training mode with trainable batch norm is not fused (batch statistics), frozen batch norm is', async () => {
+    for (const frozenBn of [false, true]) {
+      const m = net({ frozenBn });
+      const x = randomUniform([4, 9, 9, 3], -1, 1, 'float32', 8);
+      const outs: Float32Array[] = [];
+      for (const on of [false, true]) {
+        setGraphFusion(on);
+        // Moving statistics change in training mode; restore them between runs.
+        const saved = m.weights.map((w) => copyOf(w));
+        const y = tidy(() => m.apply(x, { training: true }) as Tensor);
+        outs.push((await y.data()) as Float32Array);
+        y.dispose();
+        m.weights.forEach((w, i) => {
+          w.assign(saved[i]);
+        });
+        for (const s of saved) s.dispose();
+      }
+      expectClose(outs[1], outs[0], { atol: 1e-5, rtol: 1e-5 });
+      m.dispose();
+      x.dispose();
+    }
+  });
+
+  it('gradients through fused chains (conv kernels, gamma, beta, bias) match the unfused graph', async () => {
+    // Inference-mode batch norm with trainable gamma and beta (as in fine-tuning with frozen statistics).
+    const m = net();
+    const x = randomUniform([2, 9, 9, 3], -1, 1, 'float32', 9);
+    const grads = async (on: boolean) => {
+      setGraphFusion(on);
+      const vars = m.trainableWeights;
+      const { grads: g } = variableGrads(() => mean(square(m.apply(x, { training: false }) as Tensor)), vars);
+      const out: Record<string, Float32Array> = {};
+      for (const v of vars) {
+        out[v.name!] = (await g.get(v)!.data()) as Float32Array;
+        g.get(v)!.dispose();
+      }
+      return out;
+    };
+    const [a, b] = [await grads(false), await grads(true)];
+    expect(Object.keys(b).length).toBeGreaterThan(8);
+    for (const k of Object.keys(a)) expectClose(b[k], a[k], { atol: 1e-5, rtol: 1e-4 });
+    m.dispose();
+    x.dispose();
+  });
+
+  it('a frozen base under a gradient tape takes the folded path and the head gradients match', async () => {
+    const m = net();
+    for (const l of m.layers) if (!(l instanceof Dense)) l.trainable = false;
+    const x = randomUniform([2, 9, 9, 3], -1, 1, 'float32', 10);
+    const grads = async (on: boolean) => {
+      setGraphFusion(on);
+      const { value, grads: g } = variableGrads(
+        () => mean(square(m.apply(x, { training: true }) as Tensor)),
+        m.trainableWeights,
+      );
+      const out = [await value.data(), ...(await Promise.all([...g.values()].map((t) => t.data())))];
+      value.dispose();
+      for (const t of g.values()) t.dispose();
+      return out;
+    };
+    const [a, b] = [await grads(false), await grads(true)];
+    expect(a.length).toBe(3); // loss, Dense kernel, Dense bias
+    a.forEach((v, i) => {
+      expectClose(b[i], v, { atol: 1e-5, rtol: 1e-4 });
+    });
+    m.dispose();
+    x.dispose();
+  });
+});
+
+/** A layer that notes how many tensors are alive when it runs. */
+class Probe extends Layer {
+  live = 0;
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    this.live = memory().numTensors;
+    return Array.isArray(inputs) ? inputs[0] : inputs;
+  }
+}
+
+describe('functional models free intermediates early', () => {
+  it('only a few activations are alive at the end of a deep chain, in inference and for a frozen chain under a tape', async () => {
+    setSeed(1);
+    const x = input({ shape: [16] });
+    let h = x;
+    const layers = Array.from({ length: 12 }, () => new Dense({ units: 16, activation: 'relu' }));
+    for (const l of layers) h = l.apply(h);
+    const probe = new Probe({});
+    const m = model({ inputs: x, outputs: new Dense({ units: 2 }).apply(probe.apply(h)) });
+    const xs = randomNormal([5, 16]);
+    const base = memory().numTensors;
+    tidy(() => {
+      m.apply(xs);
+    });
+    expect(probe.live - base).toBeLessThanOrEqual(2);
+    // Under a tape with only the last layer trainable, the frozen part is not recorded and is freed.
+    for (const l of layers) l.trainable = false;
+    const last = m.trainableWeights;
+    const r = variableGrads(() => mean(m.apply(xs) as Tensor), last);
+    expect(probe.live - base).toBeLessThanOrEqual(3);
+    r.value.dispose();
+    for (const g of r.grads.values()) g.dispose();
+    // With every layer trainable the tape must keep them all.
+    for (const l of layers) l.trainable = true;
+    const r2 = variableGrads(() => mean(m.apply(xs) as Tensor), m.trainableWeights);
+    expect(probe.live - base).toBeGreaterThanOrEqual(12);
+    r2.value.dispose();
+    for (const g of r2.grads.values()) g.dispose();
+    expect(memory().numTensors).toBe(base);
+    m.dispose();
+    xs.dispose();
+  });
+});
+
+describe('foldBatchNorm kernel', () => {
+  it('matches the CPU formula for conv and depthwise filters, with and without gamma, beta, bias', async () => {
+    const r = rng(3);
+    for (const [shape, withGamma, withBeta, withBias] of [
+      [[3, 3, 5, 7], true, true, false],
+      [[1, 1, 13, 1], false, true, true],
+      [[3, 3, 6, 2], true, false, true],
+      [[2, 1, 1, 3], false, false, false],
+    ] as const) {
+      const c = shape[shape.length - 1] * (shape[3] === 1 || shape[3] === 2 ? shape[2] : 1);
+      // For depthwise filters [kh, kw, cin, mult] the channel is cin * mult; for conv, cout.
+      const channels = shape[3] <= 2 ? shape[2] * shape[3] : shape[3];
+      expect(c).toBeGreaterThan(0);
+      const n = shape.reduce((a, b) => a * b, 1);
+      const f = randArray(n, r);
+      const b = randArray(channels, r);
+      const mu = randArray(channels, r);
+      const v = randArray(channels, r, 0.1, 2);
+      const g = randArray(channels, r, 0.5, 1.5);
+      const be = randArray(channels, r);
+      const eps = 1e-3;
+      const out = foldBatchNorm({
+        filter: tensor(f, [...shape]),
+        bias: withBias ? tensor(b) : undefined,
+        mean: tensor(mu),
+        variance: tensor(v),
+        gamma: withGamma ? tensor(g) : undefined,
+        beta: withBeta ? tensor(be) : undefined,
+        epsilon: eps,
+      })!;
+      const s = Array.from({ length: channels }, (_, k) => (withGamma ? g[k] : 1) / Math.sqrt(v[k] + eps));
+      expectClose(
+        await out.filter.data(),
+        Array.from(f, (x, i) => x * s[i % channels]),
+        { atol: 1e-6, rtol: 1e-5 },
+      );
+      expectClose(
+        await out.bias.data(),
+        s.map((sk, k) => ((withBias ? b[k] : 0) - mu[k]) * sk + (withBeta ? be[k] : 0)),
+        { atol: 1e-6, rtol: 1e-5 },
+      );
+    }
+  });
+});
