@@ -37,9 +37,13 @@ const browserPlugin = {
   setup(build) {
     // pngjs ships a browserified build with its own zlib; our png.ts reaches Buffer through the shim.
     build.onResolve({ filter: /^pngjs$/ }, () => ({ path: join(root, 'node_modules/pngjs/browser.js') }));
-    build.onResolve({ filter: /^node:os$/ }, () => ({ path: 'node:os', namespace: 'node-only' }));
-    build.onLoad({ filter: /.*/, namespace: 'node-only' }, () => ({
-      contents: 'export function availableParallelism() { return 1; }',
+    // device.ts reads these only when it runs in Node (lavapipe defaults).
+    build.onResolve({ filter: /^node:(os|fs)$/ }, (args) => ({ path: args.path, namespace: 'node-only' }));
+    build.onLoad({ filter: /.*/, namespace: 'node-only' }, (args) => ({
+      contents:
+        args.path === 'node:os'
+          ? "export function availableParallelism() { return 1; }\nexport function platform() { return 'browser'; }"
+          : 'export function existsSync() { return false; }\nexport function readFileSync() { throw new Error("no file system in a browser"); }',
       loader: 'js',
     }));
     build.onLoad({ filter: /\.ts$/ }, (args) => {
