@@ -93,7 +93,9 @@ describe('npm package', () => {
       const flat = (v: unknown): number[] => (Array.isArray(v) ? v.flatMap(flat) : [v as number]);
       const [a, b] = [flat(p), flat(e)];
       expect(a.length).toBe(b.length);
-      a.forEach((v, j) => expect(v).toBeCloseTo(b[j], 5));
+      a.forEach((v, j) => {
+        expect(v).toBeCloseTo(b[j], 5);
+      });
     });
   }, 60_000);
 

@@ -1,5 +1,6 @@
 import { readSafetensors, type Source } from '../io/resource.js';
 import { div, mul, sub } from '../kernels/binary.js';
+import { assertTensor } from '../kernels/util.js';
 import { Functional, input } from '../nn/functional.js';
 import type { SymbolicTensor } from '../nn/layer.js';
 import { ReLU } from '../nn/layers/basic.js';
@@ -116,6 +117,8 @@ const BLOCKS: Array<[number, number, number]> = [
 
 /** Builds MobileNetV2 with freshly initialised weights (see `loadMobileNetV2Weights`). */
 function build(args: MobileNetV2Args = {}): Functional {
+  if (args === null || typeof args !== 'object')
+    throw new ArgumentError(`mobileNetV2: expected an options object, got ${JSON.stringify(args)}`);
   const inputShape = args.inputShape ?? [224, 224, 3];
   const alpha = args.alpha ?? 1.0;
   const includeTop = args.includeTop ?? true;
@@ -129,7 +132,20 @@ function build(args: MobileNetV2Args = {}): Functional {
       `mobileNetV2: inputShape must be [height, width, 3] with sides >= 32, got ${JSON.stringify(inputShape)}`,
     );
   }
-  if (!(alpha > 0)) throw new ArgumentError(`mobileNetV2: alpha must be > 0, got ${alpha}`);
+  if (!(alpha > 0) || !Number.isFinite(alpha))
+    throw new ArgumentError(`mobileNetV2: alpha must be a finite number > 0, got ${alpha}`);
+  if (typeof includeTop !== 'boolean')
+    throw new ArgumentError(`mobileNetV2: includeTop must be a boolean, got ${JSON.stringify(includeTop)}`);
+  if (args.classes !== undefined && !(Number.isInteger(args.classes) && args.classes > 0))
+    throw new ArgumentError(
+      `mobileNetV2: classes must be a positive integer, got ${JSON.stringify(args.classes)}`,
+    );
+  const act = args.classifierActivation;
+  if (act !== undefined && act !== 'softmax' && act !== 'linear') {
+    throw new ArgumentError(
+      `mobileNetV2: classifierActivation must be 'softmax' or 'linear', got ${JSON.stringify(act)}`,
+    );
+  }
   if (args.pooling !== undefined && args.pooling !== null && args.pooling !== 'avg') {
     throw new ArgumentError(
       `mobileNetV2: pooling must be 'avg' or null, got ${JSON.stringify(args.pooling)}`,
@@ -175,6 +191,12 @@ function build(args: MobileNetV2Args = {}): Functional {
  * `mobilenet_v2.preprocess_input`. For inputs already in [0, 1], pass `{ from: 'unit' }` (x * 2 - 1).
  */
 function preprocessInput(x: Tensor, opts: { from?: 'bytes' | 'unit' } = {}): Tensor {
+  assertTensor(x, 'mobileNetV2.preprocessInput', 'x');
+  if (opts?.from !== undefined && opts.from !== 'bytes' && opts.from !== 'unit') {
+    throw new ArgumentError(
+      `mobileNetV2.preprocessInput: from must be 'bytes' or 'unit', got ${JSON.stringify(opts?.from)}`,
+    );
+  }
   return opts.from === 'unit' ? sub(mul(x, 2), 1) : sub(div(x, 127.5), 1);
 }
 
@@ -197,6 +219,13 @@ export async function loadMobileNetV2Weights(
   model: Functional,
   files: MobileNetV2WeightFiles,
 ): Promise<void> {
+  if (!(model instanceof Functional))
+    throw new ArgumentError('loadMobileNetV2Weights: model must be a model built by mobileNetV2()');
+  if (files === null || typeof files !== 'object' || files.backbone === undefined) {
+    throw new ArgumentError(
+      `loadMobileNetV2Weights: files must be { backbone, top? } (paths or URLs), got ${JSON.stringify(files)}`,
+    );
+  }
   const backbone = await readSafetensors('loadMobileNetV2Weights', files.backbone);
   const top = model.layers.find((l) => l.name === 'predictions');
   const backboneVars = model.weights.filter((v) => !v.name?.startsWith('predictions/'));

@@ -10,7 +10,13 @@ export function numericGradient(
   xs: readonly Float64Array[],
   eps = 1e-4,
 ): Float64Array[] {
-  if (!(eps > 0)) throw new ArgumentError(`numericGradient: eps must be > 0, got ${eps}`);
+  if (typeof f !== 'function')
+    throw new ArgumentError(`numericGradient: f must be a function, got ${typeof f}`);
+  if (!Array.isArray(xs) || !xs.every((x) => x instanceof Float64Array)) {
+    throw new ArgumentError('numericGradient: xs must be an array of Float64Arrays');
+  }
+  if (!(eps > 0) || !Number.isFinite(eps))
+    throw new ArgumentError(`numericGradient: eps must be a finite number > 0, got ${eps}`);
   const work = xs.map((x) => Float64Array.from(x));
   return work.map((x) => {
     const g = new Float64Array(x.length);
@@ -41,6 +47,13 @@ export function compareGradients(
   atol = 1e-3,
   rtol = 1e-2,
 ): GradientMismatch | undefined {
+  if (!Array.isArray(analytic) || !Array.isArray(numeric) || analytic.length !== numeric.length) {
+    throw new ArgumentError(
+      `compareGradients: analytic and numeric must be arrays of the same length, got ${Array.isArray(analytic) ? analytic.length : typeof analytic} and ${Array.isArray(numeric) ? numeric.length : typeof numeric}`,
+    );
+  }
+  if (!(atol >= 0) || !(rtol >= 0))
+    throw new ArgumentError(`compareGradients: atol and rtol must be >= 0, got ${atol} and ${rtol}`);
   let worst: GradientMismatch | undefined;
   let worstExcess = 0;
   analytic.forEach((a, i) => {

@@ -1,3 +1,4 @@
+import { ArgumentError } from '../tensor/errors.js';
 import type { OpRecord } from '../tensor/record.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -12,6 +13,10 @@ export type GradRule = (dy: Tensor, rec: OpRecord, needed: readonly boolean[]) =
 const rules = new Map<string, GradRule>();
 
 export function registerGradient(op: string, rule: GradRule): void {
+  if (typeof op !== 'string' || op === '')
+    throw new ArgumentError(`registerGradient: op must be a non-empty string, got ${JSON.stringify(op)}`);
+  if (typeof rule !== 'function')
+    throw new ArgumentError(`registerGradient: rule for '${op}' must be a function, got ${typeof rule}`);
   rules.set(op, rule);
 }
 

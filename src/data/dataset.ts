@@ -29,6 +29,11 @@ function assertCount(n: unknown, op: string, arg: string, min: number): asserts 
   }
 }
 
+function assertFlag(v: unknown, op: string, arg: string): void {
+  if (v !== undefined && typeof v !== 'boolean')
+    throw new ArgumentError(`Dataset.${op}: ${arg} must be a boolean, got ${JSON.stringify(v)}`);
+}
+
 /** mulberry32: small, fast, seedable; good enough to order elements. */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -121,7 +126,7 @@ export class Dataset<T> implements AsyncIterable<T> {
 
   constructor(source: Source<T>) {
     if (typeof source !== 'function') {
-      throw new ArgumentError('Dataset: expected a function that returns an async iterator');
+      throw new ArgumentError(`${new.target.name}: expected a function that returns an async iterator`);
     }
     this.source = source;
   }
@@ -131,6 +136,13 @@ export class Dataset<T> implements AsyncIterable<T> {
    * generator object can only be read once), or over a function that returns a fresh iterable.
    */
   static from<T>(items: Iterable<T> | AsyncIterable<T> | (() => Iterable<T> | AsyncIterable<T>)): Dataset<T> {
+    const iterable = (x: unknown) =>
+      x !== null && typeof x === 'object' && (Symbol.iterator in x || Symbol.asyncIterator in x);
+    if (typeof items !== 'function' && !iterable(items)) {
+      throw new ArgumentError(
+        `Dataset.from: items must be an iterable, an async iterable or a function returning one, got ${items === null ? 'null' : typeof items}`,
+      );
+    }
     const get = typeof items === 'function' ? items : () => items;
     return new Dataset<T>(async function* () {
       yield* get();
@@ -174,6 +186,7 @@ export class Dataset<T> implements AsyncIterable<T> {
   /** Groups consecutive elements into arrays of `size` (the last one may be shorter). */
   batch(size: number, opts: BatchOptions = {}): Dataset<T[]> {
     assertCount(size, 'batch', 'size', 1);
+    assertFlag(opts.dropRemainder, 'batch', 'dropRemainder');
     const self = this;
     return new Dataset<T[]>(async function* () {
       let buf: T[] = [];
@@ -209,6 +222,7 @@ export class Dataset<T> implements AsyncIterable<T> {
       throw new ArgumentError(`Dataset.shuffle: seed must be an integer, got ${seed}`);
     }
     const base = seed ?? nextSeedValue();
+    assertFlag(opts.reshuffleEachIteration, 'shuffle', 'reshuffleEachIteration');
     const reshuffle = opts.reshuffleEachIteration ?? true;
     const self = this;
     let epoch = 0;
@@ -292,7 +306,9 @@ export class Dataset<T> implements AsyncIterable<T> {
   cache(filename?: string): Dataset<T> {
     if (filename === undefined) return new CachedDataset(this.iter);
     if (typeof filename !== 'string' || filename === '') {
-      throw new ArgumentError(`cache: filename must be a non-empty string, got ${JSON.stringify(filename)}`);
+      throw new ArgumentError(
+        `Dataset.cache: filename must be a non-empty string, got ${JSON.stringify(filename)}`,
+      );
     }
     const source = this.iter;
     return new Dataset<T>(() => fileCached(source, filename));
@@ -300,6 +316,7 @@ export class Dataset<T> implements AsyncIterable<T> {
 
   /** Calls `fn` on every element in order, awaiting it. */
   async forEachAsync(fn: (x: T) => void | Promise<void>): Promise<void> {
+    if (typeof fn !== 'function') throw new ArgumentError('Dataset.forEachAsync: fn must be a function');
     for await (const x of this) await fn(x);
   }
 

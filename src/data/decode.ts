@@ -2,7 +2,7 @@ import jpeg from 'jpeg-js';
 import { ArgumentError } from '../tensor/errors.js';
 import { ImageDecodeError } from './errors.js';
 import { decodePng, PNG_SIGNATURE, pngHeader } from './png.js';
-import { type ResizeOptions, resampleInto, resizePlan } from './resize.js';
+import { assertSize, type ResizeOptions, resampleInto, resizePlan } from './resize.js';
 
 /**
  * JPEG and PNG decoding to interleaved RGB, following `tf.image.decode_image(channels=3)` (what
@@ -45,6 +45,10 @@ const ascii = (s: string): number[] => Array.from(s, (ch) => ch.charCodeAt(0));
 
 /** The image format from the magic bytes, or null when none is recognised. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
+  if (!(bytes instanceof Uint8Array))
+    throw new ArgumentError(
+      `sniffFormat: bytes must be a Uint8Array (or Buffer), got ${bytes === null ? 'null' : typeof bytes}`,
+    );
   if (starts(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (starts(bytes, PNG_SIGNATURE)) return 'png';
   if (starts(bytes, ascii('GIF87a')) || starts(bytes, ascii('GIF89a'))) return 'gif';
@@ -192,6 +196,8 @@ export function decodeImage(
   bytes: Uint8Array,
   opts: DecodeOptions & { dtype?: 'uint8' | 'float32' } = {},
 ): DecodedImage<Uint8Array> | DecodedImage<Float32Array> {
+  if (opts === null || typeof opts !== 'object')
+    throw new ArgumentError(`decodeImage: options must be an object, got ${JSON.stringify(opts)}`);
   const dtype = opts.dtype ?? 'uint8';
   if (dtype === 'float32') return decodeInto(bytes, opts, 'decodeImage', (n) => new Float32Array(n));
   if (dtype !== 'uint8') {
@@ -221,6 +227,11 @@ export function decodeAndResize(
   opts: DecodeResizeOptions,
   out?: Float32Array,
 ): ResizedImage {
+  if (opts === null || typeof opts !== 'object')
+    throw new ArgumentError(
+      `decodeAndResize: options { size, ... } are required, got ${JSON.stringify(opts)}`,
+    );
+  assertSize(opts.size, 'decodeAndResize', 'size');
   const img = decodeImage(bytes, opts);
   const plan = resizePlan(img.height, img.width, opts.size, opts, 'decodeAndResize');
   const need = plan.outH * plan.outW * 3;

@@ -98,6 +98,21 @@ interface Checked {
 function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (typeof dir !== 'string' || dir === '')
     throw new ArgumentError(`${OP}: dir must be a path, got ${String(dir)}`);
+  if (o === null || typeof o !== 'object')
+    throw new ArgumentError(`${OP}: options must be an object, got ${JSON.stringify(o)}`);
+  for (const k of ['shuffle', 'cropToAspectRatio', 'padToAspectRatio', 'verbose'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean')
+      throw new ArgumentError(`${OP}: ${k} must be a boolean, got ${JSON.stringify(o[k])}`);
+  }
+  if (
+    o.classNames !== undefined &&
+    !(Array.isArray(o.classNames) && o.classNames.every((c) => typeof c === 'string'))
+  )
+    throw new ArgumentError(
+      `${OP}: classNames must be an array of folder names, got ${JSON.stringify(o.classNames)}`,
+    );
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function')
+    throw new ArgumentError(`${OP}: onWarning must be a function, got ${typeof o.onWarning}`);
   const imageSize = o.imageSize ?? [256, 256];
   if (
     !Array.isArray(imageSize) ||

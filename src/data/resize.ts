@@ -143,6 +143,11 @@ export function resizeBilinearCpu(
   size: readonly [number, number],
   opts: ResizeOptions = {},
 ): Float32Array {
+  if (img === null || typeof img !== 'object' || typeof img.data?.length !== 'number') {
+    throw new ArgumentError(
+      `resizeBilinearCpu: img must be { width, height, channels, data: array of values }, got ${img === null ? 'null' : typeof img}`,
+    );
+  }
   const { width: inW, height: inH, channels: c, data } = img;
   if (!Number.isInteger(c) || c < 1) {
     throw new ArgumentError(`resizeBilinearCpu: channels must be a positive integer, got ${c}`);

@@ -83,6 +83,8 @@ export class DecodePool {
   private closed = false;
 
   constructor(opts: DecodePoolOptions = {}) {
+    if (opts === null || typeof opts !== 'object')
+      throw new ArgumentError(`DecodePool: expected an options object, got ${JSON.stringify(opts)}`);
     const size = opts.size ?? availableParallelism();
     if (!Number.isInteger(size) || size < 1) {
       throw new ArgumentError(`DecodePool: size must be a positive integer, got ${String(opts.size)}`);
@@ -103,6 +105,19 @@ export class DecodePool {
   /** Reads, decodes and resizes one file in a worker. Rejects with ImageDecodeError naming the path. */
   run(job: DecodeJob): Promise<ResizedImage> {
     if (this.closed) return Promise.reject(new WgslNnError('DecodePool.run: the pool was closed'));
+    // A bad job must fail here: the worker's reply for it would be reported against job.path.
+    const ok =
+      job !== null &&
+      typeof job === 'object' &&
+      typeof job.path === 'string' &&
+      [job.height, job.width].every((v) => Number.isInteger(v) && v > 0);
+    if (!ok) {
+      return Promise.reject(
+        new ArgumentError(
+          `DecodePool.run: job must be { path: string, height, width: positive integers }, got ${JSON.stringify(job)}`,
+        ),
+      );
+    }
     return new Promise<ResizedImage>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, resolve, reject });
       this.dispatch();

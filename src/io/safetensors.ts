@@ -283,6 +283,16 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Checks a (possibly hand-made) entry and returns its element count. */
 function entryCount(entry: SafetensorsEntry, fn: string): number {
+  if (
+    entry === null ||
+    typeof entry !== 'object' ||
+    !(entry.data instanceof Uint8Array) ||
+    !Array.isArray(entry.shape)
+  ) {
+    throw new ArgumentError(
+      `${fn}: entry must be a safetensors entry { dtype, shape, data: Uint8Array }, got ${entry === null ? 'null' : typeof entry}`,
+    );
+  }
   const name = q(entry.name ?? '');
   const bits = DTYPE_BITS.get(entry.dtype);
   if (bits === undefined) {

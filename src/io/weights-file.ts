@@ -32,7 +32,14 @@ export interface ReadOptions {
  * before the file is read, so a hostile length cannot make us allocate. Entries are views of one
  * buffer holding the file. Errors name the path.
  */
+/** File-system errors (ENOENT...) pass through with their `code`; a path that is not a string does not. */
+function checkPath(path: unknown, fn: string): void {
+  if (typeof path !== 'string' || path === '')
+    throw new ArgumentError(`${fn}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+}
+
 export async function readSafetensorsFile(path: string, opts: ReadOptions = {}): Promise<ParsedSafetensors> {
+  checkPath(path, 'readSafetensorsFile');
   const parseOpts: ParseOptions = { ...opts, source: path };
   const fh = await open(path, 'r');
   try {
@@ -86,9 +93,12 @@ export async function writeFileAtomic(
   bytes: Uint8Array,
   opts: AtomicWriteOptions = {},
 ): Promise<void> {
+  checkPath(path, 'writeFileAtomic');
   if (!(bytes instanceof Uint8Array)) {
     throw new ArgumentError(`writeFileAtomic: bytes must be a Uint8Array, got ${typeof bytes}`);
   }
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function')
+    throw new ArgumentError(`writeFileAtomic: onProgress must be a function, got ${typeof opts.onProgress}`);
   const chunk = opts.chunkBytes ?? 8 << 20;
   if (!Number.isSafeInteger(chunk) || chunk < 1) {
     throw new ArgumentError(`writeFileAtomic: chunkBytes must be a positive integer, got ${chunk}`);
@@ -144,6 +154,11 @@ export async function saveTensorsFile(
   tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
+  checkPath(path, 'saveTensorsFile');
+  if (tensors === null || typeof tensors !== 'object')
+    throw new ArgumentError(
+      `saveTensorsFile: tensors must be a Map or an object of named tensors, got ${tensors}`,
+    );
   const named: [string, Tensor][] =
     tensors instanceof Map ? [...tensors] : Object.entries(tensors as Readonly<Record<string, Tensor>>);
   const list: SerializableTensor[] = [];
@@ -181,6 +196,7 @@ export async function loadTensorsFile(
   path: string,
   opts: ReadOptions = {},
 ): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+  checkPath(path, 'loadTensorsFile');
   const file = await readSafetensorsFile(path, opts);
   const host = new Map<string, ReturnType<typeof hostValues>>();
   for (const [name, entry] of file.tensors) {

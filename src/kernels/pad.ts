@@ -87,8 +87,13 @@ export function pad(
       `${op}: paddings must be ${x.rank} pairs [before, after] of non-negative integers for x ${fmtShape(x.shape)}, got ${JSON.stringify(paddings)}`,
     );
   }
-  if (typeof constantValue !== 'number' || (Number.isNaN(constantValue) && x.dtype !== 'float32')) {
-    throw new ArgumentError(`${op}: constantValue must be a number, got ${String(constantValue)}`);
+  if (typeof constantValue !== 'number' || (!Number.isFinite(constantValue) && x.dtype === 'int32')) {
+    throw new ArgumentError(
+      `${op}: constantValue must be a number${x.dtype === 'int32' ? ' (finite for int32)' : ''}, got ${String(constantValue)}`,
+    );
+  }
+  if (Number.isNaN(constantValue) && x.dtype === 'bool') {
+    throw new ArgumentError(`${op}: constantValue must be a number, got NaN for a bool x`);
   }
   assertBindable(x, op, 'x');
   const outShape = x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);

@@ -1,4 +1,4 @@
-import { wgslType } from '../tensor/dtype.js';
+import { type DType, wgslType } from '../tensor/dtype.js';
 import { ArgumentError, DTypeError } from '../tensor/errors.js';
 import { recordOp } from '../tensor/record.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -38,6 +38,13 @@ export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
   return recordElementwise('where', all, dtype, out);
 }
 
+/** Bounds in x's dtype; for int32 an infinite bound is the end of the range (coerce gives 0). */
+function intBounds(min: number, max: number, dtype: DType): [number, number] {
+  const b = (v: number) =>
+    dtype === 'int32' && !Number.isFinite(v) ? (v > 0 ? 2147483647 : -2147483648) : coerce(v, dtype);
+  return [b(min), b(max)];
+}
+
 /** Clamps x to [min, max] (NaN stays NaN). */
 export function clipByValue(x: Tensor, min: number, max: number): Tensor {
   assertTensor(x, 'clipByValue', 'x');
@@ -59,7 +66,7 @@ export function clipByValue(x: Tensor, min: number, max: number): Tensor {
     key: 'clipByValue',
     body: t === 'f32' ? 'return select(clamp(x, lo, hi), x, isnan_(x));' : 'return clamp(x, lo, hi);',
     args: ['x', 'lo', 'hi'],
-    inputs: [x, coerce(min, x.dtype), coerce(max, x.dtype)],
+    inputs: [x, ...intBounds(min, max, x.dtype)],
     types: [t, t, t],
     outDtype: x.dtype,
     outShape: x.shape,

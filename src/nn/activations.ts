@@ -1,7 +1,7 @@
 import { softmax } from '../kernels/softmax.js';
 import { relu, relu6, sigmoid, tanh } from '../kernels/unary.js';
-import { ArgumentError } from '../tensor/errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, DTypeError } from '../tensor/errors.js';
+import { Tensor } from '../tensor/tensor.js';
 
 /** Activations by Keras name. */
 export type ActivationName = 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'softmax';
@@ -34,6 +34,11 @@ export function softmaxLogits(probs: Tensor): Tensor | undefined {
 }
 
 export function applyActivation(name: ActivationName, x: Tensor): Tensor {
+  assertActivationName(name, 'applyActivation: name');
+  if (!(x instanceof Tensor)) {
+    throw new DTypeError(`applyActivation: x must be a Tensor, got ${x === null ? 'null' : typeof x}`);
+  }
+  x.assertAlive('applyActivation: x');
   switch (name) {
     case 'linear':
       return x;

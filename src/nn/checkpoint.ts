@@ -15,7 +15,17 @@ import { assignWeights } from './weights.js';
 
 const SLOT = '__optimizer__/';
 
+function checkModelAndPath(model: unknown, path: unknown, who: string): void {
+  if (model === null || typeof model !== 'object' || !('optimizer' in model) || !('weights' in model))
+    throw new ArgumentError(`${who}: model must be a Model (Sequential or functional), got ${typeof model}`);
+  if (typeof path !== 'string' || path === '')
+    throw new ArgumentError(`${who}: path must be a non-empty string, got ${JSON.stringify(path)}`);
+}
+
 export async function saveCheckpoint(model: Model, path: string, epoch: number): Promise<void> {
+  checkModelAndPath(model, path, 'saveCheckpoint');
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new ArgumentError(`saveCheckpoint: epoch must be an integer >= 0, got ${JSON.stringify(epoch)}`);
   if (!model.optimizer)
     throw new ArgumentError('saveCheckpoint: the model is not compiled (no optimizer to save)');
   const io = await import('../io/weights-file.js');
@@ -37,6 +47,7 @@ export async function saveCheckpoint(model: Model, path: string, epoch: number):
 
 /** Restores weights and optimizer state saved by `saveCheckpoint`; returns the epoch to resume from. */
 export async function loadCheckpoint(model: Model, path: string): Promise<number> {
+  checkModelAndPath(model, path, 'loadCheckpoint');
   if (!model.optimizer)
     throw new ArgumentError(
       'loadCheckpoint: compile the model first (the optimizer state is restored into it)',
@@ -81,8 +92,7 @@ export async function loadCheckpoint(model: Model, path: string): Promise<number
 
 /** Keras-style `ModelCheckpoint`: saves a checkpoint after every epoch (`path` may use `{epoch}`). */
 export function modelCheckpoint(model: Model, path: string): Callback {
-  if (typeof path !== 'string' || path === '')
-    throw new ArgumentError('modelCheckpoint: path must be a non-empty string');
+  checkModelAndPath(model, path, 'modelCheckpoint');
   return {
     onEpochEnd: async (epoch) => {
       await saveCheckpoint(model, path.replaceAll('{epoch}', String(epoch + 1)), epoch + 1);

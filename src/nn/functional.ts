@@ -81,6 +81,8 @@ export class Functional extends Model {
   private plan?: { chains: Map<SymbolicTensor, FusedChain>; lastUse: Map<SymbolicTensor, number> };
 
   constructor(args: ModelArgs) {
+    if (args === null || typeof args !== 'object')
+      throw new ArgumentError(`model: expected { inputs, outputs, name? }, got ${JSON.stringify(args)}`);
     super({ name: args.name });
     const inputs = Array.isArray(args.inputs) ? args.inputs : [args.inputs];
     const outputs = [args.outputs];

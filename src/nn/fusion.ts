@@ -5,6 +5,7 @@ import { depthwiseConv2d } from '../kernels/depthwise.js';
 import { foldBatchNorm } from '../kernels/fold.js';
 import { reshape } from '../kernels/reshape.js';
 import { rsqrt } from '../kernels/unary.js';
+import { ArgumentError } from '../tensor/errors.js';
 import { needsGradient } from '../tensor/record.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CallArgs, SymbolicTensor } from './layer.js';
@@ -36,6 +37,8 @@ let enabled = true;
 
 /** Turns graph fusion on or off (on by default); for tests and benchmarks that compare both. */
 export function setGraphFusion(on: boolean): void {
+  if (typeof on !== 'boolean')
+    throw new ArgumentError(`setGraphFusion: on must be a boolean, got ${JSON.stringify(on)}`);
   enabled = on;
 }
 

@@ -1,8 +1,8 @@
 export { type ActivationName, applyActivation } from './activations.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
-export { setGraphFusion } from './fusion.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
+export { setGraphFusion } from './fusion.js';
 export { type InitializerName, initialize } from './initializers.js';
 export {
   type CallArgs,

@@ -1,5 +1,6 @@
 import { fill, randomNormal, randomUniform, truncatedNormal } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { assertShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Weight initializers by Keras name. Fans follow Keras: for a conv kernel, receptive field x channels. */
@@ -46,6 +47,8 @@ export function fans(shape: readonly number[]): [number, number] {
 const TRUNC_STD = 0.8796256610342398;
 
 export function initialize(name: InitializerName, shape: readonly number[], seed?: number): Tensor {
+  assertInitializer(name, 'initialize: name');
+  assertShape(shape, 'initialize: shape');
   const [fanIn, fanOut] = fans(shape);
   const o = { seed };
   switch (name) {

@@ -65,6 +65,23 @@ export abstract class Layer {
   outputShapeBuilt?: SymShape;
 
   constructor(args: LayerArgs = {}) {
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+      throw new ArgumentError(`${this.className}: expected an options object, got ${JSON.stringify(args)}`);
+    }
+    if (args.trainable !== undefined && typeof args.trainable !== 'boolean') {
+      throw new ArgumentError(
+        `${this.className}: trainable must be a boolean, got ${JSON.stringify(args.trainable)}`,
+      );
+    }
+    if (
+      args.batchSize !== undefined &&
+      args.batchSize !== null &&
+      !(Number.isInteger(args.batchSize) && args.batchSize > 0)
+    ) {
+      throw new ArgumentError(
+        `${this.className}: batchSize must be a positive integer, got ${JSON.stringify(args.batchSize)}`,
+      );
+    }
     if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) {
       throw new ArgumentError(
         `${this.className}: name must be a non-empty string, got ${JSON.stringify(args.name)}`,
@@ -78,7 +95,7 @@ export abstract class Layer {
         args.inputShape.some((d) => d !== null && (!Number.isInteger(d) || d < 1))
       ) {
         throw new ShapeError(
-          `${this.name}: inputShape must be an array of positive integers (without the batch dimension), got ${JSON.stringify(args.inputShape)}`,
+          `${this.className} '${this.name}': inputShape must be an array of positive integers (without the batch dimension), got ${JSON.stringify(args.inputShape)}`,
         );
       }
       this.batchInputShape = [args.batchSize ?? null, ...args.inputShape];
@@ -234,6 +251,17 @@ export class SymbolicTensor {
   }
 }
 
+/** Option checks shared by the layers: `who` names the layer, e.g. "Dense 'dense_1'". */
+export function checkBool(v: unknown, what: string, who: string): void {
+  if (v !== undefined && typeof v !== 'boolean')
+    throw new ArgumentError(`${who}: ${what} must be a boolean, got ${JSON.stringify(v)}`);
+}
+
+export function checkSeed(v: unknown, who: string): void {
+  if (v !== undefined && !Number.isInteger(v))
+    throw new ArgumentError(`${who}: seed must be an integer, got ${JSON.stringify(v)}`);
+}
+
 /** Checks that `inputs` is one tensor and returns it. */
 export function single(layer: Layer, inputs: Tensor | Tensor[]): Tensor {
   if (Array.isArray(inputs)) {
@@ -259,12 +287,32 @@ const registry = new Map<string, LayerFactory>();
 
 /** Registers how to recreate a layer class from its `getConfig()` JSON. */
 export function registerLayer(className: string, factory: LayerFactory): void {
+  if (typeof className !== 'string' || className === '') {
+    throw new ArgumentError(
+      `registerLayer: className must be a non-empty string, got ${JSON.stringify(className)}`,
+    );
+  }
+  if (typeof factory !== 'function')
+    throw new ArgumentError(
+      `registerLayer: factory for '${className}' must be a function, got ${typeof factory}`,
+    );
   registry.set(className, factory);
 }
 
 export function layerFromConfig(entry: { className: string; config: Record<string, unknown> }): Layer {
+  if (
+    entry === null ||
+    typeof entry !== 'object' ||
+    typeof entry.config !== 'object' ||
+    entry.config === null
+  ) {
+    throw new ArgumentError(
+      `layerFromConfig: expected { className, config } (a layer config object), got ${JSON.stringify(entry)}`,
+    );
+  }
   const factory = registry.get(entry.className);
-  if (!factory) throw new ArgumentError(`unknown layer class '${entry.className}' in model config`);
+  if (!factory)
+    throw new ArgumentError(`layerFromConfig: unknown layer class '${entry.className}' in model config`);
   const { batchInputShape, ...rest } = entry.config as { batchInputShape?: SymShape };
   const cfg: Record<string, unknown> = { ...rest };
   if (batchInputShape) cfg.inputShape = batchInputShape.slice(1);

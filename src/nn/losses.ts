@@ -6,8 +6,8 @@ import { reshape } from '../kernels/reshape.js';
 import { clipByValue } from '../kernels/select.js';
 import { logSoftmax } from '../kernels/softmax.js';
 import { log, neg } from '../kernels/unary.js';
-import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { Tensor } from '../tensor/tensor.js';
 import { softmaxLogits } from './activations.js';
 
 /** Losses and metrics with Keras names and semantics: each returns a scalar averaged over the batch. */
@@ -18,7 +18,28 @@ export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentrop
 // Keras clips probabilities to [eps, 1 - eps] before the log.
 const EPS = 1e-7;
 
+/** yTrue and yPred must be live tensors. */
+function checkPair(yTrue: unknown, yPred: unknown, who: string): void {
+  for (const [name, t] of [
+    ['yTrue', yTrue],
+    ['yPred', yPred],
+  ] as const) {
+    if (!(t instanceof Tensor))
+      throw new DTypeError(`${who}: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    t.assertAlive(`${who}: ${name}`);
+  }
+}
+
+function checkLossOpts(opts: unknown, who: string): void {
+  if (opts === null || typeof opts !== 'object')
+    throw new ArgumentError(`${who}: options must be an object, got ${JSON.stringify(opts)}`);
+  const f = (opts as { fromLogits?: unknown }).fromLogits;
+  if (f !== undefined && typeof f !== 'boolean')
+    throw new ArgumentError(`${who}: fromLogits must be a boolean, got ${JSON.stringify(f)}`);
+}
+
 function sparseLabels(yTrue: Tensor, yPred: Tensor, who: string): Tensor {
+  checkPair(yTrue, yPred, who);
   const rows = yPred.shape[0];
   const ok =
     (yTrue.rank === 1 && yTrue.shape[0] === rows) ||
@@ -38,6 +59,7 @@ function logitsFor(yPred: Tensor): Tensor {
 }
 
 export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {}): LossFn {
+  checkLossOpts(opts, 'sparseCategoricalCrossentropy');
   const fn: LossFn = (yTrue, yPred) => {
     const labels = sparseLabels(yTrue, yPred, 'sparseCategoricalCrossentropy');
     const logits = opts.fromLogits ? yPred : logitsFor(yPred);
@@ -47,7 +69,9 @@ export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {
 }
 
 export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): LossFn {
+  checkLossOpts(opts, 'categoricalCrossentropy');
   const fn: LossFn = (yTrue, yPred) => {
+    checkPair(yTrue, yPred, 'categoricalCrossentropy');
     if (
       yPred.rank !== 2 ||
       yTrue.rank !== 2 ||
@@ -70,6 +94,7 @@ export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Lo
 
 export function meanSquaredError(): LossFn {
   return named((yTrue, yPred) => {
+    checkPair(yTrue, yPred, 'meanSquaredError');
     if (yTrue.size !== yPred.size) {
       throw new ShapeError(
         `meanSquaredError: yTrue ${fmtShape(yTrue.shape)} and yPred ${fmtShape(yPred.shape)} differ in size`,
@@ -95,12 +120,12 @@ const LOSSES: Record<string, () => LossFn> = {
   mse: () => meanSquaredError(),
 };
 
-export function getLoss(l: LossName | string | LossFn): LossFn {
+export function getLoss(l: LossName | string | LossFn, who = 'getLoss'): LossFn {
   if (typeof l === 'function') return l;
-  const f = LOSSES[l as string];
+  const f = typeof l === 'string' && Object.hasOwn(LOSSES, l) ? LOSSES[l] : undefined;
   if (!f)
     throw new ArgumentError(
-      `compile: unknown loss ${JSON.stringify(l)}; use one of ${Object.keys(LOSSES).join(', ')}`,
+      `${who}: unknown loss ${JSON.stringify(l)}; use one of ${Object.keys(LOSSES).join(', ')}`,
     );
   return f();
 }
@@ -116,6 +141,12 @@ export function sparseCategoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor 
 }
 
 export function categoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor {
+  checkPair(yTrue, yPred, 'categoricalAccuracy');
+  if (yPred.rank !== 2 || yTrue.rank !== 2 || yTrue.shape[0] !== yPred.shape[0]) {
+    throw new ShapeError(
+      `categoricalAccuracy: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(yPred.shape)}`,
+    );
+  }
   return mean(cast(equal(argMax(yPred, -1), argMax(yTrue, -1)), 'float32'));
 }
 

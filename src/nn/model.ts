@@ -86,8 +86,10 @@ export abstract class Model extends Layer {
   compile(args: CompileArgs): void {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
+    if (args.metrics !== undefined && !Array.isArray(args.metrics))
+      throw new ArgumentError(`compile: metrics must be an array, got ${JSON.stringify(args.metrics)}`);
     this.optimizer = getOptimizer(args.optimizer);
-    this.loss = getLoss(args.loss);
+    this.loss = getLoss(args.loss, 'compile');
     this.metrics = (args.metrics ?? []).map((m) => getMetric(m, this.loss!));
   }
 

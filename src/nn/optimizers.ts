@@ -19,17 +19,31 @@ export interface ExponentialDecayArgs {
 
 /** Keras `ExponentialDecay`: lr = initial * decayRate ^ (step / decaySteps) (floored with staircase). */
 export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedule {
+  checkArgs(args, 'exponentialDecay');
   const { initialLearningRate: lr0, decaySteps, decayRate, staircase = false } = args;
-  if (!(lr0 > 0)) throw new ArgumentError(`exponentialDecay: initialLearningRate must be > 0, got ${lr0}`);
-  if (!(decaySteps > 0))
-    throw new ArgumentError(`exponentialDecay: decaySteps must be > 0, got ${decaySteps}`);
-  if (!(decayRate > 0)) throw new ArgumentError(`exponentialDecay: decayRate must be > 0, got ${decayRate}`);
+  for (const [name, v] of [
+    ['initialLearningRate', lr0],
+    ['decaySteps', decaySteps],
+    ['decayRate', decayRate],
+  ] as const) {
+    if (!(v > 0) || !Number.isFinite(v))
+      throw new ArgumentError(`exponentialDecay: ${name} must be a finite number > 0, got ${v}`);
+  }
+  if (typeof staircase !== 'boolean')
+    throw new ArgumentError(
+      `exponentialDecay: staircase must be a boolean, got ${JSON.stringify(staircase)}`,
+    );
   const f: LearningRateSchedule = (step) => {
     const p = step / decaySteps;
     return lr0 * decayRate ** (staircase ? Math.floor(p) : p);
   };
   f.config = { name: 'ExponentialDecay', ...args, staircase };
   return f;
+}
+
+function checkArgs(args: unknown, who: string): void {
+  if (args === null || typeof args !== 'object')
+    throw new ArgumentError(`${who}: expected an options object, got ${JSON.stringify(args)}`);
 }
 
 function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
@@ -77,6 +91,12 @@ export abstract class Optimizer {
   /** Applies one update to each variable from its gradient, then advances `iterations`. */
   applyGradients(grads: Map<Variable, Tensor> | Array<[Variable, Tensor]>): void {
     const lr = this.currentLearningRate();
+    // A schedule is user code: a NaN or negative rate would silently ruin every weight.
+    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) {
+      throw new ArgumentError(
+        `${this.constructor.name}: the learning-rate schedule returned ${String(lr)} at step ${this.iterations}; it must return a finite number > 0`,
+      );
+    }
     for (const [w, g] of grads instanceof Map ? grads.entries() : grads) {
       let s = this.slots.get(w);
       if (!s) {
@@ -141,8 +161,11 @@ export class SGD extends Optimizer {
   protected readonly numSlots: number;
 
   constructor(args: SGDArgs = {}) {
+    checkArgs(args, 'SGD');
     super(args.learningRate ?? 0.01, 'SGD');
     this.momentum = checkUnit(args.momentum ?? 0, 'momentum', 'SGD');
+    if (args.nesterov !== undefined && typeof args.nesterov !== 'boolean')
+      throw new ArgumentError(`SGD: nesterov must be a boolean, got ${JSON.stringify(args.nesterov)}`);
     this.nesterov = args.nesterov ?? false;
     this.numSlots = this.momentum > 0 ? 1 : 0;
   }
@@ -172,11 +195,13 @@ export class Adam extends Optimizer {
   protected readonly numSlots = 2;
 
   constructor(args: AdamArgs = {}) {
+    checkArgs(args, 'Adam');
     super(args.learningRate ?? 0.001, 'Adam');
     this.beta1 = checkUnit(args.beta1 ?? 0.9, 'beta1', 'Adam');
     this.beta2 = checkUnit(args.beta2 ?? 0.999, 'beta2', 'Adam');
     this.epsilon = args.epsilon ?? 1e-7;
-    if (!(this.epsilon > 0)) throw new ArgumentError(`Adam: epsilon must be > 0, got ${this.epsilon}`);
+    if (!(this.epsilon > 0) || !Number.isFinite(this.epsilon))
+      throw new ArgumentError(`Adam: epsilon must be a finite number > 0, got ${this.epsilon}`);
   }
 
   protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {

@@ -3,6 +3,7 @@ import { concat } from '../kernels/concat.js';
 import { gather } from '../kernels/gather.js';
 import { slice } from '../kernels/slice.js';
 import { nextSeedValue, tensor } from '../tensor/creation.js';
+import type { DataArray } from '../tensor/dtype.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -39,6 +40,19 @@ export interface FitArgs {
 
 function isBatchSource(x: unknown): x is BatchSource {
   return typeof x === 'object' && x !== null && !(x instanceof Tensor) && Symbol.asyncIterator in x;
+}
+
+function checkVerbose(v: unknown, who: string): Verbose {
+  if (v !== 'auto' && v !== 0 && v !== 1 && v !== 2)
+    throw new ArgumentError(`${who}: verbose must be 0, 1, 2 or 'auto', got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function checkSink(s: LogSink | undefined, who: string): LogSink {
+  if (s === undefined) return defaultSink();
+  if (s === null || typeof s.write !== 'function')
+    throw new ArgumentError(`${who}: logSink must have a write(text) method`);
+  return s;
 }
 
 function checkPositiveInt(v: unknown, name: string, who: string): number {
@@ -140,9 +154,14 @@ async function trainStep(model: Model, b: Batch): Promise<Record<string, number>
   }, vars);
   model.optimizer!.applyGradients(grads);
   for (const g of grads.values()) g.dispose();
-  const vals = await Promise.all([value, ...metricTensors].map((t) => t.data()));
-  value.dispose();
-  for (const t of metricTensors) t.dispose();
+  let vals: DataArray[];
+  try {
+    vals = await Promise.all([value, ...metricTensors].map((t) => t.data()));
+  } finally {
+    // Also when the readback throws (a GPU fault): nothing of the step may leak.
+    value.dispose();
+    for (const t of metricTensors) t.dispose();
+  }
   const logs: Record<string, number> = { loss: vals[0][0] };
   model.metrics.forEach((m, i) => {
     logs[m.name] = vals[i + 1][0];
@@ -157,8 +176,15 @@ async function evaluateBatches(model: Model, source: AsyncIterable<Batch>): Prom
       const yPred = model.apply(b.xs, { training: false });
       return [model.loss!(b.ys, yPred), ...model.metrics.map((m) => m.fn(b.ys, yPred))];
     });
-    const vals = await Promise.all([loss, ...ms].map((t) => t.data()));
-    for (const t of [loss, ...ms]) t.dispose();
+    let vals: DataArray[];
+    try {
+      vals = await Promise.all([loss, ...ms].map((t) => t.data()));
+    } catch (e) {
+      disposeBatch(b);
+      throw e;
+    } finally {
+      for (const t of [loss, ...ms]) t.dispose();
+    }
     const logs: Record<string, number> = { loss: vals[0][0] };
     model.metrics.forEach((m, i) => {
       logs[m.name] = vals[i + 1][0];
@@ -182,10 +208,21 @@ export async function fit(
   const epochs = checkPositiveInt(args.epochs ?? 1, 'epochs', who);
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', who);
   const initialEpoch = args.initialEpoch ?? 0;
-  const sink = args.logSink ?? defaultSink();
-  const verbose = args.verbose ?? 'auto';
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0)
+    throw new ArgumentError(
+      `${who}: initialEpoch must be an integer >= 0, got ${JSON.stringify(initialEpoch)}`,
+    );
+  if (args.seed !== undefined && !Number.isInteger(args.seed))
+    throw new ArgumentError(`${who}: seed must be an integer, got ${JSON.stringify(args.seed)}`);
+  if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean')
+    throw new ArgumentError(`${who}: shuffle must be a boolean, got ${JSON.stringify(args.shuffle)}`);
+  if (args.stepsPerEpoch !== undefined) checkPositiveInt(args.stepsPerEpoch, 'stepsPerEpoch', who);
+  const sink = checkSink(args.logSink, who);
+  const verbose = checkVerbose(args.verbose ?? 'auto', who);
   const mode: 0 | 1 | 2 = verbose === 'auto' ? (sink.isTTY ? 1 : 2) : verbose;
   const callbacks = args.callbacks ?? [];
+  if (!Array.isArray(callbacks) || callbacks.some((c) => c === null || typeof c !== 'object'))
+    throw new ArgumentError(`${who}: callbacks must be an array of callback objects`);
 
   let trainX: Tensor | undefined;
   let trainY: Tensor | undefined;
@@ -299,9 +336,10 @@ export async function evaluate(
     checkXY(x as Tensor, y, 'evaluate');
     src = tensorBatches(x as Tensor, y, batchSize);
   }
+  const verbose = checkVerbose(args.verbose ?? 0, 'evaluate');
+  const sink = checkSink(args.logSink, 'evaluate');
   const logs = await evaluateBatches(model, src);
-  const verbose = args.verbose ?? 0;
-  if (verbose) (args.logSink ?? defaultSink()).write(`${fmtLogs(logs).slice(3)}\n`);
+  if (verbose) sink.write(`${fmtLogs(logs).slice(3)}\n`);
   return logs;
 }
 
@@ -326,6 +364,10 @@ export async function predict(
         b.xs.dispose();
       }
     } else {
+      if (x === null || typeof x !== 'object' || !(Symbol.asyncIterator in x))
+        throw new ArgumentError(
+          `predict: x must be a Tensor or an async iterable of tensors or batches, got ${x === null ? 'null' : typeof x}`,
+        );
       for await (const item of x) {
         const xs = item instanceof Tensor ? item : item.xs;
         outs.push(tidy(() => model.apply(xs, { training: false })));

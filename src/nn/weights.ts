@@ -1,8 +1,8 @@
 import { WeightsFormatError } from '../io/errors.js';
 import { type ParsedSafetensors, type SafetensorsEntry, toFloat32, toInt32 } from '../io/safetensors.js';
 import { tensor } from '../tensor/creation.js';
-import { fmtShape } from '../tensor/errors.js';
-import type { Variable } from '../tensor/variable.js';
+import { ArgumentError, fmtShape } from '../tensor/errors.js';
+import { Variable } from '../tensor/variable.js';
 
 /**
  * Loads named weights (e.g. a parsed safetensors file) into variables, by variable name
@@ -27,6 +27,15 @@ export function assignWeights(
   file: ParsedSafetensors,
   opts: AssignOptions = {},
 ): void {
+  if (!Array.isArray(vars) || !vars.every((v) => v instanceof Variable))
+    throw new ArgumentError('assignWeights: vars must be an array of Variables');
+  if (file === null || typeof file !== 'object' || !(file.tensors instanceof Map)) {
+    throw new ArgumentError(
+      'assignWeights: file must be a parsed safetensors file ({ metadata, tensors: Map }), e.g. from parseSafetensors',
+    );
+  }
+  if (opts.rename !== undefined && typeof opts.rename !== 'function')
+    throw new ArgumentError(`assignWeights: rename must be a function, got ${typeof opts.rename}`);
   const where = opts.source ? ` from ${opts.source}` : '';
   const byName = new Map<string, SafetensorsEntry>();
   for (const [name, e] of file.tensors) byName.set(opts.rename ? opts.rename(name) : name, e);

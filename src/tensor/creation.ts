@@ -97,6 +97,10 @@ export function upload(values: ArrayLike<number>, shape: readonly number[], dtyp
 }
 
 export function scalar(value: number | boolean, dtype?: DType): Tensor {
+  if (typeof value !== 'number' && typeof value !== 'boolean')
+    throw new DTypeError(
+      `scalar: value must be a number or a boolean, got ${value === null ? 'null' : typeof value}`,
+    );
   return tensor(value, [], dtype);
 }
 
@@ -106,20 +110,27 @@ function checkShape(shape: readonly number[], fn: string): void {
 }
 
 export function fill(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
-  checkShape(shape, 'fill');
-  assertDType(dtype, 'fill: dtype');
-  if (typeof value !== 'number' || (Number.isNaN(value) && dtype !== 'float32')) {
-    throw new ArgumentError(`fill: value must be a number, got ${String(value)}`);
+  return filled(shape, value, dtype, 'fill');
+}
+
+function filled(shape: readonly number[], value: number, dtype: DType, fn: string): Tensor {
+  checkShape(shape, fn);
+  assertDType(dtype, `${fn}: dtype`);
+  // An int32 tensor cannot hold Infinity (it would silently become 0), nor a bool NaN.
+  const representable =
+    dtype === 'float32' || (dtype === 'int32' ? Number.isFinite(value) : !Number.isNaN(value));
+  if (typeof value !== 'number' || !representable) {
+    throw new ArgumentError(`${fn}: value must be a number representable as ${dtype}, got ${String(value)}`);
   }
   return fillKernel(shape, value, dtype);
 }
 
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  return fill(shape, 0, dtype);
+  return filled(shape, 0, dtype, 'zeros');
 }
 
 export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  return fill(shape, 1, dtype);
+  return filled(shape, 1, dtype, 'ones');
 }
 
 let autoSeed = (Date.now() ^ 0x5bd1e995) >>> 0;
@@ -159,10 +170,20 @@ export function randomUniform(
   checkShape(shape, 'randomUniform');
   const dtype = opts.dtype ?? 'float32';
   if (dtype === 'bool') throw new DTypeError('randomUniform: dtype must be float32 or int32, got bool');
+  if (!Number.isFinite(minval) || !Number.isFinite(maxval)) {
+    throw new ArgumentError(`randomUniform: minval and maxval must be finite, got ${minval} and ${maxval}`);
+  }
   if (!(maxval > minval)) {
     throw new ArgumentError(`randomUniform: maxval (${maxval}) must be greater than minval (${minval})`);
   }
   return randomKernel(shape, 'uniform', minval, maxval, nextSeed(opts.seed, 'randomUniform'), dtype);
+}
+
+function checkNormal(mean: number, stddev: number, fn: string): void {
+  if (typeof mean !== 'number' || !Number.isFinite(mean))
+    throw new ArgumentError(`${fn}: mean must be a finite number, got ${String(mean)}`);
+  if (typeof stddev !== 'number' || !(stddev >= 0) || !Number.isFinite(stddev))
+    throw new ArgumentError(`${fn}: stddev must be a finite number >= 0, got ${String(stddev)}`);
 }
 
 /** Normal values with the given mean and standard deviation (float32). */
@@ -173,7 +194,7 @@ export function randomNormal(
   opts: { seed?: number } = {},
 ): Tensor {
   checkShape(shape, 'randomNormal');
-  if (!(stddev >= 0)) throw new ArgumentError(`randomNormal: stddev must be >= 0, got ${stddev}`);
+  checkNormal(mean, stddev, 'randomNormal');
   return randomKernel(shape, 'normal', mean, stddev, nextSeed(opts.seed, 'randomNormal'), 'float32');
 }
 
@@ -185,7 +206,7 @@ export function truncatedNormal(
   opts: { seed?: number } = {},
 ): Tensor {
   checkShape(shape, 'truncatedNormal');
-  if (!(stddev >= 0)) throw new ArgumentError(`truncatedNormal: stddev must be >= 0, got ${stddev}`);
+  checkNormal(mean, stddev, 'truncatedNormal');
   return randomKernel(
     shape,
     'truncatedNormal',

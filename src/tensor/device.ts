@@ -1,4 +1,4 @@
-import { DeviceError } from './errors.js';
+import { ArgumentError, DeviceError } from './errors.js';
 
 /**
  * One shared GPUDevice for the process. In a browser it comes from `navigator.gpu`; in Node from
@@ -37,6 +37,11 @@ let pending: Promise<GPUDevice> | undefined;
 let lostReason: string | undefined;
 let generation = 0;
 const lostListeners = new Set<(reason: string) => void>();
+// GPU errors caught by error scopes arrive asynchronously (popErrorScope is a promise): they are
+// kept here and thrown by the next sync() or readback, so a failed allocation or a rejected batch
+// is reported instead of leaving garbage in tensors.
+const pendingScopes = new Set<Promise<void>>();
+let faults: string[] = [];
 
 /**
  * lavapipe splits each dispatch over LP_NUM_THREADS threads; it must be set before the Vulkan
@@ -45,9 +50,9 @@ const lostListeners = new Set<(reason: string) => void>();
  */
 export async function setLavapipeThreadsDefault(): Promise<void> {
   const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
-  if (!proc || proc.env.LP_NUM_THREADS !== undefined) return;
+  if (!proc) return;
   const os = await import('node:os');
-  proc.env.LP_NUM_THREADS = String(Math.max(2, 2 * os.availableParallelism()));
+  proc.env.LP_NUM_THREADS ??= String(Math.max(2, 2 * os.availableParallelism()));
 }
 
 async function getGpu(): Promise<GPU> {
@@ -124,6 +129,8 @@ async function createDevice(): Promise<GPUDevice> {
     lostReason = `${li.reason}: ${li.message}`;
     device = undefined;
     info = undefined;
+    faults = [];
+    pendingScopes.clear();
     for (const l of lostListeners) l(lostReason);
   });
   // Errors not caught by an error scope: surface each distinct one once instead of losing them
@@ -187,8 +194,44 @@ export function deviceInfo(): DeviceInfo {
 
 /** Registers a callback run when the device is lost (used to reset pools and caches). */
 export function onDeviceLost(fn: (reason: string) => void): () => void {
+  if (typeof fn !== 'function')
+    throw new ArgumentError(`onDeviceLost: fn must be a function, got ${typeof fn}`);
   lostListeners.add(fn);
   return () => lostListeners.delete(fn);
+}
+
+/**
+ * @internal Watches an error scope just popped: a GPU error it reports becomes a fault with the
+ * message `describe` makes (undefined: ignore it), thrown by the next `throwFaults()`.
+ */
+export function watchErrorScope(
+  popped: Promise<GPUError | null>,
+  describe: (error: GPUError) => string | undefined,
+): void {
+  const dev = device;
+  const done: Promise<void> = popped
+    .then(
+      (error) => {
+        if (!error || device !== dev) return;
+        const msg = describe(error);
+        if (msg !== undefined) faults.push(msg);
+      },
+      () => {}, // the device was lost: reported by currentDevice()
+    )
+    .finally(() => pendingScopes.delete(done));
+  pendingScopes.add(done);
+}
+
+/**
+ * @internal Waits for the error scopes still open and throws the first fault recorded since the
+ * last call as a DeviceError (faults are reported once).
+ */
+export async function throwFaults(): Promise<void> {
+  while (pendingScopes.size > 0) await Promise.all(pendingScopes);
+  if (faults.length === 0) return;
+  const [first, ...rest] = faults;
+  faults = [];
+  throw new DeviceError(rest.length > 0 ? `${first} (then ${rest.length} more GPU error(s))` : first);
 }
 
 /** Destroys the device (tests of device loss, clean shutdown). The next getDevice() makes a new one. */

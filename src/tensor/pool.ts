@@ -1,4 +1,5 @@
-import { currentDevice, onDeviceLost } from './device.js';
+import { currentDevice, onDeviceLost, watchErrorScope } from './device.js';
+import { liveCounts } from './engine.js';
 import { DeviceError } from './errors.js';
 
 /**
@@ -28,6 +29,30 @@ let allocatedBytes = 0;
 let toDestroy: GPUBuffer[] = [];
 let maxPooledBytes = 1 << 30;
 
+/** A buffer just created, for the report if its allocation turns out to have failed. */
+interface NewBuffer {
+  buffer: GPUBuffer;
+  bytes: number;
+  /** What the buffer was for: the first kernel dispatched after its creation, or an upload. */
+  use?: string;
+}
+// Buffers whose allocation failed (WebGPU hands out an invalid buffer and reports the error
+// asynchronously): never pooled, destroyed when released.
+const failed = new WeakSet<GPUBuffer>();
+let unnamed: NewBuffer[] = [];
+
+/** Called before each dispatch: buffers created since the last one are for this kernel's output. */
+export function nameNewBuffers(kernel: string): void {
+  if (unnamed.length === 0) return;
+  for (const b of unnamed) b.use = `kernel '${kernel}'`;
+  unnamed = [];
+}
+
+/** True if the allocation of `buffer` was reported failed. */
+export function isFailedBuffer(buffer: GPUBuffer): boolean {
+  return failed.has(buffer);
+}
+
 function take(map: Map<number, GPUBuffer[]>, size: number): GPUBuffer | undefined {
   const list = map.get(size);
   const buf = list?.pop();
@@ -50,11 +75,76 @@ export function acquireBuffer(bytes: number, forUpload = false): GPUBuffer {
     );
   }
   allocatedBytes += size;
-  return device.createBuffer({ size, usage: USAGE });
+  // Scopes per created buffer, not per dispatch: pooled buffers make creation rare in a training
+  // loop (about 3 us each, measured on lavapipe).
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  const buffer = device.createBuffer({ size, usage: USAGE });
+  const info: NewBuffer = { buffer, bytes, use: forUpload ? 'an upload from the CPU' : undefined };
+  if (!forUpload) {
+    if (unnamed.length >= 256) unnamed = [];
+    unnamed.push(info);
+  }
+  const onError = (e: GPUError) => allocationFailed(info, e);
+  watchErrorScope(device.popErrorScope(), onError);
+  watchErrorScope(device.popErrorScope(), onError);
+  return buffer;
+}
+
+const fmtMiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** Quarantines a buffer whose creation failed and says what happened and what to do. */
+function allocationFailed(info: NewBuffer, error: GPUError): string {
+  const { buffer } = info;
+  failed.add(buffer);
+  // Already released into the pool: take it out so no later tensor gets it.
+  for (const map of [clean, dirty]) {
+    const list = map.get(buffer.size);
+    const i = list?.indexOf(buffer) ?? -1;
+    if (i >= 0) {
+      list!.splice(i, 1);
+      pooledBytes -= buffer.size;
+      allocatedBytes -= buffer.size;
+      buffer.destroy();
+    }
+  }
+  const oom = error.constructor.name === 'GPUOutOfMemoryError';
+  // Give the memory kept for reuse back, so that a retry with a smaller batch can succeed.
+  // Clean buffers are not used by unsubmitted commands, so destroying them is safe.
+  const freed = oom ? freeClean() : 0;
+  const { numTensors, numBytes } = liveCounts();
+  return (
+    `${oom ? 'out of GPU memory' : 'GPU buffer allocation failed'}: a ${info.bytes}-byte ` +
+    `(${fmtMiB(info.bytes)}) buffer for ${info.use ?? 'a tensor'} could not be created ` +
+    `(${error.message.split('\n')[0]}); tensors computed with it hold undefined values. ` +
+    `memory() reports ${numBytes} bytes (${fmtMiB(numBytes)}) live in ${numTensors} tensors and ` +
+    `${pooledBytes} bytes pooled${freed > 0 ? ` after freeing ${freed} pooled bytes` : ''}. ` +
+    'Reduce the batch size (or the image/model size), dispose tensors you no longer need ' +
+    '(tidy(), dispose()), then retry.'
+  );
+}
+
+function freeClean(): number {
+  let freed = 0;
+  for (const list of clean.values()) {
+    for (const b of list) {
+      freed += b.size;
+      b.destroy();
+    }
+  }
+  clean.clear();
+  pooledBytes -= freed;
+  allocatedBytes -= freed;
+  return freed;
 }
 
 export function releaseBuffer(buffer: GPUBuffer): void {
   const size = buffer.size;
+  if (failed.has(buffer)) {
+    toDestroy.push(buffer);
+    allocatedBytes -= size;
+    return;
+  }
   if (pooledBytes + size > maxPooledBytes) {
     // Destroy only after the commands using it are submitted.
     toDestroy.push(buffer);
@@ -101,6 +191,7 @@ onDeviceLost(() => {
   clean.clear();
   dirty.clear();
   toDestroy = [];
+  unnamed = [];
   pooledBytes = 0;
   allocatedBytes = 0;
 });

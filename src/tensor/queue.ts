@@ -1,6 +1,6 @@
-import { currentDevice, onDeviceLost } from './device.js';
+import { currentDevice, onDeviceLost, throwFaults, watchErrorScope } from './device.js';
 import { DeviceError } from './errors.js';
-import { flushed } from './pool.js';
+import { flushed, nameNewBuffers } from './pool.js';
 
 /**
  * Records kernel dispatches into one command encoder and submits them in batches: at the end of
@@ -37,6 +37,8 @@ let uniformBuffer: GPUBuffer | undefined;
 const uniformData = new Uint8Array(UNIFORM_SLOT * UNIFORM_SLOTS);
 let uniformSlots = 0;
 let dispatches = 0;
+/** The first kernel of the batch being recorded (named when WebGPU rejects the batch). */
+let batchFirst: string | undefined;
 let flushScheduled = false;
 let totalDispatches = 0;
 let compileMs = 0;
@@ -87,6 +89,8 @@ export function runKernel(call: KernelCall): void {
       `${call.key}: dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${max}`,
     );
   }
+  nameNewBuffers(call.key);
+  batchFirst ??= call.key;
   const pipeline = getPipeline(call.key, call.source);
   if (call.params && call.params.byteLength > UNIFORM_SLOT) {
     throw new DeviceError(
@@ -129,6 +133,8 @@ export function copyBuffer(
   dstOffset: number,
   bytes: number,
 ): void {
+  nameNewBuffers('copy');
+  batchFirst ??= 'copy';
   ensurePass();
   pass!.end();
   encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -144,9 +150,21 @@ export function flush(): void {
   }
   const device = currentDevice();
   pass!.end();
+  // One scope per batch (not per dispatch): an invalid buffer or pipeline makes WebGPU drop the
+  // whole batch, which must surface as an error at the next sync or readback, not as garbage.
+  const n = dispatches;
+  const first = batchFirst;
+  device.pushErrorScope('validation');
   if (uniformSlots > 0)
     device.queue.writeBuffer(uniformBuffer!, 0, uniformData, 0, uniformSlots * UNIFORM_SLOT);
   device.queue.submit([encoder.finish()]);
+  watchErrorScope(
+    device.popErrorScope(),
+    (e) =>
+      `WebGPU rejected a batch of commands (${n} dispatches, starting with '${first}'), so their ` +
+      `outputs hold undefined values: ${e.message.split('\n')[0]}`,
+  );
+  batchFirst = undefined;
   encoder = undefined;
   pass = undefined;
   uniformSlots = 0;
@@ -154,10 +172,14 @@ export function flush(): void {
   flushed();
 }
 
-/** Waits until the GPU has finished everything submitted (and flushes what is recorded). */
+/**
+ * Waits until the GPU has finished everything submitted (and flushes what is recorded). Throws a
+ * DeviceError if WebGPU reported an error since the last sync or readback (out of memory...).
+ */
 export async function sync(): Promise<void> {
   flush();
   await currentDevice().queue.onSubmittedWorkDone();
+  await throwFaults();
 }
 
 export function queueStats(): { pipelines: number; dispatches: number; compileMs: number } {
@@ -195,4 +217,5 @@ onDeviceLost(() => {
   uniformBuffer = undefined;
   uniformSlots = 0;
   dispatches = 0;
+  batchFirst = undefined;
 });

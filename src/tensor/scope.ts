@@ -54,6 +54,9 @@ export function tidy<T extends TensorContainer>(a: string | (() => T), b?: () =>
 
 /** Marks a tensor so that no enclosing `tidy` disposes it. Returns it. */
 export function keep<T extends Tensor>(t: T): T {
+  if (!(t instanceof Tensor)) {
+    throw new ArgumentError(`keep: expected a Tensor, got ${t === null ? 'null' : typeof t}`);
+  }
   markKept(t);
   return t;
 }

@@ -1,7 +1,8 @@
-import { currentDevice, deviceGeneration } from './device.js';
+import { currentDevice, deviceGeneration, throwFaults, watchErrorScope } from './device.js';
 import { type DataArray, type DType, makeArray } from './dtype.js';
 import { registerTensor, unregisterTensor } from './engine.js';
-import { DeviceError, DisposedTensorError, fmtShape } from './errors.js';
+import { DeviceError, DisposedTensorError, fmtShape, WgslNnError } from './errors.js';
+import { isFailedBuffer } from './pool.js';
 import { copyBuffer, flush } from './queue.js';
 import { type Shape, sizeOf } from './shape.js';
 import { Storage } from './storage.js';
@@ -71,27 +72,51 @@ export class Tensor {
         `${arg} (tensor #${this.id}${this.name ? ` '${this.name}'` : ''}, shape ${fmtShape(this.shape)}, ${this.dtype}) was disposed and cannot be used`,
       );
     }
+    if (isFailedBuffer(this.storage.buffer)) {
+      throw new DeviceError(
+        `${arg} (tensor #${this.id}, shape ${fmtShape(this.shape)}) has no valid GPU memory: its allocation failed (see the error thrown by sync() or data()); dispose it and compute it again`,
+      );
+    }
   }
 
-  /** Copies the values to the CPU as a flat typed array (Float32Array, or Int32Array for int32/bool). */
+  /**
+   * Copies the values to the CPU as a flat typed array (Float32Array, or Int32Array for int32/bool).
+   * Throws a DeviceError if WebGPU reported an error (e.g. out of memory) since the last readback.
+   */
   async data(): Promise<DataArray> {
     this.assertAlive();
     const out = makeArray(this.dtype, this.size);
-    if (this.size === 0) return out;
+    if (this.size === 0) {
+      await throwFaults();
+      return out;
+    }
     const bytes = this.size * 4;
     const device = currentDevice();
     flush();
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
     const staging = device.createBuffer({ size: bytes, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(this.storage.buffer, 0, staging, 0, bytes);
     device.queue.submit([enc.finish()]);
+    const describe = (e: GPUError) =>
+      `data(): reading back tensor #${this.id} (shape ${fmtShape(this.shape)}, ${bytes} bytes) failed: ${e.message.split('\n')[0]}`;
+    watchErrorScope(device.popErrorScope(), describe);
+    watchErrorScope(device.popErrorScope(), describe);
     try {
       await staging.mapAsync(0x01 /* READ */);
       new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange()));
       staging.unmap();
+    } catch (e) {
+      await throwFaults();
+      if (e instanceof WgslNnError) throw e;
+      throw new DeviceError(
+        `data(): reading back tensor #${this.id} (shape ${fmtShape(this.shape)}) failed: ${(e as Error).message}`,
+      );
     } finally {
       staging.destroy();
     }
+    await throwFaults();
     return out;
   }
 

@@ -58,6 +58,8 @@ export function variable(initial: Tensor, opts: VariableOptions = {}): Variable 
   const name = opts.name ?? `variable_${nextVar++}`;
   if (typeof name !== 'string' || name.length === 0)
     throw new ArgumentError('variable: name must be a non-empty string');
+  if (opts.trainable !== undefined && typeof opts.trainable !== 'boolean')
+    throw new ArgumentError(`variable: trainable must be a boolean, got ${JSON.stringify(opts.trainable)}`);
   const v = new Variable(
     new Storage(Math.max(4, initial.size * 4)),
     initial.shape,

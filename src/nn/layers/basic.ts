@@ -9,6 +9,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
 import {
   type CallArgs,
+  checkSeed,
   fmtSym,
   Layer,
   type LayerArgs,
@@ -69,9 +70,10 @@ export class ReLU extends Layer {
   readonly maxValue?: number;
   constructor(args: ReLUArgs = {}) {
     super(args);
-    if (args.maxValue !== undefined && !(typeof args.maxValue === 'number' && args.maxValue > 0)) {
+    const max = args.maxValue;
+    if (max !== undefined && !(typeof max === 'number' && max > 0 && Number.isFinite(max))) {
       throw new ArgumentError(
-        `ReLU '${this.name}': maxValue must be a positive number, got ${JSON.stringify(args.maxValue)}`,
+        `ReLU '${this.name}': maxValue must be a positive finite number, got ${JSON.stringify(args.maxValue)}`,
       );
     }
     this.maxValue = args.maxValue;
@@ -129,6 +131,7 @@ export class Dropout extends Layer {
         `Dropout '${this.name}': rate must be in [0, 1), got ${JSON.stringify(args?.rate)}`,
       );
     }
+    checkSeed(args.seed, `Dropout '${this.name}'`);
     this.rate = args.rate;
     this.seed = args.seed;
   }

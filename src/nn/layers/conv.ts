@@ -8,7 +8,9 @@ import { type ActivationName, applyActivation, assertActivationName } from '../a
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import {
   type CallArgs,
+  checkBool,
   checkInputShape,
+  checkSeed,
   fmtSym,
   Layer,
   type LayerArgs,
@@ -73,7 +75,9 @@ abstract class ConvBase extends Layer {
   constructor(args: ConvBaseArgs) {
     super(args);
     const who = `${this.className} '${this.name}'`;
-    this.kernelSize = pair(args.kernelSize, 0, 'kernelSize', who);
+    this.kernelSize = pair(args?.kernelSize, 0, 'kernelSize', who);
+    checkBool(args.useBias, 'useBias', who);
+    checkSeed(args.seed, who);
     this.strides = pair(args.strides, 1, 'strides', who);
     this.padding = checkPadding(args.padding ?? 'valid', who);
     this.activation = args.activation ?? 'linear';
@@ -186,7 +190,7 @@ export class DepthwiseConv2D extends ConvBase {
   readonly depthMultiplier: number;
   private cin = 0;
   constructor(args: DepthwiseConv2DArgs) {
-    super({ ...args, kernelInitializer: args.depthwiseInitializer ?? args.kernelInitializer });
+    super({ ...args, kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer });
     this.depthMultiplier = args.depthMultiplier ?? 1;
     if (!Number.isInteger(this.depthMultiplier) || this.depthMultiplier < 1) {
       throw new ArgumentError(

@@ -8,7 +8,9 @@ import { type ActivationName, applyActivation, assertActivationName } from '../a
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import {
   type CallArgs,
+  checkBool,
   checkInputShape,
+  checkSeed,
   fmtSym,
   Layer,
   type LayerArgs,
@@ -46,6 +48,8 @@ export class Dense extends Layer {
     this.units = args.units;
     this.activation = args.activation ?? 'linear';
     assertActivationName(this.activation, `Dense '${this.name}': activation`);
+    checkBool(args.useBias, 'useBias', `Dense '${this.name}'`);
+    checkSeed(args.seed, `Dense '${this.name}'`);
     this.useBias = args.useBias ?? true;
     this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
     this.biasInitializer = args.biasInitializer ?? 'zeros';

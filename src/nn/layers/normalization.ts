@@ -5,6 +5,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import {
   type CallArgs,
+  checkBool,
   fmtSym,
   Layer,
   type LayerArgs,
@@ -48,7 +49,10 @@ export class BatchNormalization extends Layer {
     this.epsilon = args.epsilon ?? 1e-3;
     if (!(this.momentum >= 0 && this.momentum <= 1))
       throw new ArgumentError(`${who}: momentum must be in [0, 1], got ${this.momentum}`);
-    if (!(this.epsilon > 0)) throw new ArgumentError(`${who}: epsilon must be > 0, got ${this.epsilon}`);
+    if (!(this.epsilon > 0 && Number.isFinite(this.epsilon)))
+      throw new ArgumentError(`${who}: epsilon must be a finite number > 0, got ${this.epsilon}`);
+    checkBool(args.center, 'center', who);
+    checkBool(args.scale, 'scale', who);
     this.center = args.center ?? true;
     this.scale = args.scale ?? true;
   }

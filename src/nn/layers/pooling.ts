@@ -4,6 +4,7 @@ import { ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import {
   type CallArgs,
+  checkBool,
   fmtSym,
   Layer,
   type LayerArgs,
@@ -73,6 +74,7 @@ export class GlobalAveragePooling2D extends Layer {
   readonly keepDims: boolean;
   constructor(args: GlobalPoolingArgs = {}) {
     super(args);
+    checkBool(args.keepDims, 'keepDims', `GlobalAveragePooling2D '${this.name}'`);
     this.keepDims = args.keepDims ?? false;
   }
   override computeOutputShape(s: SymShape): SymShape {
