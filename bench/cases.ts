@@ -19,7 +19,7 @@ export interface Input {
 }
 
 export interface BenchCase {
-  /** For --filter: 'core' or 'conv'. */
+  /** For --filter: 'core', 'conv' or 'scaling-matmul'. */
   group: string;
   op: string;
   shape: string;
@@ -35,6 +35,10 @@ export interface BenchCase {
   peer(tf: Tf, x: TfTensor[]): TfTensor;
   /** Plain-JS baseline on the same data (matmul only). */
   js?(x: Float32Array[]): Float32Array;
+  /** Untimed repetitions per side after the check (default: --warmup). */
+  warmup?: number;
+  /** Only run when a filter names its group (see run.ts): slow scaling series. */
+  optIn?: boolean;
 }
 
 const F32 = 4;
@@ -196,3 +200,15 @@ export const CASES: BenchCase[] = [
   depthwiseCase([64, 48, 48, 144], 2),
   batchNormCase([64, 48, 48, 144]),
 ];
+
+/**
+ * `--filter scaling`: square matmul from 64 to 4096 (no JS baseline). The output check already ran
+ * each side once, so the big sizes get no further warm-up.
+ */
+export const SCALING_CASES: BenchCase[] = [64, 128, 256, 512, 1024, 2048, 4096].map((n) => ({
+  ...matmulCase(n, n, n),
+  group: 'scaling-matmul',
+  js: undefined,
+  warmup: n >= 2048 ? 0 : undefined,
+  optIn: true,
+}));

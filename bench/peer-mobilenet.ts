@@ -16,11 +16,28 @@ export interface NamedWeight {
 }
 
 export interface PeerMobileNet {
-  /** x [N,H,W,3] in [-1, 1] -> out_relu [N,H/32,W/32,1280]. */
-  forward(x: TF.Tensor4D): TF.Tensor4D;
+  /**
+   * x [N,H,W,3] in [-1, 1] -> out_relu [N,H/32,W/32,1280]. `training` (only when built trainable):
+   * BatchNormalization normalises with the batch statistics (`tf.moments`, biased variance) and
+   * updates its moving statistics with momentum 0.999, as Keras' MobileNetV2 (and ours) does.
+   */
+  forward(x: TF.Tensor4D, training?: boolean): TF.Tensor4D;
+  /**
+   * Inference that frees each block's intermediates as soon as the block is done (as tfjs-layers'
+   * `predict` does), so the memory peak is one block's, not the whole graph's. Not under a
+   * gradient tape (the tape needs the intermediates).
+   */
+  predict(x: TF.Tensor4D): TF.Tensor4D;
+  /** The trainable weights by Keras name (kernels, BN gamma and beta); empty unless trainable. */
+  trainable: ReadonlyMap<string, TF.Variable>;
   /** Frees the weight tensors. */
   dispose(): void;
 }
+
+/** Keras' MobileNetV2 BatchNormalization momentum. */
+const BN_MOMENTUM = 0.999;
+const isTrainableName = (name: string) =>
+  name.endsWith('kernel') || name.endsWith('/gamma') || name.endsWith('/beta');
 
 /** [filters, stride, expansion] of blocks 0..16 (alpha 1.0: filters are already multiples of 8). */
 const BLOCKS: ReadonlyArray<readonly [number, number, number]> = [
@@ -46,29 +63,49 @@ const BLOCKS: ReadonlyArray<readonly [number, number, number]> = [
 /** Keras correct_pad for one spatial side: [before, after]. */
 const correctPad = (size: number): [number, number] => [size % 2, 1];
 
-export function peerMobileNetV2(tf: Tf, weights: ReadonlyMap<string, NamedWeight>): PeerMobileNet {
+/**
+ * `trainable`: every weight is a `tf.variable` (kernels, gamma and beta trainable; the moving
+ * statistics not), so that `tf.variableGrads` can differentiate the whole network.
+ */
+export function peerMobileNetV2(
+  tf: Tf,
+  weights: ReadonlyMap<string, NamedWeight>,
+  opts: { trainable?: boolean } = {},
+): PeerMobileNet {
   const held = new Map<string, TF.Tensor>();
+  const trainable = new Map<string, TF.Variable>();
   const w = <T extends TF.Tensor>(name: string): T => {
     let t = held.get(name);
     if (!t) {
       const e = weights.get(name);
       if (!e) throw new Error(`peerMobileNetV2: weight '${name}' is missing`);
-      t = tf.tensor(e.data, e.shape, 'float32');
+      if (opts.trainable) {
+        const train = isTrainableName(name);
+        const v = tf.tidy(() => tf.variable(tf.tensor(e.data, e.shape, 'float32'), train));
+        if (train) trainable.set(name, v);
+        t = v;
+      } else {
+        t = tf.tensor(e.data, e.shape, 'float32');
+      }
       held.set(name, t);
     }
     return t as T;
   };
+  let training = false;
   const conv = (x: TF.Tensor4D, name: string, stride = 1) =>
     tf.conv2d(x, w<TF.Tensor4D>(`${name}/kernel`), stride, 'same');
-  const bn = (x: TF.Tensor4D, name: string) =>
-    tf.batchNorm(
-      x,
-      w<TF.Tensor1D>(`${name}/moving_mean`),
-      w<TF.Tensor1D>(`${name}/moving_variance`),
-      w<TF.Tensor1D>(`${name}/beta`),
-      w<TF.Tensor1D>(`${name}/gamma`),
-      1e-3,
-    );
+  const bn = (x: TF.Tensor4D, name: string): TF.Tensor4D => {
+    const movingMean = w<TF.Tensor1D>(`${name}/moving_mean`);
+    const movingVariance = w<TF.Tensor1D>(`${name}/moving_variance`);
+    const beta = w<TF.Tensor1D>(`${name}/beta`);
+    const gamma = w<TF.Tensor1D>(`${name}/gamma`);
+    if (!training) return tf.batchNorm(x, movingMean, movingVariance, beta, gamma, 1e-3);
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const m = BN_MOMENTUM;
+    (movingMean as TF.Variable).assign(tf.add(tf.mul(movingMean, m), tf.mul(mean, 1 - m)));
+    (movingVariance as TF.Variable).assign(tf.add(tf.mul(movingVariance, m), tf.mul(variance, 1 - m)));
+    return tf.batchNorm(x, mean as TF.Tensor1D, variance as TF.Tensor1D, beta, gamma, 1e-3);
+  };
   const relu6 = (x: TF.Tensor4D) => tf.clipByValue(x, 0, 6);
 
   const block = (x: TF.Tensor4D, id: number): TF.Tensor4D => {
@@ -94,14 +131,78 @@ export function peerMobileNetV2(tf: Tf, weights: ReadonlyMap<string, NamedWeight
   // Create every weight tensor up front, so that no upload lands inside a timed forward pass.
   for (const name of weights.keys()) w(name);
   return {
-    forward(x) {
+    trainable,
+    forward(x, train = false) {
+      if (train && !opts.trainable) throw new Error('peerMobileNetV2: training needs { trainable: true }');
+      training = train;
       let y = relu6(bn(conv(x, 'Conv1', 2), 'bn_Conv1'));
       for (let id = 0; id < BLOCKS.length; id++) y = block(y, id);
       return relu6(bn(conv(y, 'Conv_1'), 'Conv_1_bn'));
     },
+    predict(x) {
+      training = false;
+      let y = tf.tidy(() => relu6(bn(conv(x, 'Conv1', 2), 'bn_Conv1')));
+      for (let id = 0; id < BLOCKS.length; id++) {
+        const prev = y;
+        y = tf.tidy(() => block(prev, id));
+        prev.dispose();
+      }
+      const out = tf.tidy(() => relu6(bn(conv(y, 'Conv_1'), 'Conv_1_bn')));
+      y.dispose();
+      return out;
+    },
     dispose() {
       for (const t of held.values()) t.dispose();
       held.clear();
+      trainable.clear();
     },
   };
+}
+
+/**
+ * The largest activation of one sample, in bytes: the ZeroPadding2D output before block 1's
+ * stride-2 depthwise conv, [H/2 + 1, W/2 + 1, 96] (96 = 16 filters x expansion 6).
+ */
+export const perSampleBytes = (size: number) => 4 * (size / 2 + 1) ** 2 * 96;
+
+/**
+ * [start, length] micro-batches of a batch of `n` whose largest activation fits one storage
+ * binding: the rule of our Functional model (src/nn/functional.ts), so both libraries split a
+ * batch the same way (and, in training mode, take BatchNormalization statistics over the same
+ * samples). At 192x192 on lavapipe (128 MiB) that is 37 samples: batch 64 runs as 2 x 32.
+ */
+export function microBatches(n: number, size: number, maxBindingBytes: number): Array<[number, number]> {
+  const fit = Math.max(1, Math.floor(maxBindingBytes / perSampleBytes(size)));
+  if (n <= fit) return [[0, n]];
+  const k = Math.ceil(n / fit);
+  const len = Math.ceil(n / k);
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < n; s += len) out.push([s, Math.min(len, n - s)]);
+  return out;
+}
+
+/** Inference (`predict`) over micro-batches, outputs concatenated. */
+export function forwardBatched(
+  tf: Tf,
+  net: PeerMobileNet,
+  x: TF.Tensor4D,
+  slices: ReadonlyArray<[number, number]>,
+): TF.Tensor4D {
+  if (slices.length === 1) return net.predict(x);
+  const outs = slices.map(([s, len]) => {
+    const xs = tf.slice(x, [s, 0, 0, 0], [len, -1, -1, -1]);
+    const y = net.predict(xs);
+    xs.dispose();
+    return y;
+  });
+  const y = tf.concat(outs, 0);
+  for (const o of outs) o.dispose();
+  return y;
+}
+
+/** "2 x 32" or "3 x 32 + 1 x 20". */
+export function describeSlices(slices: ReadonlyArray<[number, number]>): string {
+  const counts = new Map<number, number>();
+  for (const [, len] of slices) counts.set(len, (counts.get(len) ?? 0) + 1);
+  return [...counts].map(([len, k]) => `${k}x${len}`).join('+');
 }

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceInfo, getDevice, memory, sync, type Tensor, tensor, tidy } from '../src/index.js';
-import { type BenchCase, CASES } from './cases.js';
+import { type BenchCase, CASES, SCALING_CASES } from './cases.js';
 import {
   fmt,
   markdownTable,
@@ -13,7 +13,7 @@ import {
   type Side,
   type Timing,
 } from './harness.js';
-import { MODEL_CASES, type SessionCase } from './model-cases.js';
+import { backbonePath, INFERENCE_CASES, SCALING_INFERENCE_CASES, type SessionCase } from './model-cases.js';
 import {
   assertSameAdapter,
   captureGpuErrors,
@@ -23,16 +23,28 @@ import {
   setupPeer,
   type TfTensor,
 } from './peer-tfjs.js';
+import { measureStartup, type StartupRow, startupTable } from './startup.js';
+import { TRAIN_CASES } from './train-cases.js';
 
 /**
- * `npm run bench [-- --filter matmul,add] [--reps N] [--warmup N] [--budget S] [--no-js] [--list]`
+ * `npm run bench [-- --filter matmul,add] [--reps N] [--warmup N] [--budget S] [--no-js] [--list]
+ * [--all] [--startup-runs N]`
  * Times each case on our kernels, on TF.js WebGPU (same process, same Dawn GPU and adapter) and,
  * for matmul, in plain JS; prints a Markdown table and writes bench/results/latest.json. Op cases
- * are in cases.ts, whole-model cases (MobileNetV2 inference, training steps) in model-cases.ts.
+ * are in cases.ts, MobileNetV2 inference in model-cases.ts, training steps in train-cases.ts, time
+ * to first result (child processes) in startup.ts. The scaling series (groups scaling-*) are
+ * opt-in: `--filter scaling` or `--all`.
  */
 
 type AnyCase = BenchCase | SessionCase;
-const ALL: AnyCase[] = [...CASES, ...MODEL_CASES];
+const ALL: AnyCase[] = [
+  ...CASES,
+  ...INFERENCE_CASES,
+  ...TRAIN_CASES,
+  ...SCALING_CASES,
+  ...SCALING_INFERENCE_CASES,
+];
+const OPT_IN = 'scaling';
 const isSession = (c: AnyCase): c is SessionCase => 'setup' in c;
 
 interface Args {
@@ -43,10 +55,23 @@ interface Args {
   budget: number;
   js: boolean;
   list: boolean;
+  /** Also the opt-in scaling series. */
+  all: boolean;
+  /** Child processes per library and task for the time to first result. */
+  startupRuns: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { filters: [], reps: 10, warmup: 2, budget: 20, js: true, list: false };
+  const args: Args = {
+    filters: [],
+    reps: 10,
+    warmup: 2,
+    budget: 20,
+    js: true,
+    list: false,
+    all: false,
+    startupRuns: 3,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes('=') ? a.split(/=(.*)/s) : [a, undefined];
@@ -68,9 +93,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--budget') args.budget = count(0);
     else if (flag === '--no-js') args.js = false;
     else if (flag === '--list') args.list = true;
+    else if (flag === '--all') args.all = true;
+    else if (flag === '--startup-runs') args.startupRuns = count(1);
     else
       throw new Error(
-        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list)`,
+        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list, --all, --startup-runs)`,
       );
   }
   return args;
@@ -80,9 +107,21 @@ const label = (c: AnyCase) => `${c.op} ${c.shape}`;
 /** Filters match the group (e.g. 'conv', 'mobilenet', 'train') or the label. */
 const tagged = (c: AnyCase) => `${c.group} | ${label(c)}`;
 
-function selected(c: AnyCase, filters: string[]): boolean {
-  return filters.length === 0 || filters.some((f) => tagged(c).toLowerCase().includes(f.toLowerCase()));
+/**
+ * Default cases: all, or those a filter matches. Opt-in (scaling) cases: only with `--all` or a
+ * filter that starts with 'scaling' and matches (`scaling`, `scaling-matmul`, `scaling-mobilenet`).
+ */
+function selected(c: AnyCase, args: Args): boolean {
+  if (args.all) return true;
+  const match = (f: string) => tagged(c).toLowerCase().includes(f.toLowerCase());
+  if (c.optIn) return args.filters.some((f) => f.toLowerCase().startsWith(OPT_IN) && match(f));
+  return args.filters.length === 0 || args.filters.some(match);
 }
+
+/** The time to first result: in the default run, with `--all`, or `--filter startup`. */
+const STARTUP = 'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict';
+const startupSelected = (args: Args) =>
+  args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'startup');
 
 interface Row {
   op: string;
@@ -96,15 +135,18 @@ interface Row {
   js?: Timing & { rate: number };
   check: string;
   checkOk: boolean;
+  /** Untimed extras (model cases): memory high-water marks in bytes. */
+  extra?: Record<string, number>;
 }
 
 /** GFLOP/s or GB/s (work in FLOPs or bytes), or images per second. */
 const rate = (c: AnyCase, ms: number) => (c.unit === 'img/s' ? c.work / (ms / 1000) : c.work / (ms * 1e6));
 
-const options = (args: Args, warmup = args.warmup) => ({
+const options = (args: Args, warmup = args.warmup, minReps?: number) => ({
   warmup,
   reps: args.reps,
   budgetMs: args.budget * 1000,
+  minReps,
 });
 
 function makeRow(c: AnyCase, ours: Timing, theirs: Timing, check: string, checkOk: boolean): Row {
@@ -127,8 +169,10 @@ async function runSession(c: SessionCase, peer: Peer, args: Args, ours: GPUDevic
   if ('skip' in s) return s.skip;
   try {
     const check = await captureGpuErrors([ours, peer.device], () => s.check());
-    const [a, b] = await measureSides([s.ours, s.peer], options(args, c.warmup));
-    return makeRow(c, a, b, check.text, check.ok);
+    const [a, b] = await measureSides([s.ours, s.peer], options(args, c.warmup, c.minReps));
+    const row = makeRow(c, a, b, check.text, check.ok);
+    if (s.extra) row.extra = await s.extra();
+    return row;
   } finally {
     s.dispose();
   }
@@ -139,7 +183,7 @@ async function runCase(c: BenchCase, peer: Peer, args: Args, device: GPUDevice):
   const data = c.inputs();
   const oursIn = data.map((d) => tensor(d.data, d.shape));
   const peerIn = data.map((d) => tf.tensor(d.data, d.shape, 'float32'));
-  const opts = options(args);
+  const opts = options(args, c.warmup);
   try {
     // Correctness first: the same inputs on every side, outputs compared with TF.js's.
     const ref = await captureGpuErrors([device, peer.device], async () => {
@@ -235,13 +279,31 @@ function table(rows: Row[]): string {
   return markdownTable(header, body, [0, 1, header.length - 1]);
 }
 
+const mib = (b: number | undefined) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(0));
+
+/** Memory of the rows that measured it (scaling series), MiB beyond weights and input. */
+function memoryTable(rows: Row[]): string {
+  const header = ['op', 'shape', 'ours high-water MiB', 'ours live at end MiB', 'TF.js peak MiB'];
+  const body = rows
+    .filter((r) => r.extra)
+    .map((r) => [
+      r.op,
+      r.shape,
+      mib(r.extra!.oursHighWaterBytes),
+      mib(r.extra!.oursLiveBytes),
+      mib(r.extra!.peerPeakBytes),
+    ]);
+  return markdownTable(header, body, [0, 1]);
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const cases = ALL.filter((c) => selected(c, args.filters));
-  if (args.list || cases.length === 0) {
-    console.log(ALL.map(tagged).join('\n'));
+  const cases = ALL.filter((c) => selected(c, args));
+  const startup = startupSelected(args);
+  if (args.list || (cases.length === 0 && !startup)) {
+    console.log([...ALL.map((c) => tagged(c) + (c.optIn ? ' (opt-in)' : '')), STARTUP].join('\n'));
     if (cases.length === 0) console.error(`bench: no case matches --filter ${args.filters.join(',')}`);
-    return cases.length === 0 ? 1 : 0;
+    return cases.length === 0 && !startup ? 1 : 0;
   }
 
   await installSharedGpu(); // before getDevice(): both libraries then use this one GPU object
@@ -296,8 +358,24 @@ async function main(): Promise<number> {
     }
   }
 
+  let startupRows: StartupRow[] = [];
+  if (startup) {
+    process.stdout.write(`time to first result (${args.startupRuns} processes per library and task) ... `);
+    try {
+      const tsu = performance.now();
+      startupRows = await measureStartup(backbonePath(), args.startupRuns);
+      console.log(`done [${((performance.now() - tsu) / 1000).toFixed(0)} s]`);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      console.log(`FAILED: ${msg}`);
+      errors.push({ case: 'time to first result', error: msg });
+    }
+  }
+
   const wall = (performance.now() - t0) / 1000;
-  console.log(`\n${table(rows)}\n`);
+  if (rows.length > 0) console.log(`\n${table(rows)}\n`);
+  if (rows.some((r) => r.extra)) console.log(`${memoryTable(rows)}\n`);
+  if (startupRows.length > 0) console.log(`${startupTable(startupRows)}\n`);
   console.log(
     'TF.js/ours > 1 means we are faster. Rates: matmul and convs FLOPs / t; fill, add, softmax, batchNorm ' +
       'bytes read+written / t; models images / t (ms = one forward pass or one training step).',
@@ -325,14 +403,29 @@ async function main(): Promise<number> {
     },
     env,
     node: process.version,
-    args: { filters: args.filters, reps: args.reps, warmup: args.warmup, budgetS: args.budget, js: args.js },
+    args: {
+      filters: args.filters,
+      reps: args.reps,
+      warmup: args.warmup,
+      budgetS: args.budget,
+      js: args.js,
+      all: args.all,
+      startupRuns: args.startupRuns,
+    },
     wallSeconds: wall,
     rows,
+    startup: startupRows,
     skipped,
     errors,
   };
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`wrote ${file}`);
+  const json = `${JSON.stringify(result, null, 2)}\n`;
+  writeFileSync(file, json);
+  // Also under the run's name (default.json, scaling.json, all.json...), so that runs of different
+  // selections do not overwrite each other.
+  const name = args.all ? 'all' : args.filters.length === 0 ? 'default' : args.filters.join('_');
+  const named = join(dir, `${name.replace(/[^A-Za-z0-9-]+/g, '_').slice(0, 60)}.json`);
+  writeFileSync(named, json);
+  console.log(`wrote ${file} and ${named}`);
   const failed = rows.filter((r) => !r.checkOk);
   if (failed.length > 0) {
     console.error(`bench: outputs disagree for ${failed.map((r) => `${r.op} ${r.shape}`).join('; ')}`);
