@@ -9,6 +9,7 @@ import {
   memory,
   mobileNetV2,
   readSafetensorsFile,
+  resetPeakBytes,
   sync,
   type Tensor,
   tensor,
@@ -111,7 +112,8 @@ export const peerSplitNote = (slices: ReadonlyArray<[number, number]>) =>
  * Forward-pass memory beyond the weights and input, from an untimed pass each. Ours: the buffer
  * pool is drained and left uncapped, so the bytes it allocates during the pass are the GPU memory
  * high-water mark (`highWater`, size-class rounded), and `memory().numBytes` at the end of the pass,
- * before the tidy frees the intermediates, is what was live then (`live`). TF.js: `tf.profile`'s
+ * before the tidy frees the intermediates, is what was live then (`live`); `memory().peakBytes`
+ * after `resetPeakBytes()` is the most tensor bytes live at once (`peak`). TF.js: `tf.profile`'s
  * peakBytes (live tensor bytes at the worst kernel) less the bytes live before the pass.
  */
 async function forwardMemory(
@@ -123,6 +125,7 @@ async function forwardMemory(
   drainPool();
   setMaxPooledBytes(Number.MAX_SAFE_INTEGER);
   const before = memory();
+  resetPeakBytes();
   let live = 0;
   try {
     const y = tidy(() => {
@@ -132,11 +135,17 @@ async function forwardMemory(
     });
     await sync();
     const highWater = memory().allocatedBytes - before.allocatedBytes;
+    const peak = memory().peakBytes - before.numBytes;
     y.dispose();
     const peerBefore = tf.memory().numBytes;
     const prof = await tf.profile(() => tf.tidy(peer));
     (prof.result as TF.Tensor).dispose();
-    return { oursHighWaterBytes: highWater, oursLiveBytes: live, peerPeakBytes: prof.peakBytes - peerBefore };
+    return {
+      oursHighWaterBytes: highWater,
+      oursPeakBytes: peak,
+      oursLiveBytes: live,
+      peerPeakBytes: prof.peakBytes - peerBefore,
+    };
   } finally {
     setMaxPooledBytes(1 << 30); // the pool's default cap
     await sync();

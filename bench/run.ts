@@ -283,13 +283,21 @@ const mib = (b: number | undefined) => (b === undefined ? '-' : (b / 2 ** 20).to
 
 /** Memory of the rows that measured it (scaling series), MiB beyond weights and input. */
 function memoryTable(rows: Row[]): string {
-  const header = ['op', 'shape', 'ours high-water MiB', 'ours live at end MiB', 'TF.js peak MiB'];
+  const header = [
+    'op',
+    'shape',
+    'ours high-water MiB',
+    'ours peak MiB',
+    'ours live at end MiB',
+    'TF.js peak MiB',
+  ];
   const body = rows
     .filter((r) => r.extra)
     .map((r) => [
       r.op,
       r.shape,
       mib(r.extra!.oursHighWaterBytes),
+      mib(r.extra!.oursPeakBytes),
       mib(r.extra!.oursLiveBytes),
       mib(r.extra!.peerPeakBytes),
     ]);

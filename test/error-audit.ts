@@ -28,6 +28,7 @@ export const NOT_VALIDATED: Readonly<Record<string, string>> = {
   getDevice: 'no arguments',
   History: 'no arguments',
   memory: 'no arguments',
+  resetPeakBytes: 'no arguments',
   registeredGradients: 'no arguments',
   sync: 'no arguments (throws pending GPU faults: test/oom.test.ts)',
   // Accepts any value by design.

@@ -139,3 +139,53 @@ describe('memory and tidy', () => {
     u.dispose();
   });
 });
+
+describe('memory().peakBytes', () => {
+  it('is the high-water mark of live tensor bytes since resetPeakBytes()', async () => {
+    const { memory, resetPeakBytes, zeros, tidy } = await import('../src/index.js');
+    const before = memory().numBytes;
+    resetPeakBytes();
+    expect(memory().peakBytes).toBe(before);
+    tidy(() => {
+      const a = zeros([1000]);
+      const b = zeros([3000]);
+      a.dispose();
+      b.dispose();
+      zeros([500]);
+    });
+    const m = memory();
+    expect(m.numBytes).toBe(before);
+    // a and b were alive together: 16 kB over the baseline at the peak.
+    expect(m.peakBytes).toBe(before + 4000 * 4);
+    expect(resetPeakBytes()).toBe(before + 16000);
+    expect(memory().peakBytes).toBe(before);
+  });
+});
+
+describe('buffer pool', () => {
+  it('when full, gives up the least recently used sizes rather than the buffer in use', async () => {
+    const { zeros, sync, drainPool, memory } = await import('../src/index.js');
+    const { setMaxPooledBytes } = await import('../src/tensor/pool.js');
+    await sync();
+    drainPool();
+    setMaxPooledBytes(64 * 1024);
+    try {
+      for (const n of [8192, 4096]) {
+        zeros([n]).dispose(); // 32 KiB, then 16 KiB: both pooled
+        await sync();
+      }
+      expect(memory().pooledBytes).toBe(48 * 1024);
+      zeros([12288]).dispose(); // 48 KiB: the 32 KiB buffer (oldest) makes room for it
+      await sync();
+      expect(memory().pooledBytes).toBe(64 * 1024);
+      const allocated = memory().allocatedBytes;
+      const again = zeros([12288]); // reuses the pooled 48 KiB buffer
+      expect(memory().allocatedBytes).toBe(allocated);
+      again.dispose();
+      await sync();
+    } finally {
+      setMaxPooledBytes(1 << 30);
+      drainPool();
+    }
+  });
+});

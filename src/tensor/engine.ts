@@ -18,10 +18,15 @@ const storages = new Map<Storage, number>();
 let numTensors = 0;
 let numBytes = 0;
 
+let peakBytes = 0;
+
 export function registerTensor(t: Tracked): void {
   numTensors++;
   const n = storages.get(t.storage) ?? 0;
-  if (n === 0) numBytes += t.storage.bytes;
+  if (n === 0) {
+    numBytes += t.storage.bytes;
+    if (numBytes > peakBytes) peakBytes = numBytes;
+  }
   storages.set(t.storage, n + 1);
   scopes[scopes.length - 1]?.add(t);
 }
@@ -35,8 +40,15 @@ export function unregisterTensor(t: Tracked): void {
   } else storages.set(t.storage, n);
 }
 
-export function liveCounts(): { numTensors: number; numBytes: number } {
-  return { numTensors, numBytes };
+export function liveCounts(): { numTensors: number; numBytes: number; peakBytes: number } {
+  return { numTensors, numBytes, peakBytes };
+}
+
+/** Starts a new high-water mark at the current live bytes; returns the previous peak. */
+export function resetPeak(): number {
+  const prev = peakBytes;
+  peakBytes = numBytes;
+  return prev;
 }
 
 export function markKept(t: Tracked): void {

@@ -22,6 +22,14 @@ export {
 } from './errors.js';
 export { drainPool } from './pool.js';
 export { flush, sync } from './queue.js';
-export { dispose, keep, type MemoryInfo, memory, type TensorContainer, tidy } from './scope.js';
+export {
+  dispose,
+  keep,
+  type MemoryInfo,
+  memory,
+  resetPeakBytes,
+  type TensorContainer,
+  tidy,
+} from './scope.js';
 export { type NestedArray, Tensor } from './tensor.js';
 export { Variable, type VariableOptions, variable } from './variable.js';

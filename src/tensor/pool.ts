@@ -66,6 +66,7 @@ function take(map: Map<number, GPUBuffer[]>, size: number): GPUBuffer | undefine
  */
 export function acquireBuffer(bytes: number, forUpload = false): GPUBuffer {
   const size = sizeClass(bytes);
+  lastUse.set(size, ++tick);
   const reused = take(clean, size) ?? (forUpload ? undefined : take(dirty, size));
   if (reused) return reused;
   const device = currentDevice();
@@ -145,6 +146,8 @@ export function releaseBuffer(buffer: GPUBuffer): void {
     allocatedBytes -= size;
     return;
   }
+  lastUse.set(size, ++tick);
+  if (pooledBytes + size > maxPooledBytes) evictStale(pooledBytes + size - maxPooledBytes, size);
   if (pooledBytes + size > maxPooledBytes) {
     // Destroy only after the commands using it are submitted.
     toDestroy.push(buffer);
@@ -155,6 +158,29 @@ export function releaseBuffer(buffer: GPUBuffer): void {
   if (list) list.push(buffer);
   else dirty.set(size, [buffer]);
   pooledBytes += size;
+}
+
+// When a size class was last taken or given back, so that a full pool gives up the buffers of the
+// sizes used longest ago (shapes of an earlier batch size or model) rather than the one in use.
+const lastUse = new Map<number, number>();
+let tick = 0;
+
+/** Destroys clean pooled buffers of the least recently used size classes (never `keep`). */
+function evictStale(bytes: number, keep: number): void {
+  const sizes = [...clean.keys()].filter((sz) => sz !== keep && clean.get(sz)!.length > 0);
+  sizes.sort((a, b) => (lastUse.get(a) ?? 0) - (lastUse.get(b) ?? 0));
+  let freed = 0;
+  for (const sz of sizes) {
+    const list = clean.get(sz)!;
+    while (list.length > 0 && freed < bytes) {
+      list.pop()!.destroy(); // clean: no unsubmitted command uses it
+      freed += sz;
+    }
+    if (list.length === 0) clean.delete(sz);
+    if (freed >= bytes) break;
+  }
+  pooledBytes -= freed;
+  allocatedBytes -= freed;
 }
 
 /** Called by the command queue after each submit. */
@@ -188,6 +214,7 @@ export function poolStats(): { pooledBytes: number; allocatedBytes: number } {
 }
 
 onDeviceLost(() => {
+  lastUse.clear();
   clean.clear();
   dirty.clear();
   toDestroy = [];

@@ -1,4 +1,4 @@
-import { liveCounts, markKept, popScope, pushScope, type Tracked } from './engine.js';
+import { liveCounts, markKept, popScope, pushScope, resetPeak, type Tracked } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { poolStats } from './pool.js';
 import { Tensor } from './tensor.js';
@@ -73,6 +73,11 @@ export interface MemoryInfo {
   numTensors: number;
   /** Bytes of tensor data held by live tensors (views of one buffer count once). */
   numBytes: number;
+  /**
+   * The most `numBytes` has been since the process started or since `resetPeakBytes()`: the
+   * memory high-water mark of a pass, for sizing batches.
+   */
+  peakBytes: number;
   /** Bytes of GPU buffers kept in the pool for reuse. */
   pooledBytes: number;
   /** All bytes of GPU buffers allocated by the pool (live + pooled, rounded to size classes). */
@@ -80,7 +85,15 @@ export interface MemoryInfo {
 }
 
 export function memory(): MemoryInfo {
-  const { numTensors, numBytes } = liveCounts();
+  const { numTensors, numBytes, peakBytes } = liveCounts();
   const { pooledBytes, allocatedBytes } = poolStats();
-  return { numTensors, numBytes, pooledBytes, allocatedBytes };
+  return { numTensors, numBytes, peakBytes, pooledBytes, allocatedBytes };
+}
+
+/**
+ * Starts a new high-water mark for `memory().peakBytes` at the bytes live now, and returns the
+ * previous peak: `resetPeakBytes(); model.predict(x); memory().peakBytes` is the predict's peak.
+ */
+export function resetPeakBytes(): number {
+  return resetPeak();
 }
