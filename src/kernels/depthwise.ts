@@ -178,8 +178,19 @@ ${body}  }
  * The plain kernel: one output element (or quad, `vec`) per lane, every tap loaded. `back`: the
  * input gradient (source dy dilated by (dh, dw), flipped filter, summing the multiplier).
  */
-export function plainKernel(vec: boolean, back: boolean, bias: boolean, act: Activation): string {
+export function plainKernel(
+  vec: boolean,
+  back: boolean,
+  bias: boolean,
+  act: Activation,
+  baked?: { kh: number; kw: number; dh: number; dw: number },
+): string {
   const T = vec ? 'vec4f' : 'f32';
+  // Window and dilation as constants when baked: the input gradient's divisions and remainders by
+  // the stride then compile to shifts, and the tap loops to a few unrolled steps.
+  const [KH, KW, DH, DW] = baked
+    ? [`${baked.kh}u`, `${baked.kw}u`, `${baked.dh}u`, `${baked.dw}u`]
+    : ['p.KH', 'p.KW', 'p.dh', 'p.dw'];
   // Source channel and filter index of multiplier slot m for output channel d.
   const src = back ? 'd * p.M + m' : 'd / p.M';
   const fidx = back ? 't * p.CO * p.M + d * p.M + m' : 't * p.CO + d';
@@ -188,9 +199,9 @@ export function plainKernel(vec: boolean, back: boolean, bias: boolean, act: Act
   const valid = back
     ? `let sy = iy + i32(ky);
       let sx = ix + i32(kx);
-      let yy = u32(sy) / p.dh;
-      let xx = u32(sx) / p.dw;
-      let ok = sy >= 0 && sx >= 0 && u32(sy) % p.dh == 0u && u32(sx) % p.dw == 0u && yy < p.H && xx < p.W;`
+      let yy = u32(sy) / ${DH};
+      let xx = u32(sx) / ${DW};
+      let ok = sy >= 0 && sx >= 0 && u32(sy) % ${DH} == 0u && u32(sx) % ${DW} == 0u && yy < p.H && xx < p.W;`
     : `let yy = u32(iy + i32(ky));
       let xx = u32(ix + i32(kx));
       let ok = yy < p.H && xx < p.W;`;
@@ -212,15 +223,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   ${
     back
       ? `// Only taps that land on a dy row/column (a multiple of the stride) contribute.
-  let ky0 = u32((i32(p.dh) - iy % i32(p.dh)) % i32(p.dh));
-  let kx0 = u32((i32(p.dw) - ix % i32(p.dw)) % i32(p.dw));
-  for (var ky = ky0; ky < p.KH; ky += p.dh) {
-    for (var kx = kx0; kx < p.KW; kx += p.dw) {`
-      : `for (var ky = 0u; ky < p.KH; ky++) {
-    for (var kx = 0u; kx < p.KW; kx++) {`
+  let ky0 = u32((i32(${DH}) - iy % i32(${DH})) % i32(${DH}));
+  let kx0 = u32((i32(${DW}) - ix % i32(${DW})) % i32(${DW}));
+  for (var ky = ky0; ky < ${KH}; ky += ${DH}) {
+    for (var kx = kx0; kx < ${KW}; kx += ${DW}) {`
+      : `for (var ky = 0u; ky < ${KH}; ky++) {
+    for (var kx = 0u; kx < ${KW}; kx++) {`
   }
       ${valid}
-      let t = ${back ? '(p.KH - 1u - ky) * p.KW + (p.KW - 1u - kx)' : 'ky * p.KW + kx'};
+      let t = ${back ? `(${KH} - 1u - ky) * ${KW} + (${KW} - 1u - kx)` : `ky * ${KW} + kx`};
       let sb = select(0u, ((base + yy) * p.W + xx) * p.CS, ok);
       ${mLoop ? 'for (var m = 0u; m < p.M; m++) {' : '{ let m = 0u;'}
         acc = fma(select(${T}(0.0), x[sb + ${src}], ok), f[${fidx}], acc);
@@ -258,9 +269,14 @@ function runDepthwise(a: DwCall, back: boolean): void {
     return;
   }
   const n = a.n * a.oh * a.ow * call.co;
+  const baked =
+    back && a.kh <= 7 && a.kw <= 7 && a.dh <= 4 && a.dw <= 4
+      ? { kh: a.kh, kw: a.kw, dh: a.dh, dw: a.dw }
+      : undefined;
+  const bakedKey = baked ? `_${baked.kh}x${baked.kw}_${baked.dh}x${baked.dw}` : '';
   runKernel({
-    key: `depthwise_plain_${+vec}_${+back}_${+!!a.bias}_${a.act}`,
-    source: () => plainKernel(vec, back, !!a.bias, a.act),
+    key: `depthwise_plain_${+vec}_${+back}_${+!!a.bias}_${a.act}${bakedKey}`,
+    source: () => plainKernel(vec, back, !!a.bias, a.act, baked),
     buffers: bufs,
     params: params(call, n),
     workgroups: grid(n, 64),
