@@ -287,16 +287,38 @@ function runDepthwise(a: DwCall, back: boolean): void {
  * Filter gradient: each lane owns one output channel (quad) and a range of output rows, and keeps
  * one sum per tap (kh*kw baked); parts are added by a second pass.
  */
-export function filterGradKernel(kh: number, kw: number, vec: boolean): string {
+export function filterGradKernel(kh: number, kw: number, vec: boolean, sw = 0): string {
   const T = vec ? 'vec4f' : 'f32';
+  // With the column stride baked (sw > 0), the window slides along the row: each step keeps the
+  // kw - sw columns shared with the previous output pixel and loads sw new ones per window row,
+  // instead of all kh * kw taps.
+  const carry = sw > 0 ? Math.max(0, kw - sw) : 0;
   let decl = '';
   let body = '';
   let store = '';
+  let pre = '';
+  const load = (ky: number, j: number, col: string, indent: string) =>
+    `${indent}{ let xx = u32(${col}); let ok = rowOk${ky} && xx < p.W; ` +
+    `w${ky}_${j} = select(${T}(0.0), x[select(0u, (rowBase${ky} + xx) * p.CS + d / p.M, ok)], ok); }\n`;
+  if (sw > 0) {
+    for (let ky = 0; ky < kh; ky++) for (let j = 0; j < kw; j++) decl += `  var w${ky}_${j} = ${T}(0.0);\n`;
+    for (let ky = 0; ky < kh; ky++) {
+      pre += `    let yy${ky} = u32(iy + ${ky});\n    let rowOk${ky} = yy${ky} < p.H;\n    let rowBase${ky} = (b * p.H + yy${ky}) * p.W;\n`;
+      // Columns 0 .. carry-1 of the first window, as if loaded by a step before it.
+      for (let j = 0; j < carry; j++) pre += load(ky, j + sw, `-p.padL + ${j}`, '    ');
+    }
+    for (let ky = 0; ky < kh; ky++) {
+      for (let j = 0; j < carry; j++) body += `      w${ky}_${j} = w${ky}_${j + sw};\n`;
+      for (let j = carry; j < kw; j++) body += load(ky, j, `ix + ${j}`, '      ');
+    }
+  }
   for (let t = 0; t < kh * kw; t++) {
     const ky = Math.floor(t / kw);
     const kx = t % kw;
     decl += `  var a${t} = ${T}(0.0);\n`;
-    body += `      {
+    if (sw > 0) body += `      a${t} = fma(w${ky}_${kx}, g, a${t});\n`;
+    else
+      body += `      {
         let yy = u32(iy + ${ky});
         let xx = u32(ix + ${kx});
         let ok = yy < p.H && xx < p.W;
@@ -324,7 +346,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 ${decl}  for (var r = r0; r < r1; r++) {
     let b = r / p.OH;
     let iy = i32((r % p.OH) * p.sh) - p.padT;
-    for (var ox = 0u; ox < p.OW; ox++) {
+${pre}    for (var ox = 0u; ox < p.OW; ox++) {
       let ix = i32(ox * p.sw) - p.padL;
       let g = dy[(r * p.OW + ox) * p.CO + d];
 ${body}    }
@@ -508,12 +530,14 @@ export function depthwiseConv2dBackpropFilter(
   const rowsPerPart = Math.ceil(rows / parts);
   const used = Math.ceil(rows / rowsPerPart);
   const taps = kh * kw;
+  // Sliding windows for small windows and strides (the code grows with kh * kw).
+  const slide = taps <= 25 && g.sw <= 4 ? g.sw : 0;
   const df = emptyTensor(filterShape, 'float32');
   const out = used > 1 ? emptyTensor([used, taps, c * mult], 'float32') : df;
   const n = used * co;
   runKernel({
-    key: `depthwise_filter_grad_${kh}x${kw}_${+vec}`,
-    source: () => filterGradKernel(kh, kw, vec),
+    key: `depthwise_filter_grad_${kh}x${kw}_${+vec}_${slide}`,
+    source: () => filterGradKernel(kh, kw, vec, slide),
     buffers: [whole(x), whole(dy), whole(out)],
     params: intParams(
       g.h,
