@@ -62,7 +62,18 @@ export function setMatmulPortable(on: boolean): void {
  * workgroup measured as fast as 2-16, and wastes nothing on narrow N. Every distinct
  * configuration is another pipeline to compile (0.2-0.5 s on lavapipe), so the table stays short.
  */
+let tileOverride: Partial<TileConfig> | undefined;
+/** @internal Tuning: overrides fields of the tile choice (undefined restores it). */
+export function setMatmulTile(t: Partial<TileConfig> | undefined): void {
+  tileOverride = t;
+}
+
 export function chooseTile(M: number, N: number, K: number): TileConfig {
+  const t = chooseTileDefault(M, N, K);
+  return tileOverride && t.sg ? { ...t, ...tileOverride } : t;
+}
+
+function chooseTileDefault(M: number, N: number, K: number): TileConfig {
   const sg = subgroupLanes();
   if (sg === 0) return { mr: 4, s: 1, sg: 0 };
   // Once B outgrows the caches (2048^2: +15%), walk row blocks first so consecutive workgroups
