@@ -82,6 +82,17 @@ describe('graph fusion', () => {
     ]);
   });
 
+  it('leaves nothing behind outside tidy: only the output is alive after apply', async () => {
+    const m = net();
+    const x = randomUniform([2, 9, 9, 3], -1, 1, { seed: 6 });
+    const base = memory().numTensors;
+    const y = m.apply(x, { training: false }) as Tensor;
+    expect(memory().numTensors).toBe(base + 1);
+    y.dispose();
+    m.dispose();
+    x.dispose();
+  });
+
   it('inference: fused and unfused outputs agree', async () => {
     const m = net();
     const x = randomUniform([3, 9, 9, 3], -1, 1, { seed: 7 });

@@ -6,7 +6,7 @@ import { foldBatchNorm } from '../kernels/fold.js';
 import { reshape } from '../kernels/reshape.js';
 import { rsqrt } from '../kernels/unary.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { needsGradient } from '../tensor/record.js';
+import { freeable, needsGradient } from '../tensor/record.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CallArgs, SymbolicTensor } from './layer.js';
 import { ReLU } from './layers/basic.js';
@@ -137,7 +137,11 @@ export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor |
   }
   const padding = pad ? pad.padding : conv.padding;
   const opts = { bias, activation };
-  return conv instanceof DepthwiseConv2D
-    ? depthwiseConv2d(x, filter, conv.strides, padding, opts)
-    : conv2d(x, filter, conv.strides, padding, opts);
+  const y =
+    conv instanceof DepthwiseConv2D
+      ? depthwiseConv2d(x, filter, conv.strides, padding, opts)
+      : conv2d(x, filter, conv.strides, padding, opts);
+  // The folded weights are needed again only by a tape (x's gradient through this conv).
+  if (folded) for (const t of [folded.filter, folded.bias]) if (freeable(t)) t.dispose();
+  return y;
 }
