@@ -76,7 +76,7 @@ export function valueAndGradsImpl(
       throw new ShapeError(`${fn}: f must return a scalar (or pass dy), got shape ${fmtShape(value.shape)}`);
     }
     keepAtEnd.add(value);
-    const grads = backward(records, xs, value, dy, firstId, fn);
+    const grads = backward(records, dependsOnX, xs, value, dy, firstId, fn);
     for (const g of grads) keepAtEnd.add(g);
     return { value, grads };
   } finally {
@@ -84,23 +84,19 @@ export function valueAndGradsImpl(
   }
 }
 
+/**
+ * `relevant`: the recorded ops, each downstream of some x (the recorder keeps no others);
+ * `dependsOnX`: the tensors that depend on some x, xs included.
+ */
 function backward(
-  records: OpRecord[],
+  relevant: OpRecord[],
+  dependsOnX: ReadonlySet<Tensor>,
   xs: readonly Tensor[],
   y: Tensor,
   dy: Tensor | undefined,
   firstId: number,
   fn: string,
 ): Tensor[] {
-  // Forward pass over the records: which tensors depend on some x.
-  const dependsOnX = new Set<Tensor>(xs);
-  const relevant: OpRecord[] = [];
-  for (const r of records) {
-    if (r.inputs.some((t) => dependsOnX.has(t)) && isFloat(r.output)) {
-      dependsOnX.add(r.output);
-      relevant.push(r);
-    }
-  }
   // Last backward use of each tensor (in reverse order = smallest forward index).
   const lastUse = new Map<Tensor, number>();
   relevant.forEach((r, i) => {
