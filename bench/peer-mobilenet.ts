@@ -1,4 +1,5 @@
 import type * as TF from '@tensorflow/tfjs-core';
+import { evenSlices } from '../src/nn/functional.js';
 import type { Tf } from './peer-tfjs.js';
 
 /**
@@ -172,13 +173,7 @@ export const perSampleBytes = (size: number) => 4 * (size / 2 + 1) ** 2 * 96;
  * samples). At 192x192 on lavapipe (128 MiB) that is 37 samples: batch 64 runs as 2 x 32.
  */
 export function microBatches(n: number, size: number, maxBindingBytes: number): Array<[number, number]> {
-  const fit = Math.max(1, Math.floor(maxBindingBytes / perSampleBytes(size)));
-  if (n <= fit) return [[0, n]];
-  const k = Math.ceil(n / fit);
-  const len = Math.ceil(n / k);
-  const out: Array<[number, number]> = [];
-  for (let s = 0; s < n; s += len) out.push([s, Math.min(len, n - s)]);
-  return out;
+  return evenSlices(n, Math.floor(maxBindingBytes / perSampleBytes(size)));
 }
 
 /** Inference (`predict`) over micro-batches, outputs concatenated. */

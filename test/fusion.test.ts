@@ -264,3 +264,21 @@ describe('foldBatchNorm kernel', () => {
     }
   });
 });
+
+describe('evenSlices (micro-batches of functional models)', () => {
+  it('splits a batch into the fewest near-equal parts of at most maxLen', async () => {
+    const { evenSlices } = await import('../src/nn/functional.js');
+    expect(evenSlices(64, 37)).toEqual([
+      [0, 32],
+      [32, 32],
+    ]);
+    expect(evenSlices(10, 10)).toEqual([[0, 10]]);
+    expect(evenSlices(10, 3)).toEqual([
+      [0, 3],
+      [3, 3],
+      [6, 3],
+      [9, 1],
+    ]);
+    expect(evenSlices(5, 0)).toHaveLength(5);
+  });
+});

@@ -52,6 +52,19 @@ export interface ModelArgs {
   name?: string;
 }
 
+/**
+ * [start, length] slices of a batch of `n` into as few near-equal parts as keep each at most
+ * `maxLen` (at least 1): 64 at most 37 gives 2 x 32.
+ */
+export function evenSlices(n: number, maxLen: number): Array<[number, number]> {
+  const fit = Math.max(1, maxLen);
+  if (n <= fit) return [[0, n]];
+  const size = Math.ceil(n / Math.ceil(n / fit));
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < n; s += size) out.push([s, Math.min(size, n - s)]);
+  return out;
+}
+
 /** Topological order of the graph's nodes (inputs first). */
 function topoSort(outputs: SymbolicTensor[]): SymbolicTensor[] {
   const order: SymbolicTensor[] = [];
@@ -206,13 +219,7 @@ export class Functional extends Model {
       if (d.every((v) => v !== null))
         perSample = Math.max(perSample, (d as number[]).reduce((a, b) => a * b, 1) * 4);
     }
-    const fit = Math.max(1, Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
-    if (n <= fit) return [[0, n]];
-    const k = Math.ceil(n / fit);
-    const size = Math.ceil(n / k);
-    const out: Array<[number, number]> = [];
-    for (let s = 0; s < n; s += size) out.push([s, Math.min(size, n - s)]);
-    return out;
+    return evenSlices(n, Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
   }
 
   private run(given: Tensor[], args: CallArgs): Tensor {
