@@ -83,6 +83,18 @@ describe('matmul rank 2', () => {
     }
   });
 
+  it('covers every tile height (4, 16, 32 rows) with vec4 operands and partial row blocks', async () => {
+    const r = rng(11);
+    for (const M of [4, 12, 16, 40, 96]) {
+      expect([4, 16, 32]).toContain(chooseTile(M, 64, 68).mr);
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) await check({ M, N: 64, K: 68, tA, tB, bias: true, act: 'relu' }, r);
+      }
+    }
+    const t = chooseTile(40, 64, 68);
+    expect(t.mr).toBe(t.sg > 0 ? 32 : 4);
+  });
+
   it('fuses bias and every activation, including large pre-activations', async () => {
     const r = rng(2);
     // Tile kernel and split-K reduce epilogues, with and without bias (each a separate pipeline).

@@ -57,8 +57,8 @@ export function setMatmulPortable(on: boolean): void {
 }
 
 /**
- * Tile shape per shape class (measured on lavapipe, see scratch/matmul-tune.mts): 16 rows per
- * subgroup amortise the per-lane loads of B best; 4 rows when M is tiny. One subgroup per
+ * Tile shape per shape class (measured on lavapipe, see scratch/matmul-tune.mts): 32 rows per
+ * subgroup amortise the per-lane loads of B best; 16 or 4 rows when M is small. One subgroup per
  * workgroup measured as fast as 2-16, and wastes nothing on narrow N. Every distinct
  * configuration is another pipeline to compile (0.2-0.5 s on lavapipe), so the table stays short.
  */
@@ -77,9 +77,9 @@ function chooseTileDefault(M: number, N: number, K: number): TileConfig {
   const sg = subgroupLanes();
   if (sg === 0) return { mr: 4, s: 1, sg: 0 };
   // Once B outgrows the caches (2048^2: +15%), walk row blocks first so consecutive workgroups
-  // reuse one column panel of B. With 16-lane subgroups (LP_NATIVE_VECTOR_WIDTH=512) 32 rows
-  // measured 10% faster than 16.
-  const mr = M <= 4 ? 4 : sg >= 16 ? 32 : 16;
+  // reuse one column panel of B. 32 rows per tile (with the row-major accumulation order of
+  // tileKernel) measured 1024^3 at 39 GFLOP/s against 34 for 16 rows; small M keeps 16 or 4.
+  const mr = M <= 4 ? 4 : M <= 16 ? 16 : 32;
   return { mr, s: 1, sg, rowsX: K * N > 2 * 1024 * 1024 };
 }
 
