@@ -30,13 +30,26 @@ interface Case {
 }
 
 // Odd sizes, Cin/Cout on and off multiples of 4, Cout over one subgroup tile (32), strides 1 and 2,
-// 'same' / 'valid' / explicit asymmetric padding, 1x1 and 3x3 (and a 2x4) windows, batch 1 and 2.
+// 'same' / 'valid' / explicit asymmetric padding, 1x1 and 3x3 (and a 2x4) windows, batch 1 to 3.
 const CASES: Case[] = [
   { x: [1, 7, 5, 3], f: [3, 3, 3, 8], s: 1, p: 'same' },
   { x: [2, 7, 5, 3], f: [3, 3, 3, 5], s: 2, p: 'valid' },
   { x: [2, 7, 5, 3], f: [3, 3, 3, 6], s: 2, p: 'same' },
   { x: [1, 8, 6, 4], f: [3, 3, 4, 8], s: 2, p: 'same' },
   { x: [2, 7, 5, 4], f: [1, 1, 4, 6], s: 1, p: 'valid' },
+  // Pointwise kernel (1x1, stride 1, no padding): Cin off a multiple of 4, Cout over two subgroup
+  // tiles, pixels off a multiple of the tile rows; then a padded 1x1, which must not take it.
+  { x: [3, 9, 5, 7], f: [1, 1, 7, 72], s: 1, p: 'same' },
+  { x: [1, 6, 11, 16], f: [1, 1, 16, 8], s: 1, p: 'valid' },
+  {
+    x: [1, 4, 5, 8],
+    f: [1, 1, 8, 4],
+    s: 1,
+    p: [
+      [1, 0],
+      [0, 2],
+    ],
+  },
   { x: [1, 7, 5, 8], f: [1, 1, 8, 36], s: 2, p: 'same' },
   { x: [2, 5, 7, 8], f: [3, 3, 8, 36], s: 1, p: 'same' },
   {
@@ -151,14 +164,16 @@ describe('conv2d', () => {
   });
 
   it('gives the same results without subgroup operations and with other tiles', async () => {
-    const c = CASES[6];
-    const { xd, fd } = data(c, 5);
-    const ref = conv2dRef(xd, c.x, fd, c.f, c.s, c.p);
-    for (const mode of ['portable', 'rows8'] as const) {
-      setConvPortable(mode === 'portable');
-      if (mode === 'rows8') setConvTile({ rows: 8, groups: 2 });
-      const y = conv2d(tensor(xd, c.x), tensor(fd, c.f), c.s, c.p);
-      expectClose(await y.data(), ref, tolFor(72), mode);
+    // A 3x3 conv and a pointwise one.
+    for (const c of [CASES[9], CASES[5]]) {
+      const { xd, fd } = data(c, 5);
+      const ref = conv2dRef(xd, c.x, fd, c.f, c.s, c.p);
+      for (const mode of ['portable', 'rows8'] as const) {
+        setConvPortable(mode === 'portable');
+        setConvTile(mode === 'rows8' ? { rows: 8, groups: 2 } : undefined);
+        const y = conv2d(tensor(xd, c.x), tensor(fd, c.f), c.s, c.p);
+        expectClose(await y.data(), ref, tolFor(c.f[0] * c.f[1] * c.f[2]), `${mode} ${label(c)}`);
+      }
     }
   });
 
@@ -316,7 +331,7 @@ describe('conv2d gradients', () => {
 
   it('works without subgroup operations', async () => {
     setConvPortable(true);
-    const c = CASES[7];
+    const c = CASES[10];
     const g = refGeo(c.x, c.f[0], c.f[1], c.s, c.p);
     const r = rng(9);
     const dyShape = [c.x[0], g.oh, g.ow, c.f[3]];

@@ -97,6 +97,8 @@ export interface ConvKernel {
   y4: boolean;
   /** Input dilated by (dh, dw) (the input gradient of a strided conv). */
   dilated: boolean;
+  /** 1x1 window, stride 1, no padding, no dilation: output pixel m reads input pixel m. */
+  pointwise?: boolean;
   bias: boolean;
   act: Activation;
 }
@@ -134,6 +136,10 @@ export function convKernel(k: ConvKernel): string {
   let pre = '';
   for (let u = 0; u < loaders; u++) {
     const r = k.sg ? `lane + ${L * u}u` : `${u}u`;
+    if (k.pointwise) {
+      pre += `  let xa${u} = min(m0 + ${r}, p.M - 1u) * p.C;\n`;
+      continue;
+    }
     pre += `  let pm${u} = min(m0 + ${r}, p.M - 1u);
   let ox${u} = pm${u} % p.OW;
   let t${u} = pm${u} / p.OW;
@@ -144,7 +150,7 @@ export function convKernel(k: ConvKernel): string {
   }
   // Per tap: the input element offset of each loaded pixel, 0 (and a zero mask) outside.
   let tap = '';
-  for (let u = 0; u < loaders; u++) {
+  for (let u = 0; u < (k.pointwise ? 0 : loaders); u++) {
     if (k.dilated) {
       tap += `    let sy${u} = iy${u} + i32(ky);
     let sx${u} = ix${u} + i32(kx);
@@ -164,7 +170,9 @@ export function convKernel(k: ConvKernel): string {
   let body = '';
   for (let u = 0; u < loaders; u++) {
     const idx = k.x4 ? `(xa${u} + c) / 4u` : `xa${u} + c`;
-    body += `      let xv${u} = select(${xT}(0.0), x[${idx}], ok${u});\n`;
+    body += k.pointwise
+      ? `      let xv${u} = x[${idx}];\n`
+      : `      let xv${u} = select(${xT}(0.0), x[${idx}], ok${u});\n`;
   }
   for (let i = 0; i < cq; i++) body += `      let fq${i} = f[fr + ${i}u * co4];\n`;
   for (let r = 0; r < R; r++) {
@@ -193,6 +201,20 @@ export function convKernel(k: ConvKernel): string {
   }
   store += '  }\n';
   const yT = k.y4 ? 'vec4f' : 'f32';
+  const channels = `    for (var c = 0u; c < p.C; c += ${cq}u) {
+${body}      fr += ${cq}u * co4;
+    }
+`;
+  // Pointwise: no window loops and no index arithmetic (divisions by the output width are
+  // per-lane scalar divisions on lavapipe).
+  const loops = k.pointwise
+    ? `  {\n    var fr = cq;\n${channels}  }\n`
+    : `  for (var ky = 0u; ky < p.KH; ky++) {
+  for (var kx = 0u; kx < p.KW; kx++) {
+${tap}    var fr = (ky * p.KW + kx) * p.C * co4 + cq;
+${channels}  }
+  }
+`;
   const ids = k.sg
     ? '@builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_id) sgi: u32'
     : '@builtin(local_invocation_index) li: u32';
@@ -210,15 +232,7 @@ ${k.sg ? '' : `  let lane = li % ${L}u;\n  let sgi = li / ${L}u;\n`}  let rb = w
   let co = (wid.x * ${k.groups}u + sgi) * ${4 * L}u + lane * 4u;
   let co4 = (p.CO + 3u) / 4u;
   let cq = min(co / 4u, co4 - 1u);
-${pre}${decl}  for (var ky = 0u; ky < p.KH; ky++) {
-  for (var kx = 0u; kx < p.KW; kx++) {
-${tap}    var fr = (ky * p.KW + kx) * p.C * co4 + cq;
-    for (var c = 0u; c < p.C; c += ${cq}u) {
-${body}      fr += ${cq}u * co4;
-    }
-  }
-  }
-  if (co >= p.CO) { return; }
+${pre}${decl}${loops}  if (co >= p.CO) { return; }
 ${store}}
 `;
 }
@@ -267,12 +281,23 @@ function dispatchConv(a: ConvCall): void {
     x4: a.c % 4 === 0,
     y4: a.co % 4 === 0,
     dilated: a.dh > 1 || a.dw > 1,
+    pointwise:
+      a.kh === 1 &&
+      a.kw === 1 &&
+      a.sh === 1 &&
+      a.sw === 1 &&
+      a.padT === 0 &&
+      a.padL === 0 &&
+      a.dh === 1 &&
+      a.dw === 1 &&
+      a.oh === a.h &&
+      a.ow === a.w,
     bias: !!a.bias,
     act: a.act,
   };
   const rowBlocks = Math.ceil(a.m / k.rows);
   const gy = Math.min(rowBlocks, 65535);
-  const key = `conv2d_${k.rows}_${k.groups}_${sg}_${+k.x4}${+k.y4}${+k.dilated}${+k.bias}_${k.act}`;
+  const key = `conv2d_${k.rows}_${k.groups}_${sg}_${+k.x4}${+k.y4}${+k.dilated}${+!!k.pointwise}${+k.bias}_${k.act}`;
   runKernel({
     key,
     source: () => convKernel(k),
