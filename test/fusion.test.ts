@@ -227,11 +227,15 @@ describe('foldBatchNorm kernel', () => {
     const r = rng(3);
     // The output channel is the filter's fastest-varying index: cout for conv filters
     // [kh, kw, cin, cout], cin * multiplier for depthwise filters [kh, kw, cin, multiplier].
+    // 12 and 16 channels take the quad kernel, the others the element kernel.
     for (const [shape, channels, withGamma, withBeta, withBias] of [
       [[3, 3, 5, 7], 7, true, true, false],
       [[1, 1, 13, 1], 13, false, true, true],
       [[3, 3, 6, 2], 12, true, false, true],
       [[2, 1, 1, 3], 3, false, false, false],
+      // Channels a multiple of 4 (the quad kernel); 300 rows of 64 quads: lanes walk several rows.
+      [[3, 3, 8, 16], 16, false, false, false],
+      [[1, 1, 300, 256], 256, true, true, true],
     ] as Array<[number[], number, boolean, boolean, boolean]>) {
       const n = shape.reduce((a, b) => a * b, 1);
       const f = randArray(n, r);
