@@ -133,6 +133,7 @@ const core = [
   'numericGradient',
   'onDeviceLost',
   'ones',
+  'profile',
   'randomNormal',
   'randomUniform',
   'registerGradient',

@@ -182,6 +182,21 @@ const calls = [
   bad('variable', 'a number', () => variable(3 as never), DTypeError, 'initial value', 'got number'),
   bad('keep', 'a number', () => keep(3 as never), ArgumentError, 'expected a Tensor', 'got number'),
   bad('tidy', 'a number', () => api.tidy(3 as never), ArgumentError, 'expected a function'),
+  bad(
+    'profile',
+    'a number',
+    () => api.profile(3 as never),
+    ArgumentError,
+    'fn must be a function',
+    'got number',
+  ),
+  bad(
+    'profile',
+    'a nested call',
+    () => api.profile(() => api.profile(() => 1)),
+    ArgumentError,
+    'already profiling',
+  ),
   bad('onDeviceLost', 'a non-function', () => onDeviceLost('x' as never), ArgumentError, 'fn', 'got string'),
   bad(
     'grad',

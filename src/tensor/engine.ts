@@ -44,6 +44,11 @@ export function liveCounts(): { numTensors: number; numBytes: number; peakBytes:
   return { numTensors, numBytes, peakBytes };
 }
 
+/** @internal Raises the high-water mark to at least `bytes` (restores an earlier peak). */
+export function raisePeak(bytes: number): void {
+  if (bytes > peakBytes) peakBytes = bytes;
+}
+
 /** Starts a new high-water mark at the current live bytes; returns the previous peak. */
 export function resetPeak(): number {
   const prev = peakBytes;

@@ -21,6 +21,7 @@ export {
   WgslNnError,
 } from './errors.js';
 export { drainPool } from './pool.js';
+export { type KernelProfile, type KernelTime, profile } from './profile.js';
 export { flush, sync } from './queue.js';
 export {
   dispose,

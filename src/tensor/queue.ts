@@ -29,8 +29,30 @@ export interface KernelCall {
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 256;
 const MAX_DISPATCHES = 128;
+/** @internal Dispatches per submitted batch (at most). */
+export const DISPATCHES_PER_BATCH = MAX_DISPATCHES;
 
 const pipelines = new Map<string, GPUComputePipeline>();
+
+/**
+ * @internal Kernel timing (see profile.ts): while set, every dispatch runs in its own compute pass
+ * with timestamps written at its start and end, and each submitted batch hands its query set
+ * (resolved into `read`, mappable after the submit) and the kernel keys to `batch`.
+ */
+export interface DispatchTimer {
+  querySet: GPUQuerySet;
+  resolve: GPUBuffer;
+  /** Called at submit with a fresh readback buffer holding 2 timestamps per key. */
+  batch(keys: string[], read: GPUBuffer): void;
+}
+let timer: DispatchTimer | undefined;
+let timedKeys: string[] = [];
+
+/** @internal Starts (or, with undefined, stops) timing dispatches; flushes what is recorded. */
+export function setDispatchTimer(t: DispatchTimer | undefined): void {
+  flush();
+  timer = t;
+}
 let encoder: GPUCommandEncoder | undefined;
 let pass: GPUComputePassEncoder | undefined;
 let uniformBuffer: GPUBuffer | undefined;
@@ -117,9 +139,27 @@ export function runKernel(call: KernelCall): void {
     });
   }
   const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  p.setPipeline(pipeline);
-  p.setBindGroup(0, bindGroup);
-  p.dispatchWorkgroups(x, y, z);
+  let q = p;
+  if (timer) {
+    // Its own pass, bracketed by timestamps (slots 2i and 2i+1 of this batch).
+    p.end();
+    const i = timedKeys.length;
+    timedKeys.push(call.key);
+    q = encoder!.beginComputePass({
+      timestampWrites: {
+        querySet: timer.querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+  }
+  q.setPipeline(pipeline);
+  q.setBindGroup(0, bindGroup);
+  q.dispatchWorkgroups(x, y, z);
+  if (timer) {
+    q.end();
+    pass = encoder!.beginComputePass();
+  }
   dispatches++;
   totalDispatches++;
   if (dispatches >= MAX_DISPATCHES) flush();
@@ -150,6 +190,14 @@ export function flush(): void {
   }
   const device = currentDevice();
   pass!.end();
+  if (timer && timedKeys.length > 0) {
+    const bytes = timedKeys.length * 16;
+    encoder.resolveQuerySet(timer.querySet, 0, timedKeys.length * 2, timer.resolve, 0);
+    const read = device.createBuffer({ size: bytes, usage: 0x01 | 0x08 /* MAP_READ|COPY_DST */ });
+    encoder.copyBufferToBuffer(timer.resolve, 0, read, 0, bytes);
+    timer.batch(timedKeys, read);
+  }
+  timedKeys = [];
   // One scope per batch (not per dispatch): an invalid buffer or pipeline makes WebGPU drop the
   // whole batch, which must surface as an error at the next sync or readback, not as garbage.
   const n = dispatches;
@@ -212,6 +260,8 @@ export class ParamWriter {
 
 onDeviceLost(() => {
   pipelines.clear();
+  timer = undefined;
+  timedKeys = [];
   encoder = undefined;
   pass = undefined;
   uniformBuffer = undefined;
