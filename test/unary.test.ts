@@ -23,6 +23,7 @@ import {
   reciprocal,
   relu,
   relu6,
+  reluGrad,
   round,
   rsqrt,
   sigmoid,
@@ -284,5 +285,41 @@ describe('unary edge cases and errors', () => {
     expect(memory()).toEqual(after);
     x.dispose();
     xi.dispose();
+  });
+});
+
+describe('reluGrad (the one-pass gradient of relu and relu6)', () => {
+  // The composed rules it replaces: relu dy * step(v) (NaN in v gives NaN), relu6
+  // dy * float(v > 0 && v < 6); an infinite dy under a zero mask gives NaN, as a product does.
+  const oracle = (act: 'relu' | 'relu6', d: number, v: number) => {
+    if (act === 'relu') return Number.isNaN(v) ? Number.NaN : d * (v > 0 ? 1 : 0);
+    return d * (v > 0 && v < 6 ? 1 : 0);
+  };
+
+  it('matches the composed formula at the kinks, for NaN and infinities, and on random odd shapes', async () => {
+    const v = [-1, -0, 0, 1e-7, 0.5, 5.999, 6, 6.001, 7, Number.NaN, Number.POSITIVE_INFINITY, -3];
+    const d = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, Number.POSITIVE_INFINITY];
+    for (const act of ['relu', 'relu6'] as const) {
+      const got = await reluGrad(tensor(d), tensor(v), act).data();
+      const want = v.map((x, i) => oracle(act, d[i], x));
+      expect(Array.from(got), act).toEqual(want);
+      const r = rng(act === 'relu' ? 5 : 6);
+      for (const shape of [[7], [3, 5, 9], [2, 1, 33, 3]]) {
+        const n = size(shape);
+        const dv = randArray(n, r, -2, 2);
+        const vv = randArray(n, r, -2, 8);
+        const out = await reluGrad(tensor(dv, shape), tensor(vv, shape), act).data();
+        expect(Array.from(out)).toEqual(Array.from(vv, (x, i) => Math.fround(oracle(act, dv[i], x))));
+      }
+    }
+  });
+
+  it('rejects mismatched shapes and non-float inputs, naming the argument', () => {
+    expect(() => reluGrad(tensor([1, 2]), tensor([1, 2, 3]), 'relu')).toThrow(ArgumentError);
+    expect(() => reluGrad(tensor([1, 2]), tensor([1, 2, 3]), 'relu')).toThrow(
+      'reluGrad: dy and v must have the same shape, got [2] and [3]',
+    );
+    expect(() => reluGrad(tensor([1], [1], 'int32'), tensor([1]), 'relu6')).toThrow(DTypeError);
+    expect(() => reluGrad(tensor([1]), tensor([1], [1], 'int32'), 'relu6')).toThrow(/reluGrad: v/);
   });
 });

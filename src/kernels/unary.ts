@@ -197,3 +197,35 @@ export function step(x: Tensor, alpha = 0): Tensor {
   });
   return recordOp('step', [x], out, { alpha });
 }
+
+/**
+ * The gradient of relu / relu6 in one pass: dy * act'(v), with v the activation's input or output
+ * (both give the same mask). Same values as composing it: relu `dy * step(v)` (NaN in v gives
+ * NaN), relu6 `dy * float(v > 0 && v < 6)`; composed, relu6 took five passes over the tensor.
+ */
+export function reluGrad(dy: Tensor, v: Tensor, act: 'relu' | 'relu6'): Tensor {
+  assertTensor(dy, 'reluGrad', 'dy');
+  assertTensor(v, 'reluGrad', 'v');
+  assertDTypeIn(dy, ['float32'], 'reluGrad', 'dy');
+  assertDTypeIn(v, ['float32'], 'reluGrad', 'v');
+  if (dy.shape.length !== v.shape.length || dy.shape.some((d, i) => d !== v.shape[i])) {
+    throw new ArgumentError(
+      `reluGrad: dy and v must have the same shape, got [${dy.shape.join(',')}] and [${v.shape.join(',')}]`,
+    );
+  }
+  const out = elementwise({
+    op: 'reluGrad',
+    key: `reluGrad_${act}`,
+    body:
+      act === 'relu'
+        ? 'if (isnan_(v)) { return v; } return d * select(0.0, 1.0, v > 0.0);'
+        : 'return d * select(0.0, 1.0, v > 0.0 && v < 6.0);',
+    args: ['d', 'v'],
+    inputs: [dy, v],
+    types: ['f32', 'f32'],
+    outDtype: 'float32',
+    outShape: dy.shape,
+    helpers: NAN_WGSL,
+  });
+  return recordOp('reluGrad', [dy, v], out, { act });
+}

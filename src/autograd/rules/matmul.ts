@@ -1,9 +1,8 @@
 import type { Activation } from '../../kernels/activation.js';
-import { greater, less, logicalAnd, mul, sub } from '../../kernels/binary.js';
-import { cast } from '../../kernels/cast.js';
+import { mul, sub } from '../../kernels/binary.js';
 import { matmul } from '../../kernels/matmul.js';
 import { sum } from '../../kernels/reduce.js';
-import { step } from '../../kernels/unary.js';
+import { reluGrad } from '../../kernels/unary.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerGradient } from '../registry.js';
 import { unbroadcast } from './util.js';
@@ -14,9 +13,8 @@ export function activationGrad(act: Activation, dy: Tensor, y: Tensor): Tensor {
     case 'linear':
       return dy;
     case 'relu':
-      return mul(dy, step(y));
     case 'relu6':
-      return mul(dy, cast(logicalAnd(greater(y, 0), less(y, 6)), 'float32'));
+      return reluGrad(dy, y, act);
     case 'sigmoid':
       return mul(dy, mul(y, sub(1, y)));
     case 'tanh':

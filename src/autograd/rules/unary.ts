@@ -1,17 +1,7 @@
-import {
-  add,
-  div,
-  greater,
-  greaterEqual,
-  less,
-  lessEqual,
-  logicalAnd,
-  mul,
-  sub,
-} from '../../kernels/binary.js';
+import { add, div, greater, greaterEqual, lessEqual, logicalAnd, mul, sub } from '../../kernels/binary.js';
 import { cast } from '../../kernels/cast.js';
 import { where } from '../../kernels/select.js';
-import { cos, neg, sigmoid, sign, sin, step } from '../../kernels/unary.js';
+import { cos, neg, reluGrad, sigmoid, sign, sin } from '../../kernels/unary.js';
 import { fill, zeros } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerGradient, registerNonDifferentiable } from '../registry.js';
@@ -34,8 +24,13 @@ unary('sqrt', (dy, _x, y) => div(dy, mul(y, 2)));
 unary('rsqrt', (dy, x, y) => mul(dy, div(mul(y, -0.5), x)));
 unary('square', (dy, x) => mul(dy, mul(x, 2)));
 unary('reciprocal', (dy, _x, y) => neg(mul(dy, mul(y, y))));
-unary('relu', (dy, x) => mul(dy, step(x)));
-unary('relu6', (dy, x) => mul(dy, f32(logicalAnd(greater(x, 0), less(x, 6)))));
+unary('relu', (dy, x) => reluGrad(dy, x, 'relu'));
+unary('relu6', (dy, x) => reluGrad(dy, x, 'relu6'));
+// Linear in dy (the mask is constant almost everywhere): d/d(dy) is the same mask, d/dv is zero.
+registerGradient('reluGrad', (ddx, r) => [
+  reluGrad(ddx, r.inputs[1], (r.attrs as { act: 'relu' | 'relu6' }).act),
+  null,
+]);
 unary('sigmoid', (dy, _x, y) => mul(dy, mul(y, sub(1, y))));
 unary('tanh', (dy, _x, y) => mul(dy, sub(1, mul(y, y))));
 unary('softplus', (dy, x) => mul(dy, sigmoid(x)));
