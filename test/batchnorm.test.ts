@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ArgumentError, DTypeError, ShapeError, tensor, zeros } from '../src/index.js';
 import { batchNorm, batchNormGrad, batchNormTraining, setBatchNormRows } from '../src/kernels/batchnorm.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
+import { checkGrad } from './gradcheck.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { batchNormGradRef, batchNormRef, momentsRef } from './oracle/conv.js';
 
@@ -143,7 +144,14 @@ describe('batchNormTraining', () => {
       expect(recs.map((r) => r.op)).toEqual(['batchNormTraining']);
       expect(recs[0].inputs).toEqual([x, g]);
       expect(recs[0].output).toBe(y);
-      expect(recs[0].attrs).toEqual({ epsilon: 0.5, mean, variance, hasGamma: true, hasBeta: false });
+      expect(recs[0].attrs).toEqual({
+        epsilon: 0.5,
+        mean,
+        variance,
+        hasGamma: true,
+        hasBeta: false,
+        activation: 'linear',
+      });
     } finally {
       setRecorder(prev);
     }
@@ -152,6 +160,50 @@ describe('batchNormTraining', () => {
     );
     expect(() => batchNormTraining(zeros([0, 4]))).toThrow(ShapeError);
     expect(() => batchNormTraining(zeros([3, 4]), undefined, undefined, Number.NaN)).toThrow(ArgumentError);
+    expect(() => batchNormTraining(zeros([3, 4]), undefined, undefined, 1e-3, 'tanh' as never)).toThrow(
+      `batchNormTraining: activation must be 'linear', 'relu' or 'relu6', got "tanh"`,
+    );
+  });
+
+  it('applies a fused relu / relu6 in the normalising pass (statistics from the input)', async () => {
+    const shape = [6, 5, 7, 8];
+    const r = rng(17);
+    const xd = randArray(size(shape), r, -2, 2);
+    const g = randArray(8, r, 1, 4);
+    const b = randArray(8, r, 2, 5); // many values above 6 and below 0
+    const mom = momentsRef(xd, 8);
+    const plain = batchNormRef(xd, 8, mom.mean, mom.variance, b, g, 1e-3);
+    for (const act of ['relu', 'relu6'] as const) {
+      const { y, mean } = batchNormTraining(tensor(xd, shape), tensor(g, [8]), tensor(b, [8]), 1e-3, act);
+      expectClose(await mean.data(), mom.mean, { atol: 1e-6, rtol: 1e-5 });
+      const ref = Array.from(plain, (v) => (act === 'relu' ? Math.max(v, 0) : Math.min(Math.max(v, 0), 6)));
+      expect(ref.some((v) => v === 6) || act === 'relu').toBe(true);
+      expectClose(await y.data(), ref, { atol: 1e-4, rtol: 1e-4 }, act);
+    }
+  });
+
+  it('the gradient with a fused relu6 agrees with finite differences (x, gamma, beta)', async () => {
+    const shape = [3, 4, 5];
+    const r = rng(19);
+    const xd = randArray(size(shape), r, -1, 1);
+    // beta near 6 and gamma 1-2: outputs on both sides of 6 (kept away from the kink by the data).
+    const gd = randArray(5, r, 1, 2);
+    const bd = randArray(5, r, 5, 7);
+    await checkGrad({
+      label: 'batchNormTraining relu6',
+      f: (x, gm, bt) => batchNormTraining(x, gm, bt, 1e-3, 'relu6').y,
+      oracle: ([x, gm, bt]) => {
+        const mom = momentsRef(x, 5);
+        return Array.from(batchNormRef(x, 5, mom.mean, mom.variance, bt, gm, 1e-3), (v) =>
+          Math.min(Math.max(v, 0), 6),
+        );
+      },
+      inputs: [
+        { shape, data: xd },
+        { shape: [5], data: gd },
+        { shape: [5], data: bd },
+      ],
+    });
   });
 });
 

@@ -6,6 +6,7 @@ import {
   Dense,
   DepthwiseConv2D,
   Flatten,
+  fill,
   input,
   Layer,
   mean,
@@ -109,17 +110,23 @@ describe('graph fusion', () => {
     x.dispose();
   });
 
-  it('training mode with trainable batch norm is not fused (batch statistics), frozen batch norm is', async () => {
+  it('training mode: trainable batch norm (batch statistics, activation in its pass) and frozen batch norm (folded) match the unfused graph', async () => {
     for (const frozenBn of [false, true]) {
       const m = net({ frozenBn });
       const x = randomUniform([4, 9, 9, 3], -1, 1, { seed: 8 });
       const outs: Float32Array[] = [];
+      const moving: Float32Array[][] = [];
       for (const on of [false, true]) {
         setGraphFusion(on);
         // Moving statistics change in training mode; restore them between runs.
         const saved = m.weights.map((w) => copyOf(w));
         const y = tidy(() => m.apply(x, { training: true }) as Tensor);
         outs.push((await y.data()) as Float32Array);
+        moving.push(
+          (await Promise.all(
+            m.weights.filter((w) => w.name?.includes('moving')).map((w) => w.data()),
+          )) as Float32Array[],
+        );
         y.dispose();
         m.weights.forEach((w, i) => {
           w.assign(saved[i]);
@@ -127,9 +134,43 @@ describe('graph fusion', () => {
         for (const s of saved) s.dispose();
       }
       expectClose(outs[1], outs[0], { atol: 1e-5, rtol: 1e-5 });
+      expect(moving[1].length).toBe(6);
+      moving[1].forEach((v, i) => {
+        expectClose(v, moving[0][i], { atol: 1e-6, rtol: 1e-5 });
+      });
       m.dispose();
       x.dispose();
     }
+  });
+
+  it('training-mode gradients (batch statistics, fused ReLU6 mask) match the unfused graph', async () => {
+    const m = net();
+    // beta near 6: a good part of each ReLU6's inputs is above 6, so the mask's upper edge counts.
+    for (const l of m.layers) if (l instanceof BatchNormalization) l.beta?.assign(fill([l.beta.size], 5.5));
+    const x = randomUniform([4, 9, 9, 3], -1, 1, { seed: 12 });
+    const grads = async (on: boolean) => {
+      setGraphFusion(on);
+      const saved = m.weights.map((w) => copyOf(w));
+      const vars = m.trainableWeights;
+      const { value, grads: g } = variableGrads(
+        () => mean(square(m.apply(x, { training: true }) as Tensor)),
+        vars,
+      );
+      const out: Record<string, Float32Array> = { loss: (await value.data()) as Float32Array };
+      for (const v of vars) out[v.name!] = (await g.get(v)!.data()) as Float32Array;
+      value.dispose();
+      for (const t of g.values()) t.dispose();
+      m.weights.forEach((w, i) => {
+        w.assign(saved[i]);
+      });
+      for (const s of saved) s.dispose();
+      return out;
+    };
+    const [a, b] = [await grads(false), await grads(true)];
+    expect(Object.keys(b).length).toBeGreaterThan(8);
+    for (const k of Object.keys(a)) expectClose(b[k], a[k], { atol: 1e-5, rtol: 1e-4 }, k);
+    m.dispose();
+    x.dispose();
   });
 
   it('gradients through fused chains (conv kernels, gamma, beta, bias) match the unfused graph', async () => {

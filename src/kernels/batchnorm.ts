@@ -45,8 +45,22 @@ const T = (vec: boolean) => (vec ? 'vec4f' : 'f32');
  * y = x * s + t with s = scale / sqrt(var + eps), t = offset - mean * s (inference, and the
  * normalisation step of training).
  */
-function normalizeKernel(vec: boolean, offset: boolean, scale: boolean): string {
+/** Activations the training-mode normalize can apply on the way out (graph fusion). */
+export type BnActivation = 'linear' | 'relu' | 'relu6';
+
+function normalizeKernel(
+  vec: boolean,
+  offset: boolean,
+  scale: boolean,
+  act: BnActivation = 'linear',
+): string {
   const t = T(vec);
+  const out =
+    act === 'relu'
+      ? `max(fma(x[j], s, t), ${t}(0.0))`
+      : act === 'relu6'
+        ? `clamp(fma(x[j], s, t), ${t}(0.0), ${t}(6.0))`
+        : 'fma(x[j], s, t)';
   let b = 4;
   const opt = (on: boolean, name: string) =>
     on ? `@group(0) @binding(${b++}) var<storage, read> ${name}: array<${t}>;\n` : '';
@@ -68,7 +82,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let t = ${offset ? 'offset[c] - ' : '-'}mean[c] * s;
   for (var r = r0; r < r1; r++) {
     let j = r * p.C + c;
-    y[j] = fma(x[j], s, t);
+    y[j] = ${out};
   }
 }`;
 }
@@ -208,12 +222,13 @@ function normalize(
   eps: number,
   offset?: Tensor,
   scale?: Tensor,
+  act: BnActivation = 'linear',
 ): Tensor {
   const y = emptyTensor(x.shape, 'float32');
   const n = lanes(l, rowsPerLane);
   runKernel({
-    key: `batchnorm_normalize_${+l.vec}${+!!offset}${+!!scale}`,
-    source: () => normalizeKernel(l.vec, !!offset, !!scale),
+    key: `batchnorm_normalize_${+l.vec}${+!!offset}${+!!scale}${act === 'linear' ? '' : `_${act}`}`,
+    source: () => normalizeKernel(l.vec, !!offset, !!scale, act),
     buffers: [
       whole(x),
       whole(mean),
@@ -292,16 +307,24 @@ export interface BatchNormTrainingResult {
 /**
  * Training batch norm: normalises with the batch statistics over every axis but the last. Returns
  * them too, for the moving averages (Keras: moving = moving * momentum + batch * (1 - momentum)).
- * The recorded op is y, with mean and variance in its attrs (for the gradient rule).
+ * The recorded op is y, with mean and variance in its attrs (for the gradient rule). `activation`
+ * ('relu' or 'relu6', default 'linear') is applied on the way out, in the same pass: y is then
+ * act(batch norm(x)), and the gradient takes act's mask from y.
  */
 export function batchNormTraining(
   x: Tensor,
   gamma?: Tensor,
   beta?: Tensor,
   epsilon = 1e-3,
+  activation: BnActivation = 'linear',
 ): BatchNormTrainingResult {
   const op = 'batchNormTraining';
   checkX(x, op);
+  if (activation !== 'linear' && activation !== 'relu' && activation !== 'relu6') {
+    throw new ArgumentError(
+      `${op}: activation must be 'linear', 'relu' or 'relu6', got ${JSON.stringify(activation)}`,
+    );
+  }
   const l = layoutOf(x);
   if (gamma !== undefined) checkChannel(gamma, l.c, op, 'gamma');
   if (beta !== undefined) checkChannel(beta, l.c, op, 'beta');
@@ -311,9 +334,9 @@ export function batchNormTraining(
   }
   const mean = channelSums('sum', l, x);
   const variance = channelSums('sqdev', l, x, mean);
-  const y = normalize(l, x, mean, variance, eps, beta, gamma);
+  const y = normalize(l, x, mean, variance, eps, beta, gamma, activation);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
-  recordOp(op, inputs, y, { epsilon: eps, mean, variance, hasGamma: !!gamma, hasBeta: !!beta });
+  recordOp(op, inputs, y, { epsilon: eps, mean, variance, hasGamma: !!gamma, hasBeta: !!beta, activation });
   return { y, mean, variance };
 }
 

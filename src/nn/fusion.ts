@@ -1,4 +1,5 @@
 import type { Activation } from '../kernels/activation.js';
+import type { BnActivation } from '../kernels/batchnorm.js';
 import { add, mul, sub } from '../kernels/binary.js';
 import { conv2d } from '../kernels/conv.js';
 import { depthwiseConv2d } from '../kernels/depthwise.js';
@@ -103,12 +104,27 @@ export function findChains(
 }
 
 /**
- * Runs `chain` on `x`, or returns undefined when it cannot be fused now (fusion off, or a batch
- * norm in training mode, which needs the batch statistics of the conv's output).
+ * Runs `chain` on `x`, or returns undefined when fusion is off. A batch norm in training mode
+ * needs the batch statistics of the conv's output, so there the chain runs as two passes: the conv
+ * (with the padding), then the batch norm with the activation applied in its normalising pass.
  */
 export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor | undefined {
   const { conv, bn, pad, activation } = chain;
-  if (!enabled || (bn && args.training && bn.trainable)) return undefined;
+  if (!enabled) return undefined;
+  if (bn && args.training && bn.trainable) {
+    // Training-mode batch norm needs the conv's output for its batch statistics: the padding still
+    // goes into the conv, and ReLU / ReLU6 into the batch norm's normalising pass.
+    const padding = pad ? pad.padding : conv.padding;
+    const opts = { bias: conv.bias };
+    const z =
+      conv instanceof DepthwiseConv2D
+        ? depthwiseConv2d(x, conv.kernel!, conv.strides, padding, opts)
+        : conv2d(x, conv.kernel!, conv.strides, padding, opts);
+    // With a batch norm the conv is linear, so the chain's activation is linear, relu or relu6.
+    const y = bn.trainingForward(z, activation as BnActivation);
+    if (freeable(z)) z.dispose();
+    return y;
+  }
   let filter: Tensor = conv.kernel!;
   let bias: Tensor | undefined = conv.bias;
   const folded =

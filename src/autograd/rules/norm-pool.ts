@@ -2,7 +2,7 @@ import { batchNormGrad } from '../../kernels/batchnorm.js';
 import { add, mul, sub } from '../../kernels/binary.js';
 import { avgPoolGrad, maxPoolGrad } from '../../kernels/pool.js';
 import { sum } from '../../kernels/reduce.js';
-import { rsqrt } from '../../kernels/unary.js';
+import { reluGrad, rsqrt } from '../../kernels/unary.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { registerGradient, registerNonDifferentiable } from '../registry.js';
 import { expandReduced } from './util.js';
@@ -62,15 +62,25 @@ registerGradient('batchNorm', (dy, r, need) => {
 // Training mode: the batch statistics depend on x (batchNormGrad handles that).
 registerGradient('batchNormTraining', (dy, r) => {
   const [x] = r.inputs;
-  const { epsilon, mean, variance, hasGamma, hasBeta } = r.attrs as {
+  const {
+    epsilon,
+    mean,
+    variance,
+    hasGamma,
+    hasBeta,
+    activation = 'linear',
+  } = r.attrs as {
     epsilon: number;
     mean: Tensor;
     variance: Tensor;
     hasGamma: boolean;
     hasBeta: boolean;
+    activation?: 'linear' | 'relu' | 'relu6';
   };
   const gamma = hasGamma ? r.inputs[1] : undefined;
-  const { dx, dgamma, dbeta } = batchNormGrad(dy, x, gamma, mean, variance, epsilon);
+  // A fused relu / relu6: its mask from the output (the same as from the batch norm's output).
+  const dz = activation === 'linear' ? dy : reluGrad(dy, r.output, activation);
+  const { dx, dgamma, dbeta } = batchNormGrad(dz, x, gamma, mean, variance, epsilon);
   const out: Array<Tensor | null> = [dx];
   if (hasGamma) out.push(dgamma);
   else dgamma.dispose();

@@ -1,4 +1,4 @@
-import { batchNorm, batchNormTraining } from '../../kernels/batchnorm.js';
+import { type BnActivation, batchNorm, batchNormTraining } from '../../kernels/batchnorm.js';
 import { add, mul } from '../../kernels/binary.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -80,14 +80,20 @@ export class BatchNormalization extends Layer {
         `BatchNormalization '${this.name}' was built for ${this.movingMean!.size} channels, got input with ${c}`,
       );
     }
-    if (args.training && this.trainable) {
-      const { y, mean, variance } = batchNormTraining(x, this.gamma, this.beta, this.epsilon);
-      const m = this.momentum;
-      this.movingMean!.assign(add(mul(this.movingMean!, m), mul(mean, 1 - m)));
-      this.movingVariance!.assign(add(mul(this.movingVariance!, m), mul(variance, 1 - m)));
-      return y;
-    }
+    if (args.training && this.trainable) return this.trainingForward(x);
     return batchNorm(x, this.movingMean!, this.movingVariance!, this.beta, this.gamma, this.epsilon);
+  }
+
+  /**
+   * @internal The training-mode pass: normalise with the batch statistics (then `activation`, for
+   * graph fusion) and update the moving averages.
+   */
+  trainingForward(x: Tensor, activation: BnActivation = 'linear'): Tensor {
+    const { y, mean, variance } = batchNormTraining(x, this.gamma, this.beta, this.epsilon, activation);
+    const m = this.momentum;
+    this.movingMean!.assign(add(mul(this.movingMean!, m), mul(mean, 1 - m)));
+    this.movingVariance!.assign(add(mul(this.movingVariance!, m), mul(variance, 1 - m)));
+    return y;
   }
 
   override getConfig(): Record<string, unknown> {
