@@ -7,6 +7,7 @@ import {
   profile,
   relu,
   resetPeakBytes,
+  sum,
   sync,
   tensor,
   tidy,
@@ -59,6 +60,16 @@ describe('profile', () => {
     expect(p.dispatches).toBe(300);
     expect(p.kernels).toHaveLength(1);
     expect(Array.from(await p.result.data())).toEqual([301, 602, 903, 1204]);
+    p.result.dispose();
+    x.dispose();
+  });
+
+  it('names kernels keyed by their WGSL text by its first line', async () => {
+    const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const p = await profile(() => tidy(() => sum(x, 1)));
+    expect(p.kernels.length).toBeGreaterThan(0);
+    for (const k of p.kernels) expect(k.kernel).not.toContain('\n');
+    expect(Array.from(await p.result.data())).toEqual([6, 15]);
     p.result.dispose();
     x.dispose();
   });

@@ -12,7 +12,10 @@ import { memory } from './scope.js';
 
 /** One kernel (pipeline) of a profile. */
 export interface KernelTime {
-  /** The pipeline key: the op family and every value baked into its WGSL (tile, dtype...). */
+  /**
+   * The pipeline key: the op family and every value baked into its WGSL (tile, dtype...); for
+   * kernels keyed by their WGSL text (reductions), its first line, which may cover several.
+   */
   kernel: string;
   /** Dispatches of this pipeline. */
   calls: number;
@@ -99,7 +102,9 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<KernelProfil
     for (const b of batches) {
       await b.read.mapAsync(0x0001 /* GPUMapMode.READ */);
       const ts = new BigUint64Array(b.read.getMappedRange());
-      b.keys.forEach((key, i) => {
+      b.keys.forEach((fullKey, i) => {
+        // Some families key their pipelines by the whole WGSL; its first line names them.
+        const key = fullKey.split('\n', 1)[0];
         const ns = ts[2 * i + 1] > ts[2 * i] ? Number(ts[2 * i + 1] - ts[2 * i]) : 0;
         const k = byKey.get(key) ?? { kernel: key, calls: 0, ms: 0 };
         k.calls++;
