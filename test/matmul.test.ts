@@ -103,6 +103,13 @@ describe('matmul rank 2', () => {
       await check({ M: 20, N: 3, K: 300, bias: true, act, tA: true }, r, act);
     }
     await check({ M: 5, N: 37, K: 9, act: 'tanh', tB: true }, r);
+    // N a multiple of 4: C stored as vec4 rows (its own epilogue), also batched and partial blocks.
+    for (const act of ACTIVATIONS) await check({ M: 37, N: 36, K: 9, bias: true, act }, r, `vec4 C ${act}`);
+    await check(
+      { M: 19, N: 68, K: 33, tA: true, act: 'relu6', aBatch: [3], bBatch: [3] },
+      r,
+      'vec4 C batched',
+    );
     await check({ M: 20, N: 3, K: 300, act: 'sigmoid' }, r);
     // tanh and sigmoid saturate without NaN for |x| of about 100.
     const a = tensor(new Float32Array(64).fill(1), [1, 64]);

@@ -24,6 +24,8 @@ export interface MatmulVariant {
   /** Operand may be read as vec4 (leading dimension and offset are multiples of 4). */
   a4: boolean;
   b4: boolean;
+  /** C stored as vec4 rows: N, ldc and C's offset multiples of 4 (one store per row and lane). */
+  c4?: boolean;
 }
 
 /**
@@ -80,7 +82,7 @@ function bindings(v: MatmulVariant, e: Epilogue): string {
   const bias = usesBias(e) ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\n' : '';
   return `@group(0) @binding(0) var<storage, read> a: array<${t(v.a4)}>;
 @group(0) @binding(1) var<storage, read> b: array<${t(v.b4)}>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<${t(!!v.c4)}>;
 ${bias}@group(0) @binding(${usesBias(e) ? 4 : 3}) var<uniform> p: P;
 `;
 }
@@ -98,7 +100,26 @@ const XYZW = 'xyzw';
  * compilation took seconds), over rows stored from acc0 while the accumulators shift down (a
  * dynamically indexed private array becomes a select chain).
  */
-function epilogue(mr: number, e: Epilogue): string {
+/** The epilogue's value for a whole quad `o` (vec4f) of C at quad index `ci`, bias quad `bv`. */
+function epiExpr4(e: Epilogue, ci: string, bv: string): string {
+  let o = e.acc ? `(o + c[${ci}])` : 'o';
+  if (!e.last) return o;
+  if (e.bias) o = `(${o} + ${bv})`;
+  switch (e.act) {
+    case 'linear':
+      return o;
+    case 'relu':
+      return `max(${o}, vec4f(0.0))`;
+    case 'relu6':
+      return `clamp(${o}, vec4f(0.0), vec4f(6.0))`;
+    case 'sigmoid':
+      return `(vec4f(1.0) / (vec4f(1.0) + exp(-(${o}))))`;
+    case 'tanh':
+      return `tanh(clamp(${o}, vec4f(-15.0), vec4f(15.0)))`;
+  }
+}
+
+function epilogue(mr: number, e: Epilogue, c4 = false): string {
   const shift = Array.from({ length: mr - 1 }, (_, r) => `    acc${r} = acc${r + 1};\n`).join('');
   // The lane's 4 bias values (clamped past N; those columns are not stored) are read once.
   const bias = usesBias(e)
@@ -106,6 +127,18 @@ function epilogue(mr: number, e: Epilogue): string {
     : '';
   // cBase is computed after the main loop: live across it (lavapipe, LLVM 15) it made the loop
   // spill more and run 1.5x slower.
+  if (c4) {
+    // N % 4 == 0: a lane's quad is either wholly inside C or wholly past N.
+    return `  let cBase = p.cOff + wid.z * p.M * p.ldc;
+  let nr = select(p.M - m0, ${mr}u, m0 + ${mr}u <= p.M);
+  if (n0 >= p.N) { return; }
+${bias}  for (var r = 0u; r < nr; r++) {
+    let ci = (cBase + (m0 + r) * p.ldc + n0) / 4u;
+    let o = acc0;
+    c[ci] = ${epiExpr4(e, 'ci', 'bq')};
+${shift}  }
+`;
+  }
   return `  let cBase = p.cOff + wid.z * p.M * p.ldc;
   let nr = select(p.M - m0, ${mr}u, m0 + ${mr}u <= p.M);
   let nc = select(p.N - min(n0, p.N), 4u, n0 + 4u <= p.N);
@@ -242,7 +275,7 @@ export function tileKernel(v: MatmulVariant, e: Epilogue, cfg: TileConfig): stri
   const hasTail = !(v.a4 && !v.tA) && !(v.b4 && v.tB);
   const tailLoop = hasTail ? `  for (var k = ${k4}; k < p.K; k++) {\n${tail}  }\n` : '';
 
-  const store = epilogue(mr, e);
+  const store = epilogue(mr, e, !!v.c4);
 
   const wg = useSg ? SG * s : 64;
   const [wm, wn] = cfg.rowsX ? ['wid.x', 'wid.y'] : ['wid.y', 'wid.x'];

@@ -166,10 +166,11 @@ function dispatch(p: Problem): void {
     p.as % 4 === 0 &&
     (p.tA || p.K % 4 === 0);
   const b4 = p.b.ld % 4 === 0 && wb.off % 4 === 0 && p.bs % 4 === 0 && (!p.tB || p.K % 4 === 0);
-  const v: MatmulVariant = { tA: p.tA, tB: p.tB, a4, b4 };
+  const c4 = cfg.sg > 0 && p.N % 4 === 0 && p.c.ld % 4 === 0 && wc.off % 4 === 0;
+  const v: MatmulVariant = { tA: p.tA, tB: p.tB, a4, b4, c4 };
   const e = p.epi;
   runKernel({
-    key: `matmul_tile_${cfg.mr}_${cfg.s}_${cfg.sg}_${+!!cfg.rowsX}_${+v.tA}${+v.tB}${+v.a4}${+v.b4}_${epilogueKey(e)}`,
+    key: `matmul_tile_${cfg.mr}_${cfg.s}_${cfg.sg}_${+!!cfg.rowsX}_${+v.tA}${+v.tB}${+v.a4}${+v.b4}${+c4}_${epilogueKey(e)}`,
     source: () => tileKernel(v, e, cfg),
     buffers: [wa.bind, wb.bind, wc.bind, ...biasBind],
     params: params(p, wa.off, wb.off, wc.off),
