@@ -94,12 +94,6 @@ const BATCH = `  let aBase = p.aOff + wid.z * p.aStride;
 
 const XYZW = 'xyzw';
 
-/**
- * Stores this lane's rows m0..m0+mr-1 x columns n0..n0+3 (those inside M x N). A loop, not
- * unrolled (every store expands to a per-lane branch ladder in lavapipe: unrolled, pipeline
- * compilation took seconds), over rows stored from acc0 while the accumulators shift down (a
- * dynamically indexed private array becomes a select chain).
- */
 /** The epilogue's value for a whole quad `o` (vec4f) of C at quad index `ci`, bias quad `bv`. */
 function epiExpr4(e: Epilogue, ci: string, bv: string): string {
   let o = e.acc ? `(o + c[${ci}])` : 'o';
@@ -119,6 +113,12 @@ function epiExpr4(e: Epilogue, ci: string, bv: string): string {
   }
 }
 
+/**
+ * Stores this lane's rows m0..m0+mr-1 x columns n0..n0+3 (those inside M x N). A loop, not
+ * unrolled (every store expands to a per-lane branch ladder in lavapipe: unrolled, pipeline
+ * compilation took seconds), over rows stored from acc0 while the accumulators shift down (a
+ * dynamically indexed private array becomes a select chain).
+ */
 function epilogue(mr: number, e: Epilogue, c4 = false): string {
   const shift = Array.from({ length: mr - 1 }, (_, r) => `    acc${r} = acc${r + 1};\n`).join('');
   // The lane's 4 bias values (clamped past N; those columns are not stored) are read once.
