@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArgumentError, DTypeError, ShapeError, tensor, zeros } from '../src/index.js';
-import { batchNorm, batchNormGrad, batchNormTraining, setBatchNormRows } from '../src/kernels/batchnorm.js';
+import {
+  batchNorm,
+  batchNormGrad,
+  batchNormTraining,
+  setBatchNormRows,
+  updateMovingStats,
+} from '../src/kernels/batchnorm.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, randArray, rng } from './helpers.js';
@@ -274,6 +280,38 @@ describe('batchNormGrad', () => {
     expect(() => batchNormGrad(x, x, zeros([2]), zeros([4]), zeros([4]))).toThrow(ShapeError);
     expect(() => batchNormGrad(x, x, undefined, zeros([4]), zeros([3]))).toThrow(
       'batchNormGrad: variance must have shape [4]',
+    );
+  });
+});
+
+describe('updateMovingStats', () => {
+  it('updates both moving statistics in place with the Keras formula', async () => {
+    const r = rng(23);
+    for (const c of [1, 7, 130]) {
+      const [mm, mv, m, v] = [
+        randArray(c, r),
+        randArray(c, r, 0.1, 2),
+        randArray(c, r),
+        randArray(c, r, 0.1, 2),
+      ];
+      const tm = tensor(mm);
+      const tv = tensor(mv);
+      updateMovingStats(tm, tv, tensor(m), tensor(v), 0.99);
+      const f = Math.fround;
+      const ema = (a: Float32Array, b: Float32Array) =>
+        Array.from(a, (x, i) => f(f(f(x) * f(0.99)) + f(f(b[i]) * f(1 - 0.99))));
+      expectClose(await tm.data(), ema(mm, m), { atol: 1e-7, rtol: 1e-6 }, `mean c=${c}`);
+      expectClose(await tv.data(), ema(mv, v), { atol: 1e-7, rtol: 1e-6 }, `variance c=${c}`);
+    }
+  });
+
+  it('rejects mismatched shapes and a non-finite momentum, naming the argument', () => {
+    const c4 = zeros([4]);
+    expect(() => updateMovingStats(c4, c4, zeros([3]), c4, 0.9)).toThrow(
+      'updateMovingStats: mean must have shape [4] (as movingMean), got [3]',
+    );
+    expect(() => updateMovingStats(c4, c4, c4, c4, Number.NaN)).toThrow(
+      'updateMovingStats: momentum must be a finite number, got NaN',
     );
   });
 });

@@ -435,3 +435,56 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   recordOp(op, inputs, dx, { epsilon: eps, dgamma, dbeta, hasGamma: !!gamma });
   return { dx, dgamma, dbeta };
 }
+
+/**
+ * Keras' moving averages after a training step, in place and in one dispatch:
+ * `movingMean = movingMean * momentum + mean * (1 - momentum)`, the same for the variance. The
+ * same arithmetic as composing mul and add (six dispatches and two copies per batch norm). Not
+ * recorded: the moving statistics are state, not part of the differentiated computation.
+ */
+export function updateMovingStats(
+  movingMean: Tensor,
+  movingVariance: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  momentum: number,
+): void {
+  const op = 'updateMovingStats';
+  const all = { movingMean, movingVariance, mean, variance };
+  for (const [name, t] of Object.entries(all)) {
+    assertTensor(t, op, name);
+    assertDTypeIn(t, ['float32'], op, name);
+    if (t.rank !== 1 || t.size !== movingMean.size) {
+      throw new ShapeError(
+        `${op}: ${name} must have shape [${movingMean.size}] (as movingMean), got ${fmtShape(t.shape)}`,
+      );
+    }
+  }
+  if (typeof momentum !== 'number' || !Number.isFinite(momentum)) {
+    throw new ArgumentError(`${op}: momentum must be a finite number, got ${momentum}`);
+  }
+  if (movingMean.size === 0) return;
+  runKernel({
+    key: 'batchnorm_moving',
+    source: () => `struct P { n: u32, m: f32, om: f32 }
+@group(0) @binding(0) var<storage, read_write> mm: array<f32>;
+@group(0) @binding(1) var<storage, read_write> mv: array<f32>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> variance: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = ${linearIndex(64)};
+  if (i >= p.n) { return; }
+  mm[i] = mm[i] * p.m + mean[i] * p.om;
+  mv[i] = mv[i] * p.m + variance[i] * p.om;
+}`,
+    buffers: [movingMean, movingVariance, mean, variance].map(whole),
+    params: new ParamWriter()
+      .u32(movingMean.size)
+      .f32(momentum)
+      .f32(1 - momentum)
+      .done(),
+    workgroups: grid(movingMean.size, 64),
+  });
+}

@@ -1,5 +1,9 @@
-import { type BnActivation, batchNorm, batchNormTraining } from '../../kernels/batchnorm.js';
-import { add, mul } from '../../kernels/binary.js';
+import {
+  type BnActivation,
+  batchNorm,
+  batchNormTraining,
+  updateMovingStats,
+} from '../../kernels/batchnorm.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
@@ -90,9 +94,7 @@ export class BatchNormalization extends Layer {
    */
   trainingForward(x: Tensor, activation: BnActivation = 'linear'): Tensor {
     const { y, mean, variance } = batchNormTraining(x, this.gamma, this.beta, this.epsilon, activation);
-    const m = this.momentum;
-    this.movingMean!.assign(add(mul(this.movingMean!, m), mul(mean, 1 - m)));
-    this.movingVariance!.assign(add(mul(this.movingVariance!, m), mul(variance, 1 - m)));
+    updateMovingStats(this.movingMean!, this.movingVariance!, mean, variance, this.momentum);
     return y;
   }
 
