@@ -29,3 +29,17 @@ export function activationWgsl(act: Activation, x: string): string {
       return `tanh(clamp(${x}, -15.0, 15.0))`;
   }
 }
+
+/** WGSL applying `act` to a vec4f expression. */
+export function act4(act: Activation, v: string): string {
+  switch (act) {
+    case 'relu':
+      return `max(${v}, vec4f(0.0))`;
+    case 'relu6':
+      return `clamp(${v}, vec4f(0.0), vec4f(6.0))`;
+    case 'tanh':
+      return `tanh(clamp(${v}, vec4f(-15.0), vec4f(15.0)))`;
+    default:
+      return activationWgsl(act, v);
+  }
+}

@@ -2,6 +2,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { act4, activationWgsl } from './activation.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
 
 /**
@@ -55,12 +56,7 @@ function normalizeKernel(
   act: BnActivation = 'linear',
 ): string {
   const t = T(vec);
-  const out =
-    act === 'relu'
-      ? `max(fma(x[j], s, t), ${t}(0.0))`
-      : act === 'relu6'
-        ? `clamp(fma(x[j], s, t), ${t}(0.0), ${t}(6.0))`
-        : 'fma(x[j], s, t)';
+  const out = (vec ? act4 : activationWgsl)(act, 'fma(x[j], s, t)');
   let b = 4;
   const opt = (on: boolean, name: string) =>
     on ? `@group(0) @binding(${b++}) var<storage, read> ${name}: array<${t}>;\n` : '';

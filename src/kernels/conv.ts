@@ -3,7 +3,7 @@ import { ArgumentError, DeviceError, fmtShape, ShapeError } from '../tensor/erro
 import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { type Activation, activationWgsl, assertActivation } from './activation.js';
+import { type Activation, act4, assertActivation } from './activation.js';
 import {
   type ConvFamily,
   checkBackprop,
@@ -107,20 +107,6 @@ const CONV_PARAMS = `struct P {
   H: u32, W: u32, C: u32, OH: u32, OW: u32, CO: u32, sh: u32, sw: u32, padT: i32, padL: i32,
   M: u32, dh: u32, dw: u32, rowBlocks: u32, KH: u32, KW: u32,
 }`;
-
-/** WGSL applying `act` to a vec4f expression. */
-export function act4(act: Activation, v: string): string {
-  switch (act) {
-    case 'relu':
-      return `max(${v}, vec4f(0.0))`;
-    case 'relu6':
-      return `clamp(${v}, vec4f(0.0), vec4f(6.0))`;
-    case 'tanh':
-      return `tanh(clamp(${v}, vec4f(-15.0), vec4f(15.0)))`;
-    default:
-      return activationWgsl(act, v);
-  }
-}
 
 /**
  * WGSL of the conv kernel. Lane `lane` of subgroup `sgi` owns output channels co..co+3 and the

@@ -2,9 +2,8 @@ import { fmtShape, ShapeError } from '../tensor/errors.js';
 import { runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { type Activation, assertActivation } from './activation.js';
+import { type Activation, act4, assertActivation } from './activation.js';
 import {
-  act4,
   assertOutputBindable,
   type ConvOptions,
   intParams,

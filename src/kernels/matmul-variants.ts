@@ -1,4 +1,4 @@
-import { type Activation, activationWgsl } from './activation.js';
+import { type Activation, act4, activationWgsl } from './activation.js';
 
 /**
  * WGSL generators for matmul. Every kernel computes, for one sub-problem and one batch entry,
@@ -46,12 +46,15 @@ export function epilogueKey(e: Epilogue): string {
   return e.last ? `${+e.acc}1${+e.bias}${e.act}` : `${+e.acc}0`;
 }
 
-/** WGSL expression: the value stored for sum `o` at C index `ci`, with bias value `bv`. */
-function epiExpr(e: Epilogue, ci: string, bv: string): string {
+/**
+ * WGSL expression: the value stored for sum `o` at C index `ci`, with bias value `bv`; `act4`
+ * as `act` when o, C's elements and bv are vec4f.
+ */
+function epiExpr(e: Epilogue, ci: string, bv: string, act = activationWgsl): string {
   let o = e.acc ? `(o + c[${ci}])` : 'o';
   if (!e.last) return o;
   if (e.bias) o = `(${o} + ${bv})`;
-  return activationWgsl(e.act, o);
+  return act(e.act, o);
 }
 
 export interface TileConfig {
@@ -94,25 +97,6 @@ const BATCH = `  let aBase = p.aOff + wid.z * p.aStride;
 
 const XYZW = 'xyzw';
 
-/** The epilogue's value for a whole quad `o` (vec4f) of C at quad index `ci`, bias quad `bv`. */
-function epiExpr4(e: Epilogue, ci: string, bv: string): string {
-  let o = e.acc ? `(o + c[${ci}])` : 'o';
-  if (!e.last) return o;
-  if (e.bias) o = `(${o} + ${bv})`;
-  switch (e.act) {
-    case 'linear':
-      return o;
-    case 'relu':
-      return `max(${o}, vec4f(0.0))`;
-    case 'relu6':
-      return `clamp(${o}, vec4f(0.0), vec4f(6.0))`;
-    case 'sigmoid':
-      return `(vec4f(1.0) / (vec4f(1.0) + exp(-(${o}))))`;
-    case 'tanh':
-      return `tanh(clamp(${o}, vec4f(-15.0), vec4f(15.0)))`;
-  }
-}
-
 /**
  * Stores this lane's rows m0..m0+mr-1 x columns n0..n0+3 (those inside M x N). A loop, not
  * unrolled (every store expands to a per-lane branch ladder in lavapipe: unrolled, pipeline
@@ -135,7 +119,7 @@ function epilogue(mr: number, e: Epilogue, c4 = false): string {
 ${bias}  for (var r = 0u; r < nr; r++) {
     let ci = (cBase + (m0 + r) * p.ldc + n0) / 4u;
     let o = acc0;
-    c[ci] = ${epiExpr4(e, 'ci', 'bq')};
+    c[ci] = ${epiExpr(e, 'ci', 'bq', act4)};
 ${shift}  }
 `;
   }
