@@ -25,18 +25,25 @@ export interface FoldInputs {
   epsilon: number;
 }
 
-const source = (bias: boolean, gamma: boolean, beta: boolean) => {
+/**
+ * Bindings of both kernels: the inputs (f, mean, variance, then the optional b, gamma, beta), the
+ * folded filter and bias, and the uniform block `p` of type P, as arrays of `T`.
+ */
+function bindings(bias: boolean, gamma: boolean, beta: boolean, T: 'f32' | 'vec4f'): string {
   const opt = [bias && 'b', gamma && 'gamma', beta && 'beta'].filter(Boolean) as string[];
   const binds = ['f', 'mean', 'variance', ...opt]
-    .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<f32>;`)
+    .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<${T}>;`)
     .join('\n');
   const k = 3 + opt.length;
-  return `
-${binds}
-@group(0) @binding(${k}) var<storage, read_write> outF: array<f32>;
-@group(0) @binding(${k + 1}) var<storage, read_write> outB: array<f32>;
+  return `${binds}
+@group(0) @binding(${k}) var<storage, read_write> outF: array<${T}>;
+@group(0) @binding(${k + 1}) var<storage, read_write> outB: array<${T}>;
+@group(0) @binding(${k + 2}) var<uniform> p: P;`;
+}
+
+const source = (bias: boolean, gamma: boolean, beta: boolean) => `
 struct P { n: u32, c: u32, eps: f32 }
-@group(0) @binding(${k + 2}) var<uniform> p: P;
+${bindings(bias, gamma, beta, 'f32')}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = ${linearIndex()};
@@ -46,7 +53,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   outF[i] = f[i] * s;
   if (i < p.c) { outB[i] = (${bias ? 'b[i]' : '0.0'} - mean[i]) * s${beta ? ' + beta[i]' : ''}; }
 }`;
-};
 
 /**
  * The quad kernel (channels a multiple of 4): lane x owns channel quad x and computes its scale
@@ -55,18 +61,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
  * most of its time on per-element divisions and scalar loads (lavapipe: 36 ms per MobileNetV2
  * pass for 52 folds).
  */
-const quadSource = (bias: boolean, gamma: boolean, beta: boolean) => {
-  const opt = [bias && 'b', gamma && 'gamma', beta && 'beta'].filter(Boolean) as string[];
-  const binds = ['f', 'mean', 'variance', ...opt]
-    .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<vec4f>;`)
-    .join('\n');
-  const k = 3 + opt.length;
-  return `
-${binds}
-@group(0) @binding(${k}) var<storage, read_write> outF: array<vec4f>;
-@group(0) @binding(${k + 1}) var<storage, read_write> outB: array<vec4f>;
+const quadSource = (bias: boolean, gamma: boolean, beta: boolean) => `
 struct P { rows: u32, c4: u32, eps: f32, rowSteps: u32 }
-@group(0) @binding(${k + 2}) var<uniform> p: P;
+${bindings(bias, gamma, beta, 'vec4f')}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let q = gid.x;
@@ -77,7 +74,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     outF[r * p.c4 + q] = f[r * p.c4 + q] * s;
   }
 }`;
-};
 
 export function foldBatchNorm(a: FoldInputs): FoldedConv | undefined {
   const c = a.mean.size;
