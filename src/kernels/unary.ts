@@ -1,5 +1,6 @@
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError, fmtShape } from '../tensor/errors.js';
 import { recordOp } from '../tensor/record.js';
+import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activationWgsl } from './activation.js';
 import { elementwise, NAN_WGSL } from './binary.js';
@@ -208,9 +209,9 @@ export function reluGrad(dy: Tensor, v: Tensor, act: 'relu' | 'relu6'): Tensor {
   assertTensor(v, 'reluGrad', 'v');
   assertDTypeIn(dy, ['float32'], 'reluGrad', 'dy');
   assertDTypeIn(v, ['float32'], 'reluGrad', 'v');
-  if (dy.shape.length !== v.shape.length || dy.shape.some((d, i) => d !== v.shape[i])) {
+  if (!shapesEqual(dy.shape, v.shape)) {
     throw new ArgumentError(
-      `reluGrad: dy and v must have the same shape, got [${dy.shape.join(',')}] and [${v.shape.join(',')}]`,
+      `reluGrad: dy and v must have the same shape, got ${fmtShape(dy.shape)} and ${fmtShape(v.shape)}`,
     );
   }
   const out = elementwise({

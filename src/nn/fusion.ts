@@ -1,7 +1,7 @@
 import type { Activation } from '../kernels/activation.js';
 import type { BnActivation } from '../kernels/batchnorm.js';
 import { add, mul, sub } from '../kernels/binary.js';
-import { conv2d } from '../kernels/conv.js';
+import { type ConvOptions, conv2d } from '../kernels/conv.js';
 import { depthwiseConv2d } from '../kernels/depthwise.js';
 import { foldBatchNorm } from '../kernels/fold.js';
 import { reshape } from '../kernels/reshape.js';
@@ -111,15 +111,16 @@ export function findChains(
 export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor | undefined {
   const { conv, bn, pad, activation } = chain;
   if (!enabled) return undefined;
+  // The conv, with the chain's padding as its own.
+  const padding = pad ? pad.padding : conv.padding;
+  const runConv = (filter: Tensor, opts: ConvOptions) =>
+    conv instanceof DepthwiseConv2D
+      ? depthwiseConv2d(x, filter, conv.strides, padding, opts)
+      : conv2d(x, filter, conv.strides, padding, opts);
   if (bn && args.training && bn.trainable) {
     // Training-mode batch norm needs the conv's output for its batch statistics: the padding still
     // goes into the conv, and ReLU / ReLU6 into the batch norm's normalising pass.
-    const padding = pad ? pad.padding : conv.padding;
-    const opts = { bias: conv.bias };
-    const z =
-      conv instanceof DepthwiseConv2D
-        ? depthwiseConv2d(x, conv.kernel!, conv.strides, padding, opts)
-        : conv2d(x, conv.kernel!, conv.strides, padding, opts);
+    const z = runConv(conv.kernel!, { bias: conv.bias });
     // With a batch norm the conv is linear, so the chain's activation is linear, relu or relu6.
     const y = bn.trainingForward(z, activation as BnActivation);
     if (freeable(z)) z.dispose();
@@ -151,12 +152,7 @@ export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor |
     if (bn.beta) shift = add(shift, bn.beta);
     bias = shift;
   }
-  const padding = pad ? pad.padding : conv.padding;
-  const opts = { bias, activation };
-  const y =
-    conv instanceof DepthwiseConv2D
-      ? depthwiseConv2d(x, filter, conv.strides, padding, opts)
-      : conv2d(x, filter, conv.strides, padding, opts);
+  const y = runConv(filter, { bias, activation });
   // The folded weights are needed again only by a tape (x's gradient through this conv).
   if (folded) for (const t of [folded.filter, folded.bias]) if (freeable(t)) t.dispose();
   return y;
