@@ -66,6 +66,38 @@ function net(opts: { frozenBn?: boolean } = {}) {
   return m;
 }
 
+/** Runs fn, then puts every weight of m back (training mode updates the moving statistics). */
+async function restoringWeights<T>(m: ReturnType<typeof net>, fn: () => Promise<T>): Promise<T> {
+  const saved = m.weights.map((w) => copyOf(w));
+  try {
+    return await fn();
+  } finally {
+    m.weights.forEach((w, i) => {
+      w.assign(saved[i]);
+    });
+    for (const s of saved) s.dispose();
+  }
+}
+
+/** The loss mean(square(m(x))) and its gradient per trainable weight (by name), fusion on or off. */
+async function lossAndGrads(
+  m: ReturnType<typeof net>,
+  x: Tensor,
+  training: boolean,
+  fusion: boolean,
+): Promise<Record<string, Float32Array>> {
+  setGraphFusion(fusion);
+  return restoringWeights(m, async () => {
+    const vars = m.trainableWeights;
+    const { value, grads: g } = variableGrads(() => mean(square(m.apply(x, { training }) as Tensor)), vars);
+    const out: Record<string, Float32Array> = { loss: (await value.data()) as Float32Array };
+    for (const v of vars) out[v.name!] = (await g.get(v)!.data()) as Float32Array;
+    value.dispose();
+    for (const t of g.values()) t.dispose();
+    return out;
+  });
+}
+
 describe('graph fusion', () => {
   it('finds pad -> conv -> batch norm -> ReLU chains and leaves a conv with its own activation alone', () => {
     const m = net();
@@ -119,19 +151,16 @@ describe('graph fusion', () => {
       for (const on of [false, true]) {
         setGraphFusion(on);
         // Moving statistics change in training mode; restore them between runs.
-        const saved = m.weights.map((w) => copyOf(w));
-        const y = tidy(() => m.apply(x, { training: true }) as Tensor);
-        outs.push((await y.data()) as Float32Array);
-        moving.push(
-          (await Promise.all(
-            m.weights.filter((w) => w.name?.includes('moving')).map((w) => w.data()),
-          )) as Float32Array[],
-        );
-        y.dispose();
-        m.weights.forEach((w, i) => {
-          w.assign(saved[i]);
+        await restoringWeights(m, async () => {
+          const y = tidy(() => m.apply(x, { training: true }) as Tensor);
+          outs.push((await y.data()) as Float32Array);
+          moving.push(
+            (await Promise.all(
+              m.weights.filter((w) => w.name?.includes('moving')).map((w) => w.data()),
+            )) as Float32Array[],
+          );
+          y.dispose();
         });
-        for (const s of saved) s.dispose();
       }
       expectClose(outs[1], outs[0], { atol: 1e-5, rtol: 1e-5 });
       expect(moving[1].length).toBe(6);
@@ -148,25 +177,7 @@ describe('graph fusion', () => {
     // beta near 6: a good part of each ReLU6's inputs is above 6, so the mask's upper edge counts.
     for (const l of m.layers) if (l instanceof BatchNormalization) l.beta?.assign(fill([l.beta.size], 5.5));
     const x = randomUniform([4, 9, 9, 3], -1, 1, { seed: 12 });
-    const grads = async (on: boolean) => {
-      setGraphFusion(on);
-      const saved = m.weights.map((w) => copyOf(w));
-      const vars = m.trainableWeights;
-      const { value, grads: g } = variableGrads(
-        () => mean(square(m.apply(x, { training: true }) as Tensor)),
-        vars,
-      );
-      const out: Record<string, Float32Array> = { loss: (await value.data()) as Float32Array };
-      for (const v of vars) out[v.name!] = (await g.get(v)!.data()) as Float32Array;
-      value.dispose();
-      for (const t of g.values()) t.dispose();
-      m.weights.forEach((w, i) => {
-        w.assign(saved[i]);
-      });
-      for (const s of saved) s.dispose();
-      return out;
-    };
-    const [a, b] = [await grads(false), await grads(true)];
+    const [a, b] = [await lossAndGrads(m, x, true, false), await lossAndGrads(m, x, true, true)];
     expect(Object.keys(b).length).toBeGreaterThan(8);
     for (const k of Object.keys(a)) expectClose(b[k], a[k], { atol: 1e-5, rtol: 1e-4 }, k);
     m.dispose();
@@ -177,18 +188,7 @@ describe('graph fusion', () => {
     // Inference-mode batch norm with trainable gamma and beta (as in fine-tuning with frozen statistics).
     const m = net();
     const x = randomUniform([2, 9, 9, 3], -1, 1, { seed: 9 });
-    const grads = async (on: boolean) => {
-      setGraphFusion(on);
-      const vars = m.trainableWeights;
-      const { grads: g } = variableGrads(() => mean(square(m.apply(x, { training: false }) as Tensor)), vars);
-      const out: Record<string, Float32Array> = {};
-      for (const v of vars) {
-        out[v.name!] = (await g.get(v)!.data()) as Float32Array;
-        g.get(v)!.dispose();
-      }
-      return out;
-    };
-    const [a, b] = [await grads(false), await grads(true)];
+    const [a, b] = [await lossAndGrads(m, x, false, false), await lossAndGrads(m, x, false, true)];
     expect(Object.keys(b).length).toBeGreaterThan(8);
     for (const k of Object.keys(a)) expectClose(b[k], a[k], { atol: 1e-5, rtol: 1e-4 });
     m.dispose();
