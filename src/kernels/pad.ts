@@ -1,9 +1,9 @@
 import { wgslType } from '../tensor/dtype.js';
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
+import { fillKernel } from '../tensor/fill-kernel.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { assertOutputBindable } from './conv.js';
-import { fillKernel } from './fill.js';
 import { defineKernel } from './program.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
 

@@ -1,10 +1,10 @@
 import type { DType } from '../tensor/dtype.js';
 import { wgslType } from '../tensor/dtype.js';
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
+import { fillKernel } from '../tensor/fill-kernel.js';
 import { recordOp } from '../tensor/record.js';
 import { normalizeAxes, normalizeAxis, sizeOf } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { fillKernel } from './fill.js';
 import type { Comb, Spec } from './reduce-kernels.js';
 import { needsChunks, runReduce } from './reduce-plan.js';
 import { assertDTypeIn, assertTensor } from './util.js';
