@@ -117,7 +117,7 @@ export type PassC = {
   final: boolean;
 };
 
-export const passBindings = (c: PassC) => {
+const passBindings = (c: PassC) => {
   const arg = isArg(c.comb);
   const b: Record<string, `${'read' | 'rw'} ${string}`> = { x: `read ${c.idxIn ? c.accT : c.inT}` };
   if (c.idxIn) b.xi = 'read u32';

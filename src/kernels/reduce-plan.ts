@@ -1,15 +1,7 @@
 import type { BufferBinding } from '../tensor/queue.js';
 import { sizeOf, stridesOf } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import {
-  isArg,
-  laneKernel,
-  mergeKernel,
-  type PassC,
-  passBindings,
-  type Spec,
-  treeKernel,
-} from './reduce-kernels.js';
+import { isArg, laneKernel, mergeKernel, type PassC, type Spec, treeKernel } from './reduce-kernels.js';
 import { cpuTuned } from './tuning.js';
 import { assertBindable, grid, maxBindingBytes, range, whole } from './util.js';
 
@@ -118,13 +110,13 @@ function choose(lay: Layout): Choice {
   return tree(lay, 64, 64, 64);
 }
 
-/** One pass; `bufs` are the bindings after x (and xi), in binding order. */
+/** One pass; `bufs` holds the row maxima `m` and the outputs, bound by the names the pass declares. */
 function dispatch(
   p: Pass,
   x: BufferBinding,
   xi: BufferBinding | undefined,
   base: number,
-  bufs: BufferBinding[],
+  bufs: { m?: Tensor; outV?: Tensor; outI?: Tensor },
 ) {
   const { spec, lay } = p;
   const c: PassC = {
@@ -140,12 +132,9 @@ function dispatch(
     idxIn: p.idxIn,
     final: p.final,
   };
-  const names = Object.keys(passBindings(c)).slice(xi ? 2 : 1);
   const buffers: Record<string, Tensor | BufferBinding> = { x };
   if (xi) buffers.xi = xi;
-  names.forEach((n, k) => {
-    buffers[n] = bufs[k];
-  });
+  for (const [n, t] of Object.entries(bufs)) if (t) buffers[n] = t;
   const uniforms: Record<string, number> = {
     base,
     inf: 0x7f800000,
@@ -190,18 +179,15 @@ function reduceInto(
 ): void {
   const arg = isArg(spec.comb);
   const c = choose(lay);
-  const mBuf = m && (spec.pre === 'expm' || (final && spec.post === 'lse')) ? [whole(m)] : [];
   const pass: Pass = { spec, lay, ...c, idxIn: xi !== undefined, final };
   if (c.S === 1) {
-    const outs = arg && final ? [whole(outI!)] : [whole(outV!), ...(arg ? [whole(outI!)] : [])];
-    dispatch(pass, x, xi, base, [...mBuf, ...outs]);
+    dispatch(pass, x, xi, base, { m, outV, outI });
     return;
   }
   const n = lay.O * c.S;
   const pV = emptyTensor([n], spec.accT === 'f32' ? 'float32' : 'int32');
   const pI = arg ? emptyTensor([n], 'int32') : undefined;
-  const pm = spec.pre === 'expm' ? [whole(m!)] : [];
-  dispatch({ ...pass, final: false }, x, xi, base, [...pm, whole(pV), ...(pI ? [whole(pI)] : [])]);
+  dispatch({ ...pass, final: false }, x, xi, base, { m, outV: pV, outI: pI });
   const spec2: Spec = { ...spec, pre: 'none' };
   reduceInto(spec2, layout([lay.O, c.S], [1]), whole(pV), pI && whole(pI), 0, m, final, outV, outI);
   pV.dispose();
