@@ -6,7 +6,7 @@ import type { BufferBinding } from '../tensor/queue.js';
 import { isRecording as recording, recordOp } from '../tensor/record.js';
 import { broadcastShapes, sizeOf } from '../tensor/shape.js';
 import { emptyTensor, Tensor } from '../tensor/tensor.js';
-import { defineKernel } from './program.js';
+import { type BindingSpec, defineKernel } from './program.js';
 import { assertBindable, assertTensor, chunks, grid, linearIndex, range, WG, whole } from './util.js';
 
 /**
@@ -116,7 +116,7 @@ function inputsOf(c: EwC): Input[] {
 const kernel = defineKernel<EwC, string, string>({
   name: 'elementwise',
   bindings: (c) => {
-    const b: Record<string, `${'read' | 'rw'} ${string}`> = {};
+    const b: Record<string, BindingSpec> = {};
     for (const x of inputsOf(c)) {
       if (x.kind !== 'uniform') b[`in${x.k}`] = `read ${x.v ? `vec4<${x.t}>` : x.t}`;
     }

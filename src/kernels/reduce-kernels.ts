@@ -1,4 +1,4 @@
-import { defineKernel } from './program.js';
+import { type BindingSpec, defineKernel } from './program.js';
 
 /**
  * The WGSL of the reductions, declared once each (planned and run by reduce-plan.ts, public ops in
@@ -119,7 +119,7 @@ export type PassC = {
 
 const passBindings = (c: PassC) => {
   const arg = isArg(c.comb);
-  const b: Record<string, `${'read' | 'rw'} ${string}`> = { x: `read ${c.idxIn ? c.accT : c.inT}` };
+  const b: Record<string, BindingSpec> = { x: `read ${c.idxIn ? c.accT : c.inT}` };
   if (c.idxIn) b.xi = 'read u32';
   if (c.pre === 'expm' || (c.final && c.post === 'lse')) b.m = 'read f32';
   if (arg && c.final) b.outI = 'rw i32';
@@ -252,7 +252,7 @@ export const mergeKernel = defineKernel<MergeC, string, 'n' | 'off' | 'scale'>({
   name: 'reduce_merge',
   bindings: (c) => {
     const arg = isArg(c.comb);
-    const b: Record<string, `${'read' | 'rw'} ${string}`> = { accV: `rw ${c.accT}` };
+    const b: Record<string, BindingSpec> = { accV: `rw ${c.accT}` };
     if (arg) b.accI = 'rw u32';
     b.newV = `read ${c.accT}`;
     if (arg) b.newI = 'read u32';
