@@ -81,6 +81,13 @@ const normalizeKernel = defineKernel({
 
 type SumMode = 'sum' | 'sqdev' | 'grad';
 
+/** The accumulation step of each partial-sum mode (x[j], dy[j] at row r, channel c). */
+const PARTIAL_LOAD: Record<SumMode, string> = {
+  sum: '    a0 += x[j];',
+  sqdev: '    let d = x[j] - m;\n    a0 = fma(d, d, a0);',
+  grad: '    let g = dy[j];\n    a0 += g;\n    a1 = fma(g, x[j] - m, a1);',
+};
+
 /**
  * Per-part channel sums: 'sum' of x, 'sqdev' sum of (x - mean)^2, 'grad' sums of dy and of
  * dy * (x - mean) (two slices). part[(k * parts + q) * C + c] for slice k and part q.
@@ -105,13 +112,7 @@ const partialKernel = defineKernel({
   var a1 = ${T(k.vec)}(0.0);
   for (var r = r0; r < r1; r++) {
     let j = r * p.C + c;
-${
-  {
-    sum: '    a0 += x[j];',
-    sqdev: '    let d = x[j] - m;\n    a0 = fma(d, d, a0);',
-    grad: '    let g = dy[j];\n    a0 += g;\n    a1 = fma(g, x[j] - m, a1);',
-  }[k.mode]
-}
+${PARTIAL_LOAD[k.mode]}
   }
   part[q * p.C + c] = a0;
   ${k.mode === 'grad' ? 'part[(p.parts + q) * p.C + c] = a1;' : ''}`,
