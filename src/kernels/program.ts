@@ -39,7 +39,7 @@ export type UniformType =
 export type Constants = Readonly<Record<string, string | number | boolean | readonly number[] | null>>;
 
 /** The builtins `main` may receive, by the name the body uses. */
-export type Builtin = 'gid' | 'nwg' | 'wid' | 'lid' | 'lid3' | 'sgi' | 'sgs';
+export type Builtin = 'gid' | 'nwg' | 'wid' | 'lid' | 'lid3' | 'sgi' | 'sgid' | 'sgs';
 
 const BUILTINS: Record<Builtin, string> = {
   gid: '@builtin(global_invocation_id) gid: vec3u',
@@ -48,6 +48,7 @@ const BUILTINS: Record<Builtin, string> = {
   lid: '@builtin(local_invocation_index) lid: u32',
   lid3: '@builtin(local_invocation_id) lid3: vec3u',
   sgi: '@builtin(subgroup_invocation_id) sgi: u32',
+  sgid: '@builtin(subgroup_id) sgid: u32',
   sgs: '@builtin(subgroup_size) sgs: u32',
 };
 
@@ -56,8 +57,11 @@ type OrFn<C, T> = T | ((c: C) => T);
 export interface KernelDecl<C extends Constants, B extends string, U extends string> {
   /** The family name: names the pipeline in profiles and errors. Unique among kernels. */
   name: string;
-  /** Storage bindings in binding order (object order). May depend on the constants (element types). */
-  bindings: OrFn<C, Readonly<Record<B, BindingSpec>>>;
+  /**
+   * Storage bindings in binding order (object order). May depend on the constants (element types);
+   * `null`: no such binding for these constants (an optional input), the later ones move up.
+   */
+  bindings: OrFn<C, Readonly<Record<B, BindingSpec | null>>>;
   /** Uniform fields in struct order, read in WGSL as `p.<name>`. May depend on the constants. */
   uniforms?: OrFn<C, Readonly<Record<U, UniformType>>>;
   /** Workgroup size: one number (x) or [x, y, z]. Default 256. */
@@ -80,8 +84,8 @@ export interface KernelDecl<C extends Constants, B extends string, U extends str
 /** One dispatch of a declared kernel. */
 export interface KernelRun<C extends Constants, B extends string, U extends string> {
   constants?: C;
-  /** A tensor binds whole; a BufferBinding binds a range. */
-  buffers: Readonly<Record<B, Tensor | BufferBinding>>;
+  /** A tensor binds whole; a BufferBinding binds a range; undefined for a binding declared `null`. */
+  buffers: Readonly<Record<B, Tensor | BufferBinding | undefined>>;
   uniforms?: Readonly<Record<U, number | readonly number[]>>;
   workgroups: readonly [number, number?, number?];
 }
@@ -145,7 +149,10 @@ export function defineKernel<
     const key = JSON.stringify(c);
     let s = sources.get(key);
     if (s) return s;
-    const bindings = resolve(decl.bindings, c) as Record<string, BindingSpec>;
+    const declared = resolve(decl.bindings, c) as Record<string, BindingSpec | null>;
+    const bindings = Object.fromEntries(
+      Object.entries(declared).filter((e): e is [string, BindingSpec] => e[1] !== null),
+    );
     const uniforms = (decl.uniforms ? resolve(decl.uniforms, c) : {}) as Record<string, UniformType>;
     const order = Object.keys(bindings);
     for (const n of [...order, ...Object.keys(uniforms)]) {
@@ -189,7 +196,7 @@ export function defineKernel<
     source: (constants) => compile((constants ?? {}) as C).code,
     run(r) {
       const s = compile((r.constants ?? {}) as C);
-      const buffers = r.buffers as Readonly<Record<string, Tensor | BufferBinding>>;
+      const buffers = r.buffers as Readonly<Record<string, Tensor | BufferBinding | undefined>>;
       const bound = s.order.map((n) => {
         const b = buffers[n];
         if (b === undefined) throw new DeviceError(`${decl.name}: no buffer for binding ${n}`);
