@@ -8,7 +8,7 @@
  * everything the reference implementation checks (and duplicate keys, which it leaves to serde) and
  * turns every problem into a `WeightsFormatError`; it never allocates more than the input's size.
  */
-import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { ArgumentError, fmtShape } from '../tensor/errors.js';
 import { WeightsFormatError } from './errors.js';
 
 /** The reference implementation's limit: a bigger header is refused before it is decoded. */
