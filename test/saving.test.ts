@@ -64,7 +64,7 @@ describe('saveWeights / loadWeights / loadModel', () => {
     expect(readdirSync(join(dir, 'ckpts', 'run1'))).toEqual(['epoch-1.safetensors']);
     writeFileSync(join(dir, 'a-file'), 'x');
     const blocked = join(dir, 'a-file', 'sub', 'model.safetensors');
-    const err = await m.saveWeights(blocked).catch((e: unknown) => e as NodeJS.ErrnoException);
+    const err = (await m.saveWeights(blocked).catch((e: unknown) => e)) as NodeJS.ErrnoException;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toContain(blocked);
     expect(err.message).not.toMatch(/\.tmp/);

@@ -321,9 +321,9 @@ describe('writeFileAtomic', () => {
     expect(existsSync(join(target, 'inside'))).toBe(true);
     expect(tempFiles()).toEqual([]);
     const missing = join(dir, 'no-such-dir', 'x.bin');
-    const err = await writeFileAtomic(missing, Uint8Array.of(1)).catch(
-      (e: unknown) => e as NodeJS.ErrnoException,
-    );
+    const err = (await writeFileAtomic(missing, Uint8Array.of(1)).catch(
+      (e: unknown) => e,
+    )) as NodeJS.ErrnoException;
     expect(err.code).toBe('ENOENT');
     expect(err.path).toBe(missing);
     expect(err.message).toBe(
