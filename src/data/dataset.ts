@@ -1,5 +1,6 @@
 import { nextSeedValue } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
 import { copyOf, Tensor } from '../tensor/tensor.js';
 
@@ -198,6 +199,7 @@ export class Dataset<T> implements AsyncIterable<T> {
    */
   map<U>(fn: (x: T) => U | Promise<U>, opts: { parallel?: number } = {}): Dataset<U> {
     if (typeof fn !== 'function') throw new ArgumentError('Dataset.map: fn must be a function');
+    checkOptions<{ parallel?: number }>(opts, { parallel: true }, 'Dataset.map');
     const parallel = opts.parallel ?? 1;
     assertCount(parallel, 'map', 'parallel', 1);
     const owning = mapOwning(fn);
@@ -226,6 +228,7 @@ export class Dataset<T> implements AsyncIterable<T> {
   /** Groups consecutive elements into arrays of `size` (the last one may be shorter). */
   batch(size: number, opts: BatchOptions = {}): Dataset<T[]> {
     assertCount(size, 'batch', 'size', 1);
+    checkOptions<BatchOptions>(opts, { dropRemainder: true }, 'Dataset.batch');
     assertFlag(opts.dropRemainder, 'batch', 'dropRemainder');
     const self = this;
     return new Dataset<T[]>(async function* () {
@@ -262,6 +265,7 @@ export class Dataset<T> implements AsyncIterable<T> {
       throw new ArgumentError(`Dataset.shuffle: seed must be an integer, got ${seed}`);
     }
     const base = seed ?? nextSeedValue();
+    checkOptions<ShuffleOptions>(opts, { reshuffleEachIteration: true }, 'Dataset.shuffle');
     assertFlag(opts.reshuffleEachIteration, 'shuffle', 'reshuffleEachIteration');
     const reshuffle = opts.reshuffleEachIteration ?? true;
     const self = this;

@@ -1,5 +1,6 @@
 import { nextSeedValue, tensor } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions as checkOptionKeys, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Dataset } from './dataset.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
@@ -95,11 +96,31 @@ interface Checked {
   prefetch: number;
 }
 
+const OPTION_KEYS: OptionKeys<ImageDatasetOptions> = {
+  imageSize: true,
+  batchSize: true,
+  validationSplit: true,
+  subset: true,
+  seed: true,
+  shuffle: true,
+  labelMode: true,
+  classNames: true,
+  cropToAspectRatio: true,
+  padToAspectRatio: true,
+  onBadFile: true,
+  maxPixels: true,
+  workers: true,
+  prefetch: true,
+  verbose: true,
+  onWarning: true,
+};
+
 function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (typeof dir !== 'string' || dir === '')
     throw new ArgumentError(`${OP}: dir must be a path, got ${String(dir)}`);
   if (o === null || typeof o !== 'object')
     throw new ArgumentError(`${OP}: options must be an object, got ${JSON.stringify(o)}`);
+  checkOptionKeys(o, OPTION_KEYS, OP);
   for (const k of ['shuffle', 'cropToAspectRatio', 'padToAspectRatio', 'verbose'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean')
       throw new ArgumentError(`${OP}: ${k} must be a boolean, got ${JSON.stringify(o[k])}`);

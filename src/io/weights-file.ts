@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { tensor } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtype.js';
 import { ArgumentError, DTypeError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { WeightsFormatError } from './errors.js';
 import {
@@ -40,6 +41,7 @@ function checkPath(path: unknown, fn: string): void {
 
 export async function readSafetensorsFile(path: string, opts: ReadOptions = {}): Promise<ParsedSafetensors> {
   checkPath(path, 'readSafetensorsFile');
+  checkOptions<ReadOptions>(opts, { maxHeaderBytes: true }, 'readSafetensorsFile');
   const parseOpts: ParseOptions = { ...opts, source: path };
   const fh = await open(path, 'r');
   try {
@@ -99,6 +101,7 @@ export async function writeFileAtomic(
   if (!(bytes instanceof Uint8Array)) {
     throw new ArgumentError(`writeFileAtomic: bytes must be a Uint8Array, got ${typeof bytes}`);
   }
+  checkOptions<AtomicWriteOptions>(opts, { chunkBytes: true, onProgress: true }, 'writeFileAtomic');
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function')
     throw new ArgumentError(`writeFileAtomic: onProgress must be a function, got ${typeof opts.onProgress}`);
   const chunk = opts.chunkBytes ?? 8 << 20;
@@ -245,6 +248,7 @@ export async function loadTensorsFile(
   opts: ReadOptions = {},
 ): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   checkPath(path, 'loadTensorsFile');
+  checkOptions<ReadOptions>(opts, { maxHeaderBytes: true }, 'loadTensorsFile');
   const file = await readSafetensorsFile(path, opts);
   const host = new Map<string, ReturnType<typeof hostValues>>();
   for (const [name, entry] of file.tensors) {
