@@ -23,10 +23,10 @@ export interface DeviceInfo {
 }
 
 const INSTALL_HINT =
-  'No WebGPU adapter was found. In Node, Dawn needs a Vulkan driver: on Debian/Ubuntu run ' +
-  '`bash scripts/setup-vulkan.sh` (installs Mesa lavapipe >= 24, e.g. from bookworm-backports), ' +
-  'or install your GPU vendor driver plus libvulkan1. In a browser, enable WebGPU ' +
-  '(Chrome: --enable-unsafe-webgpu).';
+  'No WebGPU adapter was found. In Node, Dawn needs a Vulkan driver: `npx wgsl-nn doctor` shows ' +
+  'what is missing, and on Debian/Ubuntu `npx wgsl-nn install-driver` installs Mesa lavapipe >= 24 ' +
+  '(a software Vulkan driver; from bookworm-backports on Debian 12); or install your GPU vendor ' +
+  'driver plus libvulkan1. In a browser, enable WebGPU (Chrome: --enable-unsafe-webgpu).';
 
 // Keep the GPU object referenced for the life of the process: if Dawn's GPU is garbage-collected
 // while a device is alive, Node crashes.
