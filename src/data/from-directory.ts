@@ -54,15 +54,20 @@ export interface ImageDatasetOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface ImageBatch {
+/**
+ * One batch of `imageDatasetFromDirectory`. A type alias, not an interface, so that it is a
+ * `TensorContainer` (`dispose(batch)`, `tidy(() => batch)` type-check).
+ */
+export type ImageBatch = {
   /** float32 [b, h, w, 3] (or [h, w, 3] with batchSize null), values 0..255. */
   xs: Tensor;
   /** int32 [b], one-hot float32 [b, classes], or float32 [b, 1]. */
   ys: Tensor;
-}
-export interface UnlabeledImageBatch {
+};
+/** A batch of `imageDatasetFromDirectory` with `labelMode: null`. */
+export type UnlabeledImageBatch = {
   xs: Tensor;
-}
+};
 
 const OP = 'imageDatasetFromDirectory';
 

@@ -12,11 +12,11 @@ import { type Callback, History } from './callbacks.js';
 import type { Model } from './model.js';
 import { defaultSink, fmtLogs, type LogSink, ProgressBar, type Verbose } from './progress.js';
 
-/** A batch as datasets yield it. */
-export interface Batch {
+/** A batch of inputs and targets (a type alias, so it is a `TensorContainer`: `dispose(batch)`). */
+export type Batch = {
   xs: Tensor;
   ys: Tensor;
-}
+};
 
 /** Anything async-iterable over batches (e.g. `imageDatasetFromDirectory`). The consumer disposes each batch. */
 export type BatchSource = AsyncIterable<Batch>;

@@ -5,6 +5,21 @@ import { ArgumentError, DeviceError } from './errors.js';
  * the `webgpu` package (Dawn), loaded lazily so the browser bundle never sees it.
  */
 
+/*
+ * The WebGPU types the shipped declarations name, declared as empty global interfaces. They merge
+ * with the full ones wherever those exist (TypeScript 7's lib.dom, or @webgpu/types added by the
+ * user) and stand alone where they do not (TypeScript 5 without @webgpu/types). The declarations
+ * used to reference @webgpu/types, whose globals collide with TypeScript 7's lib.dom (182 errors
+ * under skipLibCheck: false). test/package.test.ts type-checks a consumer with TypeScript 5 and 7.
+ */
+declare global {
+  interface GPUDevice {}
+  interface GPUBuffer {}
+  interface GPUError {}
+  interface GPUQuerySet {}
+  interface GPUComputePipeline {}
+}
+
 export interface DeviceInfo {
   description: string;
   vendor: string;
