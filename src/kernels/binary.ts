@@ -1,6 +1,7 @@
 import { scalar } from '../tensor/creation.js';
 import { type DType, wgslType } from '../tensor/dtype.js';
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { BinaryName } from '../tensor/op-table.js';
 import { type BufferBinding, ParamWriter, runKernel } from '../tensor/queue.js';
 import { isRecording as recording, recordOp } from '../tensor/record.js';
 import { broadcastShapes, sizeOf } from '../tensor/shape.js';
@@ -272,11 +273,10 @@ export function broadcastAll(op: string, names: readonly string[], inputs: reado
 
 /** Records the op, turning number operands into scalar tensors only when a tape is recording. */
 export function recordElementwise(
-  op: string,
+  op: BinaryName,
   inputs: readonly Operand[],
   dtype: DType,
   out: Tensor,
-  attrs?: Record<string, unknown>,
 ): Tensor {
   const rec = recording();
   const ts = inputs.map((x) => (x instanceof Tensor ? x : rec ? scalar(x, dtype) : undefined));
@@ -284,7 +284,6 @@ export function recordElementwise(
     op,
     ts.filter((t) => t !== undefined),
     out,
-    attrs,
   );
 }
 
@@ -298,7 +297,7 @@ const INT_FLOOR_DIV = `
   let r = a - q * b;
   return select(q, q - 1, r != 0 && ((r < 0) != (b < 0)));`;
 
-const ARITH: Record<string, Bodies> = {
+const ARITH: Partial<Record<BinaryName, Bodies>> = {
   add: { f32: 'return a + b;', i32: 'return a + b;' },
   sub: { f32: 'return a - b;', i32: 'return a - b;' },
   mul: { f32: 'return a * b;', i32: 'return a * b;' },
@@ -356,7 +355,7 @@ const COMPARE: Record<string, string> = {
   greaterEqual: '>=',
 };
 
-function binary(op: string, a: Operand, b: Operand, kind: 'arith' | 'compare' | 'logical'): Tensor {
+function binary(op: BinaryName, a: Operand, b: Operand, kind: 'arith' | 'compare' | 'logical'): Tensor {
   const names = ['a', 'b'];
   const { dtype, inputs } = checkOperands(op, names, [a, b]);
   const allowed: DType[] =
@@ -367,7 +366,7 @@ function binary(op: string, a: Operand, b: Operand, kind: 'arith' | 'compare' | 
   }
   const t = wgslType(dtype);
   let body: string;
-  if (kind === 'arith') body = ARITH[op][t]!;
+  if (kind === 'arith') body = ARITH[op]![t]!;
   // lavapipe compiles `!=` on floats as an ordered compare (false for NaN); negate `==` instead.
   else if (kind === 'compare')
     body = op === 'notEqual' ? 'return i32(!(a == b));' : `return i32(a ${COMPARE[op]} b);`;

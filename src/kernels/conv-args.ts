@@ -1,4 +1,5 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { Pads2D } from '../tensor/op-table.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor } from './util.js';
 
@@ -107,8 +108,11 @@ export function geometry(
 }
 
 /** Padding as recorded in the attrs. */
-export function padAttr(g: Geometry): number[][] {
-  return [[...g.pad[0]], [...g.pad[1]]];
+export function padAttr(g: Geometry): Pads2D {
+  return [
+    [g.pad[0][0], g.pad[0][1]],
+    [g.pad[1][0], g.pad[1][1]],
+  ];
 }
 
 /** A float32 rank-4 tensor that can be bound whole. */

@@ -1,5 +1,6 @@
 import { currentDevice } from '../tensor/device.js';
 import { ArgumentError, DeviceError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { ConvAttrs, ConvFilterGradAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
 import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
@@ -587,7 +588,7 @@ export function conv2d(
   assertOutputBindable([g.n, g.oh, g.ow, co], op);
   const y = emptyTensor([g.n, g.oh, g.ow, co], 'float32');
   const inputs = bias ? [x, filter, bias] : [x, filter];
-  const attrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
+  const attrs: ConvAttrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
   if (y.size === 0) return recordOp(op, inputs, y, attrs);
   const f4 = co % 4 === 0 ? filter : prepareFilter(filter, false);
   dispatchConv({
@@ -632,7 +633,11 @@ export function conv2dBackpropInput(
   const g = checkBackprop(CONV2D, op, 'inputShape', dy, filter, inputShape, strides, padding);
   const [kh, kw, ci, co] = filter.shape;
   assertOutputBindable(inputShape, op);
-  const attrs = { inputShape: [...inputShape], strides: [g.sh, g.sw], padding: padAttr(g) };
+  const attrs: ConvInputGradAttrs = {
+    inputShape: [...inputShape],
+    strides: [g.sh, g.sw],
+    padding: padAttr(g),
+  };
   if (dy.size === 0) return recordOp(op, [dy, filter], fillKernel(inputShape, 0, 'float32'), attrs);
   const dx = emptyTensor(inputShape, 'float32');
   const flipped = prepareFilter(filter, true);
@@ -674,7 +679,11 @@ export function conv2dBackpropFilter(
 ): Tensor {
   const op = 'conv2dBackpropFilter';
   const g = checkBackprop(CONV2D, op, 'filterShape', x, dy, filterShape, strides, padding);
-  const attrs = { filterShape: [...filterShape], strides: [g.sh, g.sw], padding: padAttr(g) };
+  const attrs: ConvFilterGradAttrs = {
+    filterShape: [...filterShape],
+    strides: [g.sh, g.sw],
+    padding: padAttr(g),
+  };
   if (dy.size === 0 || x.size === 0)
     return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);
   const df = emptyTensor(filterShape, 'float32');

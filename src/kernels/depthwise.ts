@@ -1,4 +1,5 @@
 import { fmtShape, ShapeError } from '../tensor/errors.js';
+import type { ConvAttrs, ConvFilterGradAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
 import { runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
@@ -427,7 +428,7 @@ export function depthwiseConv2d(
   assertOutputBindable([g.n, g.oh, g.ow, c * mult], op);
   const y = emptyTensor([g.n, g.oh, g.ow, c * mult], 'float32');
   const inputs = bias ? [x, filter, bias] : [x, filter];
-  const attrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
+  const attrs: ConvAttrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
   if (y.size === 0) return recordOp(op, inputs, y, attrs);
   runDepthwise(
     {
@@ -469,7 +470,11 @@ export function depthwiseConv2dBackpropInput(
   const op = 'depthwiseConv2dBackpropInput';
   const g = checkBackprop(DEPTHWISE, op, 'inputShape', dy, filter, inputShape, strides, padding);
   const [kh, kw, c, mult] = filter.shape;
-  const attrs = { inputShape: [...inputShape], strides: [g.sh, g.sw], padding: padAttr(g) };
+  const attrs: ConvInputGradAttrs = {
+    inputShape: [...inputShape],
+    strides: [g.sh, g.sw],
+    padding: padAttr(g),
+  };
   if (dy.size === 0) return recordOp(op, [dy, filter], fillKernel(inputShape, 0, 'float32'), attrs);
   assertOutputBindable(inputShape, op);
   const dx = emptyTensor(inputShape, 'float32');
@@ -517,7 +522,11 @@ export function depthwiseConv2dBackpropFilter(
   const op = 'depthwiseConv2dBackpropFilter';
   const g = checkBackprop(DEPTHWISE, op, 'filterShape', x, dy, filterShape, strides, padding);
   const [kh, kw, c, mult] = filterShape;
-  const attrs = { filterShape: [...filterShape], strides: [g.sh, g.sw], padding: padAttr(g) };
+  const attrs: ConvFilterGradAttrs = {
+    filterShape: [...filterShape],
+    strides: [g.sh, g.sw],
+    padding: padAttr(g),
+  };
   if (dy.size === 0 || x.size === 0)
     return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);
   const vec = mult === 1 && c % 4 === 0;

@@ -98,7 +98,7 @@ export function pad(
   assertBindable(x, op, 'x');
   const outShape = x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);
   assertOutputBindable(outShape, op);
-  const attrs = { paddings: paddings.map((p) => [p[0], p[1]]), constantValue };
+  const attrs = { paddings: paddings.map((p): [number, number] => [p[0], p[1]]), constantValue };
   if (x.size === 0) return recordOp(op, [x], fillKernel(outShape, constantValue, x.dtype), attrs);
   const y = emptyTensor(outShape, x.dtype);
   const { dims, pads } = collapse(x.shape, paddings);

@@ -1,4 +1,5 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { PoolAttrs } from '../tensor/op-table.js';
 import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
@@ -164,8 +165,15 @@ function poolGeometry(
   return geometry(op, xShape, k[0], k[1], strides, padding);
 }
 
-function attrsOf(g: Geometry): Record<string, unknown> {
-  return { poolSize: [g.kh, g.kw], strides: [g.sh, g.sw], padding: [[...g.pad[0]], [...g.pad[1]]] };
+function attrsOf(g: Geometry): PoolAttrs {
+  return {
+    poolSize: [g.kh, g.kw],
+    strides: [g.sh, g.sw],
+    padding: [
+      [g.pad[0][0], g.pad[0][1]],
+      [g.pad[1][0], g.pad[1][1]],
+    ],
+  };
 }
 
 function runPool(mode: 'max' | 'avg' | 'argmax', x: Tensor, g: Geometry, dtype: 'float32' | 'int32'): Tensor {

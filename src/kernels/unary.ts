@@ -1,4 +1,5 @@
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
+import type { UnaryName } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -33,7 +34,7 @@ fn expm1_(x: f32) -> f32 {
   return select(exp(x) - 1.0, p, abs(x) < 0.1);
 }`;
 
-const UNARY: Record<string, Bodies> = {
+const UNARY: Record<UnaryName, Bodies> = {
   neg: { f32: 'return -x;', i32: 'return -x;' },
   abs: { f32: 'return abs(x);', i32: 'return abs(x);' },
   exp: { f32: 'return exp(x);' },
@@ -59,7 +60,7 @@ const UNARY: Record<string, Bodies> = {
   elu: { f32: 'return select(expm1_(x), x, x > 0.0);' },
 };
 
-function unary(op: string, x: Tensor): Tensor {
+function unary(op: UnaryName, x: Tensor): Tensor {
   assertTensor(x, op, 'x');
   const bodies = UNARY[op];
   assertDTypeIn(x, bodies.i32 ? ['float32', 'int32'] : ['float32'], op, 'x');

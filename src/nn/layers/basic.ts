@@ -8,17 +8,8 @@ import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
-import {
-  type CallArgs,
-  checkSeed,
-  fmtSym,
-  LAYER_KEYS,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkSeed, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 
 // Layers never dispose their intermediates: a gradient tape may still need them. Callers run
 // layers inside `tidy` (fit, evaluate and predict do).

@@ -8,17 +8,8 @@ import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import {
-  type CallArgs,
-  checkBool,
-  fmtSym,
-  LAYER_KEYS,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 
 export interface BatchNormalizationArgs extends LayerArgs {
   /** Only the last axis (channels) is supported. */

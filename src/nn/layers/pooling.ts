@@ -3,17 +3,8 @@ import { reshape } from '../../kernels/reshape.js';
 import { ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import {
-  type CallArgs,
-  checkBool,
-  fmtSym,
-  LAYER_KEYS,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 import { checkPadding, convOutSize, type Padding, pair } from './conv.js';
 
 export interface Pooling2DArgs extends LayerArgs {
