@@ -1,5 +1,6 @@
 import { currentDevice, onDeviceLost, throwFaults, watchErrorScope } from './device.js';
 import { DeviceError } from './errors.js';
+import { readChecks } from './gpu-checks.js';
 import { flushed, nameNewBuffers } from './pool.js';
 
 /**
@@ -226,12 +227,14 @@ export function flush(): void {
 
 /**
  * Waits until the GPU has finished everything submitted (and flushes what is recorded). Throws a
- * DeviceError if WebGPU reported an error since the last sync or readback (out of memory...).
+ * DeviceError if WebGPU reported an error since the last sync or readback (out of memory...), and
+ * the error of a GPU check a kernel tripped (src/tensor/gpu-checks.ts: labels out of range...).
  */
 export async function sync(): Promise<void> {
   flush();
   await currentDevice().queue.onSubmittedWorkDone();
   await throwFaults();
+  await readChecks();
 }
 
 export function queueStats(): { pipelines: number; dispatches: number; compileMs: number } {
