@@ -203,6 +203,7 @@ const data = [
   'readImageHeader',
   'readSafetensorsFile',
   'resizeBilinearCpu',
+  'resizeImageCpu',
   'saveTensorsFile',
   'serializeSafetensors',
   'sniffFormat',

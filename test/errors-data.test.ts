@@ -15,6 +15,7 @@ import {
   readImageHeader,
   readSafetensorsFile,
   resizeBilinearCpu,
+  resizeImageCpu,
   saveTensorsFile,
   serializeSafetensors,
   sniffFormat,
@@ -35,6 +36,7 @@ const dir = mkdtempSync(join(tmpdir(), 'wgsl-nn-errors-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const nowhere = join(dir, 'no-such-dir');
 const junk = new Uint8Array([1, 2, 3]);
+const img1 = { width: 1, height: 1, channels: 1, data: [7] };
 const ds = () => Dataset.from([1, 2, 3]);
 const idfd = (opts: object) => imageDatasetFromDirectory(nowhere, { verbose: false, ...opts });
 
@@ -124,6 +126,46 @@ const calls: BadCall[] = [
     ArgumentError,
     'img must be',
     'got null',
+  ),
+  bad(
+    'resizeImageCpu',
+    'an unknown interpolation',
+    () => resizeImageCpu(img1, [2, 2], { interpolation: 'cubic' as never }),
+    ArgumentError,
+    "interpolation must be one of 'bilinear', 'nearest'",
+    'got "cubic"',
+  ),
+  bad(
+    'resizeImageCpu',
+    'antialias not a boolean',
+    () => resizeImageCpu(img1, [2, 2], { antialias: 1 as never }),
+    ArgumentError,
+    'antialias must be a boolean',
+    'got 1',
+  ),
+  bad(
+    'resizeImageCpu',
+    'null image',
+    () => resizeImageCpu(null as never, [2, 2]),
+    ArgumentError,
+    'resizeImageCpu: img must be',
+    'got null',
+  ),
+  bad(
+    'decodeImage',
+    'an unknown dctMethod',
+    () => decodeImage(junk, { dctMethod: 'FLOAT' as never }),
+    ArgumentError,
+    "dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE'",
+    'got "FLOAT"',
+  ),
+  bad(
+    'decodeImage',
+    'applyExifOrientation not a boolean',
+    () => decodeImage(junk, { applyExifOrientation: 'yes' as never }),
+    ArgumentError,
+    'applyExifOrientation must be a boolean',
+    'got "yes"',
   ),
   bad(
     'parseSafetensors',
@@ -226,6 +268,22 @@ const calls: BadCall[] = [
     ArgumentError,
     'verbose',
     '"x"',
+  ),
+  bad(
+    'imageDatasetFromDirectory',
+    'an unknown interpolation',
+    () => idfd({ interpolation: 'linear' }),
+    ArgumentError,
+    'imageDatasetFromDirectory: interpolation must be one of',
+    'got "linear"',
+  ),
+  bad(
+    'imageDatasetFromDirectory',
+    'a string applyExifOrientation',
+    () => idfd({ applyExifOrientation: 'true' }),
+    ArgumentError,
+    'applyExifOrientation must be a boolean',
+    'got "true"',
   ),
   bad(
     'imageDatasetFromDirectory',

@@ -288,7 +288,13 @@ describe('imageDatasetFromDirectory on a fixture tree (good, nested and hostile 
     const got = await collect({ classNames: ['dogs', 'cats'], shuffle: false });
     expect(got.ys.flat()).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
     expect(got.files.slice(0, 2)).toEqual(['dogs/badcrc.png', 'dogs/corrupt.jpg']);
-    for (const opts of [{ cropToAspectRatio: true }, { padToAspectRatio: true }]) {
+    for (const opts of [
+      { cropToAspectRatio: true },
+      { padToAspectRatio: true },
+      { interpolation: 'nearest' as const },
+      { interpolation: 'area' as const, cropToAspectRatio: true },
+      { applyExifOrientation: true, interpolation: 'bicubic' as const },
+    ]) {
       const r = await collect({ ...opts, classNames: ['cats'], shuffle: false });
       expect(r.xs[0]).toEqual(await expected('cats/a.jpg', opts));
       expect(r.xs[2]).toEqual(await expected('cats/c.JPG', opts));
@@ -484,6 +490,14 @@ describe('DecodePool', () => {
     await expect(p.run({ path: join(root, 'cats/a.jpg'), height: 4, width: 4 })).rejects.toThrow(
       /the pool was closed/,
     );
+    const q = new DecodePool({ size: 1 });
+    await expect(
+      q.run({ path: join(root, 'cats/a.jpg'), height: 4, width: 4, interpolation: 'cubic' as never }),
+    ).rejects.toThrow(/DecodePool.run: interpolation must be one of/);
+    await expect(
+      q.run({ path: join(root, 'cats/a.jpg'), height: 4, width: 4, dctMethod: 'slow' as never }),
+    ).rejects.toThrow(/DecodePool.run: dctMethod must be/);
+    await q.close();
     expect(() => new DecodePool({ size: 0 })).toThrow(/DecodePool: size must be a positive integer, got 0/);
     expect(() => new DecodePool({ timeoutMs: -1 })).toThrow(/timeoutMs must be a positive number, got -1/);
   });
