@@ -28,22 +28,22 @@ function upsample(
     for (let y = 0; y < H; y++) out.set(src.subarray(y * s, y * s + W), y * W);
     return out;
   }
+  // In the fancy cases the output row has 2 * cw >= W samples: the last one is dropped when W is odd.
   if (hx === 2 && vx === 1 && cw > 2) {
-    const line = new Uint8Array(cw * 2);
     for (let y = 0; y < H; y++) {
       const o = y * s;
+      const d = y * W;
       let v = src[o];
-      line[0] = v;
-      line[1] = (v * 3 + src[o + 1] + 2) >> 2;
+      out[d] = v;
+      out[d + 1] = (v * 3 + src[o + 1] + 2) >> 2;
       for (let i = 1; i < cw - 1; i++) {
         v = src[o + i] * 3;
-        line[2 * i] = (v + src[o + i - 1] + 1) >> 2;
-        line[2 * i + 1] = (v + src[o + i + 1] + 2) >> 2;
+        out[d + 2 * i] = (v + src[o + i - 1] + 1) >> 2;
+        out[d + 2 * i + 1] = (v + src[o + i + 1] + 2) >> 2;
       }
       v = src[o + cw - 1];
-      line[2 * cw - 2] = (v * 3 + src[o + cw - 2] + 1) >> 2;
-      line[2 * cw - 1] = v;
-      out.set(line.subarray(0, W), y * W);
+      out[d + 2 * cw - 2] = (v * 3 + src[o + cw - 2] + 1) >> 2;
+      if (2 * cw - 1 < W) out[d + 2 * cw - 1] = v;
     }
     return out;
   }
@@ -59,21 +59,20 @@ function upsample(
   }
   if (hx === 2 && vx === 2 && cw > 2) {
     const sum = new Int32Array(cw);
-    const line = new Uint8Array(cw * 2);
     for (let y = 0; y < H; y++) {
       const r = y >> 1;
       const near = row(r);
       const far = y & 1 ? row(r + 1) : row(r - 1);
+      const d = y * W;
       for (let i = 0; i < cw; i++) sum[i] = src[near + i] * 3 + src[far + i];
-      line[0] = (sum[0] * 4 + 8) >> 4;
-      line[1] = (sum[0] * 3 + sum[1] + 7) >> 4;
+      out[d] = (sum[0] * 4 + 8) >> 4;
+      out[d + 1] = (sum[0] * 3 + sum[1] + 7) >> 4;
       for (let i = 1; i < cw - 1; i++) {
-        line[2 * i] = (sum[i] * 3 + sum[i - 1] + 8) >> 4;
-        line[2 * i + 1] = (sum[i] * 3 + sum[i + 1] + 7) >> 4;
+        out[d + 2 * i] = (sum[i] * 3 + sum[i - 1] + 8) >> 4;
+        out[d + 2 * i + 1] = (sum[i] * 3 + sum[i + 1] + 7) >> 4;
       }
-      line[2 * cw - 2] = (sum[cw - 1] * 3 + sum[cw - 2] + 8) >> 4;
-      line[2 * cw - 1] = (sum[cw - 1] * 4 + 7) >> 4;
-      out.set(line.subarray(0, W), y * W);
+      out[d + 2 * cw - 2] = (sum[cw - 1] * 3 + sum[cw - 2] + 8) >> 4;
+      if (2 * cw - 1 < W) out[d + 2 * cw - 1] = (sum[cw - 1] * 4 + 7) >> 4;
     }
     return out;
   }
@@ -100,6 +99,8 @@ for (let i = 0; i < 256; i++) {
   CB_G[i] = -FIX(0.34414) * x + HALF;
 }
 const clamp = (v: number): number => Math.max(0, Math.min(v, 255));
+/** libjpeg's sample_range_limit: LIMIT[v + 384] = v clamped to 0..255, for v in -384..639. */
+const LIMIT = Uint8Array.from({ length: 1024 }, (_, i) => clamp(i - 384));
 
 type ColorSpace = 'gray' | 'ycc' | 'rgb' | 'cmyk' | 'ycck';
 
@@ -128,14 +129,12 @@ export function toRgb(f: JpegFrame, planes: Plane[]): Uint8Array {
     return upsample(planes[i], c.width, c.height, f.maxH / c.h, f.maxV / c.v, W, H);
   });
   const n = W * H;
-  // Clamped writes do libjpeg's range limiting (all values here are integers).
-  const out = new Uint8ClampedArray(n * 3);
-  const bytes = new Uint8Array(out.buffer);
+  const out = new Uint8Array(n * 3);
   const cs = colorSpace(f);
   if (cs === 'gray') {
     const g = full[0];
     for (let i = 0, o = 0; i < n; i++, o += 3) out[o] = out[o + 1] = out[o + 2] = g[i];
-    return bytes;
+    return out;
   }
   if (cs === 'rgb') {
     const [r, g, b] = full;
@@ -144,7 +143,7 @@ export function toRgb(f: JpegFrame, planes: Plane[]): Uint8Array {
       out[o + 1] = g[i];
       out[o + 2] = b[i];
     }
-    return bytes;
+    return out;
   }
   const [y, cb, cr] = full;
   if (cs === 'ycc') {
@@ -152,11 +151,11 @@ export function toRgb(f: JpegFrame, planes: Plane[]): Uint8Array {
       const Y = y[i];
       const b = cb[i];
       const r = cr[i];
-      out[o] = Y + CR_R[r];
-      out[o + 1] = Y + ((CB_G[b] + CR_G[r]) >> 16);
-      out[o + 2] = Y + CB_B[b];
+      out[o] = LIMIT[Y + CR_R[r] + 384];
+      out[o + 1] = LIMIT[Y + ((CB_G[b] + CR_G[r]) >> 16) + 384];
+      out[o + 2] = LIMIT[Y + CB_B[b] + 384];
     }
-    return bytes;
+    return out;
   }
   // CMYK (or YCCK, first turned into CMYK by jdcolor.c ycck_cmyk_convert), then TensorFlow's
   // jpeg_mem.cc: Adobe files store inverted CMYK, so R = K*C/255; otherwise (255-K)(255-C)/255.
@@ -183,5 +182,5 @@ export function toRgb(f: JpegFrame, planes: Plane[]): Uint8Array {
       out[o + 2] = Math.trunc(((255 - K) * (255 - c2)) / 255);
     }
   }
-  return bytes;
+  return out;
 }
