@@ -44,7 +44,8 @@ export interface DecodeOptions {
    */
   dctMethod?: DctMethod;
   /**
-   * Rotate / mirror JPEGs as their EXIF orientation tag says (as Pillow's `exif_transpose`).
+   * Rotate / mirror JPEGs as their EXIF orientation tag says (as Pillow's `exif_transpose`; PNGs
+   * are returned as stored).
    * Default false: like Keras, the tag is ignored and the stored pixels are returned.
    */
   applyExifOrientation?: boolean;
