@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeAndResize, decodeImage } from '../src/data/decode.js';
+import { ImageDecodeError } from '../src/data/errors.js';
 import { resizeImageCpu } from '../src/data/resize.js';
 import { fixtureBytes, manifest, resizeReference } from './fixtures/images/load.js';
 
@@ -70,4 +71,50 @@ describe('resizing against tf.image.resize', () => {
       expect(Array.from(r.pixels)).toEqual(Array.from(out));
     });
   }
+});
+
+describe('JPEG variants TensorFlow refuses or that are broken', () => {
+  /** s420.jpg with its frame header edited: `at` counts from the SOF marker's 0xff. */
+  function edited(edit: (b: Uint8Array, sof: number) => void): Uint8Array {
+    const b = fixtureBytes('s420.jpg').slice();
+    let sof = 2;
+    while (!(b[sof] === 0xff && b[sof + 1] === 0xc0)) sof++;
+    edit(b, sof);
+    return b;
+  }
+  const fails = (bytes: Uint8Array, re: RegExp) => {
+    expect(() => decodeImage(bytes, { path: 'x.jpg' })).toThrow(ImageDecodeError);
+    expect(() => decodeImage(bytes, { path: 'x.jpg' })).toThrow(re);
+  };
+
+  it('refuses 12-bit samples, 2 components and arithmetic coding with a clear ImageDecodeError', () => {
+    fails(
+      edited((b, s) => {
+        b[s + 4] = 12;
+      }),
+      /cannot decode 'x.jpg': unsupported JPEG: 12-bit samples/,
+    );
+    fails(
+      edited((b, s) => {
+        b[s + 9] = 2;
+      }),
+      /unsupported JPEG: 2 colour components/,
+    );
+    fails(
+      edited((b, s) => {
+        b[s + 1] = 0xc9;
+      }),
+      /unsupported JPEG: arithmetic-coded \(SOF9\)/,
+    );
+  });
+
+  it('refuses a missing restart marker and truncated scan data', () => {
+    const rst = fixtureBytes('rst420.jpg').slice();
+    let at = 2;
+    while (!(rst[at] === 0xff && rst[at + 1] >= 0xd0 && rst[at + 1] <= 0xd7)) at++;
+    rst[at + 1] = 0x00; // the first RSTn becomes stuffed data
+    expect(() => decodeImage(rst, { path: 'r.jpg' })).toThrow(ImageDecodeError);
+    const whole = fixtureBytes('p420.jpg');
+    fails(whole.subarray(0, Math.floor(whole.length * 0.6)), /truncated/);
+  });
 });

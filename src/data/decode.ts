@@ -113,6 +113,16 @@ function jpegHeader(b: Uint8Array, path: string): ImageHeader {
         const kind = m >= 0xc9 ? 'arithmetic-coded' : 'lossless or hierarchical';
         fail(path, `unsupported JPEG: ${kind} (SOF${m - 0xc0}); only baseline and progressive are decoded`);
       }
+      if (b[o + 2] !== 8) {
+        fail(path, `unsupported JPEG: ${b[o + 2]}-bit samples; only 8-bit JPEGs are decoded (as TensorFlow)`);
+      }
+      const nc = b[o + 7];
+      if (nc !== 1 && nc !== 3 && nc !== 4) {
+        fail(
+          path,
+          `unsupported JPEG: ${nc} colour components; only 1 (grey), 3 (YCbCr/RGB) and 4 (CMYK/YCCK)`,
+        );
+      }
       const height = be16(b, o + 3);
       const width = be16(b, o + 5);
       if (width === 0 || height === 0) {

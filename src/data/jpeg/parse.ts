@@ -72,8 +72,9 @@ export function parseJpeg(bytes: Uint8Array, maxPixels: number): JpegFrame {
     if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) continue;
     if (pos + 2 > n) throw new JpegDataError('truncated inside a segment length');
     const len = be16(bytes, pos);
-    if (len < 2 || pos + len > n)
-      throw new JpegDataError(`segment 0xff${m.toString(16).padStart(2, '0')} has a bad length ${len}`);
+    const name = `0xff${m.toString(16).padStart(2, '0')}`;
+    if (len < 2) throw new JpegDataError(`segment ${name} has a bad length ${len}`);
+    if (pos + len > n) throw new JpegDataError(`truncated: the file ends inside segment ${name}`);
     const seg = bytes.subarray(pos + 2, pos + len);
     pos += len;
     if (m === 0xdb) readDqt(seg, qts);
