@@ -348,6 +348,13 @@ describe('datasets, decoding, safetensors and files', () => {
       await expect(pool.run({ path: 'a.jpg', height: 0, width: 4 })).rejects.toThrow(
         /DecodePool.run: job must be \{ path: string, height, width: positive integers \}, got .*"height":0/,
       );
+      const job = { path: 'a.jpg', height: 4, width: 4 };
+      await expect(pool.run({ ...job, interpolation: 'cubic' as never })).rejects.toThrow(
+        /DecodePool.run: interpolation must be one of .*got "cubic"/,
+      );
+      await expect(pool.run({ ...job, dctMethod: 'slow' as never })).rejects.toThrow(
+        /DecodePool.run: dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE', got "slow"/,
+      );
       // A well-formed job for a missing file fails as that file, through a real worker.
       await expect(pool.run({ path: join(dir, 'missing.jpg'), height: 4, width: 4 })).rejects.toThrow(
         /missing\.jpg/,
