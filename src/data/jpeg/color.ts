@@ -10,78 +10,83 @@ import type { JpegFrame } from './parse.js';
  * CMYK / YCCK are turned into RGB the way TensorFlow's `decode_jpeg(channels=3)` does.
  */
 
-/** A component upsampled to the full image size (width x height, row-major). */
-function upsample(
-  p: Plane,
-  cw: number,
-  ch: number,
-  hx: number,
-  vx: number,
-  W: number,
-  H: number,
-): Uint8Array {
-  const out = new Uint8Array(W * H);
-  const src = p.data;
-  const s = p.stride;
-  const row = (r: number): number => (r < 0 ? 0 : r >= ch ? ch - 1 : r) * s;
-  if (hx === 1 && vx === 1) {
-    for (let y = 0; y < H; y++) out.set(src.subarray(y * s, y * s + W), y * W);
-    return out;
+/**
+ * One component upsampled to full size, a row at a time: `row(y)` fills (or points into) `buf`
+ * and returns the offset of output row y's first sample there. Full-size components are read in
+ * place from the IDCT plane; the others go through one row buffer.
+ */
+class RowSource {
+  buf: Uint8Array;
+  private readonly src: Uint8Array;
+  private readonly line: Uint8Array;
+  private readonly sum: Int32Array;
+
+  constructor(
+    private readonly p: Plane,
+    private readonly cw: number,
+    private readonly ch: number,
+    private readonly hx: number,
+    private readonly vx: number,
+    private readonly W: number,
+  ) {
+    this.src = p.data;
+    this.line = new Uint8Array(Math.max(W, cw * hx));
+    this.sum = new Int32Array(cw);
+    this.buf = hx === 1 && vx === 1 ? p.data : this.line;
   }
-  // In the fancy cases the output row has 2 * cw >= W samples: the last one is dropped when W is odd.
-  if (hx === 2 && vx === 1 && cw > 2) {
-    for (let y = 0; y < H; y++) {
-      const o = y * s;
-      const d = y * W;
+
+  /** Offset of source row r (clamped: rows above the top / below the bottom repeat the edge row). */
+  private at(r: number): number {
+    return (r < 0 ? 0 : r >= this.ch ? this.ch - 1 : r) * this.p.stride;
+  }
+
+  row(y: number): number {
+    const { src, line: out, cw, hx, vx, W } = this;
+    if (hx === 1 && vx === 1) return y * this.p.stride;
+    // In the fancy cases the row has 2 * cw >= W samples: the last is dropped when W is odd.
+    if (hx === 2 && vx === 1 && cw > 2) {
+      const o = this.at(y);
       let v = src[o];
-      out[d] = v;
-      out[d + 1] = (v * 3 + src[o + 1] + 2) >> 2;
+      out[0] = v;
+      out[1] = (v * 3 + src[o + 1] + 2) >> 2;
       for (let i = 1; i < cw - 1; i++) {
         v = src[o + i] * 3;
-        out[d + 2 * i] = (v + src[o + i - 1] + 1) >> 2;
-        out[d + 2 * i + 1] = (v + src[o + i + 1] + 2) >> 2;
+        out[2 * i] = (v + src[o + i - 1] + 1) >> 2;
+        out[2 * i + 1] = (v + src[o + i + 1] + 2) >> 2;
       }
       v = src[o + cw - 1];
-      out[d + 2 * cw - 2] = (v * 3 + src[o + cw - 2] + 1) >> 2;
-      if (2 * cw - 1 < W) out[d + 2 * cw - 1] = v;
+      out[2 * cw - 2] = (v * 3 + src[o + cw - 2] + 1) >> 2;
+      out[2 * cw - 1] = v;
+      return 0;
     }
-    return out;
-  }
-  if (hx === 1 && vx === 2) {
-    for (let y = 0; y < H; y++) {
-      const r = y >> 1;
-      const near = row(r);
-      const far = y & 1 ? row(r + 1) : row(r - 1);
+    const r = Math.floor(y / vx);
+    if (hx === 1 && vx === 2) {
+      const near = this.at(r);
+      const far = y & 1 ? this.at(r + 1) : this.at(r - 1);
       const bias = y & 1 ? 2 : 1;
-      for (let x = 0; x < W; x++) out[y * W + x] = (src[near + x] * 3 + src[far + x] + bias) >> 2;
+      for (let x = 0; x < W; x++) out[x] = (src[near + x] * 3 + src[far + x] + bias) >> 2;
+      return 0;
     }
-    return out;
-  }
-  if (hx === 2 && vx === 2 && cw > 2) {
-    const sum = new Int32Array(cw);
-    for (let y = 0; y < H; y++) {
-      const r = y >> 1;
-      const near = row(r);
-      const far = y & 1 ? row(r + 1) : row(r - 1);
-      const d = y * W;
+    if (hx === 2 && vx === 2 && cw > 2) {
+      const sum = this.sum;
+      const near = this.at(r);
+      const far = y & 1 ? this.at(r + 1) : this.at(r - 1);
       for (let i = 0; i < cw; i++) sum[i] = src[near + i] * 3 + src[far + i];
-      out[d] = (sum[0] * 4 + 8) >> 4;
-      out[d + 1] = (sum[0] * 3 + sum[1] + 7) >> 4;
+      out[0] = (sum[0] * 4 + 8) >> 4;
+      out[1] = (sum[0] * 3 + sum[1] + 7) >> 4;
       for (let i = 1; i < cw - 1; i++) {
-        out[d + 2 * i] = (sum[i] * 3 + sum[i - 1] + 8) >> 4;
-        out[d + 2 * i + 1] = (sum[i] * 3 + sum[i + 1] + 7) >> 4;
+        out[2 * i] = (sum[i] * 3 + sum[i - 1] + 8) >> 4;
+        out[2 * i + 1] = (sum[i] * 3 + sum[i + 1] + 7) >> 4;
       }
-      out[d + 2 * cw - 2] = (sum[cw - 1] * 3 + sum[cw - 2] + 8) >> 4;
-      if (2 * cw - 1 < W) out[d + 2 * cw - 1] = (sum[cw - 1] * 4 + 7) >> 4;
+      out[2 * cw - 2] = (sum[cw - 1] * 3 + sum[cw - 2] + 8) >> 4;
+      out[2 * cw - 1] = (sum[cw - 1] * 4 + 7) >> 4;
+      return 0;
     }
-    return out;
+    // Integer factors without a fancy method: each sample repeated hx times across and vx down.
+    const o = this.at(r);
+    for (let x = 0; x < W; x++) out[x] = src[o + Math.floor(x / hx)];
+    return 0;
   }
-  // Integer factors without a fancy method: each sample repeated hx times across and vx down.
-  for (let y = 0; y < H; y++) {
-    const o = row(Math.floor(y / vx));
-    for (let x = 0; x < W; x++) out[y * W + x] = src[o + Math.floor(x / hx)];
-  }
-  return out;
 }
 
 // jdcolor.c build_ycc_rgb_table: SCALEBITS 16, FIX(x) = round(x * 65536).
@@ -122,56 +127,82 @@ function colorSpace(f: JpegFrame): ColorSpace {
 export function toRgb(f: JpegFrame, planes: Plane[]): Uint8Array {
   const W = f.width;
   const H = f.height;
-  const full = f.components.map((c, i) => {
+  const rows = f.components.map((c, i) => {
     if (f.maxH % c.h !== 0 || f.maxV % c.v !== 0) {
       throw new JpegDataError(`unsupported fractional sampling factors ${c.h}x${c.v} of ${f.maxH}x${f.maxV}`);
     }
-    return upsample(planes[i], c.width, c.height, f.maxH / c.h, f.maxV / c.v, W, H);
+    return new RowSource(planes[i], c.width, c.height, f.maxH / c.h, f.maxV / c.v, W);
   });
-  const n = W * H;
-  const out = new Uint8Array(n * 3);
+  const out = new Uint8Array(W * H * 3);
   const cs = colorSpace(f);
-  if (cs === 'gray') {
-    const g = full[0];
-    for (let i = 0, o = 0; i < n; i++, o += 3) out[o] = out[o + 1] = out[o + 2] = g[i];
-    return out;
-  }
-  if (cs === 'rgb') {
-    const [r, g, b] = full;
-    for (let i = 0, o = 0; i < n; i++, o += 3) {
-      out[o] = r[i];
-      out[o + 1] = g[i];
-      out[o + 2] = b[i];
+  const [s0, s1, s2, s3] = rows;
+  for (let y = 0, o = 0; y < H; y++) {
+    const a0 = s0.row(y);
+    const b0 = s0.buf;
+    if (cs === 'gray') {
+      for (let x = 0; x < W; x++, o += 3) out[o] = out[o + 1] = out[o + 2] = b0[a0 + x];
+      continue;
     }
-    return out;
-  }
-  const [y, cb, cr] = full;
-  if (cs === 'ycc') {
-    for (let i = 0, o = 0; i < n; i++, o += 3) {
-      const Y = y[i];
-      const b = cb[i];
-      const r = cr[i];
-      out[o] = LIMIT[Y + CR_R[r] + 384];
-      out[o + 1] = LIMIT[Y + ((CB_G[b] + CR_G[r]) >> 16) + 384];
-      out[o + 2] = LIMIT[Y + CB_B[b] + 384];
+    const a1 = s1.row(y);
+    const a2 = s2.row(y);
+    const b1 = s1.buf;
+    const b2 = s2.buf;
+    if (cs === 'rgb') {
+      for (let x = 0; x < W; x++, o += 3) {
+        out[o] = b0[a0 + x];
+        out[o + 1] = b1[a1 + x];
+        out[o + 2] = b2[a2 + x];
+      }
+    } else if (cs === 'ycc') {
+      for (let x = 0; x < W; x++, o += 3) {
+        const Y = b0[a0 + x] + 384;
+        const cb = b1[a1 + x];
+        const cr = b2[a2 + x];
+        out[o] = LIMIT[Y + CR_R[cr]];
+        out[o + 1] = LIMIT[Y + ((CB_G[cb] + CR_G[cr]) >> 16)];
+        out[o + 2] = LIMIT[Y + CB_B[cb]];
+      }
+    } else {
+      const a3 = s3.row(y);
+      cmykRow(b0, a0, b1, a1, b2, a2, s3.buf, a3, W, cs === 'ycck', f.adobeTransform >= 0, out, o);
+      o += W * 3;
     }
-    return out;
   }
-  // CMYK (or YCCK, first turned into CMYK by jdcolor.c ycck_cmyk_convert), then TensorFlow's
-  // jpeg_mem.cc: Adobe files store inverted CMYK, so R = K*C/255; otherwise (255-K)(255-C)/255.
-  const k = full[3];
-  const inverted = f.adobeTransform >= 0;
-  for (let i = 0, o = 0; i < n; i++, o += 3) {
-    let c0 = y[i];
-    let c1 = cb[i];
-    let c2 = cr[i];
-    if (cs === 'ycck') {
+  return out;
+}
+
+/**
+ * One row of CMYK (or YCCK, first turned into CMYK by jdcolor.c ycck_cmyk_convert) to RGB as
+ * TensorFlow's jpeg_mem.cc does: Adobe files store inverted CMYK, so R = K*C/255; otherwise
+ * (255-K)(255-C)/255.
+ */
+function cmykRow(
+  b0: Uint8Array,
+  a0: number,
+  b1: Uint8Array,
+  a1: number,
+  b2: Uint8Array,
+  a2: number,
+  b3: Uint8Array,
+  a3: number,
+  W: number,
+  ycck: boolean,
+  inverted: boolean,
+  out: Uint8Array,
+  o: number,
+): void {
+  for (let x = 0; x < W; x++, o += 3) {
+    let c0 = b0[a0 + x];
+    let c1 = b1[a1 + x];
+    let c2 = b2[a2 + x];
+    if (ycck) {
       const Y = c0;
+      const cb = c1;
       c0 = 255 - clamp(Y + CR_R[c2]);
-      c1 = 255 - clamp(Y + ((CB_G[c1] + CR_G[c2]) >> 16));
-      c2 = 255 - clamp(Y + CB_B[cb[i]]);
+      c1 = 255 - clamp(Y + ((CB_G[cb] + CR_G[c2]) >> 16));
+      c2 = 255 - clamp(Y + CB_B[cb]);
     }
-    const K = k[i];
+    const K = b3[a3 + x];
     if (inverted) {
       out[o] = Math.trunc((K * c0) / 255);
       out[o + 1] = Math.trunc((K * c1) / 255);
@@ -182,5 +213,4 @@ export function toRgb(f: JpegFrame, planes: Plane[]): Uint8Array {
       out[o + 2] = Math.trunc(((255 - K) * (255 - c2)) / 255);
     }
   }
-  return out;
 }
