@@ -204,6 +204,7 @@ const data = [
   'readImageHeader',
   'readSafetensorsFile',
   'resizeBilinearCpu',
+  'resizeImageCpu',
   'saveTensorsFile',
   'serializeSafetensors',
   'sniffFormat',
