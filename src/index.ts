@@ -14,7 +14,7 @@ export {
 export { ImageDecodeError } from './data/errors.js';
 export { resizeBilinearCpu } from './data/resize.js';
 export { resizeBilinear } from './data/resize-gpu.js';
-export { WeightsFormatError } from './io/errors.js';
+export { ModelFormatError, WeightsFormatError } from './io/errors.js';
 export {
   type ParsedSafetensors,
   parseSafetensors,
