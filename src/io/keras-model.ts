@@ -105,6 +105,19 @@ function convertFunctional(json: KerasLayerJson, problems: Problems, where: stri
       pending.push({ layer: e, k, refs: e.class_name === 'InputLayer' ? [] : refsOf(n) });
     });
   }
+  // TF.js counts a nested model's own input node as its call 0, so its calls in the outer graph are 1, 2...;
+  // Keras counts from 0. Spot the TF.js numbering: a reference past the model's listed calls.
+  const offset = new Map<string, number>();
+  const allRefs = [...pending.flatMap((p) => p.refs), ...outputs];
+  for (const e of entries) {
+    if (!isModel(e.class_name)) continue;
+    const calls = e.inbound_nodes?.length ?? 0;
+    const max = Math.max(-1, ...allRefs.filter((r) => r[0] === layerName(e)).map((r) => r[1]));
+    if (max >= calls && max > 0) offset.set(layerName(e), 1);
+  }
+  const fix = (r: Ref): Ref => [r[0], r[1] - (offset.get(r[0]) ?? 0), r[2]];
+  for (const p of pending) p.refs = p.refs.map(fix);
+  outputs.splice(0, outputs.length, ...outputs.map(fix));
   // A shared layer's later calls may read layers listed after it: place calls once their inputs are placed.
   let progress = true;
   while (pending.length && progress) {
@@ -190,6 +203,11 @@ export function toKerasJson(ours: OurLayerJson, flavor: KerasFlavor): KerasLayer
     const entries = new Map<string, KerasLayerJson>();
     const callIndex: number[] = [];
     const names: string[] = [];
+    // TF.js numbers a nested model's calls from 1 (its own input node is call 0), Keras 3 from 0.
+    const ref = (i: number): unknown[] => {
+      const nested = nodes[i].className === 'Sequential' || nodes[i].className === 'Functional';
+      return [names[i], callIndex[i] + (nested && flavor === 'tfjs' ? 1 : 0), 0];
+    };
     nodes.forEach((n, i) => {
       const name = String(n.config.name);
       names.push(name);
@@ -204,10 +222,8 @@ export function toKerasJson(ours: OurLayerJson, flavor: KerasFlavor): KerasLayer
         entries.set(name, e);
       }
       callIndex[i] = e.inbound_nodes!.length;
-      if (n.className !== 'InputLayer')
-        e.inbound_nodes!.push(n.inbound.map((j) => [names[j], callIndex[j], 0, {}]));
+      if (n.className !== 'InputLayer') e.inbound_nodes!.push(n.inbound.map((j) => ref(j).concat([{}])));
     });
-    const ref = (i: number) => [names[i], callIndex[i], 0];
     return wrap(flavor, flavor === 'tfjs' ? 'Model' : 'Functional', {
       name: c.name,
       trainable: c.trainable ?? true,
