@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, ModelFormatError, memory, tensor } from '../src/index.js';
+import { readZip } from '../src/io/zip.js';
 import { expectClose } from './helpers.js';
 
 const FIX = join(import.meta.dirname, 'fixtures/formats');
@@ -11,6 +13,8 @@ interface Ref {
   output: number[];
   outputShape: number[];
 }
+const dir = mkdtempSync(join(tmpdir(), 'wgsl-nn-keras-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const refs = JSON.parse(readFileSync(join(FIX, 'keras_reference.json'), 'utf8')) as Record<string, Ref>;
 
 async function check(file: string, ref: Ref): Promise<number> {
@@ -49,5 +53,35 @@ describe('Keras files (fixtures made by Keras 3)', () => {
     expect(err.message).toContain('dilated (Conv2D): dilation_rate [2,2]');
     expect(err.message).toContain('ln (LayerNormalization)');
     expect(err.message).toContain('gelu_dense (Dense): activation "gelu"');
+  });
+});
+
+describe('saving as .keras', () => {
+  it('ours -> .keras -> ours predicts the same; the archive has what Keras 3 reads', async () => {
+    const ref = refs.keras_cnn;
+    const m = await loadModel(join(FIX, 'keras_cnn.h5'));
+    const path = join(dir, 'sub', 'cnn.keras');
+    await m.save(path);
+    const entries = await readZip(new Uint8Array(readFileSync(path)), path);
+    expect([...entries.keys()]).toEqual(['metadata.json', 'config.json', 'model.weights.h5']);
+    const config = JSON.parse(new TextDecoder().decode(entries.get('config.json')));
+    expect(config.class_name).toBe('Functional');
+    const again = await loadModel(path);
+    const x = tensor(Float32Array.from(ref.input), ref.inputShape);
+    const [a, b] = [await m.predict(x), await again.predict(x)];
+    expectClose(await b.data(), await a.data(), { atol: 0, rtol: 0 }, 'reloaded .keras');
+    expectClose(await a.data(), Float32Array.from(ref.output), { atol: 1e-5, rtol: 0 }, 'vs Keras');
+    for (const t of [x, a, b]) t.dispose();
+    m.dispose();
+    again.dispose();
+  });
+
+  it('writes our own format with format: wgsl-nn into a new folder', async () => {
+    const m = await loadModel(join(FIX, 'keras_seq.keras'));
+    await m.save(join(dir, 'ours', 'deep'), { format: 'wgsl-nn' });
+    const again = await loadModel(join(dir, 'ours', 'deep', 'model.json'));
+    expect(again.weights.map((w) => w.name)).toEqual(m.weights.map((w) => w.name));
+    m.dispose();
+    again.dispose();
   });
 });

@@ -20,7 +20,7 @@ export async function writeHdf5(root: H5WriteGroup): Promise<Uint8Array> {
   const Module = await h5wasm.ready;
   const FS = Module.FS;
   const name = `/wgsl-nn-${process.pid}-${counter++}.h5`;
-  const file = new h5wasm.File(name, 'w', { libver: 'earliest' });
+  const file = new h5wasm.File(name, 'w', { libver: ['earliest', 'v108'] });
   try {
     const fill = (g: InstanceType<typeof h5wasm.Group>, spec: H5WriteGroup) => {
       for (const [k, v] of Object.entries(spec.attrs ?? {})) g.create_attribute(k, v);

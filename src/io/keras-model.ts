@@ -171,12 +171,19 @@ export type KerasFlavor = 'tfjs' | 'keras3';
 
 function wrap(flavor: KerasFlavor, className: string, config: Record<string, unknown>): KerasLayerJson {
   if (flavor === 'tfjs') return { class_name: className, config };
-  const model = className === 'Functional' || className === 'Sequential';
+  // What Keras 3 writes (its deserializer checks module and registered name).
+  if (className === 'Functional')
+    return {
+      module: 'keras.src.models.functional',
+      class_name: className,
+      config,
+      registered_name: className,
+    };
   return {
-    module: model ? 'keras' : 'keras.layers',
+    module: className === 'Sequential' ? 'keras' : 'keras.layers',
     class_name: className,
     config,
-    registered_name: model ? className : null,
+    registered_name: null,
   };
 }
 
