@@ -18,7 +18,7 @@ execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
 });
 
 // Modules of src/ that the core imports lazily and that only work in Node.
-const NODE_ONLY = new Set(['io/weights-file.ts', 'data/file-cache.ts', 'io/node-fs.ts']);
+const NODE_ONLY = new Set(['io/weights-file.ts', 'data/file-cache.ts', 'io/node-fs.ts', 'io/hdf5-write.ts']);
 
 /** A module exporting the same function names as `file`, each throwing "needs Node". */
 function nodeOnlyStub(file) {
