@@ -85,3 +85,19 @@ describe('saving as .keras', () => {
     again.dispose();
   });
 });
+
+describe('model.save and loadModel argument errors', () => {
+  it('names the bad target, format and folder', async () => {
+    const m = await loadModel(join(FIX, 'keras_seq.keras'));
+    await expect(m.save('')).rejects.toThrow(/save: target must be a non-empty path, got ""/);
+    await expect(m.save(join(dir, 'x'), { format: 'onnx' as never })).rejects.toThrow(
+      /save: format must be one of wgsl-nn, tfjs, keras, got "onnx"/,
+    );
+    await expect(m.save(join(dir, 'x.h5'), { format: 'keras' })).rejects.toThrow(
+      /needs a path ending in \.keras/,
+    );
+    m.dispose();
+    await expect(loadModel(FIX)).rejects.toThrow(/holds several model files/);
+    await expect(loadModel([] as never)).rejects.toThrow(/path must be a non-empty path or URL/);
+  });
+});
