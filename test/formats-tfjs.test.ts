@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, type Model, memory, tensor } from '../src/index.js';
+import { loadModel, type Model, ModelFormatError, memory, tensor } from '../src/index.js';
 import { toFloat32, toInt32 } from '../src/io/safetensors.js';
 import { decodeTfjsGroup } from '../src/io/tfjs.js';
 import { expectClose, randArray, rng } from './helpers.js';
@@ -104,6 +104,25 @@ describe('TensorFlow.js LayersModels (fixtures made by tfjs-layers 4.22)', () =>
       expect(Array.from(got)).toEqual(Array.from(want));
     }
     tf.dispose(Object.values(theirs));
+  });
+});
+
+describe('TF.js models we cannot run', () => {
+  it('fail before any shard is read, naming every unsupported layer', async () => {
+    const json = JSON.parse(readFileSync(join(FIX, 'tfjs_seq', 'model.json'), 'utf8'));
+    const layers = json.modelTopology.config.layers;
+    layers[0].config.dilation_rate = [2, 2];
+    layers[4].class_name = 'LayerNormalization';
+    layers[6].config.activation = 'swish';
+    json.weightsManifest[0].paths = ['missing-shard.bin'];
+    mkdirSync(join(dir, 'bad'), { recursive: true });
+    writeFileSync(join(dir, 'bad', 'model.json'), JSON.stringify(json));
+    const err = await loadModel(join(dir, 'bad', 'model.json')).catch((e) => e);
+    expect(err).toBeInstanceOf(ModelFormatError);
+    expect(err.message).toContain('3 layer(s) not supported');
+    expect(err.message).toContain('c1 (Conv2D): dilation_rate [2,2] (only 1)');
+    expect(err.message).toContain('d1 (LayerNormalization): no such layer in wgsl-nn');
+    expect(err.message).toContain('d2 (Dense): activation "swish"');
   });
 });
 

@@ -16,6 +16,7 @@ export interface TfjsWeightSpec {
   quantization?: { dtype: string; scale?: number; min?: number; original_dtype?: string };
 }
 
+/** A manifest group: its shard files (concatenated in order) and the weights stored in them. */
 export interface TfjsWeightsGroup {
   paths: string[];
   weights: TfjsWeightSpec[];

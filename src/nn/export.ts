@@ -12,6 +12,7 @@ import { saveModelWeights } from './saving.js';
 /** The formats `model.save` writes. */
 export type SaveFormat = 'wgsl-nn' | 'tfjs' | 'keras';
 
+/** Options of `model.save`. */
 export interface SaveOptions {
   /**
    * 'wgsl-nn' (default; `target` is the .safetensors path or a folder), 'tfjs' (`target` is a folder

@@ -42,6 +42,7 @@ function leafLayers(m: Model): Layer[] {
   return m.layers.flatMap((l) => (l instanceof Model ? leafLayers(l) : [l]));
 }
 
+/** Options of `assignLeafWeights`. */
 export interface LeafAssignOptions {
   source: string;
   /** File layer name -> model layer name (the Keras applications' `Logits` is our `predictions`). */
