@@ -164,4 +164,37 @@ describe('saving in the TF.js format', () => {
     theirs.dispose();
     m.dispose();
   });
+  it('a Teachable-Machine-style Sequential[Functional, Sequential] round-trips through tf.loadLayersModel', async () => {
+    const { Conv2D, Dense, GlobalAveragePooling2D, Sequential, input, model } = await import(
+      '../src/index.js'
+    );
+    const img = input({ shape: [10, 10, 3], name: 'tm_input' });
+    const feats = new GlobalAveragePooling2D({ name: 'tm_gap' }).apply(
+      new Conv2D({
+        filters: 6,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu6',
+        name: 'tm_conv',
+      }).apply(img),
+    );
+    const base = model({ inputs: img, outputs: feats, name: 'tm_base' });
+    const head = new Sequential({
+      name: 'tm_head',
+      layers: [
+        new Dense({ units: 8, activation: 'relu', inputShape: [6], name: 'tm_d1' }),
+        new Dense({ units: 3, activation: 'softmax', name: 'tm_d2' }),
+      ],
+    });
+    const tm = new Sequential({ name: 'tm', layers: [base, head] });
+    await tm.save(join(dir, 'tm'), { format: 'tfjs' });
+    const theirs = await tfjsLoad(join(dir, 'tm', 'model.json'));
+    const input01 = Array.from(randArray(2 * 300, rng(9)));
+    const y = theirs.predict(tf.tensor(input01, [2, 10, 10, 3])) as tf.Tensor;
+    const ours = await predictOurs(tm, input01, [2, 10, 10, 3]);
+    expectClose(y.dataSync() as Float32Array, ours, { atol: 1e-6, rtol: 0 }, 'TM-style');
+    theirs.dispose();
+    tm.dispose();
+  });
 });
