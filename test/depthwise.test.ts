@@ -6,8 +6,8 @@ import {
   depthwiseConv2d,
   depthwiseConv2dBackpropFilter,
   depthwiseConv2dBackpropInput,
-  setDepthwiseStrip,
 } from '../src/kernels/depthwise.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import {
@@ -88,7 +88,7 @@ describe('depthwiseConv2d', () => {
         { px: 2, rows: 3 },
         { px: 2, rows: 100 },
       ]) {
-        setDepthwiseStrip(strip);
+        setTuning({ depthwiseStrip: strip });
         for (const c of CASES.slice(0, 4)) {
           const r = rng(50);
           const xd = randArray(size(c.x), r);
@@ -103,7 +103,7 @@ describe('depthwiseConv2d', () => {
         }
       }
     } finally {
-      setDepthwiseStrip(undefined);
+      setTuning({ depthwiseStrip: undefined });
     }
   });
 

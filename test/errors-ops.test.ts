@@ -276,14 +276,14 @@ const calls = [
   bad(
     'registerGradient',
     'an empty op name',
-    () => registerGradient('', () => []),
+    () => registerGradient('' as never, () => []),
     ArgumentError,
     'op must be a non-empty string',
   ),
   bad(
     'registerGradient',
     'a rule that is not a function',
-    () => registerGradient('myOp', 3 as never),
+    () => registerGradient('myOp' as never, 3 as never),
     ArgumentError,
     "rule for 'myOp'",
     'got number',

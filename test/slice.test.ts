@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { grad } from '../src/autograd/grad.js';
+import { resizeBilinear } from '../src/data/resize-gpu.js';
 import {
   ArgumentError,
   DisposedTensorError,
@@ -6,12 +8,15 @@ import {
   memory,
   ShapeError,
   sync,
+  type Tensor,
   tensor,
   tidy,
   zeros,
 } from '../src/index.js';
+import { sum } from '../src/kernels/reduce.js';
 import { reshape } from '../src/kernels/reshape.js';
-import { slice, split, stridedSlice } from '../src/kernels/slice.js';
+import { slice, split, stridedSlice, stridedSliceGrad } from '../src/kernels/slice.js';
+import { checkGrad } from './gradcheck.js';
 import { randShape, rng } from './helpers.js';
 import {
   bits,
@@ -221,6 +226,57 @@ describe('stridedSlice', () => {
   });
 });
 
+describe('stridedSlice gradient', () => {
+  it('scatters dy back to the sliced positions (finite differences; negative strides, masks, shrink)', async () => {
+    const cases: Array<{
+      shape: number[];
+      args: Parameters<typeof stridedSlice> extends [unknown, ...infer R] ? R : never;
+    }> = [
+      { shape: [7], args: [[1], [6], [2]] },
+      {
+        shape: [3, 5],
+        args: [
+          [0, -1],
+          [3, 0],
+          [2, -1],
+        ],
+      },
+      { shape: [4, 3, 2], args: [[1, 0, 1], [3, 3, 2], [1, 2, 1], 0, 0, 0, 0, 0b001] },
+      { shape: [5, 4], args: [[4, 1], [0, 4], [-2, 1], 0, 0b10] },
+    ];
+    const r = rng(71);
+    for (const c of cases) {
+      const n = sizeOf(c.shape);
+      const data = Array.from({ length: n }, () => r() * 2 - 1);
+      const [begin, end, strides = [], bm = 0, em = 0, , , shrink = 0] = c.args;
+      await checkGrad({
+        label: `stridedSlice ${JSON.stringify(c)}`,
+        f: (x) => stridedSlice(x, ...c.args),
+        oracle: ([x]) =>
+          stridedSliceRef({ data: Float32Array.from(x), shape: c.shape }, begin, end, strides, bm, em, shrink)
+            .data as ArrayLike<number>,
+        inputs: [{ shape: c.shape, data }],
+      });
+    }
+  });
+
+  it('stridedSliceGrad has a gradient of its own: the gather of the same box', async () => {
+    const box = { begin: [5, 0], size: [3, 2], strides: [-2, 2] };
+    const dy = Array.from({ length: 6 }, (_, i) => i - 2.5);
+    await checkGrad({
+      label: 'stridedSliceGrad',
+      f: (d) => stridedSliceGrad(d, [6, 3], box),
+      oracle: ([d]) => {
+        const out = new Float64Array(18);
+        for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) out[(5 - 2 * i) * 3 + 2 * j] = d[i * 2 + j];
+        return out;
+      },
+      inputs: [{ shape: [3, 2], data: dy }],
+    });
+    expect(() => stridedSliceGrad(zeros([4]), [6, 3], box)).toThrow(ShapeError);
+  });
+});
+
 describe('memory', () => {
   it('returns to its starting numbers after a tidy over slice, split and stridedSlice', () => {
     const x = zeros([4, 6]);
@@ -234,6 +290,16 @@ describe('memory', () => {
     });
     expect(memory().numTensors).toBe(before.numTensors);
     expect(memory().numBytes).toBe(before.numBytes);
+    x.dispose();
+  });
+});
+
+describe('ops marked nondiff in the gradient table', () => {
+  it('a gradient through resizeBilinear names the op instead of a missing rule', () => {
+    const x = tensor(new Float32Array(2 * 2 * 3).fill(1), [1, 2, 2, 3]);
+    expect(() => grad((v: Tensor) => sum(resizeBilinear(v, [3, 3])))(x)).toThrow(
+      "grad: op 'resizeBilinear' is not differentiable, but the result depends on it",
+    );
     x.dispose();
   });
 });

@@ -1,7 +1,8 @@
 import { ArgumentError } from '../tensor/errors.js';
+import type { FusedActivation } from '../tensor/op-table.js';
 
 /** Activations that kernels can fuse into their epilogue (matmul, conv), by Keras name. */
-export type Activation = 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh';
+export type Activation = FusedActivation;
 
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh'];
 

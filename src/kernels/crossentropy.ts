@@ -1,8 +1,8 @@
 import { fmtShape, ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
 
 /**
  * Fused, numerically stable sparse softmax cross-entropy: loss[r] = logsumexp(logits[r]) - logits[r, label[r]].
@@ -11,10 +11,7 @@ import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIn
 
 /** WGSL: row r's base offset, its max m and sum s of exp(logits - m) (both kernels start so). */
 function rowMaxSumExp(c: number): string {
-  return `fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = ${linearIndex(64)};
-  if (r >= p.rows) { return; }
-  let base = r * ${c}u;
+  return `  let base = r * ${c}u;
   var m = logits[base];
   for (var j = 1u; j < ${c}u; j++) { m = max(m, logits[base + j]); }
   var s = 0.0;
@@ -22,35 +19,32 @@ function rowMaxSumExp(c: number): string {
 `;
 }
 
-const forwardSrc = (c: number) => `
-struct P { rows: u32 }
-@group(0) @binding(0) var<storage, read> labels: array<i32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-// A NaN that the WGSL compiler cannot fold (NaN constants are rejected).
-var<private> NAN_BITS: u32 = 0x7fc00000u;
-@compute @workgroup_size(64)
-${rowMaxSumExp(c)}  let label = labels[r];
+const forwardKernel = defineKernel<{ c: number }, 'labels' | 'logits' | 'loss', 'rows'>({
+  name: 'sce_fwd',
+  bindings: { labels: 'read i32', logits: 'read f32', loss: 'rw f32' },
+  uniforms: { rows: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'rows', name: 'r' },
+  // A NaN that the WGSL compiler cannot fold (NaN constants are rejected).
+  helpers: () => 'var<private> NAN_BITS: u32 = 0x7fc00000u;',
+  body: ({ c }) => `${rowMaxSumExp(c)}  let label = labels[r];
   if (label < 0 || label >= ${c}) { loss[r] = bitcast<f32>(NAN_BITS); return; }
-  loss[r] = log(s) + m - logits[base + u32(label)];
-}`;
+  loss[r] = log(s) + m - logits[base + u32(label)];`,
+});
 
-const backwardSrc = (c: number) => `
-struct P { rows: u32 }
-@group(0) @binding(0) var<storage, read> labels: array<i32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
-@compute @workgroup_size(64)
-${rowMaxSumExp(c)}  let label = labels[r];
+const backwardKernel = defineKernel<{ c: number }, 'labels' | 'logits' | 'dy' | 'dx', 'rows'>({
+  name: 'sce_bwd',
+  bindings: { labels: 'read i32', logits: 'read f32', dy: 'read f32', dx: 'rw f32' },
+  uniforms: { rows: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'rows', name: 'r' },
+  body: ({ c }) => `${rowMaxSumExp(c)}  let label = labels[r];
   let g = dy[r];
   for (var j = 0u; j < ${c}u; j++) {
     let onehot = select(0.0, 1.0, i32(j) == label);
     dx[base + j] = (exp(logits[base + j] - m) / s - onehot) * g;
-  }
-}`;
+  }`,
+});
 
 function check(labels: Tensor, logits: Tensor, op: string): void {
   assertTensor(labels, op, 'labels');
@@ -75,11 +69,10 @@ export function sparseSoftmaxCrossEntropy(labels: Tensor, logits: Tensor): Tenso
   check(labels, logits, op);
   const [rows, c] = logits.shape;
   const out = emptyTensor([rows], 'float32');
-  runKernel({
-    key: `sce_fwd_${c}`,
-    source: () => forwardSrc(c),
-    buffers: [whole(labels), whole(logits), whole(out)],
-    params: new ParamWriter().u32(rows).done(),
+  forwardKernel.run({
+    constants: { c },
+    buffers: { labels, logits, loss: out },
+    uniforms: { rows },
     workgroups: grid(rows, 64),
   });
   return recordOp(op, [labels, logits], out);
@@ -94,11 +87,10 @@ export function sparseSoftmaxCrossEntropyGrad(labels: Tensor, logits: Tensor, dy
     throw new ShapeError(`${op}: dy must have shape [${rows}], got ${fmtShape(dy.shape)}`);
   }
   const out = emptyTensor(logits.shape, 'float32');
-  runKernel({
-    key: `sce_bwd_${c}`,
-    source: () => backwardSrc(c),
-    buffers: [whole(labels), whole(logits), whole(dy), whole(out)],
-    params: new ParamWriter().u32(rows).done(),
+  backwardKernel.run({
+    constants: { c },
+    buffers: { labels, logits, dy, dx: out },
+    uniforms: { rows },
     workgroups: grid(rows, 64),
   });
   return recordOp(op, [labels, logits, dy], out);

@@ -1,8 +1,8 @@
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { assertBindable, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { assertBindable, assertTensor, grid } from './util.js';
 
 /**
  * unsortedSegmentSum: out[s, j] = sum of data[i, j] over the rows i with segmentIds[i] == s
@@ -10,24 +10,20 @@ import { assertBindable, assertTensor, grid, linearIndex, whole } from './util.j
  * the ids, which avoids float atomics (WGSL has none) and keeps the sum order deterministic.
  */
 
-const source = `
-struct P { n: u32, inner: u32, segments: u32, total: u32 }
-@group(0) @binding(0) var<storage, read> data: array<f32>;
-@group(0) @binding(1) var<storage, read> ids: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let o = ${linearIndex()};
-  if (o >= p.total) { return; }
+const segmentSum = defineKernel({
+  name: 'unsorted_segment_sum',
+  bindings: { data: 'read f32', ids: 'read i32', out: 'rw f32' },
+  uniforms: { n: 'u32', inner: 'u32', segments: 'u32', total: 'u32' },
+  index: { total: 'total', name: 'o' },
+  body: () => `
   let s = i32(o / p.inner);
   let j = o % p.inner;
   var acc = 0.0;
   for (var i = 0u; i < p.n; i++) {
     if (ids[i] == s) { acc += data[i * p.inner + j]; }
   }
-  out[o] = acc;
-}`;
+  out[o] = acc;`,
+});
 
 export function unsortedSegmentSum(data: Tensor, segmentIds: Tensor, numSegments: number): Tensor {
   const op = 'unsortedSegmentSum';
@@ -50,11 +46,9 @@ export function unsortedSegmentSum(data: Tensor, segmentIds: Tensor, numSegments
   const out = emptyTensor(outShape, 'float32');
   const total = numSegments * inner;
   assertBindable(out, op, 'output');
-  runKernel({
-    key: 'unsorted_segment_sum',
-    source: () => source,
-    buffers: [whole(data), whole(segmentIds), whole(out)],
-    params: new ParamWriter().u32(data.shape[0]).u32(inner).u32(numSegments).u32(total).done(),
+  segmentSum.run({
+    buffers: { data, ids: segmentIds, out },
+    uniforms: { n: data.shape[0], inner, segments: numSegments, total },
     workgroups: grid(total),
   });
   return recordOp(op, [data, segmentIds], out, { numSegments });

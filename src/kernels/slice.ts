@@ -2,6 +2,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { recordOp } from '../tensor/record.js';
 import { normalizeAxis, stridesOf } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { fillKernel } from './fill.js';
 import { stridedCopy } from './transpose.js';
 import { assertTensor } from './util.js';
 
@@ -175,4 +176,51 @@ export function stridedSlice(
     stridedCopy(dims, { t: x, base, strides: srcStrides }, { t: out, base: 0, strides: stridesOf(dims) });
   }
   return recordOp('stridedSlice', [x], out, { begin: starts, size: dims, strides: steps });
+}
+
+/** The element offset and strides of the box `begin + k * strides`, k < size, in a tensor of `shape`. */
+function box(shape: readonly number[], b: StridedBox): { base: number; strides: number[] } {
+  const xs = stridesOf(shape);
+  let base = 0;
+  if (b.size.every((n) => n > 0)) for (let i = 0; i < shape.length; i++) base += b.begin[i] * xs[i];
+  return { base, strides: b.strides.map((s, i) => s * xs[i]) };
+}
+
+/** Elements `begin[i] + k * strides[i]` (k < size[i]) of each axis: what stridedSlice recorded. */
+export interface StridedBox {
+  begin: readonly number[];
+  size: readonly number[];
+  strides: readonly number[];
+}
+
+/**
+ * The gradient of stridedSlice: `dy` (any shape with the box's element count) scattered into zeros
+ * of shape `shape` at the box's positions. Linear; its own gradient gathers the box back.
+ */
+export function stridedSliceGrad(dy: Tensor, shape: readonly number[], b: StridedBox): Tensor {
+  assertTensor(dy, 'stridedSliceGrad', 'dy');
+  const count = b.size.reduce((p, n) => p * n, 1);
+  if (b.size.length !== shape.length || count !== dy.size) {
+    throw new ShapeError(
+      `stridedSliceGrad: dy of shape ${fmtShape(dy.shape)} must hold the ${count} elements of a box of size ${fmtShape(b.size)} in a tensor of rank ${shape.length}`,
+    );
+  }
+  const out = fillKernel(shape, 0, dy.dtype);
+  if (count > 0)
+    stridedCopy(b.size, { t: dy, base: 0, strides: stridesOf(b.size) }, { t: out, ...box(shape, b) });
+  const attrs = { shape: [...shape], begin: [...b.begin], size: [...b.size], strides: [...b.strides] };
+  return recordOp('stridedSliceGrad', [dy], out, attrs);
+}
+
+/** The box of `x` gathered into a tensor of shape `outShape` (the inverse of stridedSliceGrad). */
+export function stridedGather(x: Tensor, b: StridedBox, outShape: readonly number[]): Tensor {
+  assertTensor(x, 'stridedGather', 'x');
+  const out = emptyTensor(outShape, x.dtype);
+  if (out.size > 0)
+    stridedCopy(b.size, { t: x, ...box(x.shape, b) }, { t: out, base: 0, strides: stridesOf(b.size) });
+  return recordOp('stridedSlice', [x], out, {
+    begin: [...b.begin],
+    size: [...b.size],
+    strides: [...b.strides],
+  });
 }

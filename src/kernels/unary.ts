@@ -1,9 +1,10 @@
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
+import type { UnaryName } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activationWgsl } from './activation.js';
-import { elementwise, NAN_WGSL } from './binary.js';
+import { elementwise, NAN_WGSL } from './elementwise.js';
 import { assertDTypeIn, assertTensor } from './util.js';
 
 /** Unary elementwise ops (math and activations), on the shared elementwise engine. */
@@ -33,7 +34,7 @@ fn expm1_(x: f32) -> f32 {
   return select(exp(x) - 1.0, p, abs(x) < 0.1);
 }`;
 
-const UNARY: Record<string, Bodies> = {
+const UNARY: Record<UnaryName, Bodies> = {
   neg: { f32: 'return -x;', i32: 'return -x;' },
   abs: { f32: 'return abs(x);', i32: 'return abs(x);' },
   exp: { f32: 'return exp(x);' },
@@ -59,14 +60,13 @@ const UNARY: Record<string, Bodies> = {
   elu: { f32: 'return select(expm1_(x), x, x > 0.0);' },
 };
 
-function unary(op: string, x: Tensor): Tensor {
+function unary(op: UnaryName, x: Tensor): Tensor {
   assertTensor(x, op, 'x');
   const bodies = UNARY[op];
   assertDTypeIn(x, bodies.i32 ? ['float32', 'int32'] : ['float32'], op, 'x');
   const t = x.dtype === 'float32' ? 'f32' : 'i32';
   const out = elementwise({
     op,
-    key: op,
     body: t === 'f32' ? bodies.f32 : bodies.i32!,
     args: ['x'],
     inputs: [x],
@@ -165,7 +165,6 @@ export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
   assertAlpha('leakyRelu', alpha);
   const out = elementwise({
     op: 'leakyRelu',
-    key: 'leakyRelu',
     body: 'return select(alpha * x, x, x >= 0.0);',
     args: ['x', 'alpha'],
     inputs: [x, alpha],
@@ -184,7 +183,6 @@ export function step(x: Tensor, alpha = 0): Tensor {
   const t = x.dtype === 'float32' ? 'f32' : 'i32';
   const out = elementwise({
     op: 'step',
-    key: 'step',
     body:
       t === 'f32'
         ? 'if (isnan_(x)) { return x; } return select(alpha, 1.0, x > 0.0);'
@@ -216,7 +214,6 @@ export function reluGrad(dy: Tensor, v: Tensor, act: 'relu' | 'relu6'): Tensor {
   }
   const out = elementwise({
     op: 'reluGrad',
-    key: `reluGrad_${act}`,
     body:
       act === 'relu'
         ? 'if (isnan_(v)) { return v; } return d * select(0.0, 1.0, v > 0.0);'

@@ -15,11 +15,15 @@ export interface BufferBinding {
 }
 
 export interface KernelCall {
-  /** Cache key of the pipeline: must change whenever `source()` would return different WGSL. */
+  /**
+   * Names the kernel in profiles and errors. With a `source` function it is also the pipeline's
+   * cache key (it must change whenever `source()` would return different WGSL); a `source` string
+   * (what `defineKernel` passes) is its own cache key.
+   */
   key: string;
   /** WGSL of a compute shader with entry point `main`. Bindings: the buffers in order, then the
    * uniform block (if `params`) at binding `buffers.length`, all in @group(0). */
-  source: () => string;
+  source: string | (() => string);
   buffers: BufferBinding[];
   /** Bytes of the uniform block (use `ParamWriter`); at most 256 bytes. */
   params?: ArrayBuffer;
@@ -65,15 +69,17 @@ let flushScheduled = false;
 let totalDispatches = 0;
 let compileMs = 0;
 
-export function getPipeline(key: string, source: () => string): GPUComputePipeline {
-  let p = pipelines.get(key);
+export function getPipeline(key: string, source: string | (() => string)): GPUComputePipeline {
+  const cacheKey = typeof source === 'string' ? source : `key:${key}`;
+  let p = pipelines.get(cacheKey);
   if (!p) {
     const device = currentDevice();
     const t0 = performance.now();
-    const module = device.createShaderModule({ code: source(), label: key });
+    const code = typeof source === 'string' ? source : source();
+    const module = device.createShaderModule({ code, label: key });
     p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
     compileMs += performance.now() - t0;
-    pipelines.set(key, p);
+    pipelines.set(cacheKey, p);
   }
   return p;
 }

@@ -1,22 +1,18 @@
+import type { AnyOpRecord, OpAttrs, OpName } from './op-table.js';
 import type { Tensor } from './tensor.js';
+
+export type { AnyOpRecord, OpAttrs, OpName, OpRecord } from './op-table.js';
 
 /**
  * The one hook between ops and autograd: every public op calls `recordOp` after computing its
  * output. Without an active recorder (no gradient tape) it does nothing. The autograd module
- * installs a recorder; ops never know about gradients (as in TensorFlow.js).
+ * installs a recorder; ops never know about gradients (as in TensorFlow.js). Op names and their
+ * attributes are typed by the op table (op-table.ts).
  */
-export interface OpRecord {
-  /** Op name, e.g. 'add', 'matmul'; backward rules are registered under the same name. */
-  op: string;
-  inputs: readonly Tensor[];
-  output: Tensor;
-  /** Everything a backward rule needs besides inputs and output (axes, flags...). Plain data. */
-  attrs?: Readonly<Record<string, unknown>>;
-}
 
 /** What a gradient tape installs: ops report to `record`; model code may ask the other two. */
 export interface Recorder {
-  record(r: OpRecord): void;
+  record(r: AnyOpRecord): void;
   /** True when `t` depends on a tensor the tape differentiates with respect to. */
   dependsOnWatched(t: Tensor): boolean;
   /** True when a recorded op reads or wrote `t`, so it must live until the backward pass. */
@@ -24,13 +20,21 @@ export interface Recorder {
 }
 let recorder: Recorder | undefined;
 
-export function recordOp(
-  op: string,
+/** The attributes argument of `recordOp`: optional for ops whose table entry records none. */
+export type AttrsArg<K extends OpName> =
+  Record<string, never> extends OpAttrs[K] ? [attrs?: OpAttrs[K]] : [attrs: OpAttrs[K]];
+
+/** Records op `op` (a name of the op table, with its attributes) and returns `output`. */
+export function recordOp<K extends OpName>(
+  op: K,
   inputs: readonly Tensor[],
   output: Tensor,
-  attrs?: Record<string, unknown>,
+  ...attrs: AttrsArg<K>
 ): Tensor {
-  recorder?.record({ op, inputs, output, attrs });
+  if (recorder) {
+    const attributes = (attrs[0] ?? {}) as OpAttrs[K];
+    recorder.record({ op, inputs, output, attrs: attributes } as AnyOpRecord);
+  }
   return output;
 }
 
@@ -38,7 +42,7 @@ export function recordOp(
  * @internal Installs (or removes, with undefined) the recorder; returns the previous one. A plain
  * function records everything and counts every tensor as needed.
  */
-export function setRecorder(r: Recorder | ((r: OpRecord) => void) | undefined): Recorder | undefined {
+export function setRecorder(r: Recorder | ((r: AnyOpRecord) => void) | undefined): Recorder | undefined {
   const prev = recorder;
   recorder = typeof r === 'function' ? { record: r, dependsOnWatched: () => true, holds: () => true } : r;
   return prev;

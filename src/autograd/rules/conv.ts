@@ -1,44 +1,24 @@
-import type { Activation } from '../../kernels/activation.js';
 import { conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/conv.js';
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from '../../kernels/depthwise.js';
 import { sum } from '../../kernels/reduce.js';
 import { slice } from '../../kernels/slice.js';
+import type { Pads2D } from '../../tensor/op-table.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { registerGradient, registerNonDifferentiable } from '../registry.js';
+import type { GradRule, GradTable } from '../registry.js';
 import { activationGrad } from './matmul.js';
 
 // Convolutions: the input and filter gradients are their own kernels (conv.ts, depthwise.ts);
 // the fused activation is undone first, the bias gradient sums over N, H, W.
 
-type ConvAttrs = {
-  strides: [number, number];
-  padding: [[number, number], [number, number]];
-  activation?: Activation;
-};
+type Pads = Pads2D;
 
-function convRule(
-  backInput: (
-    dy: Tensor,
-    f: Tensor,
-    shape: readonly number[],
-    s: [number, number],
-    p: ConvAttrs['padding'],
-  ) => Tensor,
-  backFilter: (
-    x: Tensor,
-    dy: Tensor,
-    shape: readonly number[],
-    s: [number, number],
-    p: ConvAttrs['padding'],
-  ) => Tensor,
-) {
-  return (
-    dy: Tensor,
-    r: { inputs: readonly Tensor[]; output: Tensor; attrs?: Readonly<Record<string, unknown>> },
-    need: readonly boolean[],
-  ) => {
+function convRule<K extends 'conv2d' | 'depthwiseConv2d'>(
+  backInput: (dy: Tensor, f: Tensor, shape: readonly number[], s: [number, number], p: Pads) => Tensor,
+  backFilter: (x: Tensor, dy: Tensor, shape: readonly number[], s: [number, number], p: Pads) => Tensor,
+): GradRule<K> {
+  return (dy, r, need) => {
     const [x, f] = r.inputs;
-    const { strides, padding, activation = 'linear' } = r.attrs as ConvAttrs;
+    const { strides, padding, activation } = r.attrs;
     const dz = activationGrad(activation, dy, r.output);
     const out: Array<Tensor | null> = [
       need[0] ? backInput(dz, f, x.shape, strides, padding) : null,
@@ -49,24 +29,24 @@ function convRule(
   };
 }
 
-registerGradient('conv2d', convRule(conv2dBackpropInput, conv2dBackpropFilter));
-registerGradient('depthwiseConv2d', convRule(depthwiseConv2dBackpropInput, depthwiseConv2dBackpropFilter));
+export const convGrads = {
+  conv2d: convRule(conv2dBackpropInput, conv2dBackpropFilter),
+  depthwiseConv2d: convRule(depthwiseConv2dBackpropInput, depthwiseConv2dBackpropFilter),
 
-registerGradient('pad', (dy, r) => {
-  const x = r.inputs[0];
-  const { paddings } = r.attrs as { paddings: number[][] };
-  return [
-    slice(
-      dy,
-      paddings.map((p) => p[0]),
-      x.shape,
-    ),
-  ];
-});
+  pad: (dy, r) => {
+    const x = r.inputs[0];
+    const { paddings } = r.attrs;
+    return [
+      slice(
+        dy,
+        paddings.map((p) => p[0]),
+        x.shape,
+      ),
+    ];
+  },
 
-registerNonDifferentiable(
-  'conv2dBackpropInput',
-  'conv2dBackpropFilter',
-  'depthwiseConv2dBackpropInput',
-  'depthwiseConv2dBackpropFilter',
-);
+  conv2dBackpropInput: 'nondiff',
+  conv2dBackpropFilter: 'nondiff',
+  depthwiseConv2dBackpropInput: 'nondiff',
+  depthwiseConv2dBackpropFilter: 'nondiff',
+} satisfies Partial<GradTable>;

@@ -3,37 +3,17 @@ import { add, mul, sub } from '../../kernels/binary.js';
 import { avgPoolGrad, maxPoolGrad } from '../../kernels/pool.js';
 import { sum } from '../../kernels/reduce.js';
 import { reluGrad, rsqrt } from '../../kernels/unary.js';
+import type { PoolAttrs } from '../../tensor/op-table.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { registerGradient, registerNonDifferentiable } from '../registry.js';
+import type { GradTable } from '../registry.js';
 import { expandReduced } from './util.js';
 
 // Pooling and batch normalisation.
-
-type PoolAttrs = {
-  poolSize: [number, number];
-  strides: [number, number];
-  padding: [[number, number], [number, number]];
-};
 
 /** The recorded explicit pads back as a mode: zero pads select the same windows as 'valid'. */
 function mode(a: PoolAttrs): 'same' | 'valid' {
   return a.padding.flat().every((p) => p === 0) ? 'valid' : 'same';
 }
-
-registerGradient('maxPool', (dy, r) => {
-  const a = r.attrs as PoolAttrs;
-  return [maxPoolGrad(dy, r.inputs[0], a.poolSize, a.strides, mode(a))];
-});
-
-registerGradient('avgPool', (dy, r) => {
-  const a = r.attrs as PoolAttrs;
-  return [avgPoolGrad(dy, r.inputs[0].shape, a.poolSize, a.strides, mode(a))];
-});
-
-registerGradient('globalAvgPool', (dy, r) => {
-  const x = r.inputs[0];
-  return [expandReduced(mul(dy, 1 / (x.shape[1] * x.shape[2])), x.shape, [1, 2])];
-});
 
 /** Sum over every axis but the channel axis. */
 const channelSum = (t: Tensor) =>
@@ -42,51 +22,52 @@ const channelSum = (t: Tensor) =>
     Array.from({ length: t.rank - 1 }, (_, i) => i),
   );
 
-// Inference mode: y = (x - mean) * scale / sqrt(variance + eps) + offset, with fixed statistics.
-registerGradient('batchNorm', (dy, r, need) => {
-  const [x, mean, variance] = r.inputs;
-  const { epsilon, hasOffset, hasScale } = r.attrs as {
-    epsilon: number;
-    hasOffset: boolean;
-    hasScale: boolean;
-  };
-  const scale = hasScale ? r.inputs[hasOffset ? 4 : 3] : undefined;
-  const inv = rsqrt(add(variance, epsilon));
-  const k = scale ? mul(inv, scale) : inv;
-  const out: Array<Tensor | null> = [need[0] ? mul(dy, k) : null, null, null];
-  if (hasOffset) out.push(need[3] ? channelSum(dy) : null);
-  if (hasScale) out.push(need[out.length] ? channelSum(mul(dy, mul(sub(x, mean), inv))) : null);
-  return out;
-});
+export const normPoolGrads = {
+  maxPool: (dy, r) => {
+    const a = r.attrs;
+    return [maxPoolGrad(dy, r.inputs[0], a.poolSize, a.strides, mode(a))];
+  },
 
-// Training mode: the batch statistics depend on x (batchNormGrad handles that).
-registerGradient('batchNormTraining', (dy, r) => {
-  const [x] = r.inputs;
-  const {
-    epsilon,
-    mean,
-    variance,
-    hasGamma,
-    hasBeta,
-    activation = 'linear',
-  } = r.attrs as {
-    epsilon: number;
-    mean: Tensor;
-    variance: Tensor;
-    hasGamma: boolean;
-    hasBeta: boolean;
-    activation?: 'linear' | 'relu' | 'relu6';
-  };
-  const gamma = hasGamma ? r.inputs[1] : undefined;
-  // A fused relu / relu6: its mask from the output (the same as from the batch norm's output).
-  const dz = activation === 'linear' ? dy : reluGrad(dy, r.output, activation);
-  const { dx, dgamma, dbeta } = batchNormGrad(dz, x, gamma, mean, variance, epsilon);
-  const out: Array<Tensor | null> = [dx];
-  if (hasGamma) out.push(dgamma);
-  else dgamma.dispose();
-  if (hasBeta) out.push(dbeta);
-  else dbeta.dispose();
-  return out;
-});
+  avgPool: (dy, r) => {
+    const a = r.attrs;
+    return [avgPoolGrad(dy, r.inputs[0].shape, a.poolSize, a.strides, mode(a))];
+  },
 
-registerNonDifferentiable('maxPoolGrad', 'avgPoolGrad', 'batchNormGrad');
+  globalAvgPool: (dy, r) => {
+    const x = r.inputs[0];
+    return [expandReduced(mul(dy, 1 / (x.shape[1] * x.shape[2])), x.shape, [1, 2])];
+  },
+
+  // Inference mode: y = (x - mean) * scale / sqrt(variance + eps) + offset, with fixed statistics.
+  batchNorm: (dy, r, need) => {
+    const [x, mean, variance] = r.inputs;
+    const { epsilon, hasOffset, hasScale } = r.attrs;
+    const scale = hasScale ? r.inputs[hasOffset ? 4 : 3] : undefined;
+    const inv = rsqrt(add(variance, epsilon));
+    const k = scale ? mul(inv, scale) : inv;
+    const out: Array<Tensor | null> = [need[0] ? mul(dy, k) : null, null, null];
+    if (hasOffset) out.push(need[3] ? channelSum(dy) : null);
+    if (hasScale) out.push(need[out.length] ? channelSum(mul(dy, mul(sub(x, mean), inv))) : null);
+    return out;
+  },
+
+  // Training mode: the batch statistics depend on x (batchNormGrad handles that).
+  batchNormTraining: (dy, r) => {
+    const [x] = r.inputs;
+    const { epsilon, mean, variance, hasGamma, hasBeta, activation } = r.attrs;
+    const gamma = hasGamma ? r.inputs[1] : undefined;
+    // A fused relu / relu6: its mask from the output (the same as from the batch norm's output).
+    const dz = activation === 'linear' ? dy : reluGrad(dy, r.output, activation);
+    const { dx, dgamma, dbeta } = batchNormGrad(dz, x, gamma, mean, variance, epsilon);
+    const out: Array<Tensor | null> = [dx];
+    if (hasGamma) out.push(dgamma);
+    else dgamma.dispose();
+    if (hasBeta) out.push(dbeta);
+    else dbeta.dispose();
+    return out;
+  },
+
+  maxPoolGrad: 'nondiff',
+  avgPoolGrad: 'nondiff',
+  batchNormGrad: 'nondiff',
+} satisfies Partial<GradTable>;

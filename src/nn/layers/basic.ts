@@ -7,16 +7,8 @@ import { nextSeedValue, randomUniform } from '../../tensor/creation.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
-import {
-  type CallArgs,
-  checkSeed,
-  fmtSym,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
 
 // Layers never dispose their intermediates: a gradient tape may still need them. Callers run
 // layers inside `tidy` (fit, evaluate and predict do).

@@ -6,18 +6,8 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
-import {
-  type CallArgs,
-  checkBool,
-  checkInputShape,
-  checkSeed,
-  fmtSym,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkBool, checkInputShape, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
 
 export interface DenseArgs extends LayerArgs {
   units: number;

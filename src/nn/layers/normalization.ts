@@ -7,16 +7,8 @@ import {
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import {
-  type CallArgs,
-  checkBool,
-  fmtSym,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkBool, fmtSym, Layer, registerLayer, single } from '../layer.js';
 
 export interface BatchNormalizationArgs extends LayerArgs {
   /** Only the last axis (channels) is supported. */

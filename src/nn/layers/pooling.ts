@@ -2,16 +2,8 @@ import { avgPool, globalAvgPool, maxPool } from '../../kernels/pool.js';
 import { reshape } from '../../kernels/reshape.js';
 import { ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import {
-  type CallArgs,
-  checkBool,
-  fmtSym,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { checkBool, fmtSym, Layer, registerLayer, single } from '../layer.js';
 import { checkPadding, convOutSize, type Padding, pair } from './conv.js';
 
 export interface Pooling2DArgs extends LayerArgs {

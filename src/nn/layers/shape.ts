@@ -3,15 +3,8 @@ import { pad } from '../../kernels/pad.js';
 import { reshape } from '../../kernels/reshape.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import {
-  type CallArgs,
-  fmtSym,
-  Layer,
-  type LayerArgs,
-  registerLayer,
-  type SymShape,
-  single,
-} from '../layer.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import { fmtSym, Layer, registerLayer, single } from '../layer.js';
 
 export interface ZeroPadding2DArgs extends LayerArgs {
   /** n, [h, w], or [[top, bottom], [left, right]] as Keras. */

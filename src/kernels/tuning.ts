@@ -1,0 +1,119 @@
+import { deviceFacts } from '../tensor/device-info.js';
+import { ArgumentError } from '../tensor/errors.js';
+
+/**
+ * Every tuning switch of the kernels, in one place. Defaults follow the device (see
+ * src/tensor/device-info.ts); tests and tuning scripts override them with `withTuning` (or
+ * `setTuning`). Kernels read `tuning()` and the helpers below; none probes the adapter itself.
+ */
+
+/** Tile of the matmul kernel (see matmul-variants.ts). */
+export interface MatmulTileOverride {
+  mr?: number;
+  s?: number;
+  sg?: number;
+  rowsX?: boolean;
+}
+
+export interface Tuning {
+  /** Matmul without subgroup operations even where the adapter has them. */
+  matmulPortable: boolean;
+  /** Overrides fields of the matmul tile choice. */
+  matmulTile: MatmulTileOverride | undefined;
+  /** Elements of A or B per matmul window (splits larger problems); undefined: the binding limit. */
+  matmulWindowLimit: number | undefined;
+  /** Convolutions without subgroup operations. */
+  convPortable: boolean;
+  /** Output pixels per subgroup and subgroups per workgroup of the implicit-GEMM conv. */
+  convTile: { rows: number; groups: number } | undefined;
+  /** Pixels and rows per lane strip of the depthwise kernel. */
+  depthwiseStrip: { px: number; rows: number } | undefined;
+  /** Rows per workgroup of the batch-norm statistics pass. */
+  batchNormRows: number | undefined;
+  /** Elements per optimizer-update dispatch (undefined: the binding limit). */
+  updateChunkLimit: number | undefined;
+  /** Reductions and softmax: kernels tuned for CPU or GPU adapters, or by the adapter ('auto'). */
+  kernelPolicy: 'auto' | 'gpu' | 'cpu';
+  /** Copies (transpose, slices): the CPU- or GPU-adapter paths, or by the adapter ('auto'). */
+  copyStrategy: 'auto' | 'gpu' | 'cpu';
+}
+
+const DEFAULTS: Tuning = {
+  matmulPortable: false,
+  matmulTile: undefined,
+  matmulWindowLimit: undefined,
+  convPortable: false,
+  convTile: undefined,
+  depthwiseStrip: undefined,
+  batchNormRows: undefined,
+  updateChunkLimit: undefined,
+  kernelPolicy: 'auto',
+  copyStrategy: 'auto',
+};
+
+let current: Tuning = { ...DEFAULTS };
+
+/** The switches in force. */
+export function tuning(): Readonly<Tuning> {
+  return current;
+}
+
+function checkKeys(overrides: Partial<Tuning>, fn: string): void {
+  if (typeof overrides !== 'object' || overrides === null)
+    throw new ArgumentError(`${fn}: overrides must be an object, got ${String(overrides)}`);
+  for (const k of Object.keys(overrides)) {
+    if (!(k in DEFAULTS)) {
+      throw new ArgumentError(
+        `${fn}: unknown tuning switch '${k}' (known: ${Object.keys(DEFAULTS).join(', ')})`,
+      );
+    }
+  }
+}
+
+/** Sets switches (an undefined value restores that switch's default); `setTuning()` restores all. */
+export function setTuning(overrides?: Partial<Tuning>): void {
+  if (overrides === undefined) {
+    current = { ...DEFAULTS };
+    return;
+  }
+  checkKeys(overrides, 'setTuning');
+  const next: Record<string, unknown> = { ...current };
+  for (const [k, v] of Object.entries(overrides)) next[k] = v === undefined ? DEFAULTS[k as keyof Tuning] : v;
+  current = next as unknown as Tuning;
+}
+
+/**
+ * Runs `fn` with some switches overridden and restores the previous ones afterwards (after the
+ * promise settles when `fn` is async).
+ */
+export function withTuning<T>(overrides: Partial<Tuning>, fn: () => T): T {
+  checkKeys(overrides, 'withTuning');
+  const saved = current;
+  setTuning(overrides);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    current = saved;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      current = saved;
+    }) as T;
+  }
+  current = saved;
+  return result;
+}
+
+/** Lanes per subgroup that the tiled `family` kernels may use here (0: the portable kernels). */
+export function subgroupLanes(family: 'matmul' | 'conv'): number {
+  const off = family === 'matmul' ? current.matmulPortable : current.convPortable;
+  return off ? 0 : deviceFacts().fixedSubgroupLanes;
+}
+
+/** True when `family` should take its CPU-adapter kernels (by the switch, else by the adapter). */
+export function cpuTuned(family: 'reduce' | 'copy'): boolean {
+  const s = family === 'reduce' ? current.kernelPolicy : current.copyStrategy;
+  return s === 'auto' ? deviceFacts().adapterClass === 'software' : s === 'cpu';
+}
