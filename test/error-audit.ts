@@ -199,6 +199,7 @@ const data = [
   'decodeAndResize',
   'decodeImage',
   'imageDatasetFromDirectory',
+  'loadImage',
   'loadTensorsFile',
   'parseSafetensors',
   'readImageHeader',

@@ -96,6 +96,9 @@ describe('model.save and loadModel argument errors', () => {
     await expect(m.save(join(dir, 'x.h5'), { format: 'keras' })).rejects.toThrow(
       /needs a path ending in \.keras/,
     );
+    await expect(m.save(join(dir, 'x'), { fromat: 'tfjs' } as never)).rejects.toThrow(
+      /save: unknown option 'fromat' \(did you mean 'format'\?\)/,
+    );
     m.dispose();
     await expect(loadModel(FIX)).rejects.toThrow(/holds several model files/);
     await expect(loadModel([] as never)).rejects.toThrow(/path must be a non-empty path or URL/);

@@ -61,7 +61,7 @@ export async function readText(fn: string, source: Source): Promise<string> {
 
 /** Reads a binary file or URL whole. Errors name the function and the source. */
 export async function readBytes(fn: string, source: Source): Promise<Uint8Array> {
-  checkSource(fn, 'path', source);
+  checkSource(fn, 'source', source);
   if (isFetched(source)) return fetchBytes(fn, source);
   const fs = await import('./node-fs.js');
   try {

@@ -4,6 +4,7 @@
  * folders are created and every file is written atomically.
  */
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import { kerasJsonOf } from './formats.js';
 import type { Layer } from './layer.js';
 import { Model } from './model.js';
@@ -50,8 +51,7 @@ function splitTarget(target: string, file: string): { dir: string; path: string 
 export async function saveModel(model: Model, target: string, opts: SaveOptions = {}): Promise<void> {
   if (typeof target !== 'string' || target === '')
     throw new ArgumentError(`save: target must be a non-empty path, got ${JSON.stringify(target)}`);
-  if (opts === null || typeof opts !== 'object')
-    throw new ArgumentError(`save: options must be an object ({ format }), got ${JSON.stringify(opts)}`);
+  checkOptions<SaveOptions>(opts, { format: true }, 'save');
   const format = opts.format ?? (target.endsWith('.keras') ? 'keras' : 'wgsl-nn');
   if (!FORMATS.includes(format))
     throw new ArgumentError(
