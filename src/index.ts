@@ -22,7 +22,7 @@ export {
   resizeImageCpu,
 } from './data/resize.js';
 export { resizeBilinear } from './data/resize-gpu.js';
-export { WeightsFormatError } from './io/errors.js';
+export { ModelFormatError, WeightsFormatError } from './io/errors.js';
 export {
   type ParsedSafetensors,
   parseSafetensors,

@@ -17,6 +17,7 @@ export const NOT_VALIDATED: Readonly<Record<string, string>> = {
   ImageDecodeError: 'error class',
   ShapeError: 'error class',
   WeightsFormatError: 'error class',
+  ModelFormatError: 'error class',
   WgslNnError: 'error class',
   // No arguments.
   closeDefaultDecodePool: 'no arguments',

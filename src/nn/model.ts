@@ -4,6 +4,7 @@ import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
 import type { History } from './callbacks.js';
+import type { SaveOptions } from './export.js';
 import { Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
 import { getLoss, getMetric, type LossFn, type LossName, type MetricFn } from './losses.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
@@ -131,6 +132,15 @@ export abstract class Model extends Layer {
   /** Loads weights saved by `saveWeights` (or any safetensors file with `layer/weight` names). */
   loadWeights(path: Source, opts: { strict?: boolean } = {}): Promise<void> {
     return loadModelWeights(this, path, opts);
+  }
+
+  /**
+   * Saves the model: `{ format: 'wgsl-nn' }` (default: model.json + model.safetensors), `'tfjs'`
+   * (a TensorFlow.js LayersModel folder) or `'keras'` (a Keras 3 `.keras` file). Node only.
+   */
+  async save(target: string, opts: SaveOptions = {}): Promise<void> {
+    const { saveModel } = await import('./export.js');
+    return saveModel(this, target, opts);
   }
 
   /** Prints (and returns) a Keras-like table: layer, output shape, params; totals. */
