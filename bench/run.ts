@@ -14,7 +14,13 @@ import {
   type Side,
   type Timing,
 } from './harness.js';
-import { backbonePath, INFERENCE_CASES, SCALING_INFERENCE_CASES, type SessionCase } from './model-cases.js';
+import {
+  backbonePath,
+  INFERENCE_CASES,
+  ortOptions,
+  SCALING_INFERENCE_CASES,
+  type SessionCase,
+} from './model-cases.js';
 import {
   assertSameAdapter,
   captureGpuErrors,
@@ -60,6 +66,9 @@ interface Args {
   all: boolean;
   /** Child processes per library and task for the time to first result. */
   startupRuns: number;
+  /** ONNX Runtime peers on the MobileNetV2 cases (all, or all but its WebGPU EP). */
+  ort: boolean;
+  ortWebgpu: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -72,6 +81,8 @@ function parseArgs(argv: string[]): Args {
     list: false,
     all: false,
     startupRuns: 3,
+    ort: true,
+    ortWebgpu: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -96,9 +107,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--list') args.list = true;
     else if (flag === '--all') args.all = true;
     else if (flag === '--startup-runs') args.startupRuns = count(1);
+    else if (flag === '--no-ort') args.ort = false;
+    else if (flag === '--no-ort-webgpu') args.ortWebgpu = false;
     else
       throw new Error(
-        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list, --all, --startup-runs)`,
+        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list, --all, --startup-runs, --no-ort, --no-ort-webgpu)`,
       );
   }
   return args;
@@ -135,8 +148,11 @@ interface Row {
   work: number;
   ours: Timing & { rate: number };
   peer: Timing & { rate: number };
-  /** peer ms / our ms: > 1 means we are faster. */
+  /** peer ms / our ms: > 1 means we are faster (the peer is TF.js WebGPU). */
   ratio: number;
+  /** Every peer by name (`tfjs-webgpu`, `ort-wasm`, `ort-webgpu`, `ort-node-cpu`): its rate and
+   * ratio (peer ms / our ms, > 1: we are faster). */
+  peers: Record<string, { rate: number; ratio: number }>;
   js?: Timing & { rate: number };
   check: string;
   checkOk: boolean;
@@ -163,6 +179,7 @@ function makeRow(c: AnyCase, ours: Timing, theirs: Timing, check: string, checkO
     ours: { ...ours, rate: rate(c, ours.median) },
     peer: { ...theirs, rate: rate(c, theirs.median) },
     ratio: theirs.median / ours.median,
+    peers: { 'tfjs-webgpu': { rate: rate(c, theirs.median), ratio: theirs.median / ours.median } },
     check,
     checkOk,
   };
@@ -174,8 +191,24 @@ async function runSession(c: SessionCase, peer: Peer, args: Args, ours: GPUDevic
   if ('skip' in s) return s.skip;
   try {
     const check = await captureGpuErrors([ours, peer.device], () => s.check());
-    const [a, b] = await measureSides([s.ours, s.peer], options(args, c.warmup, c.minReps));
-    const row = makeRow(c, a, b, check.text, check.ok);
+    const others = s.others ?? [];
+    const checks = [check];
+    for (const o of others) checks.push(await o.check());
+    const [a, b, ...rest] = await measureSides(
+      [s.ours, s.peer, ...others.map((o) => o.side)],
+      options(args, c.warmup, c.minReps),
+    );
+    const text = checks.map((k) => k.text).join('; ');
+    const row = makeRow(
+      c,
+      a,
+      b,
+      text,
+      checks.every((k) => k.ok),
+    );
+    others.forEach((o, k) => {
+      row.peers[o.name] = { rate: rate(c, rest[k].median), ratio: rest[k].median / a.median };
+    });
     if (s.extra) row.extra = await s.extra();
     return row;
   } finally {
@@ -256,6 +289,14 @@ async function runCase(c: BenchCase, peer: Peer, args: Args, device: GPUDevice):
   }
 }
 
+/** ", ort-wasm 20.1 ms (0.52x)" for the peers other than TF.js. */
+function otherPeers(row: Row): string {
+  return Object.entries(row.peers)
+    .filter(([name]) => name !== 'tfjs-webgpu')
+    .map(([name, p]) => `, ${name} ${fmt((row.work / p.rate) * 1000)} ms (${p.ratio.toFixed(2)}x)`)
+    .join('');
+}
+
 function table(rows: Row[]): string {
   const header = [
     'op',
@@ -265,6 +306,7 @@ function table(rows: Row[]): string {
     'TF.js ms',
     'TF.js rate',
     'TF.js/ours',
+    'other peers (peer ms / ours)',
     'JS ms',
     'reps ours/TF.js/JS',
     'check (max abs diff vs TF.js)',
@@ -277,6 +319,7 @@ function table(rows: Row[]): string {
     fmt(r.peer.median),
     `${fmt(r.peer.rate)} ${r.unit}`,
     `${r.ratio.toFixed(2)}x`,
+    otherPeers(r).slice(2).replace(/, /g, '; ') || '-',
     r.js ? fmt(r.js.median, 1) : '-',
     `${r.ours.reps}/${r.peer.reps}/${r.js ? r.js.reps : '-'}`,
     r.check,
@@ -320,6 +363,8 @@ async function main(): Promise<number> {
     return cases.length === 0 && !startup && !decode ? 1 : 0;
   }
 
+  ortOptions.enabled = args.ort;
+  ortOptions.webgpu = args.ortWebgpu;
   await installSharedGpu(); // before getDevice(): both libraries then use this one GPU object
   const device = await getDevice();
   const peer = await setupPeer();
@@ -363,7 +408,7 @@ async function main(): Promise<number> {
     rows.push(row);
     console.log(
       `ours ${fmt(row.ours.median)} ms, TF.js ${fmt(row.peer.median)} ms` +
-        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}; check ${row.check} [${secs}]`,
+        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}${otherPeers(row)}; check ${row.check} [${secs}]`,
     );
     const leakOurs = memory().numTensors - ours0;
     const leakPeer = peerTensors(peer) - peer0;
@@ -398,7 +443,7 @@ async function main(): Promise<number> {
   if (rows.some((r) => r.extra)) console.log(`${memoryTable(rows)}\n`);
   if (startupRows.length > 0) console.log(`${startupTable(startupRows)}\n`);
   console.log(
-    'TF.js/ours > 1 means we are faster. Rates: matmul and convs FLOPs / t; fill, add, softmax, batchNorm ' +
+    'TF.js/ours > 1 means we are faster (likewise each ONNX Runtime ratio). Rates: matmul and convs FLOPs / t; fill, add, softmax, batchNorm ' +
       'bytes read+written / t; models images / t (ms = one forward pass or one training step).',
   );
   for (const s of skipped) console.log(`skipped ${s.case}: ${s.reason}`);
@@ -422,6 +467,8 @@ async function main(): Promise<number> {
       version: peer.tf.version_core,
       flags: { WEBGPU_CPU_FORWARD: false },
     },
+    /** ONNX Runtime peers of the MobileNetV2 rows: versions, and why any was skipped. */
+    ort: args.ort ? ortOptions.notes : 'disabled (--no-ort)',
     env,
     node: process.version,
     args: {
