@@ -27,6 +27,17 @@ export {
 } from './layers/basic.js';
 export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
+export {
+  Average,
+  Concatenate,
+  type ConcatenateArgs,
+  Dot,
+  type DotArgs,
+  Maximum,
+  Minimum,
+  Multiply,
+  Subtract,
+} from './layers/merge.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
   AveragePooling2D,
@@ -34,6 +45,16 @@ export {
   MaxPooling2D,
   type Pooling2DArgs,
 } from './layers/pooling.js';
+export {
+  Cropping2D,
+  type Cropping2DArgs,
+  Permute,
+  type PermuteArgs,
+  RepeatVector,
+  type RepeatVectorArgs,
+  UpSampling2D,
+  type UpSampling2DArgs,
+} from './layers/reshaping.js';
 export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
 export {
   categoricalAccuracy,
@@ -47,6 +68,7 @@ export {
   sparseCategoricalCrossentropy,
 } from './losses.js';
 export { type CompileArgs, Model } from './model.js';
+export type { LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
 export {
   Adam,
   type AdamArgs,
@@ -60,5 +82,5 @@ export {
 export type { LogSink, Verbose } from './progress.js';
 export { loadModel } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
-export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';
+export type { Batch, BatchSource, EvaluateArgs, FitArgs, MultiBatch, PredictArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';
