@@ -194,14 +194,22 @@ const nn = [
 /** Merge, reshaping and convolution layers of issue 19 (bad calls in test/errors-graph.test.ts). */
 const graph = [
   'Average',
+  'AveragePooling1D',
   'Concatenate',
+  'Conv1D',
+  'Conv2DTranspose',
   'Cropping2D',
   'Dot',
+  'GlobalAveragePooling1D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
+  'MaxPooling1D',
   'Maximum',
   'Minimum',
   'Multiply',
   'Permute',
   'RepeatVector',
+  'SeparableConv2D',
   'Subtract',
   'UpSampling2D',
 ];

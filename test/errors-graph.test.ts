@@ -2,15 +2,25 @@ import { describe, expect, it } from 'vitest';
 import {
   ArgumentError,
   Average,
+  AveragePooling1D,
   Concatenate,
+  Conv1D,
+  Conv2D,
+  Conv2DTranspose,
   Cropping2D,
+  DepthwiseConv2D,
   Dot,
+  GlobalAveragePooling1D,
+  GlobalMaxPooling1D,
+  GlobalMaxPooling2D,
   input,
   Maximum,
+  MaxPooling1D,
   Minimum,
   Multiply,
   Permute,
   RepeatVector,
+  SeparableConv2D,
   ShapeError,
   Subtract,
   tensor,
@@ -172,12 +182,143 @@ const reshaping: BadCall[] = [
   ),
 ];
 
+const conv: BadCall[] = [
+  bad(
+    'Conv1D',
+    'no filters',
+    () => new Conv1D({ kernelSize: 3 } as never),
+    ArgumentError,
+    'filters',
+    'undefined',
+  ),
+  bad(
+    'Conv1D',
+    'an unknown padding',
+    () => new Conv1D({ filters: 2, kernelSize: 3, padding: 'full' as never }),
+    ArgumentError,
+    "'same', 'valid' or 'causal'",
+    '"full"',
+  ),
+  bad(
+    'Conv1D',
+    'dilation with strides',
+    () => new Conv1D({ filters: 2, kernelSize: 3, strides: 2, dilationRate: 2 }),
+    ArgumentError,
+    'dilationRate 2 above 1 needs strides 1',
+  ),
+  bad(
+    'Conv1D',
+    'an image input',
+    () => new Conv1D({ filters: 2, kernelSize: 3 }).apply(input({ shape: [4, 4, 1] })),
+    ShapeError,
+    '[batch, steps, channels]',
+    '(None, 4, 4, 1)',
+  ),
+  bad(
+    'Conv2D',
+    'dilation with strides',
+    () => new Conv2D({ filters: 2, kernelSize: 3, strides: 2, dilationRate: 2 }),
+    ArgumentError,
+    'dilationRate 2 above 1 needs strides 1',
+  ),
+  bad(
+    'DepthwiseConv2D',
+    'a zero dilation rate',
+    () => new DepthwiseConv2D({ kernelSize: 3, dilationRate: [1, 0] }),
+    ArgumentError,
+    'dilationRate',
+    '[1,0]',
+  ),
+  bad(
+    'SeparableConv2D',
+    'depthMultiplier 0',
+    () => new SeparableConv2D({ filters: 2, kernelSize: 3, depthMultiplier: 0 }),
+    ArgumentError,
+    'depthMultiplier',
+    'got 0',
+  ),
+  bad(
+    'SeparableConv2D',
+    'an unknown pointwiseInitializer',
+    () => new SeparableConv2D({ filters: 2, kernelSize: 3, pointwiseInitializer: 'he' as never }),
+    ArgumentError,
+    'pointwiseInitializer',
+    '"he"',
+  ),
+  bad(
+    'Conv2DTranspose',
+    'a dilation rate',
+    () => new Conv2DTranspose({ filters: 2, kernelSize: 3, dilationRate: 2 }),
+    ArgumentError,
+    'dilationRate must be 1',
+  ),
+  bad(
+    'Conv2DTranspose',
+    'a sequence input',
+    () => new Conv2DTranspose({ filters: 2, kernelSize: 3 }).apply(input({ shape: [4, 3] })),
+    ShapeError,
+    'NHWC',
+  ),
+];
+
+const pooling: BadCall[] = [
+  bad(
+    'GlobalMaxPooling2D',
+    'a string keepDims',
+    () => new GlobalMaxPooling2D({ keepDims: 'yes' as never }),
+    ArgumentError,
+    'keepDims',
+    '"yes"',
+  ),
+  bad(
+    'GlobalMaxPooling2D',
+    'a sequence input',
+    () => new GlobalMaxPooling2D().apply(input({ shape: [4, 3] })),
+    ShapeError,
+    'NHWC',
+  ),
+  bad(
+    'MaxPooling1D',
+    'poolSize 0',
+    () => new MaxPooling1D({ poolSize: 0 }),
+    ArgumentError,
+    'poolSize',
+    'got 0',
+  ),
+  bad(
+    'AveragePooling1D',
+    'an unknown padding',
+    () => new AveragePooling1D({ padding: 'causal' as never }),
+    ArgumentError,
+    "'same' or 'valid'",
+  ),
+  bad(
+    'GlobalAveragePooling1D',
+    'an image input',
+    () => new GlobalAveragePooling1D().apply(input({ shape: [4, 4, 3] })),
+    ShapeError,
+    '[batch, steps, channels]',
+  ),
+  bad(
+    'GlobalMaxPooling1D',
+    'a numeric keepDims',
+    () => new GlobalMaxPooling1D({ keepDims: 1 as never }),
+    ArgumentError,
+    'keepDims',
+    'got 1',
+  ),
+];
+
 describe('merge layers', () => badCalls(merge));
+describe('convolution layers', () => badCalls(conv));
+describe('pooling layers', () => badCalls(pooling));
 describe('reshaping layers', () => badCalls(reshaping));
 
 describe('audit', () => {
   it('every export owned by this file has a bad call', () => {
-    const covered = new Set([...merge, ...reshaping].map((c) => c.exportName ?? c.names.split('.')[0]));
+    const covered = new Set(
+      [...merge, ...reshaping, ...conv, ...pooling].map((c) => c.exportName ?? c.names.split('.')[0]),
+    );
     expect(ownedBy('errors-graph').filter((n) => !covered.has(n))).toEqual([]);
   });
 });

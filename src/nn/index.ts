@@ -26,6 +26,14 @@ export {
   type SoftmaxArgs,
 } from './layers/basic.js';
 export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
+export {
+  Conv1D,
+  type Conv1DArgs,
+  Conv2DTranspose,
+  type Conv2DTransposeArgs,
+  SeparableConv2D,
+  type SeparableConv2DArgs,
+} from './layers/conv-more.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
 export {
   Average,
@@ -40,9 +48,16 @@ export {
 } from './layers/merge.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
+  AveragePooling1D,
   AveragePooling2D,
+  GlobalAveragePooling1D,
   GlobalAveragePooling2D,
+  GlobalMaxPooling1D,
+  GlobalMaxPooling2D,
+  type GlobalPoolingArgs,
+  MaxPooling1D,
   MaxPooling2D,
+  type Pooling1DArgs,
   type Pooling2DArgs,
 } from './layers/pooling.js';
 export {

@@ -133,3 +133,56 @@ export function upsampleRef(
         }
   return out;
 }
+
+/**
+ * Convolution with dilation, stride and explicit pads, dense ([kh, kw, ci, co]) or depthwise
+ * ([kh, kw, ci, m], output channel c * m + j): the definition, tap by tap.
+ */
+export function dilatedConvRef(
+  x: ArrayLike<number>,
+  xShape: readonly number[],
+  f: ArrayLike<number>,
+  fShape: readonly number[],
+  o: {
+    strides?: [number, number];
+    dilation?: [number, number];
+    pads: [[number, number], [number, number]];
+    depthwise?: boolean;
+  },
+): { data: Float64Array; shape: number[] } {
+  const [n, h, w, ci] = xShape;
+  const [kh, kw, , k4] = fShape;
+  const [sh, sw] = o.strides ?? [1, 1];
+  const [dh, dw] = o.dilation ?? [1, 1];
+  const [[pt, pb], [pl, pr]] = o.pads;
+  const oh = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+  const co = o.depthwise ? ci * k4 : k4;
+  const y = new Float64Array(n * oh * ow * co);
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let u = 0; u < kh; u++)
+          for (let v = 0; v < kw; v++) {
+            const yi = i * sh + u * dh - pt;
+            const xj = j * sw + v * dw - pl;
+            if (yi < 0 || yi >= h || xj < 0 || xj >= w) continue;
+            const base = ((b * oh + i) * ow + j) * co;
+            for (let c = 0; c < ci; c++) {
+              const xv = x[((b * h + yi) * w + xj) * ci + c];
+              for (let d = 0; d < k4; d++) {
+                const fv = f[((u * kw + v) * ci + c) * k4 + d];
+                y[base + (o.depthwise ? c * k4 + d : d)] += xv * fv;
+              }
+            }
+          }
+  return { data: y, shape: [n, oh, ow, co] };
+}
+
+/** TF 'same' pads of a stride-1 window k dilated by d. */
+export function samePads(k: [number, number], d: [number, number]): [[number, number], [number, number]] {
+  return [0, 1].map((i) => {
+    const t = d[i] * (k[i] - 1);
+    return [Math.floor(t / 2), t - Math.floor(t / 2)];
+  }) as [[number, number], [number, number]];
+}
