@@ -13,6 +13,7 @@ import {
   Multiply,
   memory,
   model,
+  slice,
   type Tensor,
   tensor,
 } from '../src/index.js';
@@ -110,6 +111,19 @@ describe('multi-input, multi-output functional models', () => {
     });
     const again = await m.evaluate([d.xa, d.xb], [d.ycls, d.yreg], { batchSize: 4 });
     for (const [k, v] of Object.entries(fx.evaluate)) expect(again[k], k).toBeCloseTo(v, 5);
+    // A dataset of { xs: { a, b }, ys: [cls, reg] } batches (4, 4, 2 samples, as batchSize 4).
+    async function* batches() {
+      for (const [s0, n] of [
+        [0, 4],
+        [4, 4],
+        [8, 2],
+      ]) {
+        const cut = (t: Tensor) => slice(t, [s0, ...t.shape.slice(1).map(() => 0)], [n, ...t.shape.slice(1)]);
+        yield { xs: { a: cut(d.xa), b: cut(d.xb) }, ys: [cut(d.ycls), cut(d.yreg)] };
+      }
+    }
+    const fromData = await m.evaluate(batches());
+    for (const [k, v] of Object.entries(fx.evaluate)) expect(fromData[k], k).toBeCloseTo(v, 5);
     for (const t of Object.values(d)) t.dispose();
     m.dispose();
   });
