@@ -149,6 +149,18 @@ describe('gradients of the composed convolutions (finite differences of float64 
     }
   });
 
+  it('dilated conv2d when the phases need no pad op (odd window, same, sizes divisible by the rate)', async () => {
+    const x = arr([1, 8, 6, 2], 21);
+    const f = arr([3, 3, 2, 2], 22);
+    const pads = samePads([3, 3], [2, 3]);
+    await checkGrad({
+      label: 'conv2d aligned dilation [2, 3]',
+      f: (a: Tensor, b: Tensor) => dilatedConv2d(a, { filter: b, depthwise: false, dilation: [2, 3], pads }),
+      oracle: ([a, b]) => dilatedConvRef(a, x.shape, b, f.shape, { dilation: [2, 3], pads }).data,
+      inputs: [x, f],
+    });
+  });
+
   it('dilated depthwise conv2d and causal dilated conv1d (as height 1)', async () => {
     const x = arr([1, 6, 7, 2], 3);
     const f = arr([2, 3, 2, 2], 4);

@@ -59,32 +59,42 @@ export function dilatedConv2d(x: Tensor, a: DilatedConvArgs): Tensor {
   const conv = a.depthwise ? depthwiseConv2d : conv2d;
   const opts = { bias: a.bias, activation: a.activation ?? 'linear' };
   if (dh === 1 && dw === 1) return conv(x, a.filter, 1, a.pads, opts);
-  // Pad to whole phases: the extra rows and columns at the end feed no kept output.
-  const hp = Math.ceil((h + t + b) / dh) * dh;
-  const wp = Math.ceil((w + l + r) / dw) * dw;
-  const xp = pad(x, [
-    [0, 0],
-    [t, hp - h - t],
-    [l, wp - w - l],
-    [0, 0],
-  ]);
-  const ph = hp / dh;
-  const pw = wp / dw;
+  // Phase grid: x padded only by what makes the leading pads whole phases (t % dh rows) and the
+  // height a multiple of dh; the rest of the padding goes to the phase convolution as explicit pads.
+  // 'same' with an odd window, 'valid' and 'causal' need no pad op when dh divides the height.
+  const grid = (size: number, lead: number, trail: number, d: number) => {
+    const extra = lead % d;
+    const end = (d - ((size + extra) % d)) % d;
+    const before = (lead - extra) / d;
+    const after = Math.max(0, Math.ceil((trail - end) / d));
+    return { extra, end, phases: (size + extra + end) / d, pads: [before, after] as [number, number] };
+  };
+  const gh = grid(h, t, b, dh);
+  const gw = grid(w, l, r, dw);
+  const xp =
+    gh.extra || gh.end || gw.extra || gw.end
+      ? pad(x, [
+          [0, 0],
+          [gh.extra, gh.end],
+          [gw.extra, gw.end],
+          [0, 0],
+        ])
+      : x;
   // SpaceToBatch: [n, ph, dh, pw, dw, c] -> [dh, dw, n, ph, pw, c].
-  const phases = reshape(transpose(reshape(xp, [n, ph, dh, pw, dw, c]), [2, 4, 0, 1, 3, 5]), [
+  const phases = reshape(transpose(reshape(xp, [n, gh.phases, dh, gw.phases, dw, c]), [2, 4, 0, 1, 3, 5]), [
     dh * dw * n,
-    ph,
-    pw,
+    gh.phases,
+    gw.phases,
     c,
   ]);
-  const y = conv(phases, a.filter, 1, 'valid', opts);
+  const y = conv(phases, a.filter, 1, [gh.pads, gw.pads], opts);
   const [, yh, yw, co] = y.shape;
-  // BatchToSpace: [dh, dw, n, yh, yw, co] -> [n, yh, dh, yw, dw, co], then drop the extra rows.
+  // BatchToSpace: [dh, dw, n, yh, yw, co] -> [n, yh, dh, yw, dw, co]; drop rows past the output.
   const full = reshape(transpose(reshape(y, [dh, dw, n, yh, yw, co]), [2, 3, 0, 4, 1, 5]), [
     n,
     yh * dh,
     yw * dw,
     co,
   ]);
-  return slice(full, [0, 0, 0, 0], [n, oh, ow, co]);
+  return yh * dh === oh && yw * dw === ow ? full : slice(full, [0, 0, 0, 0], [n, oh, ow, co]);
 }
