@@ -1,5 +1,3 @@
-/// <reference types="@webgpu/types" preserve="true" />
-// The declarations use WebGPU types (GPUDevice, GPUBuffer): users get them through @webgpu/types.
 export * from './applications/index.js';
 export * from './autograd/index.js';
 export { type BatchOptions, CachedDataset, Dataset, type ShuffleOptions } from './data/dataset.js';
@@ -12,6 +10,7 @@ export {
   sniffFormat,
 } from './data/decode.js';
 export { ImageDecodeError } from './data/errors.js';
+export { type ImageSource, type LoadImageOptions, loadImage } from './data/load-image.js';
 export { resizeBilinearCpu } from './data/resize.js';
 export { resizeBilinear } from './data/resize-gpu.js';
 export { WeightsFormatError } from './io/errors.js';

@@ -217,8 +217,10 @@ describe('depthwiseConv2d gradients', () => {
     expect(() => depthwiseConv2dBackpropFilter(zeros([1, 7, 5, 3]), dy, [3, 3, 3, 3], 1, 'same')).toThrow(
       ShapeError,
     );
+    // A filterShape that is not 4 non-negative integers is a bad argument value: ArgumentError, as
+    // for conv2dBackpropFilter (issue 14 made the two families throw the same class; was ShapeError).
     expect(() => depthwiseConv2dBackpropFilter(zeros([1, 7, 5, 3]), dy, [3, 3, 3], 1, 'same')).toThrow(
-      ShapeError,
+      ArgumentError,
     );
     const recs: OpRecord[] = [];
     const prev = setRecorder((rec) => recs.push(rec));

@@ -198,6 +198,7 @@ const data = [
   'decodeAndResize',
   'decodeImage',
   'imageDatasetFromDirectory',
+  'loadImage',
   'loadTensorsFile',
   'parseSafetensors',
   'readImageHeader',

@@ -10,6 +10,7 @@ import {
   decodeAndResize,
   decodeImage,
   imageDatasetFromDirectory,
+  loadImage,
   loadTensorsFile,
   parseSafetensors,
   readImageHeader,
@@ -39,6 +40,46 @@ const ds = () => Dataset.from([1, 2, 3]);
 const idfd = (opts: object) => imageDatasetFromDirectory(nowhere, { verbose: false, ...opts });
 
 const calls: BadCall[] = [
+  bad('loadImage', 'a number', () => loadImage(42 as never), ArgumentError, 'source', 'got number'),
+  bad('loadImage', 'an empty path', () => loadImage(''), ArgumentError, 'source', 'got ""'),
+  bad(
+    'loadImage',
+    'a one-number size',
+    () => loadImage(junk, { size: [224] as never }),
+    ArgumentError,
+    'size must be [height, width]',
+    '[224]',
+  ),
+  bad(
+    'loadImage',
+    'a snake_case option',
+    () => loadImage(junk, { target_size: [2, 2] } as never),
+    ArgumentError,
+    "unknown option 'target_size'",
+  ),
+  bad(
+    'loadImage',
+    'maxPixels 0',
+    () => loadImage(junk, { maxPixels: 0 }),
+    ArgumentError,
+    'maxPixels',
+    'got 0',
+  ),
+  bad(
+    'loadImage',
+    'a crop without a size',
+    () => loadImage(junk, { cropToAspectRatio: true }),
+    ArgumentError,
+    'need a size',
+  ),
+  bad(
+    'loadImage',
+    'a missing file',
+    () => loadImage(join(nowhere, 'x.jpg')),
+    ArgumentError,
+    'cannot read',
+    'x.jpg',
+  ),
   bad('Dataset.from', 'a number', () => Dataset.from(42 as never), ArgumentError, 'iterable', 'got number'),
   bad(
     'Dataset.batch',

@@ -11,6 +11,7 @@ import { GlobalAveragePooling2D } from '../nn/layers/pooling.js';
 import { Add, ZeroPadding2D } from '../nn/layers/shape.js';
 import { assignWeights } from '../nn/weights.js';
 import { ArgumentError, ShapeError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -28,6 +29,16 @@ export interface MobileNetV2Args {
   classifierActivation?: 'softmax' | 'linear';
   name?: string;
 }
+
+const MOBILENET_KEYS: OptionKeys<MobileNetV2Args> = {
+  inputShape: true,
+  alpha: true,
+  includeTop: true,
+  pooling: true,
+  classes: true,
+  classifierActivation: true,
+  name: true,
+};
 
 function makeDivisible(v: number, divisor = 8): number {
   let n = Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
@@ -119,6 +130,7 @@ const BLOCKS: Array<[number, number, number]> = [
 function build(args: MobileNetV2Args = {}): Functional {
   if (args === null || typeof args !== 'object')
     throw new ArgumentError(`mobileNetV2: expected an options object, got ${JSON.stringify(args)}`);
+  checkOptions(args, MOBILENET_KEYS, 'mobileNetV2');
   const inputShape = args.inputShape ?? [224, 224, 3];
   const alpha = args.alpha ?? 1.0;
   const includeTop = args.includeTop ?? true;
@@ -192,6 +204,7 @@ function build(args: MobileNetV2Args = {}): Functional {
  */
 function preprocessInput(x: Tensor, opts: { from?: 'bytes' | 'unit' } = {}): Tensor {
   assertTensor(x, 'mobileNetV2.preprocessInput', 'x');
+  checkOptions<{ from?: 'bytes' | 'unit' }>(opts, { from: true }, 'mobileNetV2.preprocessInput');
   if (opts?.from !== undefined && opts.from !== 'bytes' && opts.from !== 'unit') {
     throw new ArgumentError(
       `mobileNetV2.preprocessInput: from must be 'bytes' or 'unit', got ${JSON.stringify(opts?.from)}`,
@@ -226,6 +239,12 @@ export async function loadMobileNetV2Weights(
       `loadMobileNetV2Weights: files must be { backbone, top? } (paths or URLs), got ${JSON.stringify(files)}`,
     );
   }
+  checkOptions<MobileNetV2WeightFiles>(
+    files,
+    { backbone: true, top: true },
+    'loadMobileNetV2Weights',
+    'files',
+  );
   const backbone = await readSafetensors('loadMobileNetV2Weights', files.backbone);
   const top = model.layers.find((l) => l.name === 'predictions');
   const backboneVars = model.weights.filter((v) => !v.name?.startsWith('predictions/'));

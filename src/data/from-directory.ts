@@ -1,5 +1,6 @@
 import { nextSeedValue, tensor } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions as checkOptionKeys, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Dataset } from './dataset.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
@@ -53,15 +54,20 @@ export interface ImageDatasetOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface ImageBatch {
+/**
+ * One batch of `imageDatasetFromDirectory`. A type alias, not an interface, so that it is a
+ * `TensorContainer` (`dispose(batch)`, `tidy(() => batch)` type-check).
+ */
+export type ImageBatch = {
   /** float32 [b, h, w, 3] (or [h, w, 3] with batchSize null), values 0..255. */
   xs: Tensor;
   /** int32 [b], one-hot float32 [b, classes], or float32 [b, 1]. */
   ys: Tensor;
-}
-export interface UnlabeledImageBatch {
+};
+/** A batch of `imageDatasetFromDirectory` with `labelMode: null`. */
+export type UnlabeledImageBatch = {
   xs: Tensor;
-}
+};
 
 const OP = 'imageDatasetFromDirectory';
 
@@ -95,11 +101,31 @@ interface Checked {
   prefetch: number;
 }
 
+const OPTION_KEYS: OptionKeys<ImageDatasetOptions> = {
+  imageSize: true,
+  batchSize: true,
+  validationSplit: true,
+  subset: true,
+  seed: true,
+  shuffle: true,
+  labelMode: true,
+  classNames: true,
+  cropToAspectRatio: true,
+  padToAspectRatio: true,
+  onBadFile: true,
+  maxPixels: true,
+  workers: true,
+  prefetch: true,
+  verbose: true,
+  onWarning: true,
+};
+
 function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (typeof dir !== 'string' || dir === '')
     throw new ArgumentError(`${OP}: dir must be a path, got ${String(dir)}`);
   if (o === null || typeof o !== 'object')
     throw new ArgumentError(`${OP}: options must be an object, got ${JSON.stringify(o)}`);
+  checkOptionKeys(o, OPTION_KEYS, OP);
   for (const k of ['shuffle', 'cropToAspectRatio', 'padToAspectRatio', 'verbose'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean')
       throw new ArgumentError(`${OP}: ${k} must be a boolean, got ${JSON.stringify(o[k])}`);

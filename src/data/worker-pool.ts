@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ArgumentError, WgslNnError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import type { ResizedImage } from './decode.js';
 import { ImageDecodeError } from './errors.js';
 
@@ -85,6 +86,7 @@ export class DecodePool {
   constructor(opts: DecodePoolOptions = {}) {
     if (opts === null || typeof opts !== 'object')
       throw new ArgumentError(`DecodePool: expected an options object, got ${JSON.stringify(opts)}`);
+    checkOptions<DecodePoolOptions>(opts, { size: true, timeoutMs: true }, 'DecodePool');
     const size = opts.size ?? availableParallelism();
     if (!Number.isInteger(size) || size < 1) {
       throw new ArgumentError(`DecodePool: size must be a positive integer, got ${String(opts.size)}`);

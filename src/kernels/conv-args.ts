@@ -269,14 +269,18 @@ export const DEPTHWISE: ConvFamily = {
   nonEmpty: [3, 'multiplier'],
 };
 
-/** A shape argument (inputShape, filterShape): 4 non-negative integers, else a ShapeError. */
+/**
+ * A shape argument (inputShape, filterShape) of conv, depthwise and pooling gradients: 4
+ * non-negative integers, else an ArgumentError (a bad value of an argument; ShapeError is for tensors
+ * whose shapes disagree).
+ */
 export function checkShapeArg(
   shape: unknown,
   op: string,
   arg: string,
 ): asserts shape is [number, number, number, number] {
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new ArgumentError(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
   }
 }
 
@@ -394,7 +398,7 @@ export function checkBackprop(
     ? [a, 'inputShape', shape, 'filter', b.shape]
     : [b, 'x', a.shape, 'filterShape', shape];
   if (!input && (f[0] < 1 || f[1] < 1)) {
-    throw new ShapeError(`${op}: filterShape ${fmtShape(f)} has an empty window`);
+    throw new ArgumentError(`${op}: filterShape ${fmtShape(f)} has an empty window`);
   }
   checkInChannels(op, fArg, f, xArg, xShape);
   const g = geometry(op, xShape, f[0], f[1], strides, padding);

@@ -2,7 +2,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import type { PoolAttrs } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { forwardWindow, type Geometry, geometry, windowAttrs } from './conv-args.js';
+import { checkShapeArg, forwardWindow, type Geometry, geometry, windowAttrs } from './conv-args.js';
 import { fillKernel } from './fill.js';
 import { defineKernel } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
@@ -267,15 +267,7 @@ export function avgPoolGrad(
 ): Tensor {
   const op = 'avgPoolGrad';
   checkX(dy, op, 'dy');
-  if (
-    !Array.isArray(inputShape) ||
-    inputShape.length !== 4 ||
-    !inputShape.every((d) => Number.isInteger(d) && d >= 0)
-  ) {
-    throw new ArgumentError(
-      `${op}: inputShape must be 4 non-negative integers, got ${JSON.stringify(inputShape)}`,
-    );
-  }
+  checkShapeArg(inputShape, op, 'inputShape');
   const g = poolGeometry(op, inputShape, poolSize, strides, padding);
   checkDy(op, dy, g);
   const attrs = { inputShape: [...inputShape], ...attrsOf(g) };

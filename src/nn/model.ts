@@ -1,5 +1,6 @@
 import type { Source } from '../io/resource.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
 import type { History } from './callbacks.js';
@@ -23,6 +24,8 @@ export interface CompileArgs {
   loss: LossName | string | LossFn;
   metrics?: Array<string | MetricFn>;
 }
+
+const COMPILE_KEYS: OptionKeys<CompileArgs> = { optimizer: true, loss: true, metrics: true };
 
 /**
  * A layer made of layers, with Keras' training API (`compile`, `fit`, `evaluate`, `predict`,
@@ -86,6 +89,7 @@ export abstract class Model extends Layer {
   compile(args: CompileArgs): void {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
+    checkOptions(args, COMPILE_KEYS, 'compile');
     if (args.metrics !== undefined && !Array.isArray(args.metrics))
       throw new ArgumentError(`compile: metrics must be an array, got ${JSON.stringify(args.metrics)}`);
     this.optimizer = getOptimizer(args.optimizer);
