@@ -1,5 +1,14 @@
 // The public ops, one family per kernel file (see src/kernels).
 export type { Activation as FusedActivation } from './kernels/activation.js';
+export {
+  gelu,
+  hardSigmoid,
+  hardSwish,
+  mish,
+  selu,
+  silu,
+  softsign,
+} from './kernels/activations-ext.js';
 export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
 export {
   add,

@@ -5,7 +5,7 @@
  */
 
 /** The test files that hold the bad calls. */
-export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data';
+export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data' | 'errors-modern';
 
 /** Exports with nothing to validate, and why. */
 export const NOT_VALIDATED: Readonly<Record<string, string>> = {
@@ -211,11 +211,15 @@ const data = [
   'writeFileAtomic',
 ];
 
+/** Activations, normalization, embeddings and attention (issue 19): test/errors-modern.test.ts. */
+const modern = ['ELU', 'LeakyReLU', 'gelu', 'hardSigmoid', 'hardSwish', 'mish', 'selu', 'silu', 'softsign'];
+
 /** Exports that take arguments, by the test file holding their bad calls. */
 export const AUDITED: Readonly<Record<string, Owner>> = Object.fromEntries([
   ...[...unary, ...binary, ...reductions, ...otherOps, ...core].map((n) => [n, 'errors-ops'] as const),
   ...nn.map((n) => [n, 'errors-nn'] as const),
   ...data.map((n) => [n, 'errors-data'] as const),
+  ...modern.map((n) => [n, 'errors-modern'] as const),
 ]);
 
 export const OP_FAMILIES = { unary, binary, reductions, otherOps };

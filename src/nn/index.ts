@@ -1,4 +1,4 @@
-export { type ActivationName, applyActivation } from './activations.js';
+export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
@@ -14,6 +14,7 @@ export {
   SymbolicTensor,
   type SymShape,
 } from './layer.js';
+export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
 export {
   Activation,
   type ActivationArgs,

@@ -1,4 +1,5 @@
 import { type GradTable, registerGradientTable } from '../registry.js';
+import { activationExtGrads } from './activations-ext.js';
 import { binaryGrads } from './binary.js';
 import { convGrads } from './conv.js';
 import { crossEntropyGrads } from './crossentropy.js';
@@ -22,6 +23,7 @@ export const gradTable: GradTable = {
   ...reduceGrads,
   ...movementGrads,
   ...crossEntropyGrads,
+  ...activationExtGrads,
   // Image resizing runs in the data pipeline, before any weight: nothing to differentiate.
   resizeBilinear: 'nondiff',
 };

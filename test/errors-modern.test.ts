@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import * as api from '../src/node.js';
+import { ArgumentError, DisposedTensorError, DTypeError, WgslNnError, zeros } from '../src/node.js';
+import { ownedBy } from './error-audit.js';
+import { bad, badCalls } from './error-helpers.js';
+
+/*
+ * Error paths of the activations, normalization, embedding and attention ops and layers of
+ * issue 19: each op against a non-tensor and a disposed first argument and its own bad
+ * arguments; each layer against bad options.
+ */
+
+type AnyFn = (...args: unknown[]) => unknown;
+const fns = api as unknown as Record<string, AnyFn>;
+
+// Valid arguments after the first, per op: the first argument is then replaced by a bad one.
+const firstArg: Record<string, (x: unknown) => unknown> = {
+  ...Object.fromEntries(
+    ['gelu', 'hardSigmoid', 'hardSwish', 'mish', 'selu', 'silu', 'softsign'].map((n) => [
+      n,
+      (x: unknown) => fns[n](x),
+    ]),
+  ),
+};
+
+describe('every op rejects a non-tensor and a disposed first argument, naming itself', () => {
+  for (const [name, call] of Object.entries(firstArg)) {
+    it(name, () => {
+      let err: unknown;
+      try {
+        call('not a tensor');
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `${name}('not a tensor') did not throw`).toBeInstanceOf(WgslNnError);
+      expect((err as Error).message).toContain(`${name}: `);
+      expect((err as Error).message).toMatch(/must be a Tensor/);
+      expect((err as Error).message).toMatch(/got string/);
+      const gone = zeros([2]);
+      gone.dispose();
+      expect(() => call(gone)).toThrow(DisposedTensorError);
+      expect(() => call(gone)).toThrow(new RegExp(`^${name}: .*was disposed`));
+    });
+  }
+});
+
+const calls = [
+  bad('gelu', 'an int32 input', () => api.gelu(zeros([2], 'int32')), DTypeError, 'x', 'int32'),
+  bad(
+    'gelu',
+    'approximate not a boolean',
+    () => api.gelu(zeros([2]), 1 as never),
+    ArgumentError,
+    'approximate',
+    'got 1',
+  ),
+  bad('silu', 'a bool input', () => api.silu(zeros([2], 'bool')), DTypeError, 'x', 'bool'),
+  bad('ELU', 'a negative alpha', () => new api.ELU({ alpha: -1 }), ArgumentError, 'alpha', 'positive', '-1'),
+  bad('ELU', 'a NaN alpha', () => new api.ELU({ alpha: Number.NaN }), ArgumentError, 'alpha', 'null'),
+  bad(
+    'LeakyReLU',
+    'an infinite alpha',
+    () => new api.LeakyReLU({ alpha: Infinity }),
+    ArgumentError,
+    'alpha',
+    'null',
+  ),
+  bad(
+    'LeakyReLU',
+    'a string alpha',
+    () => new api.LeakyReLU({ alpha: '1' as never }),
+    ArgumentError,
+    'alpha',
+    '"1"',
+  ),
+  bad(
+    'Activation',
+    'an unknown activation name lists the new ones',
+    () => new api.Activation({ activation: 'gelu_fast' as never }),
+    ArgumentError,
+    'gelu_new',
+    'hard_swish',
+    'gelu_fast',
+  ),
+];
+
+describe('bad calls', () => {
+  badCalls(calls);
+  it('every name owned by this file has bad calls here', () => {
+    const covered = new Set([...Object.keys(firstArg), ...calls.map((c) => c.names)]);
+    expect(ownedBy('errors-modern').filter((n) => !covered.has(n))).toEqual([]);
+  });
+});
