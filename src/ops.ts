@@ -42,6 +42,7 @@ export {
   depthwiseConv2dBackpropInput,
 } from './kernels/depthwise.js';
 export { gather, oneHot } from './kernels/gather.js';
+export { type LayerNormOptions, layerNorm } from './kernels/layernorm.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
 export { pad } from './kernels/pad.js';
 export { avgPool, globalAvgPool, maxPool } from './kernels/pool.js';

@@ -212,7 +212,25 @@ const data = [
 ];
 
 /** Activations, normalization, embeddings and attention (issue 19): test/errors-modern.test.ts. */
-const modern = ['ELU', 'LeakyReLU', 'gelu', 'hardSigmoid', 'hardSwish', 'mish', 'selu', 'silu', 'softsign'];
+const modern = [
+  // Activations.
+  'ELU',
+  'LeakyReLU',
+  'gelu',
+  'hardSigmoid',
+  'hardSwish',
+  'mish',
+  'selu',
+  'silu',
+  'softsign',
+  // Normalization and embeddings.
+  'Embedding',
+  'GroupNormalization',
+  'LayerNormalization',
+  'PositionEmbedding',
+  'TokenAndPositionEmbedding',
+  'layerNorm',
+];
 
 /** Exports that take arguments, by the test file holding their bad calls. */
 export const AUDITED: Readonly<Record<string, Owner>> = Object.fromEntries([

@@ -28,6 +28,20 @@ export {
 } from './layers/basic.js';
 export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
+export {
+  Embedding,
+  type EmbeddingArgs,
+  PositionEmbedding,
+  type PositionEmbeddingArgs,
+  TokenAndPositionEmbedding,
+  type TokenAndPositionEmbeddingArgs,
+} from './layers/embedding.js';
+export {
+  GroupNormalization,
+  type GroupNormalizationArgs,
+  LayerNormalization,
+  type LayerNormalizationArgs,
+} from './layers/layer-norm.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
   AveragePooling2D,

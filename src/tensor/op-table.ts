@@ -124,6 +124,9 @@ export interface OpAttrs
   leakyRelu: { alpha: number };
   activation: { kind: ExtActivation };
   activationGrad: { kind: ExtActivation };
+  layerNorm: { epsilon: number; normRank: number; hasGamma: boolean; hasBeta: boolean };
+  layerNormGrad: NoAttrs;
+  layerNormParamGrad: NoAttrs;
   step: { alpha: number };
   reluGrad: { act: 'relu' | 'relu6' };
   cast: { dtype: DType };

@@ -3,6 +3,7 @@ import { activationExtGrads } from './activations-ext.js';
 import { binaryGrads } from './binary.js';
 import { convGrads } from './conv.js';
 import { crossEntropyGrads } from './crossentropy.js';
+import { layerNormGrads } from './layernorm.js';
 import { matmulGrads } from './matmul.js';
 import { movementGrads } from './movement.js';
 import { normPoolGrads } from './norm-pool.js';
@@ -24,6 +25,7 @@ export const gradTable: GradTable = {
   ...movementGrads,
   ...crossEntropyGrads,
   ...activationExtGrads,
+  ...layerNormGrads,
   // Image resizing runs in the data pipeline, before any weight: nothing to differentiate.
   resizeBilinear: 'nondiff',
 };
