@@ -9,6 +9,8 @@ export {
   silu,
   softsign,
 } from './kernels/activations-ext.js';
+export { dotProductAttention } from './kernels/attention.js';
+export type { DotProductAttentionOptions } from './kernels/attention-args.js';
 export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
 export {
   add,

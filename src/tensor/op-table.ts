@@ -127,6 +127,9 @@ export interface OpAttrs
   layerNorm: { epsilon: number; normRank: number; hasGamma: boolean; hasBeta: boolean };
   layerNormGrad: NoAttrs;
   layerNormParamGrad: NoAttrs;
+  /** The log-sum-exp rows and the (bool) mask travel with the record for the backward. */
+  dotProductAttention: { scale: number; causal: boolean; mask: Tensor | null; lse: Tensor };
+  dotProductAttentionGrad: NoAttrs;
   step: { alpha: number };
   reluGrad: { act: 'relu' | 'relu6' };
   cast: { dtype: DType };

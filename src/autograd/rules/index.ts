@@ -1,5 +1,6 @@
 import { type GradTable, registerGradientTable } from '../registry.js';
 import { activationExtGrads } from './activations-ext.js';
+import { attentionGrads } from './attention.js';
 import { binaryGrads } from './binary.js';
 import { convGrads } from './conv.js';
 import { crossEntropyGrads } from './crossentropy.js';
@@ -26,6 +27,7 @@ export const gradTable: GradTable = {
   ...crossEntropyGrads,
   ...activationExtGrads,
   ...layerNormGrads,
+  ...attentionGrads,
   // Image resizing runs in the data pipeline, before any weight: nothing to differentiate.
   resizeBilinear: 'nondiff',
 };
