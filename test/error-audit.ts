@@ -230,6 +230,10 @@ const modern = [
   'PositionEmbedding',
   'TokenAndPositionEmbedding',
   'layerNorm',
+  // Attention.
+  'MultiHeadAttention',
+  'composedAttention',
+  'dotProductAttention',
 ];
 
 /** Exports that take arguments, by the test file holding their bad calls. */

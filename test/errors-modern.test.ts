@@ -22,7 +22,10 @@ const firstArg: Record<string, (x: unknown) => unknown> = {
     ]),
   ),
   layerNorm: (x) => api.layerNorm(x as api.Tensor),
+  dotProductAttention: (x) =>
+    api.dotProductAttention(x as api.Tensor, zeros([1, 2, 1, 2]), zeros([1, 2, 1, 2])),
 };
+const q4 = () => zeros([1, 3, 2, 4]);
 
 describe('every op rejects a non-tensor and a disposed first argument, naming itself', () => {
   for (const [name, call] of Object.entries(firstArg)) {
@@ -46,6 +49,140 @@ describe('every op rejects a non-tensor and a disposed first argument, naming it
 });
 
 const calls = [
+  bad(
+    'dotProductAttention',
+    'rank-3 q',
+    () => api.dotProductAttention(zeros([1, 3, 4]), q4(), q4()),
+    api.ShapeError,
+    'q',
+    'rank 4',
+    '[1,3,4]',
+  ),
+  bad(
+    'dotProductAttention',
+    'k with other heads',
+    () => api.dotProductAttention(q4(), zeros([1, 3, 1, 4]), q4()),
+    api.ShapeError,
+    'k must be [1, Tk, 2, 4]',
+    '[1,3,1,4]',
+  ),
+  bad(
+    'dotProductAttention',
+    'v of another length',
+    () => api.dotProductAttention(q4(), q4(), zeros([1, 2, 2, 4])),
+    api.ShapeError,
+    'v must be',
+    '[1,2,2,4]',
+  ),
+  bad(
+    'dotProductAttention',
+    'a mask of the wrong shape',
+    () => api.dotProductAttention(q4(), q4(), q4(), { mask: zeros([3, 3]) }),
+    api.ShapeError,
+    'mask',
+    '[1, 3, 3]',
+    '[3,3]',
+  ),
+  bad(
+    'dotProductAttention',
+    'a non-boolean causal',
+    () => api.dotProductAttention(q4(), q4(), q4(), { causal: 1 as never }),
+    ArgumentError,
+    'causal',
+    'got 1',
+  ),
+  bad(
+    'dotProductAttention',
+    'an infinite scale',
+    () => api.dotProductAttention(q4(), q4(), q4(), { scale: Infinity }),
+    ArgumentError,
+    'scale',
+    'null',
+  ),
+  bad(
+    'dotProductAttention',
+    'a head dim over 256',
+    () => api.dotProductAttention(zeros([1, 1, 1, 300]), zeros([1, 1, 1, 300]), zeros([1, 1, 1, 2])),
+    api.ShapeError,
+    '256',
+    '300',
+  ),
+  bad(
+    'dotProductAttention',
+    'int32 v',
+    () => api.dotProductAttention(q4(), q4(), zeros([1, 3, 2, 4], 'int32')),
+    DTypeError,
+    'v',
+    'int32',
+  ),
+  bad(
+    'composedAttention',
+    'rank-3 q',
+    () => api.composedAttention(zeros([1, 3, 4]), q4(), q4()),
+    api.ShapeError,
+    'q',
+    'rank 4',
+  ),
+  bad(
+    'MultiHeadAttention',
+    'no numHeads',
+    () => new api.MultiHeadAttention({ keyDim: 2 } as never),
+    ArgumentError,
+    'numHeads',
+    'positive integer',
+  ),
+  bad(
+    'MultiHeadAttention',
+    'a dropout of 1',
+    () => new api.MultiHeadAttention({ numHeads: 1, keyDim: 2, dropout: 1 }),
+    ArgumentError,
+    'dropout',
+    '[0, 1)',
+    'got 1',
+  ),
+  bad(
+    'MultiHeadAttention',
+    'a rank-2 query',
+    () => new api.MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply(zeros([2, 3])),
+    api.ShapeError,
+    'query',
+    '[batch, T, dim]',
+  ),
+  bad(
+    'MultiHeadAttention',
+    'four inputs',
+    () =>
+      new api.MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply([
+        zeros([1, 2, 3]),
+        zeros([1, 2, 3]),
+        zeros([1, 2, 3]),
+        zeros([1, 2, 3]),
+      ]),
+    ArgumentError,
+    'got 4 inputs',
+  ),
+  bad(
+    'MultiHeadAttention',
+    'key and value of different lengths',
+    () =>
+      new api.MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply([
+        zeros([1, 2, 3]),
+        zeros([1, 4, 3]),
+        zeros([1, 5, 3]),
+      ]),
+    api.ShapeError,
+    'share the batch',
+  ),
+  bad(
+    'MultiHeadAttention',
+    'a non-boolean useCausalMask',
+    () =>
+      new api.MultiHeadAttention({ numHeads: 1, keyDim: 2 }).apply(zeros([1, 2, 3]), {
+        useCausalMask: 'yes' as never,
+      }),
+    ArgumentError,
+    'useCausalMask',
+  ),
   bad(
     'layerNorm',
     'an axis that is not trailing',

@@ -42,6 +42,12 @@ export {
   LayerNormalization,
   type LayerNormalizationArgs,
 } from './layers/layer-norm.js';
+export {
+  type ComposedAttentionOptions,
+  composedAttention,
+  MultiHeadAttention,
+  type MultiHeadAttentionArgs,
+} from './layers/multi-head-attention.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
   AveragePooling2D,
