@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { dotProductAttention, memory, tensor, tidy } from '../src/index.js';
+import { dotProductAttention, memory, type Tensor, tensor, tidy, valueAndGrads } from '../src/index.js';
+import { setAttentionPortable } from '../src/kernels/attention.js';
+import { mul } from '../src/kernels/binary.js';
+import { sum } from '../src/kernels/reduce.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { type AttnShape, attentionRef } from './oracle/attention.js';
@@ -21,6 +24,7 @@ describe('dotProductAttention forward', () => {
     ['ragged', { b: 2, tq: 5, tk: 7, h: 3, d: 4, dv: 6 }],
     ['several tiles and workgroups', { b: 1, tq: 70, tk: 83, h: 2, d: 16, dv: 8 }],
     ['head dim 64', { b: 2, tq: 33, tk: 33, h: 2, d: 64, dv: 64 }],
+    ['head dims 32 and 64', { b: 2, tq: 9, tk: 14, h: 3, d: 32, dv: 64 }],
   ];
   for (const [label, s] of shapes) {
     for (const causal of [false, true]) {
@@ -42,6 +46,41 @@ describe('dotProductAttention forward', () => {
       });
     }
   }
+
+  it('the subgroup kernels (head dims a multiple of 4 lanes) agree with the portable ones', async () => {
+    const s = { b: 2, tq: 13, tk: 13, h: 2, d: 32, dv: 32 };
+    const { q, k, v } = data(s, 5);
+    const w = randArray(2 * 13 * 2 * 32, rng(6));
+    const m = Array.from({ length: 2 * 13 * 13 }, (_, i) => (i % 7 === 3 ? 0 : 1));
+    const run = async (portable: boolean, causal: boolean, masked: boolean) => {
+      setAttentionPortable(portable);
+      try {
+        const ts = [tensor(q, [2, 13, 2, 32]), tensor(k, [2, 13, 2, 32]), tensor(v, [2, 13, 2, 32])];
+        const wt = tensor(w, [2, 13, 2, 32]);
+        const mt = tensor(m, [2, 13, 13], 'bool');
+        const { value, grads } = valueAndGrads((a: Tensor, b: Tensor, c: Tensor) =>
+          sum(mul(dotProductAttention(a, b, c, { causal, mask: masked ? mt : undefined }), wt)),
+        )(ts);
+        const out = await Promise.all([value, ...grads].map((t) => t.data()));
+        for (const t of [value, ...grads, ...ts, wt, mt]) t.dispose();
+        return out;
+      } finally {
+        setAttentionPortable(false);
+      }
+    };
+    for (const [causal, masked] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      const a = await run(false, causal, masked);
+      const b = await run(true, causal, masked);
+      a.forEach((x, i) =>
+        expectClose(x, b[i], { atol: 1e-5, rtol: 1e-4 }, `causal ${causal} masked ${masked} #${i}`),
+      );
+    }
+  });
 
   it('masks per batch (bool) and shared (float), with a fully masked row averaging v as Keras', async () => {
     const s = { b: 2, tq: 4, tk: 5, h: 2, d: 3, dv: 2 };
@@ -74,6 +113,16 @@ describe('dotProductAttention gradients (finite differences)', () => {
     { shape: [2, 4, 2, 3], data: k },
     { shape: [2, 4, 2, 2], data: v },
   ];
+  it('head dim 32 (the subgroup kernels where the adapter has them), causal', async () => {
+    const s3 = { b: 1, tq: 5, tk: 5, h: 1, d: 32, dv: 32 };
+    const r = rng(23);
+    await checkGrad({
+      f: (a, b, c) => dotProductAttention(a, b, c, { causal: true }),
+      oracle: ([a, b, c]) => attentionRef(a, b, c, s3, { causal: true }),
+      inputs: [0, 1, 2].map(() => ({ shape: [1, 5, 1, 32], data: randArray(5 * 32, r, -1, 1) })),
+      label: 'attention d=32',
+    });
+  });
   it('plain', async () => {
     await checkGrad({
       f: (a, b, c) => dotProductAttention(a, b, c),

@@ -1,7 +1,9 @@
+import { deviceFacts } from '../tensor/device-info.js';
 import { DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { isRecording, recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { attentionArgs, type DotProductAttentionOptions, type Geometry } from './attention-args.js';
+import { R, type SgC, sgBackwardKV, sgBackwardQ, sgForward } from './attention-subgroup.js';
 import { defineKernel } from './program.js';
 import { assertTensor } from './util.js';
 
@@ -267,6 +269,20 @@ var<workgroup> ds_: array<f32, ${c.tk}>;`,
   }`,
 });
 
+let portable = false;
+/** @internal Forces the portable kernels (tests run both paths). */
+export function setAttentionPortable(on: boolean): void {
+  portable = on;
+}
+
+/** The subgroup kernels' constants, when the adapter and the head dims allow them. */
+function subgroupConstants(g: Geometry): SgC | undefined {
+  if (portable) return undefined;
+  const lanes = deviceFacts().fixedSubgroupLanes;
+  if (lanes === 0 || g.d % (4 * lanes) !== 0 || g.dv % (4 * lanes) !== 0) return undefined;
+  return { nd: g.d / (4 * lanes), nv: g.dv / (4 * lanes), lanes, causal: g.causal, mask: g.mask };
+}
+
 function constants(g: Geometry, rows: number): C {
   let wg = 8;
   while (wg < Math.min(64, rows)) wg *= 2;
@@ -292,7 +308,15 @@ export function dotProductAttention(
   const { g, mask, scale } = attentionArgs(op, q, k, v, opts);
   const out = emptyTensor([g.b, g.tq, g.h, g.dv], 'float32');
   const lse = emptyTensor([g.b, g.h, Math.max(1, g.tq), 2], 'float32');
-  if (out.size > 0) {
+  const sg = subgroupConstants(g);
+  if (out.size > 0 && sg) {
+    sgForward.run({
+      constants: sg,
+      buffers: { q, k, v, o: out, lse, ...(mask ? { mask } : {}) },
+      uniforms: { tq: g.tq, tk: g.tk, h: g.h, scale },
+      workgroups: [Math.ceil(g.tq / R), g.b * g.h],
+    });
+  } else if (out.size > 0) {
     const c = constants(g, g.tq);
     forward.run({
       constants: c,
@@ -346,7 +370,21 @@ export function dotProductAttentionGrad(
   const drow = emptyTensor([Math.max(1, g.b * g.h * g.tq)], 'float32');
   const m: Record<string, Tensor> = mask ? { mask } : {};
   const uniforms = { tq: g.tq, tk: g.tk, h: g.h, scale };
-  if (dq.size > 0) {
+  const sg = dq.size > 0 && dk.size > 0 ? subgroupConstants(g) : undefined;
+  if (sg) {
+    sgBackwardQ.run({
+      constants: sg,
+      buffers: { q, k, v, o, dout, lse, dq, drow, ...m },
+      uniforms,
+      workgroups: [Math.ceil(g.tq / R), g.b * g.h],
+    });
+    sgBackwardKV.run({
+      constants: sg,
+      buffers: { q, k, v, dout, lse, drow, dk, dv, ...m },
+      uniforms,
+      workgroups: [Math.ceil(g.tk / R), g.b * g.h],
+    });
+  } else if (dq.size > 0) {
     const c = constants(g, g.tq);
     backwardQ.run({
       constants: c,
@@ -355,7 +393,7 @@ export function dotProductAttentionGrad(
       workgroups: [Math.ceil(g.tq / c.wg), g.b * g.h],
     });
   }
-  if (dk.size > 0) {
+  if (!sg && dk.size > 0) {
     const c = constants(g, g.tk);
     backwardKV.run({
       constants: c,
