@@ -1,12 +1,12 @@
 /**
  * A small decoder-only transformer trained from scratch on a generated task with an exact answer:
- * multi-digit addition (default) or sequence reversal (see task.ts). Trained with
+ * sequence reversal (default) or multi-digit addition (see task.ts). Trained with
  * next-token cross-entropy on the answer tokens (teacher forcing), Adam with linear warmup and
  * cosine decay; scored by exact match of greedy generation on held-out prompts (never trained on).
  * Prints loss and exact match per epoch, saves the weights, generates answers for a few held-out
  * prompts, and ends with one JSON line: exact_match, seconds, tokens_per_s and more.
  *
- *   npm run transformer -- [--task add|reverse] [--digits 5] [--dim 64] [--heads 4] [--layers 2] [--batch 64]
+ *   npm run transformer -- [--task reverse|add] [--digits 12] [--dim 64] [--heads 4] [--layers 2] [--batch 64]
  *     [--steps 3000] [--epoch-steps 250] [--lr 0.003] [--warmup 100] [--test 2000] [--seed 1]
  *     [--max-seconds 780] [--out out/transformer]
  */
@@ -34,8 +34,8 @@ import { Task, type TaskName } from './task.js';
 
 const { values } = parseArgs({
   options: {
-    task: { type: 'string', default: 'add' },
-    digits: { type: 'string', default: '5' },
+    task: { type: 'string', default: 'reverse' },
+    digits: { type: 'string', default: '12' },
     dim: { type: 'string', default: '64' },
     heads: { type: 'string', default: '4' },
     layers: { type: 'string', default: '2' },
@@ -73,8 +73,16 @@ const maxSeconds = num('max-seconds');
 const valid = task.heldOut(500);
 const test = task.heldOut(num('test'));
 
-const show = (t: ArrayLike<number>) => Array.from(t, (v) => (v < 10 ? String(v) : ['|', '+', '='][v - 10])).join('');
-const model = new Gpt({ vocab: V, seqLen: T, dim: num('dim'), heads: num('heads'), layers: num('layers'), seed: num('seed') });
+const show = (t: ArrayLike<number>) =>
+  Array.from(t, (v) => (v < 10 ? String(v) : ['|', '+', '='][v - 10])).join('');
+const model = new Gpt({
+  vocab: V,
+  seqLen: T,
+  dim: num('dim'),
+  heads: num('heads'),
+  layers: num('layers'),
+  seed: num('seed'),
+});
 
 // Linear warmup to the peak rate, then cosine decay to 10% of it at `steps`.
 const peak = num('lr');
@@ -188,7 +196,10 @@ const result = await exactMatch(test);
 const outDir = values.out as string;
 await mkdir(outDir, { recursive: true });
 const weights = new Map(model.trainableWeights.map((w) => [w.name!, w as Tensor]));
-await saveTensorsFile(`${outDir}/model.safetensors`, weights, { task: task.name, digits: String(task.digits) });
+await saveTensorsFile(`${outDir}/model.safetensors`, weights, {
+  task: task.name,
+  digits: String(task.digits),
+});
 console.log(`saved ${weights.size} weights to ${outDir}/model.safetensors`);
 for (let i = 0; i < 5; i++) {
   const p = show(test.prompts[i].slice(0, P));

@@ -48,9 +48,19 @@ export class Gpt {
     });
     this.blocks = Array.from({ length: layers }, (_, l) => ({
       ln1: new LayerNormalization({ name: `block${l}/ln1`, epsilon: 1e-5 }),
-      attn: new MultiHeadAttention({ name: `block${l}/attn`, numHeads: heads, keyDim: dim / heads, seed: seed + 10 * l + 1 }),
+      attn: new MultiHeadAttention({
+        name: `block${l}/attn`,
+        numHeads: heads,
+        keyDim: dim / heads,
+        seed: seed + 10 * l + 1,
+      }),
       ln2: new LayerNormalization({ name: `block${l}/ln2`, epsilon: 1e-5 }),
-      up: new Dense({ name: `block${l}/mlp_up`, units: 4 * dim, activation: 'gelu', seed: seed + 10 * l + 2 }),
+      up: new Dense({
+        name: `block${l}/mlp_up`,
+        units: 4 * dim,
+        activation: 'gelu',
+        seed: seed + 10 * l + 2,
+      }),
       down: new Dense({ name: `block${l}/mlp_down`, units: dim, seed: seed + 10 * l + 3 }),
     }));
     this.lnF = new LayerNormalization({ name: 'ln_f', epsilon: 1e-5 });
@@ -69,7 +79,12 @@ export class Gpt {
   }
 
   get layers() {
-    return [this.embed, ...this.blocks.flatMap((b) => [b.ln1, b.attn, b.ln2, b.up, b.down]), this.lnF, this.head];
+    return [
+      this.embed,
+      ...this.blocks.flatMap((b) => [b.ln1, b.attn, b.ln2, b.up, b.down]),
+      this.lnF,
+      this.head,
+    ];
   }
 
   get trainableWeights(): Variable[] {

@@ -48,9 +48,7 @@ export class Task {
   }
 
   get description(): string {
-    return this.name === 'reverse'
-      ? `reverse ${this.digits} digits`
-      : `add two ${this.digits}-digit numbers`;
+    return this.name === 'reverse' ? `reverse ${this.digits} digits` : `add two ${this.digits}-digit numbers`;
   }
 
   /** One random problem: prompt and answer tokens. */
