@@ -76,9 +76,9 @@ describe('dotProductAttention forward', () => {
     ]) {
       const a = await run(false, causal, masked);
       const b = await run(true, causal, masked);
-      a.forEach((x, i) =>
-        expectClose(x, b[i], { atol: 1e-5, rtol: 1e-4 }, `causal ${causal} masked ${masked} #${i}`),
-      );
+      for (const [i, x] of a.entries()) {
+        expectClose(x, b[i], { atol: 1e-5, rtol: 1e-4 }, `causal ${causal} masked ${masked} #${i}`);
+      }
     }
   });
 

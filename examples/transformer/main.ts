@@ -112,7 +112,7 @@ async function generate(prompts: Int32Array[], chunk = 500): Promise<Int32Array[
     const part = prompts.slice(s, s + chunk);
     const n = part.length;
     const buf = new Int32Array(n * T);
-    part.forEach((p, i) => buf.set(p, i * T));
+    for (const [i, p] of part.entries()) buf.set(p, i * T);
     for (let t = 0; t < A; t++) {
       const next = tidy(() => {
         const logits = model.apply(tensor(buf, [n, T], 'int32'));
