@@ -176,26 +176,71 @@ function trainStepCase(): SessionCase {
         return l;
       };
       const peerStep = async () => {
-        const cost = tOpt.minimize(() => {
-          const logits = tf.reshape(f(tIds as TF.Tensor2D), [batch, T, V]);
-          const ans = tf.reshape(tf.slice(logits, [0, P - 1, 0], [batch, A, V]), [-1, V]);
-          return tf.losses.softmaxCrossEntropy(tAns, ans) as TF.Scalar;
-        }, true);
+        const cost = tOpt.minimize(lossOf, true);
         const l = (await cost!.data())[0];
         cost!.dispose();
         return l;
       };
+      const lossOf = () => {
+        const logits = tf.reshape(f(tIds as TF.Tensor2D), [batch, T, V]);
+        const ans = tf.reshape(tf.slice(logits, [0, P - 1, 0], [batch, A, V]), [-1, V]);
+        return tf.losses.softmaxCrossEntropy(tAns, ans) as TF.Scalar;
+      };
+      /** Relative L2 error of every weight's gradient from the initial weights (TF.js the reference). */
+      const gradCheck = async () => {
+        const ours = variableGrads(() => {
+          const logits = model.apply(ids, true);
+          return mean(
+            sparseSoftmaxCrossEntropy(answers, reshape(slice(logits, [0, P - 1, 0], [batch, A, V]), [-1, V])),
+          );
+        }, weights);
+        const theirs = tf.variableGrads(lossOf);
+        let worst = 0;
+        let where = '';
+        let zero = 0;
+        const norms: number[] = [];
+        const pairs: Array<[string, Float32Array, Float32Array]> = [];
+        for (const w of weights) {
+          const a = (await ours.grads.get(w)!.data()) as Float32Array;
+          const c = (await theirs.grads[tw.get(w.name!)!.name].data()) as Float32Array;
+          pairs.push([w.name!, a, c]);
+          norms.push(Math.hypot(...c));
+        }
+        const big = Math.max(...norms);
+        pairs.forEach(([name, a, c], i) => {
+          let d = 0;
+          for (let k = 0; k < a.length; k++) d += (a[k] - c[k]) ** 2;
+          // Gradients that are zero in exact arithmetic (the key biases: softmax ignores a shift).
+          if (norms[i] < 1e-6 * big) {
+            zero++;
+            if (Math.sqrt(d) > 1e-6 * big) worst = Number.POSITIVE_INFINITY;
+            return;
+          }
+          const rel = Math.sqrt(d) / norms[i];
+          if (rel >= worst) [worst, where] = [rel, name];
+        });
+        const lossDiff = Math.abs((await ours.value.data())[0] - (await theirs.value.data())[0]);
+        ours.value.dispose();
+        for (const g of ours.grads.values()) g.dispose();
+        theirs.value.dispose();
+        for (const g of Object.values(theirs.grads)) g.dispose();
+        return {
+          ok: worst <= 1e-4 && lossDiff <= 1e-4,
+          text: `grads: loss ${lossDiff.toExponential(1)}, worst rel L2 ${worst.toExponential(1)} (${where}; ${zero} zero in exact arithmetic; tol 1e-4)`,
+        };
+      };
       return {
         async check() {
+          const g = await gradCheck();
           const l1 = [await ourStep(), await peerStep()];
           const l2 = [await ourStep(), await peerStep()];
           let worst = 0;
           for (const w of weights)
             worst = Math.max(worst, maxAbsDiff(await w.data(), await tw.get(w.name!)!.data()));
-          const ok = Math.abs(l1[0] - l1[1]) <= 1e-3 && worst <= 2 * 2 * lr;
+          const ok = g.ok && Math.abs(l1[0] - l1[1]) <= 1e-3 && worst <= 2 * 2 * lr;
           return {
             ok,
-            text: `${ok ? 'ok' : 'FAIL'} loss1 ${l1[0].toFixed(4)}/${l1[1].toFixed(4)}, loss2 ${l2[0].toFixed(4)}/${l2[1].toFixed(4)}, weights after 2 steps max|diff| ${worst.toExponential(1)} (tol loss1 1e-3, weights 2 steps x 2 lr)`,
+            text: `${ok ? 'ok' : 'FAIL'} ${g.text}, loss1 ${l1[0].toFixed(4)}/${l1[1].toFixed(4)}, loss2 ${l2[0].toFixed(4)}/${l2[1].toFixed(4)}, weights after 2 steps max|diff| ${worst.toExponential(1)} (tol loss1 1e-3, weights 2 steps x 2 lr)`,
           };
         },
         ours: { run: ourStep, cleanup: () => {} },

@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceInfo, getDevice, memory, sync, type Tensor, tensor, tidy } from '../src/index.js';
 import { TRANSFORMER_CASES } from './attention-cases.js';
 import { type BenchCase, CASES, SCALING_CASES } from './cases.js';
+import { type DecodeRow, decodeTable, measureDecode } from './decode.js';
 import {
   fmt,
   markdownTable,
@@ -33,7 +34,7 @@ import { TRAIN_CASES } from './train-cases.js';
  * Times each case on our kernels, on TF.js WebGPU (same process, same Dawn GPU and adapter) and,
  * for matmul, in plain JS; prints a Markdown table and writes bench/results/latest.json. Op cases
  * are in cases.ts, MobileNetV2 inference in model-cases.ts, training steps in train-cases.ts, time
- * to first result (child processes) in startup.ts. The scaling series (groups scaling-*) are
+ * to first result (child processes) in startup.ts, JPEG decoding (CPU) in decode.ts. The scaling series (groups scaling-*) are
  * opt-in: `--filter scaling` or `--all`.
  */
 
@@ -124,6 +125,10 @@ function selected(c: AnyCase, args: Args): boolean {
 const STARTUP = 'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict';
 const startupSelected = (args: Args) =>
   args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'startup');
+/** JPEG decode speed: in the default run, with `--all`, or `--filter decode`. */
+const DECODE = 'decode | JPEG decode images/s, 224x224 and 1024x768: jpeg-js, ours, peers';
+const decodeSelected = (args: Args) =>
+  args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'decode');
 
 interface Row {
   op: string;
@@ -311,10 +316,11 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const cases = ALL.filter((c) => selected(c, args));
   const startup = startupSelected(args);
-  if (args.list || (cases.length === 0 && !startup)) {
-    console.log([...ALL.map((c) => tagged(c) + (c.optIn ? ' (opt-in)' : '')), STARTUP].join('\n'));
+  const decode = decodeSelected(args);
+  if (args.list || (cases.length === 0 && !startup && !decode)) {
+    console.log([...ALL.map((c) => tagged(c) + (c.optIn ? ' (opt-in)' : '')), STARTUP, DECODE].join('\n'));
     if (cases.length === 0) console.error(`bench: no case matches --filter ${args.filters.join(',')}`);
-    return cases.length === 0 && !startup ? 1 : 0;
+    return cases.length === 0 && !startup && !decode ? 1 : 0;
   }
 
   await installSharedGpu(); // before getDevice(): both libraries then use this one GPU object
@@ -383,8 +389,15 @@ async function main(): Promise<number> {
     }
   }
 
+  let decodeRows: DecodeRow[] = [];
+  if (decode) {
+    process.stdout.write('JPEG decode (one thread) ... ');
+    decodeRows = await measureDecode(flowerPhoto());
+  }
+
   const wall = (performance.now() - t0) / 1000;
   if (rows.length > 0) console.log(`\n${table(rows)}\n`);
+  if (decodeRows.length > 0) console.log(`${decodeTable(decodeRows)}\n`);
   if (rows.some((r) => r.extra)) console.log(`${memoryTable(rows)}\n`);
   if (startupRows.length > 0) console.log(`${startupTable(startupRows)}\n`);
   console.log(
@@ -426,6 +439,7 @@ async function main(): Promise<number> {
     wallSeconds: wall,
     rows,
     startup: startupRows,
+    decode: decodeRows,
     skipped,
     errors,
   };
@@ -442,6 +456,12 @@ async function main(): Promise<number> {
     console.error(`bench: outputs disagree for ${failed.map((r) => `${r.op} ${r.shape}`).join('; ')}`);
   }
   return failed.length > 0 || errors.length > 0 ? 1 : 0;
+}
+
+/** A shared flower photo (224x224 4:2:0) as the source of the decode inputs, if present. */
+function flowerPhoto(): string | null {
+  const p = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data', 'flower_photos');
+  return existsSync(p) ? join(p, 'daisy', '14866200659_6462c723cb_m.jpg') : null;
 }
 
 main().then(

@@ -4,7 +4,7 @@
 // node:os) are replaced in the browser bundle by modules whose functions throw a clear error; the
 // build fails if any other Node import reaches it.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -17,8 +17,20 @@ execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
   stdio: 'inherit',
 });
 
+// TypeScript < 6 has no WebGPU types in lib.dom: its entry points (the "types@<6" export
+// conditions) reference @webgpu/types and re-export the declarations. TypeScript >= 6 reads the
+// plain ones, which name GPU types only through the empty global interfaces of tensor/device.ts
+// (a reference there would collide with lib.dom's WebGPU declarations).
+mkdirSync(join(root, 'dist/ts5'), { recursive: true });
+for (const entry of ['node', 'index']) {
+  writeFileSync(
+    join(root, `dist/ts5/${entry}.d.ts`),
+    `/// <reference types="@webgpu/types" />\nexport * from '../${entry}.js';\n`,
+  );
+}
+
 // Modules of src/ that the core imports lazily and that only work in Node.
-const NODE_ONLY = new Set(['io/weights-file.ts', 'data/file-cache.ts', 'io/node-fs.ts']);
+const NODE_ONLY = new Set(['io/weights-file.ts', 'data/file-cache.ts', 'io/node-fs.ts', 'io/hdf5-write.ts']);
 
 /** A module exporting the same function names as `file`, each throwing "needs Node". */
 function nodeOnlyStub(file) {

@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArgumentError, DTypeError, ShapeError, tensor, zeros } from '../src/index.js';
-import {
-  batchNorm,
-  batchNormGrad,
-  batchNormTraining,
-  setBatchNormRows,
-  updateMovingStats,
-} from '../src/kernels/batchnorm.js';
+import { batchNorm, batchNormGrad, batchNormTraining, updateMovingStats } from '../src/kernels/batchnorm.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, randArray, rng } from './helpers.js';
@@ -17,7 +12,7 @@ const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 // Channels on and off multiples of 4; ranks 2 and 4; row counts off the rows-per-lane grid.
 const SHAPES: number[][] = [[2, 7, 5, 8], [1, 7, 5, 3], [37, 12], [3, 1, 1, 5], [9]];
 
-afterEach(() => setBatchNormRows(undefined));
+afterEach(() => setTuning());
 
 describe('batchNorm (inference)', () => {
   it('matches the oracle with and without offset and scale', async () => {
@@ -76,7 +71,7 @@ describe('batchNorm (inference)', () => {
     const v = randArray(12, r, 0, 1);
     const ref = batchNormRef(xd, 12, m, v, undefined, undefined, 1e-3);
     for (const rows of [1, 3, 64]) {
-      setBatchNormRows(rows);
+      setTuning({ batchNormRows: rows });
       const y = batchNorm(tensor(xd, shape), tensor(m, [12]), tensor(v, [12]));
       expectClose(await y.data(), ref, { atol: 1e-5, rtol: 1e-5 }, `rows ${rows}`);
     }

@@ -15,7 +15,7 @@ import {
 } from '../src/index.js';
 import { concat, stack, tile } from '../src/kernels/concat.js';
 import { slice } from '../src/kernels/slice.js';
-import { setCopyStrategy } from '../src/kernels/transpose.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { randShape, rng } from './helpers.js';
 import {
   type Arr,
@@ -45,7 +45,7 @@ async function expectEqual(y: Tensor, ref: Arr, dtype: DTypeName, label: string)
 }
 
 describe('concat', () => {
-  afterEach(() => setCopyStrategy('auto'));
+  afterEach(() => setTuning());
 
   it('matches the oracle for 1-4 tensors of ranks 1-4 along every axis, empty parts included', async () => {
     const r = rng(41);
@@ -78,7 +78,7 @@ describe('concat', () => {
   it.each(['cpu', 'gpu'] as const)(
     'covers the %s copy paths: contiguous blocks, a few rows, many rows, sizes off the grid',
     async (mode) => {
-      setCopyStrategy(mode);
+      setTuning({ copyStrategy: mode });
       const r = rng(42);
       for (const [rows, a, b] of [
         [1, 1000, 257],

@@ -9,15 +9,9 @@ import {
   zeros,
 } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
-import {
-  conv2d,
-  conv2dBackpropFilter,
-  conv2dBackpropInput,
-  type Padding,
-  setConvPortable,
-  setConvTile,
-} from '../src/kernels/conv.js';
+import { conv2d, conv2dBackpropFilter, conv2dBackpropInput, type Padding } from '../src/kernels/conv.js';
 import { pad } from '../src/kernels/pad.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { conv2dBackpropFilterRef, conv2dBackpropInputRef, conv2dRef, refGeo } from './oracle/conv.js';
@@ -91,8 +85,7 @@ const label = (c: Case) =>
   `x ${JSON.stringify(c.x)} f ${JSON.stringify(c.f)} s ${JSON.stringify(c.s)} ${JSON.stringify(c.p)}`;
 
 afterEach(() => {
-  setConvPortable(false);
-  setConvTile(undefined);
+  setTuning();
 });
 
 describe('conv2d', () => {
@@ -116,7 +109,7 @@ describe('conv2d', () => {
     const { xd, fd, r } = data(c, 3);
     const bd = randArray(12, r, -2, 2);
     // A small tile keeps the five pipeline compiles short; the epilogue is the same for every tile.
-    setConvTile({ rows: 8, groups: 1 });
+    setTuning({ convTile: { rows: 8, groups: 1 } });
     for (const act of ['linear', 'relu', 'relu6', 'sigmoid', 'tanh'] as Activation[]) {
       // Scale x so relu6 clips on both sides.
       const x = tensor(
@@ -169,8 +162,10 @@ describe('conv2d', () => {
       const { xd, fd } = data(c, 5);
       const ref = conv2dRef(xd, c.x, fd, c.f, c.s, c.p);
       for (const mode of ['portable', 'rows8'] as const) {
-        setConvPortable(mode === 'portable');
-        setConvTile(mode === 'rows8' ? { rows: 8, groups: 2 } : undefined);
+        setTuning({
+          convPortable: mode === 'portable',
+          convTile: mode === 'rows8' ? { rows: 8, groups: 2 } : undefined,
+        });
         const y = conv2d(tensor(xd, c.x), tensor(fd, c.f), c.s, c.p);
         expectClose(await y.data(), ref, tolFor(c.f[0] * c.f[1] * c.f[2]), `${mode} ${label(c)}`);
       }
@@ -330,7 +325,7 @@ describe('conv2d gradients', () => {
   });
 
   it('works without subgroup operations', async () => {
-    setConvPortable(true);
+    setTuning({ convPortable: true });
     const c = CASES[10];
     const g = refGeo(c.x, c.f[0], c.f[1], c.s, c.p);
     const r = rng(9);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CachedDataset, Dataset } from '../src/data/dataset.js';
-import { ArgumentError, memory, setSeed, type Tensor, tensor } from '../src/index.js';
+import { ArgumentError, dispose, memory, reshape, setSeed, type Tensor, tensor } from '../src/index.js';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms));
@@ -246,8 +246,41 @@ describe('tensors: the consumer owns what it gets, the pipeline disposes what it
       });
     await expect(ds.forEachAsync((x) => x.t.dispose())).rejects.toThrow('boom');
     await sleep(5);
-    // Element 2 reached the failing user function: it is the one the pipeline cannot own.
-    expect(memory().numTensors).toBe(before + 1);
+    // Element 2 reached the failing map function: map disposes the input of a call that throws.
+    expect(memory().numTensors).toBe(before);
+  });
+
+  // Issue 15, bug 8: a map that dropped an input tensor leaked it (one batch per step).
+  it("map disposes the input's tensors its result does not hold (tf.data's rule)", async () => {
+    const before = memory().numTensors;
+    const batches = Dataset.from(range(6)).map((i) => ({
+      xs: tensor([i, i + 1], [1, 2]),
+      ys: tensor([i], [1], 'int32'),
+      extra: [tensor([i]), { deep: tensor([i]) }],
+    }));
+    const scaled = batches.map((b) => ({ xs: reshape(b.xs, [2]), ys: b.ys, n: 1 }));
+    let steps = 0;
+    for await (const b of scaled) {
+      expect(memory().numTensors).toBe(before + 2); // only this step's xs view and ys
+      expect(Array.from(await b.xs.data())).toEqual([steps, steps + 1]);
+      expect(Array.from(await b.ys.data())).toEqual([steps]);
+      b.xs.dispose();
+      b.ys.dispose();
+      steps++;
+    }
+    expect(steps).toBe(6);
+    expect(memory().numTensors).toBe(before);
+    // A result that returns the whole input (or disposes a part itself) loses nothing twice.
+    const same = await batches
+      .map((b) => {
+        (b.extra[0] as Tensor).dispose();
+        return b;
+      })
+      .take(2)
+      .toArray();
+    expect(memory().numTensors).toBe(before + 2 * 3);
+    for (const b of same) dispose(b);
+    expect(memory().numTensors).toBe(before);
   });
 });
 

@@ -6,8 +6,8 @@ import {
   depthwiseConv2d,
   depthwiseConv2dBackpropFilter,
   depthwiseConv2dBackpropInput,
-  setDepthwiseStrip,
 } from '../src/kernels/depthwise.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import {
@@ -88,7 +88,7 @@ describe('depthwiseConv2d', () => {
         { px: 2, rows: 3 },
         { px: 2, rows: 100 },
       ]) {
-        setDepthwiseStrip(strip);
+        setTuning({ depthwiseStrip: strip });
         for (const c of CASES.slice(0, 4)) {
           const r = rng(50);
           const xd = randArray(size(c.x), r);
@@ -103,7 +103,7 @@ describe('depthwiseConv2d', () => {
         }
       }
     } finally {
-      setDepthwiseStrip(undefined);
+      setTuning({ depthwiseStrip: undefined });
     }
   });
 
@@ -217,8 +217,10 @@ describe('depthwiseConv2d gradients', () => {
     expect(() => depthwiseConv2dBackpropFilter(zeros([1, 7, 5, 3]), dy, [3, 3, 3, 3], 1, 'same')).toThrow(
       ShapeError,
     );
+    // A filterShape that is not 4 non-negative integers is a bad argument value: ArgumentError, as
+    // for conv2dBackpropFilter (issue 14 made the two families throw the same class; was ShapeError).
     expect(() => depthwiseConv2dBackpropFilter(zeros([1, 7, 5, 3]), dy, [3, 3, 3], 1, 'same')).toThrow(
-      ShapeError,
+      ArgumentError,
     );
     const recs: OpRecord[] = [];
     const prev = setRecorder((rec) => recs.push(rec));

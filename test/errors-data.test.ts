@@ -10,11 +10,13 @@ import {
   decodeAndResize,
   decodeImage,
   imageDatasetFromDirectory,
+  loadImage,
   loadTensorsFile,
   parseSafetensors,
   readImageHeader,
   readSafetensorsFile,
   resizeBilinearCpu,
+  resizeImageCpu,
   saveTensorsFile,
   serializeSafetensors,
   sniffFormat,
@@ -35,10 +37,51 @@ const dir = mkdtempSync(join(tmpdir(), 'wgsl-nn-errors-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const nowhere = join(dir, 'no-such-dir');
 const junk = new Uint8Array([1, 2, 3]);
+const img1 = { width: 1, height: 1, channels: 1, data: [7] };
 const ds = () => Dataset.from([1, 2, 3]);
 const idfd = (opts: object) => imageDatasetFromDirectory(nowhere, { verbose: false, ...opts });
 
 const calls: BadCall[] = [
+  bad('loadImage', 'a number', () => loadImage(42 as never), ArgumentError, 'source', 'got number'),
+  bad('loadImage', 'an empty path', () => loadImage(''), ArgumentError, 'source', 'got ""'),
+  bad(
+    'loadImage',
+    'a one-number size',
+    () => loadImage(junk, { size: [224] as never }),
+    ArgumentError,
+    'size must be [height, width]',
+    '[224]',
+  ),
+  bad(
+    'loadImage',
+    'a snake_case option',
+    () => loadImage(junk, { target_size: [2, 2] } as never),
+    ArgumentError,
+    "unknown option 'target_size'",
+  ),
+  bad(
+    'loadImage',
+    'maxPixels 0',
+    () => loadImage(junk, { maxPixels: 0 }),
+    ArgumentError,
+    'maxPixels',
+    'got 0',
+  ),
+  bad(
+    'loadImage',
+    'a crop without a size',
+    () => loadImage(junk, { cropToAspectRatio: true }),
+    ArgumentError,
+    'need a size',
+  ),
+  bad(
+    'loadImage',
+    'a missing file',
+    () => loadImage(join(nowhere, 'x.jpg')),
+    ArgumentError,
+    'cannot read',
+    'x.jpg',
+  ),
   bad('Dataset.from', 'a number', () => Dataset.from(42 as never), ArgumentError, 'iterable', 'got number'),
   bad(
     'Dataset.batch',
@@ -124,6 +167,46 @@ const calls: BadCall[] = [
     ArgumentError,
     'img must be',
     'got null',
+  ),
+  bad(
+    'resizeImageCpu',
+    'an unknown interpolation',
+    () => resizeImageCpu(img1, [2, 2], { interpolation: 'cubic' as never }),
+    ArgumentError,
+    "interpolation must be one of 'bilinear', 'nearest'",
+    'got "cubic"',
+  ),
+  bad(
+    'resizeImageCpu',
+    'antialias not a boolean',
+    () => resizeImageCpu(img1, [2, 2], { antialias: 1 as never }),
+    ArgumentError,
+    'antialias must be a boolean',
+    'got 1',
+  ),
+  bad(
+    'resizeImageCpu',
+    'null image',
+    () => resizeImageCpu(null as never, [2, 2]),
+    ArgumentError,
+    'resizeImageCpu: img must be',
+    'got null',
+  ),
+  bad(
+    'decodeImage',
+    'an unknown dctMethod',
+    () => decodeImage(junk, { dctMethod: 'FLOAT' as never }),
+    ArgumentError,
+    "dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE'",
+    'got "FLOAT"',
+  ),
+  bad(
+    'decodeImage',
+    'applyExifOrientation not a boolean',
+    () => decodeImage(junk, { applyExifOrientation: 'yes' as never }),
+    ArgumentError,
+    'applyExifOrientation must be a boolean',
+    'got "yes"',
   ),
   bad(
     'parseSafetensors',
@@ -229,6 +312,22 @@ const calls: BadCall[] = [
   ),
   bad(
     'imageDatasetFromDirectory',
+    'an unknown interpolation',
+    () => idfd({ interpolation: 'linear' }),
+    ArgumentError,
+    'imageDatasetFromDirectory: interpolation must be one of',
+    'got "linear"',
+  ),
+  bad(
+    'imageDatasetFromDirectory',
+    'a string applyExifOrientation',
+    () => idfd({ applyExifOrientation: 'true' }),
+    ArgumentError,
+    'applyExifOrientation must be a boolean',
+    'got "true"',
+  ),
+  bad(
+    'imageDatasetFromDirectory',
     'a numeric cropToAspectRatio',
     () => idfd({ cropToAspectRatio: 1 }),
     ArgumentError,
@@ -289,6 +388,13 @@ describe('datasets, decoding, safetensors and files', () => {
       await expect(pool.run(null as never)).rejects.toThrow(ArgumentError);
       await expect(pool.run({ path: 'a.jpg', height: 0, width: 4 })).rejects.toThrow(
         /DecodePool.run: job must be \{ path: string, height, width: positive integers \}, got .*"height":0/,
+      );
+      const job = { path: 'a.jpg', height: 4, width: 4 };
+      await expect(pool.run({ ...job, interpolation: 'cubic' as never })).rejects.toThrow(
+        /DecodePool.run: interpolation must be one of .*got "cubic"/,
+      );
+      await expect(pool.run({ ...job, dctMethod: 'slow' as never })).rejects.toThrow(
+        /DecodePool.run: dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE', got "slow"/,
       );
       // A well-formed job for a missing file fails as that file, through a real worker.
       await expect(pool.run({ path: join(dir, 'missing.jpg'), height: 4, width: 4 })).rejects.toThrow(

@@ -11,13 +11,8 @@ import {
   zeros,
 } from '../src/index.js';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation.js';
-import {
-  chooseTile,
-  matmul,
-  planChunks,
-  setMatmulPortable,
-  setMatmulWindowLimit,
-} from '../src/kernels/matmul.js';
+import { chooseTile, matmul, planChunks } from '../src/kernels/matmul.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { matmulOracle, matmulOracleAt } from './oracle/matmul.js';
@@ -61,10 +56,7 @@ async function check(c: Case, r: () => number, label = ''): Promise<void> {
   for (const t of [a, b, bias, out]) t?.dispose();
 }
 
-afterEach(() => {
-  setMatmulPortable(false);
-  setMatmulWindowLimit(undefined);
-});
+afterEach(() => setTuning());
 
 describe('matmul rank 2', () => {
   it('matches the oracle on odd sizes with every transpose combination', async () => {
@@ -133,7 +125,7 @@ describe('matmul rank 2', () => {
   });
 
   it('runs the portable kernel (no subgroups) on the same cases', async () => {
-    setMatmulPortable(true);
+    setTuning({ matmulPortable: true });
     expect(chooseTile(100, 100, 100).sg).toBe(0);
     const r = rng(4);
     for (const [M, N, K] of [
@@ -208,7 +200,7 @@ describe('matmul over the binding limit', () => {
     const r = rng(6);
     // A limit of 8192 elements forces chunks along every dimension on small matrices (each case
     // runs 2-24 dispatches): rows and k of A, k and columns of B, rows and columns of C.
-    setMatmulWindowLimit(8192);
+    setTuning({ matmulWindowLimit: 8192 });
     const cases: Case[] = [
       { M: 70, N: 300, K: 90 },
       { M: 70, N: 300, K: 90, tA: true, tB: true, bias: true, act: 'sigmoid' },

@@ -22,6 +22,7 @@ import {
   tidy,
   variable,
 } from '../src/index.js';
+import { fmtNum } from '../src/nn/progress.js';
 import { randArray, rng } from './helpers.js';
 import { adamStep, type MlpWeights, mlpLossAndGrads, sgdMomentumStep } from './oracle/mlp.js';
 
@@ -315,7 +316,8 @@ describe('layers and models', () => {
     const h = await model.fit(x, y, { epochs: 2, batchSize: 4, validationSplit: 0.2, logSink: sink });
     const text = out.join('');
     expect(text).toMatch(
-      /Epoch 1\/2\n2\/2 - \d+s \d+ms\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}\n/,
+      // Keras prints 0 as 0.0000e+00 (its .4f / .4e switch at 1e-3), so a zero accuracy has an exponent.
+      /Epoch 1\/2\n2\/2 - \d+s \d+ms\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}(e\+00)? - val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4}(e\+00)?\n/,
     );
     expect(Object.keys(h.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
     const p = await model.predict(x, { batchSize: 3 });
@@ -323,6 +325,37 @@ describe('layers and models', () => {
     const rowSums = await sum(p, 1).data();
     for (const s of rowSums) expect(s).toBeCloseTo(1, 5);
     for (const t of [x, y, p]) t.dispose();
+    model.dispose();
+  });
+
+  // Issue 15, bug 4: `loss: 1.3508665382243868e+21` and `val_loss: 13586378710109388.0000`.
+  it('formats logged values as Keras does, with an exponent for huge values', async () => {
+    // Python's f'{v:.4f}' if abs(v) > 1e-3 else f'{v:.4e}' (keras/src/utils/progbar.py).
+    const keras: [number, string][] = [
+      [0.7134567, '0.7135'],
+      [1.5, '1.5000'],
+      [-0.5, '-0.5000'],
+      [12345.67891, '12345.6789'],
+      [1.23456e-5, '1.2346e-05'],
+      [0.001, '1.0000e-03'],
+      [0, '0.0000e+00'],
+      [Number.NaN, 'nan'],
+      [Number.POSITIVE_INFINITY, 'inf'],
+    ];
+    for (const [v, text] of keras) expect(fmtNum(v), String(v)).toBe(text);
+    expect(fmtNum(1.3508665382243868e21)).toBe('1.3509e+21');
+    expect(fmtNum(13586378710109388)).toBe('1.3586e+16');
+    expect(fmtNum(-2.5e7)).toBe('-2.5000e+07');
+
+    const out: string[] = [];
+    const sink: LogSink = { isTTY: false, write: (s) => void out.push(s) };
+    const model = new Sequential([new Dense({ units: 1, inputShape: [2], kernelInitializer: 'zeros' })]);
+    model.compile({ optimizer: new SGD({ learningRate: 1e-30 }), loss: 'meanSquaredError' });
+    const x = tensor(randArray(8, rng(3)), [4, 2]);
+    const y = tensor([3e10, -3e10, 3e10, -3e10], [4, 1]);
+    await model.fit(x, y, { epochs: 1, batchSize: 2, validationSplit: 0.5, logSink: sink });
+    expect(out.join('')).toMatch(/ - loss: 9\.0000e\+20 - val_loss: 9\.0000e\+20\n/);
+    for (const t of [x, y]) t.dispose();
     model.dispose();
   });
 });

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tensor, variable } from '../src/index.js';
-import { applyUpdate, setUpdateChunkLimit, type UpdateRule } from '../src/kernels/optimizer.js';
+import { applyUpdate, type UpdateRule } from '../src/kernels/optimizer.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { expectClose, randArray, rng } from './helpers.js';
 
-afterEach(() => setUpdateChunkLimit(undefined));
+afterEach(() => setTuning());
 
 /** One step of each rule in float64 (Keras 3 formulas, as src/kernels/optimizer.ts). */
 function stepRef(
@@ -45,7 +46,7 @@ describe('optimizer update kernels', () => {
         [1000, 256],
         [1003, 256],
       ] as Array<[number, number | undefined]>) {
-        setUpdateChunkLimit(limit);
+        setTuning({ updateChunkLimit: limit });
         const w0 = randArray(n, r);
         const s0 = [randArray(n, r), randArray(n, r, 0, 1)];
         const w = variable(tensor(w0));

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -61,7 +61,7 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm package', () => {
-  it('ships dist/ with .js and .d.ts for every module and the browser bundle, and no sources or tests', () => {
+  it('ships dist/ with .js and .d.ts for every module, the browser bundle and src/, and no tests', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
     expect(files).toContain('package/dist/node.js');
     expect(files).toContain('package/dist/node.d.ts');
@@ -71,14 +71,54 @@ describe('npm package', () => {
     expect(files.filter((f) => !f.startsWith('package/dist/'))).toEqual(
       expect.arrayContaining(['package/package.json', 'package/README.md']),
     );
+    expect(files.filter((f) => /\/(test|bench|examples|scripts)\//.test(f))).toEqual([]);
+    // TypeScript sources only under src/ (shipped for the source maps, issue 15 bug 7).
     expect(
-      files.filter(
-        (f) => /\/(src|test|bench|examples)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
-      ),
+      files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith('package/src/')),
     ).toEqual([]);
     const js = files.filter((f) => f.endsWith('.js') && !f.includes('/browser/'));
     for (const f of js) expect(files, `${f} has no .d.ts`).toContain(f.replace(/\.js$/, '.d.ts'));
   });
+
+  // Issue 15, bug 7: the maps pointed at ../../src/*.ts, which was not shipped.
+  it('every source map names files the package ships, or embeds their text', () => {
+    const pkg = join(project, 'node_modules', 'wgsl-nn');
+    const maps = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => f.endsWith('.map'))
+      .map((f) => f.slice('package/'.length));
+    expect(maps.length).toBeGreaterThan(50);
+    const missing: string[] = [];
+    for (const m of maps) {
+      const map = JSON.parse(readFileSync(join(pkg, m), 'utf8')) as {
+        sources: string[];
+        sourceRoot?: string;
+        sourcesContent?: Array<string | null>;
+      };
+      map.sources.forEach((s, i) => {
+        const file = join(pkg, dirname(m), map.sourceRoot ?? '', s);
+        if (!existsSync(file) && typeof map.sourcesContent?.[i] !== 'string') missing.push(`${m}: ${s}`);
+      });
+    }
+    expect(missing).toEqual([]);
+  });
+
+  // Issue 15, bug 5: the package ships a bin; the no-adapter error points at it.
+  it('runs `npx wgsl-nn doctor` from the installed package', () => {
+    const r = spawnSync('npx', ['--no-install', 'wgsl-nn', 'doctor'], {
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^wgsl-nn doctor \(wgsl-nn \d+\.\d+\.\d+\)$/m);
+    expect(r.stdout).toMatch(/^ {2}Adapter: \S/m);
+    expect(r.stdout).toContain('= [11,22,33]');
+    // Issue 15, bug 10: Dawn's two native warnings are filtered from the doctor's output.
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/^Warning: maxDynamic/m);
+    const help = spawnSync('npx', ['--no-install', 'wgsl-nn', 'help'], { cwd: project, encoding: 'utf8' });
+    expect(help.stdout).toContain('install-driver');
+  }, 150_000);
 
   it('runs the README example from the installed package', () => {
     const code = readmeExample();
@@ -121,46 +161,67 @@ describe('npm package', () => {
     );
   }, 60_000);
 
-  it('type-checks a TypeScript program against the shipped declarations', () => {
-    writeFileSync(
-      join(project, 'main.ts'),
-      [
-        "import { Dense, Sequential, type Tensor, tensor } from 'wgsl-nn';",
-        'const m = new Sequential([new Dense({ units: 2, inputShape: [3] })]);',
-        "m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });",
-        'const t: Tensor = tensor([1, 2, 3], [1, 3]);',
-        'export const shape: readonly number[] = t.shape;',
-        '// @ts-expect-error: units must be a number',
-        "new Dense({ units: 'two' });",
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noEmit: true,
-          target: 'ES2022',
-          skipLibCheck: false,
-          types: [],
-        },
-        files: ['main.ts'],
-      }),
-    );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    let output = '';
-    try {
-      output = node([tsc, '-p', '.'], project);
-    } catch (e) {
-      output = `${(e as { stdout?: string }).stdout ?? ''}${(e as Error).message}`;
-    }
-    expect(output).toBe('');
-    expect(existsSync(join(project, 'node_modules', 'wgsl-nn', 'dist', 'node.d.ts'))).toBe(true);
-    expect(readdirSync(join(project, 'node_modules', 'wgsl-nn'))).toEqual(
-      expect.arrayContaining(['dist', 'package.json', 'README.md']),
-    );
-  }, 60_000);
+  // Issue 15, bug 6: dispose(batch) with an ImageBatch did not type-check, and TypeScript 7 with
+  // skipLibCheck: false reported 182 errors (the @webgpu/types reference against its lib.dom).
+  it.each([
+    ['typescript', false],
+    ['typescript', true],
+    ['typescript-7', false],
+    ['typescript-7', true],
+  ] as const)(
+    'type-checks a program against the shipped declarations with %s (5.x / 7.x), skipLibCheck %s',
+    (pkg, skipLibCheck) => {
+      const dir = join(project, `${pkg}-${skipLibCheck}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        join(dir, 'main.ts'),
+        [
+          "import { Dense, dispose, getDevice, imageDatasetFromDirectory, Sequential, type Tensor, tensor } from 'wgsl-nn';",
+          'const m = new Sequential([new Dense({ units: 2, inputShape: [3] })]);',
+          "m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });",
+          'const t: Tensor = tensor([1, 2, 3], [1, 3]);',
+          'export const shape: readonly number[] = t.shape;',
+          '// @ts-expect-error: units must be a number',
+          "new Dense({ units: 'two' });",
+          'export async function batches(dir: string): Promise<number> {',
+          '  const ds = await imageDatasetFromDirectory(dir, { imageSize: [64, 64], batchSize: 8 });',
+          '  for await (const batch of ds) dispose(batch);',
+          '  const device: GPUDevice = await getDevice();',
+          '  return device.limits.maxStorageBufferBindingSize;',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'NodeNext',
+            moduleResolution: 'NodeNext',
+            strict: true,
+            noEmit: true,
+            target: 'ES2022',
+            skipLibCheck,
+            types: [],
+          },
+          files: ['main.ts'],
+        }),
+      );
+      const tsc = join(root, 'node_modules', pkg, 'bin', 'tsc');
+      const version = node([tsc, '--version'], dir).trim();
+      expect(version).toMatch(pkg === 'typescript' ? /^Version 5\./ : /^Version 7\./);
+      let output = '';
+      try {
+        output = node([tsc, '-p', '.'], dir);
+      } catch (e) {
+        output = `${(e as { stdout?: string }).stdout ?? ''}${(e as Error).message}`;
+      }
+      expect(output).toBe('');
+      expect(existsSync(join(project, 'node_modules', 'wgsl-nn', 'dist', 'node.d.ts'))).toBe(true);
+      expect(readdirSync(join(project, 'node_modules', 'wgsl-nn'))).toEqual(
+        expect.arrayContaining(['dist', 'package.json', 'README.md']),
+      );
+    },
+    60_000,
+  );
 });

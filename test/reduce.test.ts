@@ -9,20 +9,9 @@ import {
   tensor,
   tidy,
 } from '../src/index.js';
-import {
-  all,
-  any,
-  argMax,
-  argMin,
-  logSumExp,
-  max,
-  mean,
-  min,
-  prod,
-  setKernelPolicy,
-  sum,
-} from '../src/kernels/reduce.js';
+import { all, any, argMax, argMin, logSumExp, max, mean, min, prod, sum } from '../src/kernels/reduce.js';
 import { logSoftmax, softmax } from '../src/kernels/softmax.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { expectClose, randArray, randInts, randShape, rng } from './helpers.js';
 import { argRef, type ReduceKind, reducedShape, reduceRef } from './oracle/reduce.js';
 
@@ -196,13 +185,13 @@ describe('reductions against the oracle', () => {
   });
 
   it('the GPU-tuned kernel choice (forced on lavapipe) gives the same results', async () => {
-    setKernelPolicy('gpu');
+    setTuning({ kernelPolicy: 'gpu' });
     try {
       // The combining code of each op is covered above; this checks the GPU launch shapes (wg 256,
       // three-pass trees, workgroups over strided and multi-group reductions) with sum and argMax.
       await checkShapes(['sum'], 4);
     } finally {
-      setKernelPolicy('auto');
+      setTuning();
     }
   });
 

@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dense, loadModel, Sequential, tensor, WeightsFormatError } from '../src/index.js';
+import { Dense, loadModel, modelCheckpoint, Sequential, tensor, WeightsFormatError } from '../src/index.js';
 import { expectClose, randArray, rng } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgsl-nn-save-'));
@@ -50,5 +50,25 @@ describe('saveWeights / loadWeights / loadModel', () => {
     expect(err2.message).toContain("unexpected 'out/bias'");
     await expect(other.loadWeights(join(dir, 'nope.safetensors'))).rejects.toThrow(/nope\.safetensors/);
     for (const x of [m, wider, other]) x.dispose();
+  });
+
+  // Issue 15, bug 1: a missing folder made the save fail with ENOENT naming the temp file.
+  it('saveWeights and modelCheckpoint create a missing folder; a path that cannot be a folder is named', async () => {
+    const m = makeModel();
+    const path = join(dir, 'new', 'nested', 'model.safetensors');
+    await m.saveWeights(path);
+    expect(readdirSync(join(dir, 'new', 'nested')).sort()).toEqual(['model.json', 'model.safetensors']);
+    m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const cb = modelCheckpoint(m, join(dir, 'ckpts', 'run1', 'epoch-{epoch}.safetensors'));
+    await cb.onEpochEnd?.(0, {});
+    expect(readdirSync(join(dir, 'ckpts', 'run1'))).toEqual(['epoch-1.safetensors']);
+    writeFileSync(join(dir, 'a-file'), 'x');
+    const blocked = join(dir, 'a-file', 'sub', 'model.safetensors');
+    const err = (await m.saveWeights(blocked).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toContain(blocked);
+    expect(err.message).not.toMatch(/\.tmp/);
+    expect(err.code).toMatch(/ENOTDIR|EEXIST/);
+    m.dispose();
   });
 });

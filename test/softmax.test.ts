@@ -10,8 +10,8 @@ import {
   tensor,
   tidy,
 } from '../src/index.js';
-import { setKernelPolicy } from '../src/kernels/reduce.js';
 import { logSoftmax, softmax } from '../src/kernels/softmax.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { expectClose, randArray, randShape, rng } from './helpers.js';
 import { softmaxRef } from './oracle/reduce.js';
 
@@ -86,11 +86,11 @@ describe('softmax and logSoftmax against the oracle', () => {
   });
 
   it('the GPU-tuned kernel choice (forced on lavapipe) gives the same results', async () => {
-    setKernelPolicy('gpu');
+    setTuning({ kernelPolicy: 'gpu' });
     try {
       await checkShapes(16);
     } finally {
-      setKernelPolicy('auto');
+      setTuning();
     }
   });
 

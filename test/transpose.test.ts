@@ -10,7 +10,8 @@ import {
   tidy,
   zeros,
 } from '../src/index.js';
-import { setCopyStrategy, transpose } from '../src/kernels/transpose.js';
+import { transpose } from '../src/kernels/transpose.js';
+import { setTuning } from '../src/kernels/tuning.js';
 import { randShape, rng } from './helpers.js';
 import { bits, type DTypeName, poison, randData, sizeOf, transposeRef } from './oracle/movement.js';
 
@@ -41,7 +42,7 @@ async function check(shape: number[], dtype: DTypeName, perm: number[] | undefin
 }
 
 describe('transpose', () => {
-  afterEach(() => setCopyStrategy('auto'));
+  afterEach(() => setTuning());
 
   it('matches the oracle for random permutations of ranks 0-6 and every dtype', async () => {
     const r = rng(21);
@@ -55,7 +56,7 @@ describe('transpose', () => {
   it.each(['gpu', 'cpu'] as const)(
     'swaps the last two axes (%s paths: tiled or generic kernel) for sizes on and off the 32x32 tile grid',
     async (mode) => {
-      setCopyStrategy(mode);
+      setTuning({ copyStrategy: mode });
       const r = rng(22);
       const shapes = [
         [1, 1],

@@ -292,6 +292,28 @@ describe('writeFileAtomic', () => {
     rmSync(join(dir, leftovers[0]));
   });
 
+  // Issue 15, bug 2: new files were chmod-ed to 0666 (world-writable), ignoring the umask.
+  it("gives a new file the umask default mode and keeps an existing file's mode", async () => {
+    const old = process.umask(0o022);
+    try {
+      const path = join(dir, 'mode.bin');
+      await writeFileAtomic(path, Uint8Array.of(1));
+      expect((statSync(path).mode & 0o777).toString(8)).toBe('644');
+      chmodSync(path, 0o600);
+      await writeFileAtomic(path, Uint8Array.of(2));
+      expect((statSync(path).mode & 0o777).toString(8)).toBe('600');
+      chmodSync(path, 0o664);
+      await writeFileAtomic(path, Uint8Array.of(3));
+      expect((statSync(path).mode & 0o777).toString(8)).toBe('664');
+      process.umask(0o077);
+      const private_ = join(dir, 'mode-077.bin');
+      await writeFileAtomic(private_, Uint8Array.of(1));
+      expect((statSync(private_).mode & 0o777).toString(8)).toBe('600');
+    } finally {
+      process.umask(old);
+    }
+  });
+
   it('cleans up when the rename fails and when the directory is missing', async () => {
     const target = join(dir, 'is-a-dir');
     mkdirSync(join(target, 'inside'), { recursive: true });
@@ -299,7 +321,14 @@ describe('writeFileAtomic', () => {
     expect(existsSync(join(target, 'inside'))).toBe(true);
     expect(tempFiles()).toEqual([]);
     const missing = join(dir, 'no-such-dir', 'x.bin');
-    await expect(writeFileAtomic(missing, Uint8Array.of(1))).rejects.toThrow(/ENOENT/);
+    const err = (await writeFileAtomic(missing, Uint8Array.of(1)).catch(
+      (e: unknown) => e,
+    )) as NodeJS.ErrnoException;
+    expect(err.code).toBe('ENOENT');
+    expect(err.path).toBe(missing);
+    expect(err.message).toBe(
+      `writeFileAtomic: cannot write ${missing}: the folder ${join(dir, 'no-such-dir')} does not exist (ENOENT)`,
+    );
     expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
   });
 });

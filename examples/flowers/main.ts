@@ -81,12 +81,9 @@ const [trainDs, valDs] = await imageDatasetFromDirectory(opt.data, {
 });
 const classNames = trainDs.classNames!;
 
-// MobileNetV2 wants inputs in [-1, 1]; the datasets yield pixels in [0, 255].
-const preprocess = (b: Batch): Batch => {
-  const xs = tidy(() => mobileNetV2.preprocessInput(b.xs));
-  b.xs.dispose();
-  return { xs, ys: b.ys };
-};
+// MobileNetV2 wants inputs in [-1, 1]; the datasets yield pixels in [0, 255]. `map` disposes the
+// input tensors the result does not hold (the old xs), as tf.data does.
+const preprocess = (b: Batch): Batch => ({ xs: tidy(() => mobileNetV2.preprocessInput(b.xs)), ys: b.ys });
 const train = trainDs.map(preprocess);
 const val = valDs.map(preprocess);
 

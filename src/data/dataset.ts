@@ -1,5 +1,6 @@
 import { nextSeedValue } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
 import { copyOf, Tensor } from '../tensor/tensor.js';
 
@@ -21,6 +22,37 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 /** Disposes the tensors an element holds (tensors in arrays and plain objects). */
 function release(x: unknown): void {
   dispose(x as TensorContainer);
+}
+
+/** The tensors an element holds, in arrays and plain objects at any depth. */
+function tensorsIn(x: unknown, out = new Set<Tensor>(), seen = new Set<unknown>()): Set<Tensor> {
+  if (x instanceof Tensor) out.add(x);
+  else if (x !== null && typeof x === 'object' && !seen.has(x)) {
+    seen.add(x);
+    if (Array.isArray(x)) for (const v of x) tensorsIn(v, out, seen);
+    else if (Object.getPrototypeOf(x) === Object.prototype)
+      for (const v of Object.values(x)) tensorsIn(v, out, seen);
+  }
+  return out;
+}
+
+/**
+ * `map`'s ownership rule (tf.data's): after `fn(x)` returns `y`, the tensors of `x` that are not
+ * in `y` are disposed; if `fn` throws, all of `x`'s are.
+ */
+function mapOwning<T, U>(fn: (x: T) => U | Promise<U>): (x: T) => Promise<U> {
+  return async (x) => {
+    let y: U;
+    try {
+      y = await fn(x);
+    } catch (e) {
+      release(x);
+      throw e;
+    }
+    const out = tensorsIn(y);
+    for (const t of tensorsIn(x)) if (!out.has(t)) t.dispose();
+    return y;
+  };
 }
 
 function assertCount(n: unknown, op: string, arg: string, min: number): asserts n is number {
@@ -156,12 +188,22 @@ export class Dataset<T> implements AsyncIterable<T> {
   /** A fresh iterator of this dataset (subclasses override `[Symbol.asyncIterator]`). */
   private iter = (): AsyncIterator<T> => this[Symbol.asyncIterator]();
 
-  /** Applies `fn` to every element. `parallel` > 1 runs that many calls at once (order is kept). */
+  /**
+   * Applies `fn` to every element. `parallel` > 1 runs that many calls at once (order is kept).
+   *
+   * Tensors, as in tf.data: the tensors of the input element (in arrays and plain objects) that are
+   * not part of `fn`'s result are disposed once `fn` returns, so
+   * `ds.map((b) => ({ xs: div(b.xs, 255), ys: b.ys }))` frees the old `xs` and passes `ys` on. To
+   * keep an input tensor beyond the call, return it or copy it. If `fn` throws, the input's tensors
+   * are disposed.
+   */
   map<U>(fn: (x: T) => U | Promise<U>, opts: { parallel?: number } = {}): Dataset<U> {
     if (typeof fn !== 'function') throw new ArgumentError('Dataset.map: fn must be a function');
+    checkOptions<{ parallel?: number }>(opts, { parallel: true }, 'Dataset.map');
     const parallel = opts.parallel ?? 1;
     assertCount(parallel, 'map', 'parallel', 1);
-    return new Dataset<U>(() => ordered(this.iter(), fn, parallel));
+    const owning = mapOwning(fn);
+    return new Dataset<U>(() => ordered(this.iter(), owning, parallel));
   }
 
   /** Keeps the elements for which `pred` is true (the others are disposed). */
@@ -186,6 +228,7 @@ export class Dataset<T> implements AsyncIterable<T> {
   /** Groups consecutive elements into arrays of `size` (the last one may be shorter). */
   batch(size: number, opts: BatchOptions = {}): Dataset<T[]> {
     assertCount(size, 'batch', 'size', 1);
+    checkOptions<BatchOptions>(opts, { dropRemainder: true }, 'Dataset.batch');
     assertFlag(opts.dropRemainder, 'batch', 'dropRemainder');
     const self = this;
     return new Dataset<T[]>(async function* () {
@@ -222,6 +265,7 @@ export class Dataset<T> implements AsyncIterable<T> {
       throw new ArgumentError(`Dataset.shuffle: seed must be an integer, got ${seed}`);
     }
     const base = seed ?? nextSeedValue();
+    checkOptions<ShuffleOptions>(opts, { reshuffleEachIteration: true }, 'Dataset.shuffle');
     assertFlag(opts.reshuffleEachIteration, 'shuffle', 'reshuffleEachIteration');
     const reshuffle = opts.reshuffleEachIteration ?? true;
     const self = this;

@@ -1,5 +1,6 @@
 import { nextSeedValue, tensor } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions as checkOptionKeys, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Dataset } from './dataset.js';
 import { DEFAULT_MAX_PIXELS } from './decode.js';
@@ -7,6 +8,7 @@ import { runDecodeJob } from './decode-worker.js';
 import { ImageDecodeError } from './errors.js';
 import { IMAGE_EXTENSIONS, indexDirectory, isDir } from './index-directory.js';
 import { NumpyRandomState } from './numpy-random.js';
+import { assertResizeOptions, type Interpolation } from './resize.js';
 import { type DecodeJob, DecodePool, defaultDecodePool } from './worker-pool.js';
 
 /**
@@ -37,8 +39,20 @@ export interface ImageDatasetOptions {
   labelMode?: LabelMode | null;
   /** Explicit class folders and their order (a subset of the sub-folders). Default: all, sorted. */
   classNames?: readonly string[];
+  /** Crop the largest centred window of the target aspect ratio first (Keras `smart_resize`). */
   cropToAspectRatio?: boolean;
+  /** Resize to fit and pad with zeros (`tf.image.resize_with_pad`). */
   padToAspectRatio?: boolean;
+  /**
+   * The resize method, as Keras: 'bilinear' (default), 'nearest', 'bicubic', 'area', 'lanczos3',
+   * 'lanczos5', 'gaussian' or 'mitchellcubic' (the same values as `tf.image.resize`).
+   */
+  interpolation?: Interpolation;
+  /**
+   * Rotate / mirror JPEGs as their EXIF orientation says before resizing. Default false: Keras
+   * (`tf.io.decode_image`) ignores the tag.
+   */
+  applyExifOrientation?: boolean;
   /** What to do with a file that cannot be decoded. Default 'warn': skip it, one warning per file. */
   onBadFile?: 'warn' | 'error';
   /** Refuse images whose header claims more pixels. Default 50 M. */
@@ -53,15 +67,20 @@ export interface ImageDatasetOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface ImageBatch {
+/**
+ * One batch of `imageDatasetFromDirectory`. A type alias, not an interface, so that it is a
+ * `TensorContainer` (`dispose(batch)`, `tidy(() => batch)` type-check).
+ */
+export type ImageBatch = {
   /** float32 [b, h, w, 3] (or [h, w, 3] with batchSize null), values 0..255. */
   xs: Tensor;
   /** int32 [b], one-hot float32 [b, classes], or float32 [b, 1]. */
   ys: Tensor;
-}
-export interface UnlabeledImageBatch {
+};
+/** A batch of `imageDatasetFromDirectory` with `labelMode: null`. */
+export type UnlabeledImageBatch = {
   xs: Tensor;
-}
+};
 
 const OP = 'imageDatasetFromDirectory';
 
@@ -95,12 +114,40 @@ interface Checked {
   prefetch: number;
 }
 
+const OPTION_KEYS: OptionKeys<ImageDatasetOptions> = {
+  imageSize: true,
+  batchSize: true,
+  validationSplit: true,
+  subset: true,
+  seed: true,
+  shuffle: true,
+  labelMode: true,
+  classNames: true,
+  cropToAspectRatio: true,
+  padToAspectRatio: true,
+  interpolation: true,
+  applyExifOrientation: true,
+  onBadFile: true,
+  maxPixels: true,
+  workers: true,
+  prefetch: true,
+  verbose: true,
+  onWarning: true,
+};
+
 function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (typeof dir !== 'string' || dir === '')
     throw new ArgumentError(`${OP}: dir must be a path, got ${String(dir)}`);
   if (o === null || typeof o !== 'object')
     throw new ArgumentError(`${OP}: options must be an object, got ${JSON.stringify(o)}`);
-  for (const k of ['shuffle', 'cropToAspectRatio', 'padToAspectRatio', 'verbose'] as const) {
+  checkOptionKeys(o, OPTION_KEYS, OP);
+  for (const k of [
+    'shuffle',
+    'cropToAspectRatio',
+    'padToAspectRatio',
+    'verbose',
+    'applyExifOrientation',
+  ] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean')
       throw new ArgumentError(`${OP}: ${k} must be a boolean, got ${JSON.stringify(o[k])}`);
   }
@@ -161,6 +208,7 @@ function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (o.cropToAspectRatio && o.padToAspectRatio) {
     throw new ArgumentError(`${OP}: only one of cropToAspectRatio and padToAspectRatio can be true`);
   }
+  assertResizeOptions({ interpolation: o.interpolation }, OP);
   if (o.onBadFile !== undefined && o.onBadFile !== 'warn' && o.onBadFile !== 'error') {
     throw new ArgumentError(`${OP}: onBadFile must be 'warn' or 'error', got ${JSON.stringify(o.onBadFile)}`);
   }
@@ -246,6 +294,8 @@ function makeDataset(
       cropToAspectRatio: o.cropToAspectRatio,
       padToAspectRatio: o.padToAspectRatio,
       maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
+      interpolation: o.interpolation,
+      applyExifOrientation: o.applyExifOrientation,
     };
     try {
       const pool = poolNow();

@@ -1,15 +1,13 @@
+import { defineKernel } from '../kernels/program.js';
 import {
   assertBindable,
   assertDTypeIn,
   assertRank,
   assertTensor,
   grid,
-  linearIndex,
   maxBindingBytes,
-  whole,
 } from '../kernels/util.js';
 import { ArgumentError, DeviceError, fmtShape } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { assertSize, type ResizeOptions, resizePlan } from './resize.js';
@@ -20,17 +18,32 @@ import { assertSize, type ResizeOptions, resizePlan } from './resize.js';
  * windows and the float32 scales are computed on the CPU by `resizePlan`, so both paths share them.
  */
 
-const source = (t: 'f32' | 'i32') => `
-struct P {
-  n: u32, c: u32, inH: u32, inW: u32, outH: u32, outW: u32,
-  srcY: u32, srcX: u32, srcH: u32, srcW: u32,
-  dstY: i32, dstX: i32, dstH: i32, dstW: i32,
-  scaleY: f32, scaleX: f32,
-}
-@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
+/** The uniforms, in struct order; the crop/pad windows and scales come from `resizePlan`. */
+const UNIFORMS = {
+  n: 'u32',
+  c: 'u32',
+  inH: 'u32',
+  inW: 'u32',
+  outH: 'u32',
+  outW: 'u32',
+  srcY: 'u32',
+  srcX: 'u32',
+  srcH: 'u32',
+  srcW: 'u32',
+  dstY: 'i32',
+  dstX: 'i32',
+  dstH: 'i32',
+  dstW: 'i32',
+  scaleY: 'f32',
+  scaleX: 'f32',
+} as const;
 
+const resizeKernel = defineKernel<{ t: 'f32' | 'i32' }, 'x' | 'out', keyof typeof UNIFORMS>({
+  name: 'resize_bilinear',
+  bindings: ({ t }) => ({ x: `read ${t}`, out: 'rw f32' }),
+  uniforms: UNIFORMS,
+  index: { total: 'n' },
+  helpers: () => `
 struct Tap { lo: u32, hi: u32, w: f32 }
 
 fn tap(i: i32, scale: f32, size: u32) -> Tap {
@@ -42,12 +55,8 @@ fn tap(i: i32, scale: f32, size: u32) -> Tap {
 fn at(b: u32, y: u32, xx: u32, k: u32) -> f32 {
   return f32(x[((b * p.inH + p.srcY + y) * p.inW + p.srcX + xx) * p.c + k]);
 }
-
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex()};
-  if (i >= p.n) { return; }
-  let k = i % p.c;
+`,
+  body: () => `  let k = i % p.c;
   let px = (i / p.c) % p.outW;
   let py = (i / (p.c * p.outW)) % p.outH;
   let b = i / (p.c * p.outW * p.outH);
@@ -65,8 +74,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let br = at(b, ty.hi, tx.hi, k);
   let top = tl + (tr - tl) * tx.w;
   let bot = bl + (br - bl) * tx.w;
-  out[i] = top + (bot - top) * ty.w;
-}`;
+  out[i] = top + (bot - top) * ty.w;`,
+});
 
 /**
  * Resizes images `[h, w, c]` or `[b, h, w, c]` (float32 or int32) to `size` = [height, width] with
@@ -103,28 +112,27 @@ export function resizeBilinear(
   if (n > 0) {
     const t = images.dtype === 'float32' ? 'f32' : 'i32';
     const { src, dst } = plan;
-    runKernel({
-      key: `resizeBilinear_${t}`,
-      source: () => source(t),
-      buffers: [whole(images), whole(out)],
-      params: new ParamWriter()
-        .u32(n)
-        .u32(c)
-        .u32(inH)
-        .u32(inW)
-        .u32(size[0])
-        .u32(size[1])
-        .u32(src.y)
-        .u32(src.x)
-        .u32(src.h)
-        .u32(src.w)
-        .i32(dst.y)
-        .i32(dst.x)
-        .i32(dst.h)
-        .i32(dst.w)
-        .f32(plan.scaleY)
-        .f32(plan.scaleX)
-        .done(),
+    resizeKernel.run({
+      constants: { t },
+      buffers: { x: images, out },
+      uniforms: {
+        n,
+        c,
+        inH,
+        inW,
+        outH: size[0],
+        outW: size[1],
+        srcY: src.y,
+        srcX: src.x,
+        srcH: src.h,
+        srcW: src.w,
+        dstY: dst.y,
+        dstX: dst.x,
+        dstH: dst.h,
+        dstW: dst.w,
+        scaleY: plan.scaleY,
+        scaleX: plan.scaleX,
+      },
       workgroups: grid(n),
     });
   }

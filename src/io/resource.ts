@@ -59,6 +59,25 @@ export async function readText(fn: string, source: Source): Promise<string> {
   }
 }
 
+/** Reads a binary file or URL whole. Errors name the function and the source. */
+export async function readBytes(fn: string, source: Source): Promise<Uint8Array> {
+  checkSource(fn, 'source', source);
+  if (isFetched(source)) return fetchBytes(fn, source);
+  const fs = await import('./node-fs.js');
+  try {
+    return await fs.readBinaryFile(fsPath(source));
+  } catch (e) {
+    throw new ArgumentError(`${fn}: cannot read ${String(source)}: ${(e as Error).message}`);
+  }
+}
+
+/** In Node, the entries of a local directory `source`; undefined for files, URLs and in browsers. */
+export async function listLocalDirectory(source: Source): Promise<string[] | undefined> {
+  if (isFetched(source)) return undefined;
+  const fs = await import('./node-fs.js');
+  return fs.listDirectory(fsPath(source));
+}
+
 /** Reads and validates a safetensors file or URL (Node files are checked before they are read whole). */
 export async function readSafetensors(fn: string, source: Source): Promise<ParsedSafetensors> {
   checkSource(fn, 'path', source);

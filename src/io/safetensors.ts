@@ -1,5 +1,6 @@
 /**
- * safetensors (https://github.com/huggingface/safetensors) parsing and writing, in plain TypeScript.
+ * safetensors (https://github.com/huggingface/safetensors) parsing, in plain TypeScript (conversions of
+ * entries: safetensors-convert.ts; writing: safetensors-write.ts, both re-exported here).
  *
  * Layout: u64 little-endian header length N, N bytes of UTF-8 JSON
  * `{ "__metadata__": {str: str}, name: { dtype, shape, data_offsets: [begin, end] }, ... }`, then the
@@ -7,7 +8,7 @@
  * everything the reference implementation checks (and duplicate keys, which it leaves to serde) and
  * turns every problem into a `WeightsFormatError`; it never allocates more than the input's size.
  */
-import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { ArgumentError, fmtShape } from '../tensor/errors.js';
 import { WeightsFormatError } from './errors.js';
 
 /** The reference implementation's limit: a bigger header is refused before it is decoded. */
@@ -15,7 +16,8 @@ export const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
 
 /** Bits per element of every dtype the reference implementation knows. */
 // biome-ignore format: a table
-const DTYPE_BITS = new Map<string, number>([
+/** @internal */
+export const DTYPE_BITS = new Map<string, number>([
   ['BOOL', 8], ['U8', 8], ['I8', 8], ['F8_E5M2', 8], ['F8_E4M3', 8], ['F8_E8M0', 8],
   ['I16', 16], ['U16', 16], ['F16', 16], ['BF16', 16],
   ['I32', 32], ['U32', 32], ['F32', 32],
@@ -53,12 +55,14 @@ function failer(source: string | undefined): Fail {
 }
 
 /** Quotes a (possibly hostile, possibly huge) name for a message. */
-function q(name: string): string {
+/** @internal */
+export function q(name: string): string {
   return JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}...` : name);
 }
 
 /** Describes a value for a message; never recurses (a hostile header can nest 10^5 deep). */
-function show(v: unknown): string {
+/** @internal */
+export function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (Array.isArray(v)) {
     const flat = v.length <= 4 && v.every((x) => x === null || typeof x !== 'object');
@@ -69,11 +73,13 @@ function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 60)}...` : s;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** @internal */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isIndex(v: unknown): v is number {
+/** @internal */
+export function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
@@ -206,7 +212,8 @@ function checkEntry(name: string, info: unknown, dataLength: number, fail: Fail)
 }
 
 /** The element count, or Infinity past 2^53 (a hostile shape must not wrap around). */
-function elementCount(shape: readonly number[]): number {
+/** @internal */
+export function elementCount(shape: readonly number[]): number {
   if (shape.includes(0)) return 0;
   let n = 1;
   for (const d of shape) {
@@ -276,267 +283,9 @@ function scanKeys(text: string, fail: Fail): string[] {
   return top;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Conversions
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Checks a (possibly hand-made) entry and returns its element count. */
-function entryCount(entry: SafetensorsEntry, fn: string): number {
-  if (
-    entry === null ||
-    typeof entry !== 'object' ||
-    !(entry.data instanceof Uint8Array) ||
-    !Array.isArray(entry.shape)
-  ) {
-    throw new ArgumentError(
-      `${fn}: entry must be a safetensors entry { dtype, shape, data: Uint8Array }, got ${entry === null ? 'null' : typeof entry}`,
-    );
-  }
-  const name = q(entry.name ?? '');
-  const bits = DTYPE_BITS.get(entry.dtype);
-  if (bits === undefined) {
-    throw new DTypeError(`${fn}: tensor ${name} has unknown dtype ${q(String(entry.dtype))}`);
-  }
-  const n = elementCount(entry.shape);
-  if (n * bits !== entry.data.byteLength * 8) {
-    throw new WeightsFormatError(
-      `${fn}: tensor ${name}: shape ${fmtShape(entry.shape)} of ${entry.dtype} does not match its ${entry.data.byteLength} bytes`,
-    );
-  }
-  return n;
-}
-
-/** The bytes as little-endian elements of `bpe` bytes: a view when aligned, else an aligned copy. */
-function elems<T>(
-  data: Uint8Array,
-  bpe: number,
-  make: (b: ArrayBufferLike, off: number, len: number) => T,
-): T {
-  const len = data.byteLength / bpe;
-  if (LITTLE_ENDIAN && data.byteOffset % bpe === 0) return make(data.buffer, data.byteOffset, len);
-  const copy = data.slice();
-  if (!LITTLE_ENDIAN) for (let i = 0; i < copy.length; i += bpe) copy.subarray(i, i + bpe).reverse();
-  return make(copy.buffer, 0, len);
-}
-
-const u16 = (d: Uint8Array) => elems(d, 2, (b, o, l) => new Uint16Array(b, o, l));
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** OCP FP8 E4M3 ("fn": no infinities, S.1111.111 is NaN). */
-function e4m3ToFloat(b: number): number {
-  const s = b & 0x80 ? -1 : 1;
-  const e = (b >> 3) & 0xf;
-  const m = b & 7;
-  if (e === 15 && m === 7) return Number.NaN;
-  return e === 0 ? s * m * 2 ** -9 : s * (1 + m / 8) * 2 ** (e - 7);
-}
-
-function mapBytes(src: ArrayLike<number>, f: (v: number) => number): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
-  return out;
-}
-
-/** Converts any real-valued dtype to a new Float32Array (F64 and 64-bit integers round). */
-export function toFloat32(entry: SafetensorsEntry): Float32Array {
-  const n = entryCount(entry, 'toFloat32');
-  const d = entry.data;
-  switch (entry.dtype) {
-    case 'F32':
-      return new Float32Array(elems(d, 4, (b, o, l) => new Float32Array(b, o, l)));
-    case 'F64':
-      return new Float32Array(elems(d, 8, (b, o, l) => new Float64Array(b, o, l)));
-    case 'F16':
-      return mapBytes(u16(d), halfToFloat);
-    case 'BF16': {
-      const out = new Float32Array(n);
-      const bits = new Uint32Array(out.buffer);
-      const src = u16(d);
-      for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
-      return out;
-    }
-    case 'F8_E5M2':
-      return mapBytes(d, (b) => halfToFloat(b << 8));
-    case 'F8_E4M3':
-      return mapBytes(d, e4m3ToFloat);
-    case 'F8_E8M0':
-      return mapBytes(d, (b) => (b === 255 ? Number.NaN : 2 ** (b - 127)));
-    case 'I64':
-    case 'U64': {
-      const src = elems(d, 8, (b, o, l) =>
-        entry.dtype === 'I64' ? new BigInt64Array(b, o, l) : new BigUint64Array(b, o, l),
-      );
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = Number(src[i]);
-      return out;
-    }
-    case 'BOOL':
-      return mapBytes(d, (b) => (b ? 1 : 0));
-    default:
-      return new Float32Array(intView(entry, 'toFloat32'));
-  }
-}
-
-/** The integer dtypes of at most 32 bits as a typed array (a view when possible). */
-function intView(entry: SafetensorsEntry, fn: string): ArrayLike<number> {
-  const d = entry.data;
-  switch (entry.dtype) {
-    case 'U8':
-      return d;
-    case 'I8':
-      return new Int8Array(d.buffer, d.byteOffset, d.byteLength);
-    case 'I16':
-      return elems(d, 2, (b, o, l) => new Int16Array(b, o, l));
-    case 'U16':
-      return u16(d);
-    case 'I32':
-      return elems(d, 4, (b, o, l) => new Int32Array(b, o, l));
-    case 'U32':
-      return elems(d, 4, (b, o, l) => new Uint32Array(b, o, l));
-    default:
-      throw new DTypeError(
-        `${fn}: tensor ${q(entry.name ?? '')} has dtype ${entry.dtype}, which cannot be converted (${fn === 'toInt32' ? 'use toFloat32 for floating-point dtypes' : 'complex and 4/6-bit dtypes are not supported'})`,
-      );
-  }
-}
-
-/** Converts an integer or BOOL dtype to a new Int32Array; values outside int32 throw. */
-export function toInt32(entry: SafetensorsEntry): Int32Array {
-  const n = entryCount(entry, 'toInt32');
-  const out = new Int32Array(n);
-  const d = entry.data;
-  if (entry.dtype === 'BOOL') {
-    for (let i = 0; i < n; i++) out[i] = d[i] ? 1 : 0;
-    return out;
-  }
-  const src: ArrayLike<number | bigint> =
-    entry.dtype === 'I64'
-      ? elems(d, 8, (b, o, l) => new BigInt64Array(b, o, l))
-      : entry.dtype === 'U64'
-        ? elems(d, 8, (b, o, l) => new BigUint64Array(b, o, l))
-        : intView(entry, 'toInt32');
-  for (let i = 0; i < n; i++) {
-    const v = src[i];
-    if (v < -2147483648 || v > 2147483647) {
-      throw new WeightsFormatError(
-        `toInt32: tensor ${q(entry.name ?? '')} (${entry.dtype}) element ${i} is ${v}, outside the int32 range`,
-      );
-    }
-    out[i] = Number(v);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-export type SerializableDType = 'F32' | 'I32' | 'BOOL';
-
-export interface SerializableTensor {
-  name: string;
-  dtype: SerializableDType;
-  shape: readonly number[];
-  /** Float32Array for F32, Int32Array for I32, Uint8Array of 0/1 for BOOL. */
-  data: Float32Array | Int32Array | Uint8Array;
-}
-
-const ARRAY_FOR: Record<SerializableDType, { is: (d: unknown) => boolean; label: string }> = {
-  F32: { is: (d) => d instanceof Float32Array, label: 'Float32Array' },
-  I32: { is: (d) => d instanceof Int32Array, label: 'Int32Array' },
-  BOOL: { is: (d) => d instanceof Uint8Array, label: 'Uint8Array' },
-};
-
-/**
- * Serializes tensors to safetensors bytes. Deterministic: header keys and data keep the order of
- * `tensors` (the reference sorts by dtype and name; any order is valid since offsets are explicit),
- * `__metadata__` comes first, and the header is padded with spaces to a multiple of 8 bytes so the
- * data section is 8-byte aligned.
- */
-export function serializeSafetensors(
-  tensors: readonly SerializableTensor[],
-  metadata?: Readonly<Record<string, string>>,
-): Uint8Array {
-  const fn = 'serializeSafetensors';
-  if (!Array.isArray(tensors as unknown)) {
-    throw new ArgumentError(`${fn}: tensors must be an array, got ${show(tensors)}`);
-  }
-  const parts: string[] = [];
-  if (metadata !== undefined) {
-    if (!isRecord(metadata)) {
-      throw new ArgumentError(`${fn}: metadata must be an object of strings, got ${show(metadata)}`);
-    }
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') {
-        throw new ArgumentError(`${fn}: metadata ${q(k)} must be a string, got ${show(v)}`);
-      }
-    }
-    parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
-  }
-  const seen = new Set<string>();
-  let offset = 0;
-  for (const t of tensors) {
-    const name = t?.name;
-    if (typeof name !== 'string' || name === '__metadata__' || seen.has(name)) {
-      const why =
-        typeof name !== 'string'
-          ? 'must be a string'
-          : name === '__metadata__'
-            ? 'is reserved'
-            : 'is used twice';
-      throw new ArgumentError(`${fn}: tensor name ${show(name)} ${why}`);
-    }
-    seen.add(name);
-    const want = Object.hasOwn(ARRAY_FOR, t.dtype) ? ARRAY_FOR[t.dtype] : undefined;
-    if (!want) {
-      throw new DTypeError(`${fn}: tensor ${q(name)}: dtype must be F32, I32 or BOOL, got ${show(t.dtype)}`);
-    }
-    if (!want.is(t.data)) {
-      throw new DTypeError(
-        `${fn}: tensor ${q(name)}: ${t.dtype} data must be a ${want.label}, got ${t.data?.constructor?.name}`,
-      );
-    }
-    if (!Array.isArray(t.shape) || !t.shape.every(isIndex)) {
-      throw new ShapeError(
-        `${fn}: tensor ${q(name)}: shape must be an array of non-negative integers, got ${show(t.shape)}`,
-      );
-    }
-    if (elementCount(t.shape) !== t.data.length) {
-      throw new ShapeError(
-        `${fn}: tensor ${q(name)}: shape ${fmtShape(t.shape)} needs ${elementCount(t.shape)} values, got ${t.data.length}`,
-      );
-    }
-    if (t.dtype === 'BOOL' && t.data.some((v) => v > 1)) {
-      throw new ArgumentError(`${fn}: tensor ${q(name)}: BOOL data must be 0 or 1`);
-    }
-    const end = offset + t.data.byteLength;
-    parts.push(
-      `${JSON.stringify(name)}:${JSON.stringify({ dtype: t.dtype, shape: t.shape, data_offsets: [offset, end] })}`,
-    );
-    offset = end;
-  }
-  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
-  const headerLen = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLen + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLen);
-  let pos = 8 + headerLen;
-  for (const t of tensors) {
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    out.set(bytes, pos);
-    if (!LITTLE_ENDIAN && t.data.BYTES_PER_ELEMENT > 1) {
-      for (let i = pos; i < pos + bytes.length; i += 4) out.subarray(i, i + 4).reverse();
-    }
-    pos += bytes.length;
-  }
-  return out;
-}
+export { toFloat32, toInt32 } from './safetensors-convert.js';
+export {
+  type SerializableDType,
+  type SerializableTensor,
+  serializeSafetensors,
+} from './safetensors-write.js';

@@ -3,11 +3,12 @@
  * files atomically, and move named GPU tensors to and from a file.
  */
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { tensor } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtype.js';
 import { ArgumentError, DTypeError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { WeightsFormatError } from './errors.js';
 import {
@@ -40,6 +41,7 @@ function checkPath(path: unknown, fn: string): void {
 
 export async function readSafetensorsFile(path: string, opts: ReadOptions = {}): Promise<ParsedSafetensors> {
   checkPath(path, 'readSafetensorsFile');
+  checkOptions<ReadOptions>(opts, { maxHeaderBytes: true }, 'readSafetensorsFile');
   const parseOpts: ParseOptions = { ...opts, source: path };
   const fh = await open(path, 'r');
   try {
@@ -85,8 +87,10 @@ export interface AtomicWriteOptions {
 /**
  * Replaces `path` with `bytes` so that readers (and a crash at any moment) see either the old file
  * or the new one, never a torn mix: write a temp file in the same directory, fsync it, rename it
- * over the target, fsync the directory. An existing target keeps its permission bits. On error the
- * temp file is removed; a hard crash (power loss, SIGKILL) can leave a `.<name>.*.tmp` file behind.
+ * over the target, fsync the directory. An existing target keeps its permission bits; a new file
+ * gets the umask's default (0644 under umask 022). On error the temp file is removed and the error
+ * names `path` (with the file-system `code`: ENOENT when the folder is missing); a hard crash
+ * (power loss, SIGKILL) can leave a `.<name>.*.tmp` file behind.
  */
 export async function writeFileAtomic(
   path: string,
@@ -97,6 +101,7 @@ export async function writeFileAtomic(
   if (!(bytes instanceof Uint8Array)) {
     throw new ArgumentError(`writeFileAtomic: bytes must be a Uint8Array, got ${typeof bytes}`);
   }
+  checkOptions<AtomicWriteOptions>(opts, { chunkBytes: true, onProgress: true }, 'writeFileAtomic');
   if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function')
     throw new ArgumentError(`writeFileAtomic: onProgress must be a function, got ${typeof opts.onProgress}`);
   const chunk = opts.chunkBytes ?? 8 << 20;
@@ -105,13 +110,19 @@ export async function writeFileAtomic(
   }
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const mode = await stat(path).then(
+  // A replaced file keeps its exact bits; a new one gets the umask's default (0o666 & ~umask).
+  const kept = await stat(path).then(
     (s) => s.mode & 0o7777,
-    () => 0o666,
+    () => undefined,
   );
-  let fh: FileHandle | undefined = await open(tmp, 'wx', mode);
+  let fh: FileHandle | undefined;
   try {
-    await fh.chmod(mode); // 'wx' applied the umask; a replaced file keeps its exact bits
+    fh = await open(tmp, 'wx', kept ?? 0o666);
+  } catch (e) {
+    throw namingTarget(e, path);
+  }
+  try {
+    if (kept !== undefined) await fh.chmod(kept); // 'wx' applied the umask to the kept bits
     for (let done = 0; done < bytes.length; ) {
       const { bytesWritten } = await fh.write(bytes, done, Math.min(chunk, bytes.length - done), done);
       done += bytesWritten;
@@ -124,9 +135,48 @@ export async function writeFileAtomic(
   } catch (e) {
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw e;
+    throw namingTarget(e, path);
   }
   await syncDir(dir);
+}
+
+/**
+ * A file-system error about the temp file, restated for the path the caller gave (the temp name
+ * means nothing to them). `code`, `errno` and `syscall` are kept; `path` is the caller's.
+ */
+function namingTarget(e: unknown, path: string, fn = 'writeFileAtomic'): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string') return e;
+  const why: Record<string, string> = {
+    ENOENT: `the folder ${dirname(path)} does not exist`,
+    ENOTDIR: `a parent of ${path} is not a folder`,
+    EACCES: `no permission to write in ${dirname(path)}`,
+    EPERM: `no permission to write ${path}`,
+    EROFS: `${dirname(path)} is on a read-only file system`,
+    EISDIR: `${path} is a folder`,
+    ENOSPC: 'the disk is full',
+  };
+  const out: NodeJS.ErrnoException = new Error(
+    `${fn}: cannot write ${path}: ${why[err.code] ?? err.message.replace(/^\w+: /, '').replace(/, \w+ '.*'$/, '')} (${err.code})`,
+    { cause: e },
+  );
+  out.code = err.code;
+  out.errno = err.errno;
+  out.syscall = err.syscall;
+  out.path = path;
+  return out;
+}
+
+/**
+ * Creates the folder that will hold `path` (and its parents) when missing, as Keras's savers do.
+ * A path whose parent exists as a file fails naming that path.
+ */
+export async function ensureParentDir(path: string, fn: string): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (e) {
+    throw namingTarget(e, path, fn);
+  }
 }
 
 /** Makes the rename durable. Some platforms (Windows) cannot open or fsync a directory: skip there. */
@@ -147,7 +197,7 @@ const FILE_DTYPE: Record<DType, SerializableTensor['dtype']> = { float32: 'F32',
 
 /**
  * Downloads named tensors from the GPU and writes them atomically as safetensors (float32 -> F32,
- * int32 -> I32, bool -> BOOL), in the order given.
+ * int32 -> I32, bool -> BOOL), in the order given. A missing folder is created (as Keras's savers do).
  */
 export async function saveTensorsFile(
   path: string,
@@ -171,6 +221,7 @@ export async function saveTensorsFile(
     const data = t.dtype === 'bool' ? Uint8Array.from(values, (v) => (v ? 1 : 0)) : values;
     list.push({ name, dtype: FILE_DTYPE[t.dtype], shape: [...t.shape], data });
   }
+  await ensureParentDir(path, 'saveTensorsFile');
   await writeFileAtomic(path, serializeSafetensors(list, metadata));
 }
 
@@ -197,6 +248,7 @@ export async function loadTensorsFile(
   opts: ReadOptions = {},
 ): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
   checkPath(path, 'loadTensorsFile');
+  checkOptions<ReadOptions>(opts, { maxHeaderBytes: true }, 'loadTensorsFile');
   const file = await readSafetensorsFile(path, opts);
   const host = new Map<string, ReturnType<typeof hostValues>>();
   for (const [name, entry] of file.tensors) {

@@ -3,7 +3,7 @@ import type { ExtActivation } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { elementwise, NAN_WGSL } from './binary.js';
+import { elementwise, NAN_WGSL } from './elementwise.js';
 import { assertDTypeIn, assertTensor } from './util.js';
 
 /**
@@ -96,7 +96,6 @@ function activation(op: ExtActivation, x: Tensor): Tensor {
   assertDTypeIn(x, ['float32'], name, 'x');
   const out = elementwise({
     op: name,
-    key: `act_${op}`,
     body: DEFS[op].f,
     args: ['x'],
     inputs: [x],
@@ -127,7 +126,6 @@ export function activationGrad(dy: Tensor, x: Tensor, kind: ExtActivation): Tens
   }
   const out = elementwise({
     op,
-    key: `actGrad_${kind}`,
     body: `return d * df(x);`,
     args: ['d', 'x'],
     inputs: [dy, x],

@@ -1,9 +1,10 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { act4, activationWgsl } from './activation.js';
-import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { tuning } from './tuning.js';
+import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
 
 /**
  * Batch normalisation over the last axis (channels; NHWC activations or [batch, features]):
@@ -16,11 +17,12 @@ import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole }
  * keeps every lavapipe thread busy and the float32 sums short.
  */
 
-/** Rows per lane of the elementwise kernels (measured in scratch/conv-tune.mts). */
-let rowsPerLane = 32;
-/** @internal Tuning. */
-export function setBatchNormRows(rows: number | undefined): void {
-  rowsPerLane = rows ?? 32;
+/**
+ * Rows per lane of the elementwise kernels: `tuning().batchNormRows`, else 32 (measured with the
+ * `batchNorm [64,48,48,144]` case of bench/cases.ts).
+ */
+function rowsPerLane(): number {
+  return tuning().batchNormRows ?? 32;
 }
 
 interface Layout {
@@ -39,135 +41,159 @@ function layoutOf(x: Tensor): Layout {
 
 const T = (vec: boolean) => (vec ? 'vec4f' : 'f32');
 
+/** A read binding of channel values: vec4f quads or f32 channels. */
+const read = (vec: boolean) => `read ${T(vec)}` as const;
+const rw = (vec: boolean) => `rw ${T(vec)}` as const;
+
 // ---------------------------------------------------------------------------------------------
 // Kernels.
+
+/** Activations the training-mode normalize can apply on the way out (graph fusion). */
+export type BnActivation = 'linear' | 'relu' | 'relu6';
 
 /**
  * y = x * s + t with s = scale / sqrt(var + eps), t = offset - mean * s (inference, and the
  * normalisation step of training).
  */
-/** Activations the training-mode normalize can apply on the way out (graph fusion). */
-export type BnActivation = 'linear' | 'relu' | 'relu6';
-
-function normalizeKernel(
-  vec: boolean,
-  offset: boolean,
-  scale: boolean,
-  act: BnActivation = 'linear',
-): string {
-  const t = T(vec);
-  const out = (vec ? act4 : activationWgsl)(act, 'fma(x[j], s, t)');
-  let b = 4;
-  const opt = (on: boolean, name: string) =>
-    on ? `@group(0) @binding(${b++}) var<storage, read> ${name}: array<${t}>;\n` : '';
-  const decls = opt(offset, 'offset') + opt(scale, 'scale');
-  return `struct P { rows: u32, C: u32, per: u32, n: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read> mean: array<${t}>;
-@group(0) @binding(2) var<storage, read> variance: array<${t}>;
-@group(0) @binding(3) var<storage, read_write> y: array<${t}>;
-${decls}@group(0) @binding(${b}) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  let c = i % p.C;
+const normalizeKernel = defineKernel({
+  name: 'batchnorm_normalize',
+  bindings: (k: { vec: boolean; offset: boolean; scale: boolean; act: BnActivation }) => ({
+    x: read(k.vec),
+    mean: read(k.vec),
+    variance: read(k.vec),
+    y: rw(k.vec),
+    offset: k.offset ? read(k.vec) : undefined,
+    scale: k.scale ? read(k.vec) : undefined,
+  }),
+  uniforms: { rows: 'u32', C: 'u32', per: 'u32', n: 'u32', eps: 'f32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: (k) => `  let c = i % p.C;
   let r0 = (i / p.C) * p.per;
   let r1 = min(r0 + p.per, p.rows);
-  let s = ${scale ? 'scale[c] * ' : ''}inverseSqrt(variance[c] + p.eps);
-  let t = ${offset ? 'offset[c] - ' : '-'}mean[c] * s;
+  let s = ${k.scale ? 'scale[c] * ' : ''}inverseSqrt(variance[c] + p.eps);
+  let t = ${k.offset ? 'offset[c] - ' : '-'}mean[c] * s;
   for (var r = r0; r < r1; r++) {
     let j = r * p.C + c;
-    y[j] = ${out};
-  }
-}`;
-}
+    y[j] = ${(k.vec ? act4 : activationWgsl)(k.act, 'fma(x[j], s, t)')};
+  }`,
+});
 
 type SumMode = 'sum' | 'sqdev' | 'grad';
+
+/** The accumulation step of each partial-sum mode (x[j], dy[j] at row r, channel c). */
+const PARTIAL_LOAD: Record<SumMode, string> = {
+  sum: '    a0 += x[j];',
+  sqdev: '    let d = x[j] - m;\n    a0 = fma(d, d, a0);',
+  grad: '    let g = dy[j];\n    a0 += g;\n    a1 = fma(g, x[j] - m, a1);',
+};
 
 /**
  * Per-part channel sums: 'sum' of x, 'sqdev' sum of (x - mean)^2, 'grad' sums of dy and of
  * dy * (x - mean) (two slices). part[(k * parts + q) * C + c] for slice k and part q.
  */
-function partialKernel(vec: boolean, mode: SumMode): string {
-  const t = T(vec);
-  const load = {
-    sum: '    a0 += x[j];',
-    sqdev: '    let d = x[j] - m;\n    a0 = fma(d, d, a0);',
-    grad: '    let g = dy[j];\n    a0 += g;\n    a1 = fma(g, x[j] - m, a1);',
-  }[mode];
-  return `struct P { rows: u32, C: u32, per: u32, n: u32, parts: u32 }
-@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> part: array<${t}>;
-${mode === 'sum' ? '' : `@group(0) @binding(2) var<storage, read> mean: array<${t}>;\n`}${mode === 'grad' ? `@group(0) @binding(3) var<storage, read> dy: array<${t}>;\n` : ''}@group(0) @binding(${{ sum: 2, sqdev: 3, grad: 4 }[mode]}) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  let c = i % p.C;
+const partialKernel = defineKernel({
+  name: 'batchnorm_partial',
+  bindings: (k: { vec: boolean; mode: SumMode }) => ({
+    x: read(k.vec),
+    part: rw(k.vec),
+    mean: k.mode === 'sum' ? undefined : read(k.vec),
+    dy: k.mode === 'grad' ? read(k.vec) : undefined,
+  }),
+  uniforms: { rows: 'u32', C: 'u32', per: 'u32', n: 'u32', parts: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: (k) => `  let c = i % p.C;
   let q = i / p.C;
   let r0 = q * p.per;
   let r1 = min(r0 + p.per, p.rows);
-  ${mode === 'sum' ? '' : 'let m = mean[c];'}
-  var a0 = ${t}(0.0);
-  var a1 = ${t}(0.0);
+  ${k.mode === 'sum' ? '' : 'let m = mean[c];'}
+  var a0 = ${T(k.vec)}(0.0);
+  var a1 = ${T(k.vec)}(0.0);
   for (var r = r0; r < r1; r++) {
     let j = r * p.C + c;
-${load}
+${PARTIAL_LOAD[k.mode]}
   }
   part[q * p.C + c] = a0;
-  ${mode === 'grad' ? 'part[(p.parts + q) * p.C + c] = a1;' : ''}
-}`;
-}
+  ${k.mode === 'grad' ? 'part[(p.parts + q) * p.C + c] = a1;' : ''}`,
+});
 
 /** out[k * C + c] = scale * sum over parts of part[(k * parts + q) * C + c]. */
-function finishKernel(vec: boolean): string {
-  const t = T(vec);
-  return `struct P { C: u32, parts: u32, n: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> part: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
+const finishKernel = defineKernel({
+  name: 'batchnorm_finish',
+  bindings: (k: { vec: boolean }) => ({ part: read(k.vec), o: rw(k.vec) }),
+  uniforms: { C: 'u32', parts: 'u32', n: 'u32', scale: 'f32' },
+  workgroupSize: 64,
+  builtins: ['gid'],
+  body: (k) => `  let i = gid.x;
   if (i >= p.n) { return; }
   let c = i % p.C;
   let base = (i / p.C) * p.parts * p.C + c;
-  var s = ${t}(0.0);
+  var s = ${T(k.vec)}(0.0);
   for (var q = 0u; q < p.parts; q++) { s += part[base + q * p.C]; }
-  o[i] = s * p.scale;
-}`;
-}
+  o[i] = s * p.scale;`,
+});
 
 /** dx = gamma * inv * (dy - sum(dy) / rows - (x - mean) * inv^2 * sum(dy * (x - mean)) / rows). */
-function gradKernel(vec: boolean, gamma: boolean): string {
-  const t = T(vec);
-  return `struct P { rows: u32, C: u32, per: u32, n: u32, eps: f32, invRows: f32 }
-@group(0) @binding(0) var<storage, read> dy: array<${t}>;
-@group(0) @binding(1) var<storage, read> x: array<${t}>;
-@group(0) @binding(2) var<storage, read> mean: array<${t}>;
-@group(0) @binding(3) var<storage, read> variance: array<${t}>;
-@group(0) @binding(4) var<storage, read> sums: array<${t}>;
-@group(0) @binding(5) var<storage, read_write> dx: array<${t}>;
-${gamma ? `@group(0) @binding(6) var<storage, read> gamma: array<${t}>;\n` : ''}@group(0) @binding(${gamma ? 7 : 6}) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  let c = i % p.C;
+const gradKernel = defineKernel({
+  name: 'batchnorm_grad',
+  bindings: (k: { vec: boolean; gamma: boolean }) => ({
+    dy: read(k.vec),
+    x: read(k.vec),
+    mean: read(k.vec),
+    variance: read(k.vec),
+    sums: read(k.vec),
+    dx: rw(k.vec),
+    gamma: k.gamma ? read(k.vec) : undefined,
+  }),
+  uniforms: { rows: 'u32', C: 'u32', per: 'u32', n: 'u32', eps: 'f32', invRows: 'f32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: (k) => `  let c = i % p.C;
   let r0 = (i / p.C) * p.per;
   let r1 = min(r0 + p.per, p.rows);
   let inv = inverseSqrt(variance[c] + p.eps);
-  let a = ${gamma ? 'gamma[c] * ' : ''}inv;
+  let a = ${k.gamma ? 'gamma[c] * ' : ''}inv;
   let m = mean[c];
   let b = sums[c] * p.invRows;
   let k = sums[p.C + c] * inv * inv * p.invRows;
   for (var r = r0; r < r1; r++) {
     let j = r * p.C + c;
     dx[j] = a * (dy[j] - b - (x[j] - m) * k);
-  }
-}`;
-}
+  }`,
+});
+
+/** dgamma = sum(dy * (x - mean)) / sqrt(variance + eps) from the gradient's channel sums. */
+const dgammaKernel = defineKernel({
+  name: 'batchnorm_dgamma',
+  bindings: (k: { vec: boolean }) => ({ sums: read(k.vec), variance: read(k.vec), o: rw(k.vec) }),
+  uniforms: { C: 'u32', eps: 'f32' },
+  workgroupSize: 64,
+  builtins: ['gid'],
+  body: () => `  let c = gid.x;
+  if (c < p.C) { o[c] = sums[p.C + c] * inverseSqrt(variance[c] + p.eps); }`,
+});
+
+/** dbeta: a copy of the first C channel values of the gradient's sums. */
+const copyKernel = defineKernel({
+  name: 'batchnorm_copy',
+  bindings: (k: { vec: boolean }) => ({ sums: read(k.vec), o: rw(k.vec) }),
+  uniforms: { C: 'u32' },
+  workgroupSize: 64,
+  builtins: ['gid'],
+  body: () => '  if (gid.x < p.C) { o[gid.x] = sums[gid.x]; }',
+});
+
+/** Moving averages in place: mm = mm * m + mean * om, mv = mv * m + variance * om. */
+const movingKernel = defineKernel({
+  name: 'batchnorm_moving',
+  bindings: { mm: 'rw f32', mv: 'rw f32', mean: 'read f32', variance: 'read f32' },
+  uniforms: { n: 'u32', m: 'f32', om: 'f32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: () => `  mm[i] = mm[i] * p.m + mean[i] * p.om;
+  mv[i] = mv[i] * p.m + variance[i] * p.om;`,
+});
 
 // ---------------------------------------------------------------------------------------------
 // Dispatch.
@@ -185,25 +211,18 @@ function channelSums(mode: SumMode, l: Layout, x: Tensor, mean?: Tensor, dy?: Te
   const slices = mode === 'grad' ? 2 : 1;
   const part = emptyTensor([slices, used, l.c], 'float32');
   const n = used * l.cq;
-  runKernel({
-    key: `batchnorm_partial_${mode}_${+l.vec}`,
-    source: () => partialKernel(l.vec, mode),
-    buffers: [whole(x), whole(part), ...(mean ? [whole(mean)] : []), ...(dy ? [whole(dy)] : [])],
-    params: new ParamWriter().u32(l.rows).u32(l.cq).u32(per).u32(n).u32(used).done(),
+  partialKernel.run({
+    constants: { vec: l.vec, mode },
+    buffers: { x, part, mean, dy },
+    uniforms: { rows: l.rows, C: l.cq, per, n, parts: used },
     workgroups: grid(n, 64),
   });
   const out = emptyTensor(slices === 2 ? [2, l.c] : [l.c], 'float32');
   const m = slices * l.cq;
-  runKernel({
-    key: `batchnorm_finish_${+l.vec}`,
-    source: () => finishKernel(l.vec),
-    buffers: [whole(part), whole(out)],
-    params: new ParamWriter()
-      .u32(l.cq)
-      .u32(used)
-      .u32(m)
-      .f32(mode === 'grad' ? 1 : 1 / l.rows)
-      .done(),
+  finishKernel.run({
+    constants: { vec: l.vec },
+    buffers: { part, o: out },
+    uniforms: { C: l.cq, parts: used, n: m, scale: mode === 'grad' ? 1 : 1 / l.rows },
     workgroups: [Math.ceil(m / 64)],
   });
   part.dispose();
@@ -221,18 +240,12 @@ function normalize(
   act: BnActivation = 'linear',
 ): Tensor {
   const y = emptyTensor(x.shape, 'float32');
-  const n = lanes(l, rowsPerLane);
-  runKernel({
-    key: `batchnorm_normalize_${+l.vec}${+!!offset}${+!!scale}${act === 'linear' ? '' : `_${act}`}`,
-    source: () => normalizeKernel(l.vec, !!offset, !!scale, act),
-    buffers: [
-      whole(x),
-      whole(mean),
-      whole(variance),
-      whole(y),
-      ...[offset, scale].filter((t) => t !== undefined).map(whole),
-    ],
-    params: new ParamWriter().u32(l.rows).u32(l.cq).u32(rowsPerLane).u32(n).f32(eps).done(),
+  const per = rowsPerLane();
+  const n = lanes(l, per);
+  normalizeKernel.run({
+    constants: { vec: l.vec, offset: !!offset, scale: !!scale, act },
+    buffers: { x, mean, variance, y, offset, scale },
+    uniforms: { rows: l.rows, C: l.cq, per, n, eps },
     workgroups: grid(n, 64),
   });
   return y;
@@ -370,60 +383,27 @@ export function batchNormGrad(
   // sums[0] = sum(dy), sums[1] = sum(dy * (x - mean)).
   const sums = channelSums('grad', l, x, mean, dy);
   const dx = emptyTensor(x.shape, 'float32');
-  const n = lanes(l, rowsPerLane);
-  runKernel({
-    key: `batchnorm_grad_${+l.vec}${+!!gamma}`,
-    source: () => gradKernel(l.vec, !!gamma),
-    buffers: [
-      whole(dy),
-      whole(x),
-      whole(mean),
-      whole(variance),
-      whole(sums),
-      whole(dx),
-      ...(gamma ? [whole(gamma)] : []),
-    ],
-    params: new ParamWriter()
-      .u32(l.rows)
-      .u32(l.cq)
-      .u32(rowsPerLane)
-      .u32(n)
-      .f32(eps)
-      .f32(1 / l.rows)
-      .done(),
+  const per = rowsPerLane();
+  const n = lanes(l, per);
+  gradKernel.run({
+    constants: { vec: l.vec, gamma: !!gamma },
+    buffers: { dy, x, mean, variance, sums, dx, gamma },
+    uniforms: { rows: l.rows, C: l.cq, per, n, eps, invRows: 1 / l.rows },
     workgroups: grid(n, 64),
   });
   const dgamma = emptyTensor([l.c], 'float32');
-  runKernel({
-    key: `batchnorm_dgamma_${+l.vec}`,
-    source: () => `struct P { C: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> sums: array<${T(l.vec)}>;
-@group(0) @binding(1) var<storage, read> variance: array<${T(l.vec)}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${T(l.vec)}>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c < p.C) { o[c] = sums[p.C + c] * inverseSqrt(variance[c] + p.eps); }
-}`,
-    buffers: [whole(sums), whole(variance), whole(dgamma)],
-    params: new ParamWriter().u32(l.cq).f32(eps).done(),
+  dgammaKernel.run({
+    constants: { vec: l.vec },
+    buffers: { sums, variance, o: dgamma },
+    uniforms: { C: l.cq, eps },
     workgroups: [Math.ceil(l.cq / 64)],
   });
   const dbeta = emptyTensor([l.c], 'float32');
   // dbeta is the first half of sums: a copy keeps the results independent tensors.
-  runKernel({
-    key: `batchnorm_copy_${+l.vec}`,
-    source: () => `struct P { C: u32 }
-@group(0) @binding(0) var<storage, read> sums: array<${T(l.vec)}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${T(l.vec)}>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x < p.C) { o[gid.x] = sums[gid.x]; }
-}`,
-    buffers: [whole(sums), whole(dbeta)],
-    params: new ParamWriter().u32(l.cq).done(),
+  copyKernel.run({
+    constants: { vec: l.vec },
+    buffers: { sums, o: dbeta },
+    uniforms: { C: l.cq },
     workgroups: [Math.ceil(l.cq / 64)],
   });
   sums.dispose();
@@ -460,27 +440,9 @@ export function updateMovingStats(
     throw new ArgumentError(`${op}: momentum must be a finite number, got ${momentum}`);
   }
   if (movingMean.size === 0) return;
-  runKernel({
-    key: 'batchnorm_moving',
-    source: () => `struct P { n: u32, m: f32, om: f32 }
-@group(0) @binding(0) var<storage, read_write> mm: array<f32>;
-@group(0) @binding(1) var<storage, read_write> mv: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> variance: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  mm[i] = mm[i] * p.m + mean[i] * p.om;
-  mv[i] = mv[i] * p.m + variance[i] * p.om;
-}`,
-    buffers: [movingMean, movingVariance, mean, variance].map(whole),
-    params: new ParamWriter()
-      .u32(movingMean.size)
-      .f32(momentum)
-      .f32(1 - momentum)
-      .done(),
+  movingKernel.run({
+    buffers: { mm: movingMean, mv: movingVariance, mean, variance },
+    uniforms: { n: movingMean.size, m: momentum, om: 1 - momentum },
     workgroups: grid(movingMean.size, 64),
   });
 }

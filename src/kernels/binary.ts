@@ -1,293 +1,21 @@
-import { scalar } from '../tensor/creation.js';
 import { type DType, wgslType } from '../tensor/dtype.js';
-import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { DTypeError } from '../tensor/errors.js';
 import type { BinaryName } from '../tensor/op-table.js';
-import { type BufferBinding, ParamWriter, runKernel } from '../tensor/queue.js';
-import { isRecording as recording, recordOp } from '../tensor/record.js';
-import { broadcastShapes, sizeOf } from '../tensor/shape.js';
-import { emptyTensor, Tensor } from '../tensor/tensor.js';
+import { recordOp } from '../tensor/record.js';
+import { Tensor } from '../tensor/tensor.js';
 import {
-  assertBindable,
-  assertDTypeIn,
-  assertTensor,
-  chunks,
-  grid,
-  linearIndex,
-  range,
-  WG,
-  whole,
-} from './util.js';
+  broadcastAll,
+  checkOperands,
+  elementwise,
+  NAN_WGSL,
+  type Operand,
+  recordElementwise,
+} from './elementwise.js';
+import { assertDTypeIn, assertTensor } from './util.js';
 
-/**
- * Elementwise kernels with NumPy broadcasting. The engine below (`elementwise`) is shared by the
- * unary, binary, select and cast families: it collapses the broadcast pattern to as few dims as
- * possible, bakes the collapsed shape and strides into the WGSL, processes 4 elements per vec4
- * when the innermost dim allows it, and splits outputs over the binding limit into chunks.
- */
+/** Binary elementwise ops with NumPy broadcasting (and logicalNot), on the shared elementwise engine. */
 
-/** A tensor, or a number passed to the kernel as a uniform. */
-export type Operand = Tensor | number;
-type WType = 'f32' | 'i32';
-
-export interface ElementwiseSpec {
-  /** Op name, for errors. */
-  op: string;
-  /** Identifies `body` (op and dtypes): part of the pipeline key. */
-  key: string;
-  /** WGSL body of `fn f(x0: T0, x1: T1, ...) -> R`; argument names come from `args`. */
-  body: string;
-  args: readonly string[];
-  inputs: readonly Operand[];
-  /** WGSL type of each input (a number input is passed as this type). */
-  types: readonly WType[];
-  outDtype: DType;
-  outShape: readonly number[];
-  /** Extra WGSL (helper functions) placed before `f`. */
-  helpers?: string;
-}
-
-// vec4 units per invocation: 4 measured ~1.3-1.5x faster than 1 on lavapipe (16M add); 8 is slower.
-const UNITS = 4;
-
-/** WGSL helpers: a NaN test immune to folding of `x != x`; NaN and Infinity as runtime values
- * (constant ones are shader-creation errors). */
-export const NAN_WGSL = `
-var<private> NAN_BITS: u32 = 0x7fc00000u;
-var<private> INF_BITS: u32 = 0x7f800000u;
-fn isnan_(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn nan_() -> f32 { return bitcast<f32>(NAN_BITS); }
-fn inf_() -> f32 { return bitcast<f32>(INF_BITS); }`;
-
-type Kind = 'full' | 'splat' | 'bcast' | 'uniform';
-interface Layout {
-  shape: number[];
-  /** Per input: per collapsed dim, whether the input spans it (false: broadcast). */
-  spans: boolean[][];
-}
-
-/** Drops size-1 output dims and merges neighbours that every input spans (or not) alike. */
-function collapse(outShape: readonly number[], shapes: (readonly number[] | undefined)[]): Layout {
-  const r = outShape.length;
-  const shape: number[] = [];
-  const spans: boolean[][] = shapes.map(() => []);
-  for (let d = 0; d < r; d++) {
-    if (outShape[d] === 1) continue;
-    const pat = shapes.map((s) => (s ? (s[s.length - r + d] ?? 1) === outShape[d] : false));
-    const last = shape.length - 1;
-    if (last >= 0 && pat.every((p, k) => p === spans[k][last])) shape[last] *= outShape[d];
-    else {
-      shape.push(outShape[d]);
-      pat.forEach((p, k) => {
-        spans[k].push(p);
-      });
-    }
-  }
-  if (shape.length === 0) {
-    shape.push(1);
-    shapes.forEach((s, k) => {
-      spans[k].push(s !== undefined);
-    });
-  }
-  return { shape, spans };
-}
-
-function source(spec: ElementwiseSpec, layout: Layout, kinds: Kind[], vec: number): string {
-  const { shape, spans } = layout;
-  const outT = wgslType(spec.outDtype);
-  const rank = shape.length;
-  const fields = ['n: u32', 'start: u32'];
-  const decls: string[] = [];
-  const loads: string[] = [];
-  const callArgs: Array<(c: string) => string> = [];
-  let binding = 0;
-  let needCoords = false;
-  spec.inputs.forEach((_, k) => {
-    const t = spec.types[k];
-    const kind = kinds[k];
-    if (kind === 'uniform') {
-      fields.push(`s${k}: ${t}`);
-      callArgs.push(() => `p.s${k}`);
-      return;
-    }
-    // A vec4 load is possible when the input spans the innermost dim (its offset is then a multiple of 4).
-    const v = vec === 4 && kind !== 'splat' && spans[k][rank - 1];
-    decls.push(`@group(0) @binding(${binding++}) var<storage, read> in${k}: array<${v ? `vec4<${t}>` : t}>;`);
-    if (kind === 'full') loads.push(`let a${k} = in${k}[u${v ? '' : ` * ${vec}u`}];`);
-    else if (kind === 'splat') loads.push(`let a${k} = in${k}[0];`);
-    else {
-      needCoords = true;
-      const terms: string[] = [];
-      let stride = 1;
-      for (let d = rank - 1; d >= 0; d--) {
-        if (!spans[k][d]) continue;
-        terms.push(stride === 1 ? `c${d}` : `c${d} * ${stride}u`);
-        stride *= shape[d];
-      }
-      loads.push(`let a${k} = in${k}[(${terms.join(' + ')})${v ? ' / 4u' : ''}];`);
-    }
-    callArgs.push(v ? (c) => `a${k}.${c}` : () => `a${k}`);
-  });
-  const coords: string[] = [];
-  if (needCoords) {
-    coords.push(`var g = p.start + u * ${vec}u;`);
-    for (let d = rank - 1; d > 0; d--) coords.push(`let c${d} = g % ${shape[d]}u; g = g / ${shape[d]}u;`);
-    coords.push('let c0 = g;');
-  }
-  const params = spec.args.map((a, k) => `${a}: ${spec.types[k]}`).join(', ');
-  const call = (c: string) => `f(${callArgs.map((g) => g(c)).join(', ')})`;
-  const store =
-    vec === 4
-      ? `out[u] = vec4<${outT}>(${['x', 'y', 'z', 'w'].map(call).join(', ')});`
-      : `out[u] = ${call('')};`;
-  return `
-struct P { ${fields.join(', ')} }
-${decls.join('\n')}
-@group(0) @binding(${binding}) var<storage, read_write> out: array<${vec === 4 ? `vec4<${outT}>` : outT}>;
-@group(0) @binding(${binding + 1}) var<uniform> p: P;
-${spec.helpers ?? ''}
-fn f(${params}) -> ${outT} {
-  ${spec.body}
-}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let lane = ${linearIndex()};
-  for (var j = 0u; j < ${UNITS}u; j++) {
-    let u = lane * ${UNITS}u + j;
-    if (u >= p.n) { return; }
-    ${coords.join('\n    ')}
-    ${loads.join('\n    ')}
-    ${store}
-  }
-}`;
-}
-
-/** Runs an elementwise kernel; inputs must already be validated and broadcast-compatible. */
-export function elementwise(spec: ElementwiseSpec): Tensor {
-  if (sizeOf(spec.outShape) === 0) return emptyTensor(spec.outShape, spec.outDtype);
-  const shapes = spec.inputs.map((x) => (x instanceof Tensor ? x.shape : undefined));
-  const layout = collapse(spec.outShape, shapes);
-  const kinds: Kind[] = spec.inputs.map((x, k) => {
-    if (!(x instanceof Tensor)) return 'uniform';
-    if (layout.spans[k].every(Boolean)) return 'full';
-    if (x.size === 1) return 'splat';
-    return 'bcast';
-  });
-  spec.inputs.forEach((x, k) => {
-    if (kinds[k] === 'bcast' || kinds[k] === 'splat') assertBindable(x as Tensor, spec.op, spec.args[k]);
-  });
-  const out = emptyTensor(spec.outShape, spec.outDtype);
-  // vec4 when the innermost dim is a multiple of 4, or when everything is contiguous (one dim): then
-  // the last vec4 may run past the end into the buffer's padding (buffers are 16-byte multiples).
-  const vec = layout.shape.length === 1 || layout.shape[layout.shape.length - 1] % 4 === 0 ? 4 : 1;
-  const baked = kinds.includes('bcast') ? layout.shape.join('x') : '';
-  const key = [
-    'ew',
-    spec.key,
-    spec.types.join(''),
-    wgslType(spec.outDtype),
-    vec,
-    baked,
-    kinds.map((k, i) => `${k[0]}${layout.spans[i].map(Number).join('')}`).join('.'),
-  ].join('|');
-  for (const [start, count] of chunks(out.size)) {
-    const buffers: BufferBinding[] = [];
-    const units = Math.ceil(count / vec);
-    const w = new ParamWriter().u32(units).u32(start);
-    spec.inputs.forEach((x, k) => {
-      if (x instanceof Tensor) buffers.push(kinds[k] === 'full' ? range(x, start, count) : whole(x));
-      else if (spec.types[k] === 'f32') w.f32(x);
-      else w.i32(x);
-    });
-    buffers.push(range(out, start, count));
-    runKernel({
-      key,
-      source: () => source(spec, layout, kinds, vec),
-      buffers,
-      params: w.done(),
-      workgroups: grid(Math.ceil(units / UNITS)),
-    });
-  }
-  return out;
-}
-
-// ---- Operand checks shared by the elementwise families ----
-
-/** Converts a number operand to the dtype of the tensors it meets. */
-export function coerce(v: number, dtype: DType): number {
-  if (dtype === 'float32') return v;
-  if (dtype === 'bool') return v !== 0 ? 1 : 0;
-  return Number.isFinite(v) ? Math.trunc(v) | 0 : 0;
-}
-
-/**
- * Validates operands that must share one dtype (numbers take it); returns that dtype and the
- * number operands coerced to it. At least one operand must be a tensor.
- */
-export function checkOperands(
-  op: string,
-  names: readonly string[],
-  xs: readonly unknown[],
-): { dtype: DType; inputs: Operand[] } {
-  let first: { t: Tensor; name: string } | undefined;
-  xs.forEach((x, k) => {
-    if (typeof x === 'number') return;
-    if (!(x instanceof Tensor)) {
-      throw new DTypeError(
-        `${op}: ${names[k]} must be a Tensor or a number, got ${x === null ? 'null' : typeof x}`,
-      );
-    }
-    assertTensor(x, op, names[k]);
-    if (!first) first = { t: x, name: names[k] };
-    else if (x.dtype !== first.t.dtype) {
-      throw new DTypeError(
-        `${op}: ${first.name} has dtype ${first.t.dtype} but ${names[k]} has dtype ${x.dtype}; they must have the same dtype`,
-      );
-    }
-  });
-  if (!first) {
-    throw new ArgumentError(`${op}: at least one of ${names.join(', ')} must be a Tensor, got only numbers`);
-  }
-  const dtype = first.t.dtype;
-  return { dtype, inputs: xs.map((x) => (typeof x === 'number' ? coerce(x, dtype) : (x as Tensor))) };
-}
-
-/** The broadcast shape of the tensor operands, naming every argument when they do not agree. */
-export function broadcastAll(op: string, names: readonly string[], inputs: readonly Operand[]): number[] {
-  const ts = inputs.filter((x) => x instanceof Tensor);
-  // Two tensors: broadcastShapes' message names both shapes and the offending dimension.
-  if (ts.length === 2 && inputs.length === 2) return broadcastShapes(ts[0].shape, ts[1].shape, op);
-  let shape: number[] = [];
-  for (const x of inputs) {
-    if (!(x instanceof Tensor)) continue;
-    try {
-      shape = broadcastShapes(shape, x.shape, op);
-    } catch {
-      const list = inputs
-        .map((y, k) => (y instanceof Tensor ? `${names[k]} ${fmtShape(y.shape)}` : undefined))
-        .filter((s) => s !== undefined);
-      throw new ShapeError(`${op}: shapes ${list.join(', ')} cannot be broadcast together`);
-    }
-  }
-  return shape;
-}
-
-/** Records the op, turning number operands into scalar tensors only when a tape is recording. */
-export function recordElementwise(
-  op: BinaryName,
-  inputs: readonly Operand[],
-  dtype: DType,
-  out: Tensor,
-): Tensor {
-  const rec = recording();
-  const ts = inputs.map((x) => (x instanceof Tensor ? x : rec ? scalar(x, dtype) : undefined));
-  return recordOp(
-    op,
-    ts.filter((t) => t !== undefined),
-    out,
-  );
-}
-
-// ---- Binary ops ----
+export type { Operand } from './elementwise.js';
 
 type Bodies = { f32?: string; i32?: string };
 
@@ -374,7 +102,6 @@ function binary(op: BinaryName, a: Operand, b: Operand, kind: 'arith' | 'compare
   const outShape = broadcastAll(op, names, inputs);
   const out = elementwise({
     op,
-    key: op,
     body,
     args: names,
     inputs,
@@ -464,7 +191,6 @@ export function logicalNot(x: Tensor): Tensor {
   assertDTypeIn(x, ['bool'], 'logicalNot', 'x');
   const out = elementwise({
     op: 'logicalNot',
-    key: 'logicalNot',
     body: 'return i32(x == 0);',
     args: ['x'],
     inputs: [x],

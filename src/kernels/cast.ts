@@ -1,7 +1,7 @@
 import { assertDType, type DType, wgslType } from '../tensor/dtype.js';
 import { recordOp } from '../tensor/record.js';
 import { type Tensor, viewTensor } from '../tensor/tensor.js';
-import { elementwise, NAN_WGSL } from './binary.js';
+import { elementwise, NAN_WGSL } from './elementwise.js';
 import { assertTensor } from './util.js';
 
 /** dtype conversion between float32, int32 and bool. */
@@ -31,7 +31,6 @@ export function cast(x: Tensor, dtype: DType): Tensor {
       ? viewTensor(x, x.shape)
       : elementwise({
           op: 'cast',
-          key: `cast_${x.dtype}_${dtype}`,
           body: body(x.dtype, dtype),
           args: ['x'],
           inputs: [x],

@@ -1,12 +1,23 @@
-import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { ArgumentError, DeviceError, fmtShape, ShapeError } from '../tensor/errors.js';
 import type { Pads2D } from '../tensor/op-table.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { assertBindable, assertDTypeIn, assertRank, assertTensor } from './util.js';
+import { type Activation, assertActivation } from './activation.js';
+import { assertBindable, assertDTypeIn, assertRank, assertTensor, maxBindingBytes } from './util.js';
 
 /**
  * Geometry and argument checks shared by the 2-D window ops (conv2d, depthwiseConv2d, pooling),
- * so the conv and depthwise gradients check their arguments, and word their errors, one way.
+ * so conv and depthwise check their arguments, and word their errors, one way.
  */
+
+export type Padding = 'same' | 'valid' | [[number, number], [number, number]];
+export type Strides = number | [number, number];
+
+export interface ConvOptions {
+  /** Added per output channel: shape [Cout]. */
+  bias?: Tensor;
+  /** Applied last (fused epilogue). */
+  activation?: Activation;
+}
 
 /** Spatial geometry of a 2-D window op (conv, depthwise conv, pooling), TensorFlow arithmetic. */
 export interface Geometry {
@@ -107,6 +118,68 @@ export function geometry(
   };
 }
 
+/**
+ * The window geometry of one conv or depthwise dispatch: the source it reads (x, or dy for the
+ * input gradient, then dilated by (dh, dw)) and the output it writes, both NHWC with n images.
+ */
+export interface WindowDispatch {
+  n: number;
+  /** Source height and width (before dilation). */
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padT: number;
+  padL: number;
+  dh: number;
+  dw: number;
+}
+
+/** The forward op's dispatch: x to the output. */
+export function forwardWindow(g: Geometry): WindowDispatch {
+  return {
+    n: g.n,
+    h: g.h,
+    w: g.w,
+    oh: g.oh,
+    ow: g.ow,
+    kh: g.kh,
+    kw: g.kw,
+    sh: g.sh,
+    sw: g.sw,
+    padT: g.pad[0][0],
+    padL: g.pad[1][0],
+    dh: 1,
+    dw: 1,
+  };
+}
+
+/**
+ * The input gradient's dispatch: dy dilated by the strides to the input, with the window flipped
+ * (the kernels read the flipped filter), stride 1 and the complementary padding.
+ */
+export function inputGradWindow(g: Geometry): WindowDispatch {
+  return {
+    n: g.n,
+    h: g.oh,
+    w: g.ow,
+    oh: g.h,
+    ow: g.w,
+    kh: g.kh,
+    kw: g.kw,
+    sh: 1,
+    sw: 1,
+    padT: g.kh - 1 - g.pad[0][0],
+    padL: g.kw - 1 - g.pad[1][0],
+    dh: g.sh,
+    dw: g.sw,
+  };
+}
+
 /** Padding as recorded in the attrs. */
 export function padAttr(g: Geometry): Pads2D {
   return [
@@ -127,21 +200,76 @@ export function checkFloat4(t: unknown, op: string, arg: string): asserts t is T
 export interface ConvFamily {
   /** The forward op, named in the dy message. */
   forward: string;
-  /** Thrown for a malformed shape argument and an empty filter window. */
-  argError: typeof ArgumentError | typeof ShapeError;
   /** Channels of the forward output for filter dims [kh, kw, C, last]. */
   outChannels(f: readonly number[]): number;
+  /** What the output channels are, for the bias message. */
+  outChannelsAre: string;
 }
 
+export const CONV2D: ConvFamily = {
+  forward: 'conv2d',
+  outChannels: (f) => f[3],
+  outChannelsAre: 'the output channels',
+};
+
+export const DEPTHWISE: ConvFamily = {
+  forward: 'depthwiseConv2d',
+  outChannels: (f) => f[2] * f[3],
+  outChannelsAre: 'channels x multiplier',
+};
+
+/**
+ * A shape argument (inputShape, filterShape) of conv, depthwise and pooling gradients: 4
+ * non-negative integers, else an ArgumentError (a bad value of an argument; ShapeError is for tensors
+ * whose shapes disagree).
+ */
 export function checkShapeArg(
   shape: unknown,
   op: string,
   arg: string,
-  err: ConvFamily['argError'] = ArgumentError,
 ): asserts shape is [number, number, number, number] {
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new err(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new ArgumentError(`${op}: ${arg} must be 4 non-negative integers, got ${JSON.stringify(shape)}`);
   }
+}
+
+/** Throws before allocating when an output of `shape` (float32) could not be bound whole. */
+export function assertOutputBindable(shape: readonly number[], op: string): void {
+  const bytes = shape.reduce((a, b) => a * b, 4);
+  const limit = maxBindingBytes();
+  if (bytes > limit) {
+    throw new DeviceError(
+      `${op}: the output of shape ${fmtShape(shape)} is ${bytes} bytes, over the adapter's maxStorageBufferBindingSize of ${limit} bytes, and ${op} cannot split it`,
+    );
+  }
+}
+
+/**
+ * The options of a forward op: an object (else an ArgumentError), a known activation, and a bias
+ * of shape [outChannels] when given (else a ShapeError).
+ */
+export function checkConvOptions(
+  fam: ConvFamily,
+  opts: unknown,
+  op: string,
+  filter: readonly number[],
+): ConvOptions {
+  if (opts === null || typeof opts !== 'object') {
+    throw new ArgumentError(`${op}: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  }
+  const o = opts as ConvOptions;
+  assertActivation(o.activation ?? 'linear', op);
+  if (o.bias !== undefined) {
+    const co = fam.outChannels(filter);
+    assertTensor(o.bias, op, 'bias');
+    assertDTypeIn(o.bias, ['float32'], op, 'bias');
+    if (o.bias.rank !== 1 || o.bias.shape[0] !== co) {
+      throw new ShapeError(
+        `${op}: bias must have shape [${co}] (${fam.outChannelsAre}), got ${fmtShape(o.bias.shape)}`,
+      );
+    }
+  }
+  return o;
 }
 
 /** Throws unless the filter's input channels (dim 2) are the channels (dim 3) of the input. */
@@ -192,12 +320,12 @@ export function checkBackprop(
   const input = shapeArg === 'inputShape';
   checkFloat4(a, op, input ? 'dy' : 'x');
   checkFloat4(b, op, input ? 'filter' : 'dy');
-  checkShapeArg(shape, op, shapeArg, fam.argError);
+  checkShapeArg(shape, op, shapeArg);
   const [dy, xArg, xShape, fArg, f] = input
     ? [a, 'inputShape', shape, 'filter', b.shape]
     : [b, 'x', a.shape, 'filterShape', shape];
   if (!input && (f[0] < 1 || f[1] < 1)) {
-    throw new fam.argError(`${op}: filterShape ${fmtShape(f)} has an empty window`);
+    throw new ArgumentError(`${op}: filterShape ${fmtShape(f)} has an empty window`);
   }
   checkInChannels(op, fArg, f, xArg, xShape);
   const g = geometry(op, xShape, f[0], f[1], strides, padding);

@@ -1,56 +1,77 @@
-import { fmtShape, ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { defineGpuCheck } from '../tensor/gpu-checks.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
 
 /**
  * Fused, numerically stable sparse softmax cross-entropy: loss[r] = logsumexp(logits[r]) - logits[r, label[r]].
- * One lane per row. A label outside [0, C) gives NaN (the GPU cannot throw), as the loss then says.
+ * One lane per row. A label outside [0, C) makes that row's loss NaN and is recorded in the
+ * `labels` GPU check (src/tensor/gpu-checks.ts: a 16-byte buffer written with atomics, no readback
+ * per step): the next `data()` or `sync()` throws an ArgumentError naming the label and the class
+ * count.
  */
 
-/** WGSL: row r's base offset, its max m and sum s of exp(logits - m) (both kernels start so). */
-function rowMaxSumExp(c: number): string {
-  return `fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = ${linearIndex(64)};
-  if (r >= p.rows) { return; }
-  let base = r * ${c}u;
+/** The first out-of-range label since the last read: [count, label, row, classes]. */
+const labelCheck = defineGpuCheck('sparse labels', (w) => {
+  const [count, label, row, classes] = w;
+  return new ArgumentError(
+    `sparseCategoricalCrossentropy: label ${label} is out of range for ${classes} classes (labels must be integers in [0, ${classes})); ` +
+      `found on the GPU at row ${row} of a batch${count > 1 ? `, ${count} out-of-range labels in all since the last read` : ''}`,
+  );
+});
+
+/** WGSL: row r's max m and sum s of exp(logits - m), as vec2f(m, s). */
+const rowStats = (c: number) => `fn rowStats(base: u32) -> vec2f {
   var m = logits[base];
   for (var j = 1u; j < ${c}u; j++) { m = max(m, logits[base + j]); }
   var s = 0.0;
   for (var j = 0u; j < ${c}u; j++) { s += exp(logits[base + j] - m); }
-`;
-}
-
-const forwardSrc = (c: number) => `
-struct P { rows: u32 }
-@group(0) @binding(0) var<storage, read> labels: array<i32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-// A NaN that the WGSL compiler cannot fold (NaN constants are rejected).
-var<private> NAN_BITS: u32 = 0x7fc00000u;
-@compute @workgroup_size(64)
-${rowMaxSumExp(c)}  let label = labels[r];
-  if (label < 0 || label >= ${c}) { loss[r] = bitcast<f32>(NAN_BITS); return; }
-  loss[r] = log(s) + m - logits[base + u32(label)];
+  return vec2f(m, s);
 }`;
 
-const backwardSrc = (c: number) => `
-struct P { rows: u32 }
-@group(0) @binding(0) var<storage, read> labels: array<i32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(4) var<uniform> p: P;
-@compute @workgroup_size(64)
-${rowMaxSumExp(c)}  let label = labels[r];
+const forward = defineKernel<{ c: number }, 'labels' | 'logits' | 'loss' | 'check', 'rows'>({
+  name: 'sparse_softmax_cross_entropy',
+  bindings: { labels: 'read i32', logits: 'read f32', loss: 'rw f32', check: 'rw atomic<i32>' },
+  uniforms: { rows: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'rows', name: 'r' },
+  // A NaN that the WGSL compiler cannot fold (NaN constants are rejected).
+  helpers: ({ c }) => `var<private> NAN_BITS: u32 = 0x7fc00000u;\n${rowStats(c)}`,
+  body: ({ c }) => `
+  let base = r * ${c}u;
+  let label = labels[r];
+  if (label < 0 || label >= ${c}) {
+    loss[r] = bitcast<f32>(NAN_BITS);
+    if (atomicAdd(&check[0], 1) == 0) {
+      atomicStore(&check[1], label);
+      atomicStore(&check[2], i32(r));
+      atomicStore(&check[3], ${c});
+    }
+    return;
+  }
+  let ms = rowStats(base);
+  loss[r] = log(ms.y) + ms.x - logits[base + u32(label)];`,
+});
+
+const backward = defineKernel<{ c: number }, 'labels' | 'logits' | 'dy' | 'dx', 'rows'>({
+  name: 'sparse_softmax_cross_entropy_grad',
+  bindings: { labels: 'read i32', logits: 'read f32', dy: 'read f32', dx: 'rw f32' },
+  uniforms: { rows: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'rows', name: 'r' },
+  helpers: ({ c }) => rowStats(c),
+  body: ({ c }) => `
+  let base = r * ${c}u;
+  let ms = rowStats(base);
+  let label = labels[r];
   let g = dy[r];
   for (var j = 0u; j < ${c}u; j++) {
     let onehot = select(0.0, 1.0, i32(j) == label);
-    dx[base + j] = (exp(logits[base + j] - m) / s - onehot) * g;
-  }
-}`;
+    dx[base + j] = (exp(logits[base + j] - ms.x) / ms.y - onehot) * g;
+  }`,
+});
 
 function check(labels: Tensor, logits: Tensor, op: string): void {
   assertTensor(labels, op, 'labels');
@@ -75,13 +96,13 @@ export function sparseSoftmaxCrossEntropy(labels: Tensor, logits: Tensor): Tenso
   check(labels, logits, op);
   const [rows, c] = logits.shape;
   const out = emptyTensor([rows], 'float32');
-  runKernel({
-    key: `sce_fwd_${c}`,
-    source: () => forwardSrc(c),
-    buffers: [whole(labels), whole(logits), whole(out)],
-    params: new ParamWriter().u32(rows).done(),
-    workgroups: grid(rows, 64),
-  });
+  if (rows > 0)
+    forward.run({
+      constants: { c },
+      buffers: { labels, logits, loss: out, check: labelCheck.binding() },
+      uniforms: { rows },
+      workgroups: grid(rows, 64),
+    });
   return recordOp(op, [labels, logits], out);
 }
 
@@ -94,12 +115,12 @@ export function sparseSoftmaxCrossEntropyGrad(labels: Tensor, logits: Tensor, dy
     throw new ShapeError(`${op}: dy must have shape [${rows}], got ${fmtShape(dy.shape)}`);
   }
   const out = emptyTensor(logits.shape, 'float32');
-  runKernel({
-    key: `sce_bwd_${c}`,
-    source: () => backwardSrc(c),
-    buffers: [whole(labels), whole(logits), whole(dy), whole(out)],
-    params: new ParamWriter().u32(rows).done(),
-    workgroups: grid(rows, 64),
-  });
+  if (rows > 0)
+    backward.run({
+      constants: { c },
+      buffers: { labels, logits, dy, dx: out },
+      uniforms: { rows },
+      workgroups: grid(rows, 64),
+    });
   return recordOp(op, [labels, logits, dy], out);
 }

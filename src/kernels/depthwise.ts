@@ -1,27 +1,28 @@
 import { fmtShape, ShapeError } from '../tensor/errors.js';
-import type { ConvAttrs, ConvFilterGradAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
-import { runKernel } from '../tensor/queue.js';
+import type { ConvAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { type Activation, act4, assertActivation } from './activation.js';
+import { type Activation, act4 } from './activation.js';
 import {
   assertOutputBindable,
   type ConvOptions,
-  intParams,
-  type Padding,
-  type Strides,
-  sumParts,
-} from './conv.js';
-import {
-  type ConvFamily,
   checkBackprop,
+  checkConvOptions,
   checkFloat4,
   checkInChannels,
+  DEPTHWISE,
+  forwardWindow,
   geometry,
+  inputGradWindow,
+  type Padding,
   padAttr,
+  type Strides,
+  type WindowDispatch,
 } from './conv-args.js';
 import { fillKernel } from './fill.js';
-import { assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
+import { type BindingSpec, defineKernel, type UniformType } from './program.js';
+import { tuning } from './tuning.js';
+import { grid } from './util.js';
 
 /**
  * Depthwise 2-D convolution, NHWC, filter [kh, kw, C, multiplier]: output channel c*mult + m is
@@ -31,78 +32,73 @@ import { assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js
  * (every MobileNet depthwise layer) gives each lane 4 channels of a strip of neighbouring output
  * columns and walks it down the image, keeping the window rows that consecutive output rows share
  * in registers: every input quad is loaded about once per strip. Other shapes and the input
- * gradient use a plain kernel, one output (quad) per lane.
+ * gradient use a plain kernel, one output (quad) per lane. The filter gradient is in
+ * depthwise-grad.ts.
  */
 
-const DW_PARAMS = `struct P {
-  H: u32, W: u32, CS: u32, OH: u32, OW: u32, CO: u32, M: u32, sh: u32, sw: u32, padT: i32,
-  padL: i32, dh: u32, dw: u32, KH: u32, KW: u32, n: u32, owb: u32, rows: u32,
-}`;
+export { depthwiseConv2dBackpropFilter } from './depthwise-grad.js';
 
-interface DwCall {
+/** The uniforms of the forward and input-gradient kernels (the strip kernel adds two). */
+const DW_UNIFORMS = {
+  H: 'u32',
+  W: 'u32',
+  CS: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  CO: 'u32',
+  M: 'u32',
+  sh: 'u32',
+  sw: 'u32',
+  padT: 'i32',
+  padL: 'i32',
+  dh: 'u32',
+  dw: 'u32',
+  KH: 'u32',
+  KW: 'u32',
+  n: 'u32',
+} as const satisfies Record<string, UniformType>;
+
+/** x, f, y and the optional bias, all of one element type. */
+function dwBindings(T: 'vec4f' | 'f32', bias: boolean): Record<'x' | 'f' | 'y' | 'bias', BindingSpec | null> {
+  const read: BindingSpec = `read ${T}`;
+  return { x: read, f: read, y: `rw ${T}`, bias: bias ? read : null };
+}
+
+interface DwCall extends WindowDispatch {
   x: Tensor;
   f: Tensor;
   y: Tensor;
   bias?: Tensor;
   act: Activation;
-  /** Source (x, or dy for the input gradient) and output geometry. */
-  h: number;
-  w: number;
+  /** Source channels, output channels and the multiplier. */
   cs: number;
-  oh: number;
-  ow: number;
   co: number;
   mult: number;
-  n: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  padT: number;
-  padL: number;
-  dh: number;
-  dw: number;
 }
 
-/** The uniform block; `owb` (strips per output row) and `rows` (rows per lane): strip kernel only. */
-function params(a: DwCall, n: number, owb = 0, rows = 0): ArrayBuffer {
-  return intParams(
-    a.h,
-    a.w,
-    a.cs,
-    a.oh,
-    a.ow,
-    a.co,
-    a.mult,
-    a.sh,
-    a.sw,
-    a.padT,
-    a.padL,
-    a.dh,
-    a.dw,
-    a.kh,
-    a.kw,
+/** The uniform values of `a` for `n` lanes. */
+function dwUniforms(a: DwCall, n: number) {
+  return {
+    H: a.h,
+    W: a.w,
+    CS: a.cs,
+    OH: a.oh,
+    OW: a.ow,
+    CO: a.co,
+    M: a.mult,
+    sh: a.sh,
+    sw: a.sw,
+    padT: a.padT,
+    padL: a.padL,
+    dh: a.dh,
+    dw: a.dw,
+    KH: a.kh,
+    KW: a.kw,
     n,
-    owb,
-    rows,
-  );
+  };
 }
 
-function bindings(vec: boolean, bias: boolean): string {
-  const T = vec ? 'vec4f' : 'f32';
-  return `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read> f: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
-${bias ? `@group(0) @binding(3) var<storage, read> bias: array<${T}>;\n` : ''}@group(0) @binding(${bias ? 4 : 3}) var<uniform> p: P;`;
-}
-
-let stripOverride: { px: number; rows: number } | undefined;
-/** @internal Tuning: pixels and rows per lane of the strip kernel. */
-export function setDepthwiseStrip(t: { px: number; rows: number } | undefined): void {
-  stripOverride = t;
-}
-
-export interface StripKernel {
+export type StripKernel = {
   kh: number;
   kw: number;
   sh: number;
@@ -111,7 +107,7 @@ export interface StripKernel {
   px: number;
   bias: boolean;
   act: Activation;
-}
+};
 
 /**
  * Forward kernel, multiplier 1, channels as vec4: a lane owns one channel quad of a strip of px
@@ -119,7 +115,16 @@ export interface StripKernel {
  * rows (kh - sh of them) stay in registers, so each iteration loads only sh new input rows of
  * (px-1)*sw + kw quads; the loop keeps the code (and lavapipe's compile time) small.
  */
-export function stripKernel(k: StripKernel): string {
+export const stripKernel = defineKernel({
+  name: 'depthwise_strip',
+  bindings: (k: StripKernel) => dwBindings('vec4f', k.bias),
+  uniforms: { ...DW_UNIFORMS, owb: 'u32', rows: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: stripBody,
+});
+
+function stripBody(k: StripKernel): string {
   const cols = (k.px - 1) * k.sw + k.kw;
   const fresh = Math.min(k.sh, k.kh); // window rows loaded per output row
   const carry = k.kh - fresh;
@@ -153,13 +158,7 @@ ${indent}  w${ky}_${j} = select(vec4f(0.0), x[select(0u, (rowBase + u32(ix0 + ${
   }
   for (let ky = 0; ky < carry; ky++)
     for (let j = 0; j < cols; j++) body += `    w${ky}_${j} = w${ky + fresh}_${j};\n`;
-  return `${DW_PARAMS}
-${bindings(true, k.bias)}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  let cq = i % p.CS;
+  return `  let cq = i % p.CS;
   let blk = i / p.CS;
   let ox0 = (blk % p.owb) * ${k.px}u;
   let r = blk / p.owb;
@@ -170,27 +169,35 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let ix0 = i32(ox0 * ${k.sw}u) - p.padL;
 ${k.bias ? '  let bv = bias[cq];\n' : ''}${decl}${pro}  for (var oy = oy0; oy < oy1; oy++) {
     let orow = ((b * p.OH + oy) * p.OW) * p.CS + cq;
-${body}  }
-}`;
+${body}  }`;
 }
 
-/**
- * The plain kernel: one output element (or quad, `vec`) per lane, every tap loaded. `back`: the
- * input gradient (source dy dilated by (dh, dw), flipped filter, summing the multiplier).
- */
-export function plainKernel(
-  vec: boolean,
-  back: boolean,
-  bias: boolean,
-  act: Activation,
-  baked?: { kh: number; kw: number; dh: number; dw: number },
-): string {
+export type PlainKernel = {
+  /** Channels as vec4 (multiplier 1, C % 4 == 0). */
+  vec: boolean;
+  /** The input gradient (source dy dilated by (dh, dw), flipped filter, summing the multiplier). */
+  back: boolean;
+  bias: boolean;
+  act: Activation;
+  /** [kh, kw, dh, dw] baked into the source, or null (read from the uniforms). */
+  baked: readonly number[] | null;
+};
+
+/** The plain kernel: one output element (or quad, `vec`) per lane, every tap loaded. */
+export const plainKernel = defineKernel({
+  name: 'depthwise_plain',
+  bindings: (k: PlainKernel) => dwBindings(k.vec ? 'vec4f' : 'f32', k.bias),
+  uniforms: DW_UNIFORMS,
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: plainBody,
+});
+
+function plainBody({ vec, back, bias, act, baked }: PlainKernel): string {
   const T = vec ? 'vec4f' : 'f32';
   // Window and dilation as constants when baked: the input gradient's divisions and remainders by
   // the stride then compile to shifts, and the tap loops to a few unrolled steps.
-  const [KH, KW, DH, DW] = baked
-    ? [`${baked.kh}u`, `${baked.kw}u`, `${baked.dh}u`, `${baked.dw}u`]
-    : ['p.KH', 'p.KW', 'p.dh', 'p.dw'];
+  const [KH, KW, DH, DW] = baked ? baked.map((v) => `${v}u`) : ['p.KH', 'p.KW', 'p.dh', 'p.dw'];
   // Source channel and filter index of multiplier slot m for output channel d.
   const src = back ? 'd * p.M + m' : 'd / p.M';
   const fidx = back ? 't * p.CO * p.M + d * p.M + m' : 't * p.CO + d';
@@ -206,13 +213,7 @@ export function plainKernel(
       let xx = u32(ix + i32(kx));
       let ok = yy < p.H && xx < p.W;`;
   const out = bias ? 'acc + bias[d]' : 'acc';
-  return `${DW_PARAMS}
-${bindings(vec, bias)}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  let d = i % p.CO;
+  return `  let d = i % p.CO;
   let pix = i / p.CO;
   let ox = pix % p.OW;
   let r = pix / p.OW;
@@ -238,8 +239,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       }
     }
   }
-  y[i] = ${vec ? act4(act, out) : act4(act, out).replace(/vec4f/g, 'f32')};
-}`;
+  y[i] = ${vec ? act4(act, out) : act4(act, out).replace(/vec4f/g, 'f32')};`;
 }
 
 function runDepthwise(a: DwCall, back: boolean): void {
@@ -247,161 +247,61 @@ function runDepthwise(a: DwCall, back: boolean): void {
   const fast = !back && vec && a.kh * a.kw <= 25 && a.sh <= 4 && a.sw <= 4;
   const q = vec ? 4 : 1;
   const call = { ...a, cs: a.cs / q, co: a.co / q };
-  const bufs = [whole(a.x), whole(a.f), whole(a.y), ...(a.bias ? [whole(a.bias)] : [])];
+  const buffers = { x: a.x, f: a.f, y: a.y, bias: a.bias };
   if (fast) {
-    // 2 pixels per lane and whole columns measured best on [64,48,48,144];
-    // fewer rows per lane only when that leaves too few lanes (~4096) to fill the threads. With a
-    // column stride, 1 pixel per lane: neighbours share only kw - sw columns, and px 2 at stride 2
-    // (15 live window quads instead of 9) ran 1.2-2x slower than px 1.
-    const px = stripOverride?.px ?? (a.sw > 1 ? 1 : Math.min(2, a.ow));
+    // 2 pixels per lane and whole columns measured best on [64,48,48,144] (bench case
+    // 'depthwiseConv2d [64,48,48,144] 3x3 stride 1 same'); fewer rows per lane only when that
+    // leaves too few lanes (~4096) to fill the threads. With a column stride, 1 pixel per lane:
+    // neighbours share only kw - sw columns, and px 2 at stride 2 (15 live window quads instead
+    // of 9) ran 1.2-2x slower than px 1.
+    const strip = tuning().depthwiseStrip;
+    const px = strip?.px ?? (a.sw > 1 ? 1 : Math.min(2, a.ow));
     const base = a.n * Math.ceil(a.ow / px) * call.cs;
-    const rows = stripOverride?.rows ?? Math.ceil(a.oh / Math.min(a.oh, Math.ceil(4096 / base)));
-    const k: StripKernel = { kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, px, bias: !!a.bias, act: a.act };
+    const rows = strip?.rows ?? Math.ceil(a.oh / Math.min(a.oh, Math.ceil(4096 / base)));
     const owb = Math.ceil(a.ow / px);
     const n = a.n * Math.ceil(a.oh / rows) * owb * call.cs;
-    runKernel({
-      key: `depthwise_strip_${k.kh}x${k.kw}_${k.sh}x${k.sw}_${px}_${+k.bias}_${k.act}`,
-      source: () => stripKernel(k),
-      buffers: bufs,
-      params: params(call, n, owb, rows),
+    stripKernel.run({
+      constants: { kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, px, bias: !!a.bias, act: a.act },
+      buffers,
+      uniforms: { ...dwUniforms(call, n), owb, rows },
       workgroups: grid(n, 64),
     });
     return;
   }
   const n = a.n * a.oh * a.ow * call.co;
-  const baked =
-    back && a.kh <= 7 && a.kw <= 7 && a.dh <= 4 && a.dw <= 4
-      ? { kh: a.kh, kw: a.kw, dh: a.dh, dw: a.dw }
-      : undefined;
-  const bakedKey = baked ? `_${baked.kh}x${baked.kw}_${baked.dh}x${baked.dw}` : '';
-  runKernel({
-    key: `depthwise_plain_${+vec}_${+back}_${+!!a.bias}_${a.act}${bakedKey}`,
-    source: () => plainKernel(vec, back, !!a.bias, a.act, baked),
-    buffers: bufs,
-    params: params(call, n),
+  // Window and dilation as constants for the input gradient: its divisions and remainders by the
+  // stride then compile to shifts, and the tap loops to a few unrolled steps.
+  const baked = back && a.kh <= 7 && a.kw <= 7 && a.dh <= 4 && a.dw <= 4 ? [a.kh, a.kw, a.dh, a.dw] : null;
+  plainKernel.run({
+    constants: { vec, back, bias: !!a.bias, act: a.act, baked },
+    buffers,
+    uniforms: dwUniforms(call, n),
     workgroups: grid(n, 64),
   });
-}
-
-/**
- * Filter gradient: each lane owns one output channel (quad) and a range of output rows, and keeps
- * one sum per tap (kh*kw baked); parts are added by a second pass.
- */
-export function filterGradKernel(kh: number, kw: number, vec: boolean, sw = 0): string {
-  const T = vec ? 'vec4f' : 'f32';
-  // With the column stride baked (sw > 0), the window slides along the row: each step keeps the
-  // kw - sw columns shared with the previous output pixel and loads sw new ones per window row,
-  // instead of all kh * kw taps.
-  const carry = sw > 0 ? Math.max(0, kw - sw) : 0;
-  let decl = '';
-  let body = '';
-  let store = '';
-  let pre = '';
-  const load = (ky: number, j: number, col: string, indent: string) =>
-    `${indent}{ let xx = u32(${col}); let ok = rowOk${ky} && xx < p.W; ` +
-    `w${ky}_${j} = select(${T}(0.0), x[select(0u, (rowBase${ky} + xx) * p.CS + d / p.M, ok)], ok); }\n`;
-  if (sw > 0) {
-    for (let ky = 0; ky < kh; ky++) for (let j = 0; j < kw; j++) decl += `  var w${ky}_${j} = ${T}(0.0);\n`;
-    for (let ky = 0; ky < kh; ky++) {
-      pre += `    let yy${ky} = u32(iy + ${ky});\n    let rowOk${ky} = yy${ky} < p.H;\n    let rowBase${ky} = (b * p.H + yy${ky}) * p.W;\n`;
-      // Columns 0 .. carry-1 of the first window, as if loaded by a step before it.
-      for (let j = 0; j < carry; j++) pre += load(ky, j + sw, `-p.padL + ${j}`, '    ');
-    }
-    for (let ky = 0; ky < kh; ky++) {
-      for (let j = 0; j < carry; j++) body += `      w${ky}_${j} = w${ky}_${j + sw};\n`;
-      for (let j = carry; j < kw; j++) body += load(ky, j, `ix + ${j}`, '      ');
-    }
-  }
-  for (let t = 0; t < kh * kw; t++) {
-    const ky = Math.floor(t / kw);
-    const kx = t % kw;
-    decl += `  var a${t} = ${T}(0.0);\n`;
-    if (sw > 0) body += `      a${t} = fma(w${ky}_${kx}, g, a${t});\n`;
-    else
-      body += `      {
-        let yy = u32(iy + ${ky});
-        let xx = u32(ix + ${kx});
-        let ok = yy < p.H && xx < p.W;
-        a${t} = fma(select(${T}(0.0), x[select(0u, ((b * p.H + yy) * p.W + xx) * p.CS + d / p.M, ok)], ok), g, a${t});
-      }
-`;
-    store += `  o[(part * ${kh * kw}u + ${t}u) * p.CO + d] = a${t};\n`;
-  }
-  return `struct P {
-  H: u32, W: u32, CS: u32, OH: u32, OW: u32, CO: u32, M: u32, sh: u32, sw: u32, padT: i32,
-  padL: i32, rows: u32, rowsPerPart: u32, n: u32,
-}
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read> dy: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${T}>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }
-  let d = i % p.CO;
-  let part = i / p.CO;
-  let r0 = part * p.rowsPerPart;
-  let r1 = min(r0 + p.rowsPerPart, p.rows);
-${decl}  for (var r = r0; r < r1; r++) {
-    let b = r / p.OH;
-    let iy = i32((r % p.OH) * p.sh) - p.padT;
-${pre}    for (var ox = 0u; ox < p.OW; ox++) {
-      let ix = i32(ox * p.sw) - p.padL;
-      let g = dy[(r * p.OW + ox) * p.CO + d];
-${body}    }
-  }
-${store}}`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Public ops.
 
 /** f'[ky, kx] = f[kh-1-ky, kw-1-kx] (per channel and multiplier). */
+const flipKernel = defineKernel({
+  name: 'depthwise_flip',
+  bindings: { f: 'read f32', o: 'rw f32' },
+  uniforms: { taps: 'u32', per: 'u32', n: 'u32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: () => '  o[i] = f[(p.taps - 1u - i / p.per) * p.per + i % p.per];',
+});
+
 function flipWindow(f: Tensor): Tensor {
   const [kh, kw, c, m] = f.shape;
-  const per = c * m;
   const out = emptyTensor(f.shape, 'float32');
-  runKernel({
-    key: 'depthwise_flip',
-    source: () => `struct P { taps: u32, per: u32, n: u32 }
-@group(0) @binding(0) var<storage, read> f: array<f32>;
-@group(0) @binding(1) var<storage, read_write> o: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i < p.n) { o[i] = f[(p.taps - 1u - i / p.per) * p.per + i % p.per]; }
-}`,
-    buffers: [whole(f), whole(out)],
-    params: intParams(kh * kw, per, f.size),
+  flipKernel.run({
+    buffers: { f, o: out },
+    uniforms: { taps: kh * kw, per: c * m, n: f.size },
     workgroups: grid(f.size, 64),
   });
   return out;
-}
-
-const DEPTHWISE: ConvFamily = {
-  forward: 'depthwiseConv2d',
-  argError: ShapeError,
-  outChannels: (f) => f[2] * f[3],
-};
-
-function checkOpts(opts: unknown, op: string, co: number): ConvOptions {
-  if (opts === null || typeof opts !== 'object') {
-    throw new ShapeError(`${op}: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
-  }
-  const o = opts as ConvOptions;
-  assertActivation(o.activation ?? 'linear', op);
-  if (o.bias !== undefined) {
-    assertTensor(o.bias, op, 'bias');
-    assertDTypeIn(o.bias, ['float32'], op, 'bias');
-    if (o.bias.rank !== 1 || o.bias.shape[0] !== co) {
-      throw new ShapeError(
-        `${op}: bias must have shape [${co}] (channels x multiplier), got ${fmtShape(o.bias.shape)}`,
-      );
-    }
-  }
-  return o;
 }
 
 /**
@@ -423,39 +323,15 @@ export function depthwiseConv2d(
     throw new ShapeError(`${op}: filter ${fmtShape(filter.shape)} needs a non-empty window and multiplier`);
   }
   checkInChannels(op, 'filter', filter.shape, 'x', x.shape);
-  const { bias, activation = 'linear' } = checkOpts(opts, op, c * mult);
+  const { bias, activation = 'linear' } = checkConvOptions(DEPTHWISE, opts, op, filter.shape);
   const g = geometry(op, x.shape, kh, kw, strides, padding);
   assertOutputBindable([g.n, g.oh, g.ow, c * mult], op);
   const y = emptyTensor([g.n, g.oh, g.ow, c * mult], 'float32');
   const inputs = bias ? [x, filter, bias] : [x, filter];
   const attrs: ConvAttrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
   if (y.size === 0) return recordOp(op, inputs, y, attrs);
-  runDepthwise(
-    {
-      x,
-      f: filter,
-      y,
-      bias,
-      act: activation,
-      h: g.h,
-      w: g.w,
-      cs: c,
-      oh: g.oh,
-      ow: g.ow,
-      co: c * mult,
-      mult,
-      n: g.n,
-      kh,
-      kw,
-      sh: g.sh,
-      sw: g.sw,
-      padT: g.pad[0][0],
-      padL: g.pad[1][0],
-      dh: 1,
-      dw: 1,
-    },
-    false,
-  );
+  const win = forwardWindow(g);
+  runDepthwise({ ...win, x, f: filter, y, bias, act: activation, cs: c, co: c * mult, mult }, false);
   return recordOp(op, inputs, y, attrs);
 }
 
@@ -469,7 +345,7 @@ export function depthwiseConv2dBackpropInput(
 ): Tensor {
   const op = 'depthwiseConv2dBackpropInput';
   const g = checkBackprop(DEPTHWISE, op, 'inputShape', dy, filter, inputShape, strides, padding);
-  const [kh, kw, c, mult] = filter.shape;
+  const [, , c, mult] = filter.shape;
   const attrs: ConvInputGradAttrs = {
     inputShape: [...inputShape],
     strides: [g.sh, g.sw],
@@ -482,92 +358,8 @@ export function depthwiseConv2dBackpropInput(
   // gathers from dy dilated by the strides.
   const flip = g.sh === 1 && g.sw === 1 && mult === 1;
   const f = flip ? flipWindow(filter) : filter;
-  runDepthwise(
-    {
-      x: dy,
-      f,
-      y: dx,
-      act: 'linear',
-      h: g.oh,
-      w: g.ow,
-      cs: c * mult,
-      oh: g.h,
-      ow: g.w,
-      co: c,
-      mult,
-      n: g.n,
-      kh,
-      kw,
-      sh: 1,
-      sw: 1,
-      padT: kh - 1 - g.pad[0][0],
-      padL: kw - 1 - g.pad[1][0],
-      dh: g.sh,
-      dw: g.sw,
-    },
-    !flip,
-  );
+  const win = inputGradWindow(g);
+  runDepthwise({ ...win, x: dy, f, y: dx, act: 'linear', cs: c * mult, co: c, mult }, !flip);
   if (f !== filter) f.dispose();
   return recordOp(op, [dy, filter], dx, attrs);
-}
-
-/** The gradient of depthwiseConv2d w.r.t. its filter: -> filterShape [kh,kw,C,mult]. */
-export function depthwiseConv2dBackpropFilter(
-  x: Tensor,
-  dy: Tensor,
-  filterShape: readonly number[],
-  strides: Strides,
-  padding: Padding,
-): Tensor {
-  const op = 'depthwiseConv2dBackpropFilter';
-  const g = checkBackprop(DEPTHWISE, op, 'filterShape', x, dy, filterShape, strides, padding);
-  const [kh, kw, c, mult] = filterShape;
-  const attrs: ConvFilterGradAttrs = {
-    filterShape: [...filterShape],
-    strides: [g.sh, g.sw],
-    padding: padAttr(g),
-  };
-  if (dy.size === 0 || x.size === 0)
-    return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);
-  const vec = mult === 1 && c % 4 === 0;
-  const q = vec ? 4 : 1;
-  const co = (c * mult) / q;
-  const rows = g.n * g.oh;
-  // Enough lanes for every lavapipe thread (~512), each summing at least a few rows.
-  const parts = Math.max(1, Math.min(rows, Math.ceil(512 / co)));
-  const rowsPerPart = Math.ceil(rows / parts);
-  const used = Math.ceil(rows / rowsPerPart);
-  const taps = kh * kw;
-  // Sliding windows for small windows and strides (the code grows with kh * kw).
-  const slide = taps <= 25 && g.sw <= 4 ? g.sw : 0;
-  const df = emptyTensor(filterShape, 'float32');
-  const out = used > 1 ? emptyTensor([used, taps, c * mult], 'float32') : df;
-  const n = used * co;
-  runKernel({
-    key: `depthwise_filter_grad_${kh}x${kw}_${+vec}_${slide}`,
-    source: () => filterGradKernel(kh, kw, vec, slide),
-    buffers: [whole(x), whole(dy), whole(out)],
-    params: intParams(
-      g.h,
-      g.w,
-      c / q,
-      g.oh,
-      g.ow,
-      co,
-      mult,
-      g.sh,
-      g.sw,
-      g.pad[0][0],
-      g.pad[1][0],
-      rows,
-      rowsPerPart,
-      n,
-    ),
-    workgroups: grid(n, 64),
-  });
-  if (used > 1) {
-    sumParts(out, used, df);
-    out.dispose();
-  }
-  return recordOp(op, [x, dy], df, attrs);
 }

@@ -1,6 +1,6 @@
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { grid, linearIndex, maxBindingBytes, whole } from './util.js';
+import { type BindingSpec, defineKernel } from './program.js';
+import { grid, maxBindingBytes } from './util.js';
 
 /**
  * Folds an inference-mode batch norm into the conv before it, in one dispatch:
@@ -25,34 +25,39 @@ export interface FoldInputs {
   epsilon: number;
 }
 
+/** Which optional inputs a fold has (each present input is bound, in this order). */
+type FoldKernel = { bias: boolean; gamma: boolean; beta: boolean };
+
 /**
- * Bindings of both kernels: the inputs (f, mean, variance, then the optional b, gamma, beta), the
- * folded filter and bias, and the uniform block `p` of type P, as arrays of `T`.
+ * Bindings of both kernels: the inputs (f, mean, variance, then the optional b, gamma, beta) and
+ * the folded filter and bias, as arrays of `T`.
  */
-function bindings(bias: boolean, gamma: boolean, beta: boolean, T: 'f32' | 'vec4f'): string {
-  const opt = [bias && 'b', gamma && 'gamma', beta && 'beta'].filter(Boolean) as string[];
-  const binds = ['f', 'mean', 'variance', ...opt]
-    .map((n, i) => `@group(0) @binding(${i}) var<storage, read> ${n}: array<${T}>;`)
-    .join('\n');
-  const k = 3 + opt.length;
-  return `${binds}
-@group(0) @binding(${k}) var<storage, read_write> outF: array<${T}>;
-@group(0) @binding(${k + 1}) var<storage, read_write> outB: array<${T}>;
-@group(0) @binding(${k + 2}) var<uniform> p: P;`;
+function bindings(k: FoldKernel, T: 'f32' | 'vec4f') {
+  const read: BindingSpec = `read ${T}`;
+  const rw: BindingSpec = `rw ${T}`;
+  return {
+    f: read,
+    mean: read,
+    variance: read,
+    b: k.bias ? read : null,
+    gamma: k.gamma ? read : null,
+    beta: k.beta ? read : null,
+    outF: rw,
+    outB: rw,
+  };
 }
 
-const source = (bias: boolean, gamma: boolean, beta: boolean) => `
-struct P { n: u32, c: u32, eps: f32 }
-${bindings(bias, gamma, beta, 'f32')}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex()};
-  if (i >= p.n) { return; }
-  let c = i % p.c;
+/** The element kernel (any channel count): one lane per filter element. */
+const foldKernel = defineKernel({
+  name: 'fold_bn',
+  bindings: (k: FoldKernel) => bindings(k, 'f32'),
+  uniforms: { n: 'u32', c: 'u32', eps: 'f32' },
+  index: { total: 'n' },
+  body: ({ bias, gamma, beta }) => `  let c = i % p.c;
   let s = ${gamma ? 'gamma[c] * ' : ''}inverseSqrt(variance[c] + p.eps);
   outF[i] = f[i] * s;
-  if (i < p.c) { outB[i] = (${bias ? 'b[i]' : '0.0'} - mean[i]) * s${beta ? ' + beta[i]' : ''}; }
-}`;
+  if (i < p.c) { outB[i] = (${bias ? 'b[i]' : '0.0'} - mean[i]) * s${beta ? ' + beta[i]' : ''}; }`,
+});
 
 /**
  * The quad kernel (channels a multiple of 4): lane x owns channel quad x and computes its scale
@@ -61,45 +66,54 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
  * most of its time on per-element divisions and scalar loads (lavapipe: 36 ms per MobileNetV2
  * pass for 52 folds).
  */
-const quadSource = (bias: boolean, gamma: boolean, beta: boolean) => `
-struct P { rows: u32, c4: u32, eps: f32, rowSteps: u32 }
-${bindings(bias, gamma, beta, 'vec4f')}
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let q = gid.x;
+const foldQuadKernel = defineKernel({
+  name: 'fold_bn_quad',
+  bindings: (k: FoldKernel) => bindings(k, 'vec4f'),
+  uniforms: { rows: 'u32', c4: 'u32', eps: 'f32', rowSteps: 'u32' },
+  workgroupSize: 64,
+  builtins: ['gid'],
+  body: ({ bias, gamma, beta }) => `  let q = gid.x;
   if (q >= p.c4) { return; }
   let s = ${gamma ? 'gamma[q] * ' : ''}inverseSqrt(variance[q] + vec4f(p.eps));
   if (gid.y == 0u) { outB[q] = (${bias ? 'b[q]' : 'vec4f(0.0)'} - mean[q]) * s${beta ? ' + beta[q]' : ''}; }
   for (var r = gid.y; r < p.rows; r += p.rowSteps) {
     outF[r * p.c4 + q] = f[r * p.c4 + q] * s;
-  }
-}`;
+  }`,
+});
 
 export function foldBatchNorm(a: FoldInputs): FoldedConv | undefined {
   const c = a.mean.size;
   if (a.filter.size * 4 > maxBindingBytes() || a.filter.size % c !== 0) return undefined;
   const filter = emptyTensor(a.filter.shape, 'float32');
   const bias = emptyTensor([c], 'float32');
-  const opt = [a.bias, a.gamma, a.beta].filter((t): t is Tensor => t !== undefined);
+  const constants = { bias: !!a.bias, gamma: !!a.gamma, beta: !!a.beta };
+  const buffers = {
+    f: a.filter,
+    mean: a.mean,
+    variance: a.variance,
+    b: a.bias,
+    gamma: a.gamma,
+    beta: a.beta,
+    outF: filter,
+    outB: bias,
+  };
   if (c % 4 === 0) {
     const c4 = c / 4;
     const rows = a.filter.size / c;
     // Enough lanes to fill the threads (~8k), at most one per row.
     const rowSteps = Math.max(1, Math.min(rows, Math.ceil(8192 / c4), 65535));
-    runKernel({
-      key: `fold_bn_quad_${+!!a.bias}${+!!a.gamma}${+!!a.beta}`,
-      source: () => quadSource(!!a.bias, !!a.gamma, !!a.beta),
-      buffers: [a.filter, a.mean, a.variance, ...opt, filter, bias].map(whole),
-      params: new ParamWriter().u32(rows).u32(c4).f32(a.epsilon).u32(rowSteps).done(),
+    foldQuadKernel.run({
+      constants,
+      buffers,
+      uniforms: { rows, c4, eps: a.epsilon, rowSteps },
       workgroups: [Math.ceil(c4 / 64), rowSteps],
     });
     return { filter, bias };
   }
-  runKernel({
-    key: `fold_bn_${+!!a.bias}${+!!a.gamma}${+!!a.beta}`,
-    source: () => source(!!a.bias, !!a.gamma, !!a.beta),
-    buffers: [a.filter, a.mean, a.variance, ...opt, filter, bias].map(whole),
-    params: new ParamWriter().u32(a.filter.size).u32(c).f32(a.epsilon).done(),
+  foldKernel.run({
+    constants,
+    buffers,
+    uniforms: { n: a.filter.size, c, eps: a.epsilon },
     workgroups: grid(a.filter.size),
   });
   return { filter, bias };

@@ -1,16 +1,15 @@
 import { assertDType, type DType, wgslType } from '../tensor/dtype.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { normalizeAxis, sizeOf } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { defineKernel } from './program.js';
 import {
   assertBindable,
   assertDTypeIn,
   assertTensor,
   chunks,
   grid,
-  linearIndex,
   maxBindingBytes,
   range,
   whole,
@@ -24,17 +23,16 @@ import {
  */
 
 // x seen as [batch, outer, nsrc, inner], indices as [batch, m], out as [batch, outer, m, inner].
-const gatherSource = (inner: number, m: number, outer: number, nsrc: number) => `
-struct P { start: u32, n: u32, sw: u32, slen: u32, first: u32 }
-@group(0) @binding(0) var<storage, read> x: array<u32>;
-@group(0) @binding(1) var<storage, read> idx: array<i32>;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
-@group(0) @binding(3) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let li = ${linearIndex()};
-  if (li >= p.n) { return; }
-  let o = p.start + li;
+const gatherKernel = defineKernel<
+  { inner: number; m: number; outer: number; nsrc: number },
+  'x' | 'idx' | 'out',
+  'start' | 'n' | 'sw' | 'slen' | 'first'
+>({
+  name: 'gather',
+  bindings: { x: 'read u32', idx: 'read i32', out: 'rw u32' },
+  uniforms: { start: 'u32', n: 'u32', sw: 'u32', slen: 'u32', first: 'u32' },
+  index: { total: 'n', name: 'li' },
+  body: ({ inner, m, outer, nsrc }) => `  let o = p.start + li;
   let i = o % ${inner}u;
   var r = o / ${inner}u;
   let m = r % ${m}u;
@@ -48,8 +46,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     return;
   }
   let s = ((b * ${outer}u + ob) * ${nsrc}u + u32(k)) * ${inner}u + i - p.sw;
-  if (s < p.slen) { out[li] = x[s]; }
-}`;
+  if (s < p.slen) { out[li] = x[s]; }`,
+});
 
 /**
  * Takes slices of `x` along `axis` at `indices` (int32): the output shape is
@@ -90,17 +88,10 @@ export function gather(x: Tensor, indices: Tensor, axis = 0, batchDims = 0): Ten
     const xWins = x.byteSize <= maxBindingBytes() ? [[0, Math.max(x.size, 1)]] : chunks(x.size);
     for (const [start, n] of chunks(out.size)) {
       xWins.forEach(([sw, sl], w) => {
-        runKernel({
-          key: `gather_${inner}_${m}_${outer}_${nsrc}`,
-          source: () => gatherSource(inner, m, outer, nsrc),
-          buffers: [x.size > 0 ? range(x, sw, sl) : whole(x), whole(indices), range(out, start, n)],
-          params: new ParamWriter()
-            .u32(start)
-            .u32(n)
-            .u32(sw)
-            .u32(x.size > 0 ? sl : 0)
-            .u32(w === 0 ? 1 : 0)
-            .done(),
+        gatherKernel.run({
+          constants: { inner, m, outer, nsrc },
+          buffers: { x: x.size > 0 ? range(x, sw, sl) : whole(x), idx: indices, out: range(out, start, n) },
+          uniforms: { start, n, sw, slen: x.size > 0 ? sl : 0, first: w === 0 ? 1 : 0 },
           workgroups: grid(n),
         });
       });
@@ -109,18 +100,18 @@ export function gather(x: Tensor, indices: Tensor, axis = 0, batchDims = 0): Ten
   return recordOp('gather', [x, indices], out, { axis: ax, batchDims: bd });
 }
 
-const oneHotSource = (t: 'f32' | 'i32', depth: number) => `
-struct P { start: u32, n: u32, on: ${t}, off: ${t} }
-@group(0) @binding(0) var<storage, read> idx: array<i32>;
-@group(0) @binding(1) var<storage, read_write> out: array<${t}>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let li = ${linearIndex()};
-  if (li >= p.n) { return; }
-  let o = p.start + li;
-  out[li] = select(p.off, p.on, idx[o / ${depth}u] == i32(o % ${depth}u));
-}`;
+const oneHotKernel = defineKernel<
+  { t: 'f32' | 'i32'; depth: number },
+  'idx' | 'out',
+  'start' | 'n' | 'on' | 'off'
+>({
+  name: 'one_hot',
+  bindings: ({ t }) => ({ idx: 'read i32', out: `rw ${t}` }),
+  uniforms: ({ t }) => ({ start: 'u32', n: 'u32', on: t, off: t }),
+  index: { total: 'n', name: 'li' },
+  body: ({ depth }) => `  let o = p.start + li;
+  out[li] = select(p.off, p.on, idx[o / ${depth}u] == i32(o % ${depth}u));`,
+});
 
 /**
  * One-hot encoding: output shape `indices.shape + [depth]`, `onValue` where the last coordinate
@@ -151,15 +142,11 @@ export function oneHot(
     const t = wgslType(dtype);
     const cast = (v: number) => (dtype === 'bool' ? (v !== 0 ? 1 : 0) : v);
     for (const [start, n] of chunks(out.size)) {
-      const w = new ParamWriter().u32(start).u32(n);
-      const params = (
-        t === 'f32' ? w.f32(onValue).f32(offValue) : w.i32(cast(onValue)).i32(cast(offValue))
-      ).done();
-      runKernel({
-        key: `oneHot_${t}_${depth}`,
-        source: () => oneHotSource(t, depth),
-        buffers: [whole(indices), range(out, start, n)],
-        params,
+      const [on, off] = t === 'f32' ? [onValue, offValue] : [cast(onValue), cast(offValue)];
+      oneHotKernel.run({
+        constants: { t, depth },
+        buffers: { idx: indices, out: range(out, start, n) },
+        uniforms: { start, n, on, off },
         workgroups: grid(n),
       });
     }

@@ -1,4 +1,5 @@
 import { type Activation, act4, activationWgsl } from './activation.js';
+import { defineKernel } from './program.js';
 
 /**
  * WGSL generators for matmul. Every kernel computes, for one sub-problem and one batch entry,
@@ -41,9 +42,9 @@ export interface Epilogue {
   act: Activation;
 }
 
-/** Canonical form (no bias/activation unless `last`), so equal kernels share one pipeline. */
-export function epilogueKey(e: Epilogue): string {
-  return e.last ? `${+e.acc}1${+e.bias}${e.act}` : `${+e.acc}0`;
+/** Canonical form (no bias/activation unless `last`), so equal kernels carry equal constants. */
+function canonical(e: Epilogue): Epilogue {
+  return e.last ? { ...e } : { acc: e.acc, last: false, bias: false, act: 'linear' };
 }
 
 /**
@@ -68,26 +69,31 @@ export interface TileConfig {
   rowsX?: boolean;
 }
 
-/** Uniforms. `aStride`/`bStride`: element strides of A/B between batch entries (workgroup_id.z). */
-export const PARAMS_STRUCT = `struct P {
-  M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, aOff: u32, bOff: u32, cOff: u32,
-  biasOff: u32, aStride: u32, bStride: u32,
-}`;
+/**
+ * The uniforms of every matmul kernel. `aStride`/`bStride`: element strides of A/B between batch
+ * entries (workgroup_id.z).
+ */
+const UNIFORMS = {
+  M: 'u32',
+  N: 'u32',
+  K: 'u32',
+  lda: 'u32',
+  ldb: 'u32',
+  ldc: 'u32',
+  aOff: 'u32',
+  bOff: 'u32',
+  cOff: 'u32',
+  biasOff: 'u32',
+  aStride: 'u32',
+  bStride: 'u32',
+} as const;
 
-/** Whether the kernel binds a bias buffer (after c; params come last). */
+/** Values of the matmul uniforms. */
+export type MatmulUniforms = Record<keyof typeof UNIFORMS, number>;
+
+/** Whether the kernel binds a bias buffer (after c). */
 export function usesBias(e: Epilogue): boolean {
   return e.last && e.bias;
-}
-
-/** Bindings a, b, c, [bias], params. */
-function bindings(v: MatmulVariant, e: Epilogue): string {
-  const t = (vec: boolean) => (vec ? 'vec4f' : 'f32');
-  const bias = usesBias(e) ? '@group(0) @binding(3) var<storage, read> bias: array<f32>;\n' : '';
-  return `@group(0) @binding(0) var<storage, read> a: array<${t(v.a4)}>;
-@group(0) @binding(1) var<storage, read> b: array<${t(v.b4)}>;
-@group(0) @binding(2) var<storage, read_write> c: array<${t(!!v.c4)}>;
-${bias}@group(0) @binding(${usesBias(e) ? 4 : 3}) var<uniform> p: P;
-`;
 }
 
 /** Batch entry z = workgroup_id.z (one batch dim in-kernel: vector integer division is slow). */
@@ -143,14 +149,15 @@ function quad(buf: 'a' | 'b', vec: boolean, idx: string): string {
 }
 
 /**
- * The tile kernel. Lane `l` of subgroup `sgi` owns columns n0..n0+3; the subgroup owns rows
- * m0..m0+MR-1. With cfg.sg = 0 every lane loads its own A values instead of receiving broadcasts.
+ * The tile kernel's body. Lane `sgi` of subgroup `sgid` owns columns n0..n0+3; the subgroup owns
+ * rows m0..m0+MR-1. With cfg.sg = 0 every lane loads its own A values instead of receiving
+ * broadcasts.
  */
-export function tileKernel(v: MatmulVariant, e: Epilogue, cfg: TileConfig): string {
+function tileBody(v: MatmulVariant, e: Epilogue, cfg: TileConfig): string {
   const { mr, s } = cfg;
   const SG = cfg.sg || 8;
   const useSg = cfg.sg > 0;
-  if (!useSg && v.tA && v.a4) throw new Error('tileKernel: the portable path reads A^T as scalars');
+  if (!useSg && v.tA && v.a4) throw new Error('matmul_tile: the portable path reads A^T as scalars');
   const na = Math.ceil(mr / SG); // A loads per lane per k-step (subgroup mode)
   const g = mr / 4; // quads per k-row of A^T
   let pre = '';
@@ -163,12 +170,12 @@ export function tileKernel(v: MatmulVariant, e: Epilogue, cfg: TileConfig): stri
   if (useSg) {
     for (let u = 0; u < na; u++) {
       if (!v.tA) {
-        pre += `  let ar${u} = aBase + min(m0 + min(lane + ${SG * u}u, ${mr - 1}u), p.M - 1u) * p.lda;\n`;
+        pre += `  let ar${u} = aBase + min(m0 + min(sgi + ${SG * u}u, ${mr - 1}u), p.M - 1u) * p.lda;\n`;
         main += `    let aq${u} = ${quad('a', v.a4, `ar${u} + k`)};\n`;
         if (!v.a4) tail += `    let at${u} = a[ar${u} + k];\n`;
       } else {
-        // quad q = lane + SG*u covers k-row i = q / g, rows 4*(q % g) .. +3
-        pre += `  let aq_${u} = min(lane + ${SG * u}u, ${mr - 1}u);\n`;
+        // quad q = sgi + SG*u covers k-row i = q / g, rows 4*(q % g) .. +3
+        pre += `  let aq_${u} = min(sgi + ${SG * u}u, ${mr - 1}u);\n`;
         if (v.a4) {
           pre += `  let ar${u} = aBase + (aq_${u} / ${g}u) * p.lda + min(m0 + 4u * (aq_${u} % ${g}u), (p.M - 1u) & ~3u);\n`;
           main += `    let aq${u} = ${quad('a', true, `ar${u} + k * p.lda`)};\n`;
@@ -178,7 +185,7 @@ export function tileKernel(v: MatmulVariant, e: Epilogue, cfg: TileConfig): stri
           }
           main += `    let aq${u} = vec4f(${[0, 1, 2, 3].map((j) => `a[ar${u}_${j} + k * p.lda]`).join(', ')});\n`;
         }
-        pre += `  let atr${u} = aBase + min(m0 + min(lane + ${SG * u}u, ${mr - 1}u), p.M - 1u);\n`;
+        pre += `  let atr${u} = aBase + min(m0 + min(sgi + ${SG * u}u, ${mr - 1}u), p.M - 1u);\n`;
         tail += v.a4
           ? `    let atq${u} = a[(atr${u} + k * p.lda) / 4u];\n    let at${u} = atq${u}[(atr${u} + k * p.lda) % 4u];\n`
           : `    let at${u} = a[atr${u} + k * p.lda];\n`;
@@ -261,26 +268,79 @@ export function tileKernel(v: MatmulVariant, e: Epilogue, cfg: TileConfig): stri
 
   const store = epilogue(mr, e, !!v.c4);
 
-  const wg = useSg ? SG * s : 64;
+  const wg = tileWorkgroup(cfg);
   const [wm, wn] = cfg.rowsX ? ['wid.x', 'wid.y'] : ['wid.y', 'wid.x'];
   const head = useSg
-    ? `@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_id) sgi: u32) {
-  let m0 = ${wm} * ${mr}u;
-  let n0 = (${wn} * ${s}u + sgi) * ${4 * SG}u + lane * 4u;
+    ? `  let m0 = ${wm} * ${mr}u;
+  let n0 = (${wn} * ${s}u + sgid) * ${4 * SG}u + sgi * 4u;
 `
-    : `@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let m0 = ${wm} * ${mr}u;
-  let n0 = (${wn} * ${wg}u + li) * 4u;
+    : `  let m0 = ${wm} * ${mr}u;
+  let n0 = (${wn} * ${wg}u + lid) * 4u;
 `;
-  return `${useSg ? 'enable subgroups;\n' : ''}${PARAMS_STRUCT}
-${bindings(v, e)}
-${head}${BATCH}${pre}${decl}  for (var k = 0u; k < ${k4}; k += 4u) {
+  return `${head}${BATCH}${pre}${decl}  for (var k = 0u; k < ${k4}; k += 4u) {
 ${main}  }
-${tailLoop}${store}}
-`;
+${tailLoop}${store.slice(0, -1)}`;
 }
+
+/** Lanes per workgroup of the tile kernel. */
+function tileWorkgroup(cfg: TileConfig): number {
+  return cfg.sg > 0 ? cfg.sg * cfg.s : 64;
+}
+
+/** The tile kernel's compile-time constants: operand variant, tile and (canonical) epilogue. */
+export type TileConstants = {
+  tA: boolean;
+  tB: boolean;
+  a4: boolean;
+  b4: boolean;
+  c4: boolean;
+  mr: number;
+  s: number;
+  sg: number;
+  rowsX: boolean;
+  acc: boolean;
+  last: boolean;
+  bias: boolean;
+  act: Activation;
+};
+
+/** The constants of the tile kernel for one variant, epilogue and tile. */
+export function tileConstants(v: MatmulVariant, e: Epilogue, cfg: TileConfig): TileConstants {
+  const { acc, last, bias, act } = canonical(e);
+  return {
+    tA: v.tA,
+    tB: v.tB,
+    a4: v.a4,
+    b4: v.b4,
+    c4: !!v.c4,
+    mr: cfg.mr,
+    s: cfg.s,
+    sg: cfg.sg,
+    rowsX: !!cfg.rowsX,
+    acc,
+    last,
+    bias,
+    act,
+  };
+}
+
+const vecOrScalar = (vec: boolean) => (vec ? 'vec4f' : 'f32');
+
+/** The tile kernel: bindings a, b, c and (with the bias epilogue) bias. */
+export const matmulTile = defineKernel({
+  name: 'matmul_tile',
+  bindings: (c: TileConstants) => ({
+    a: `read ${vecOrScalar(c.a4)}` as const,
+    b: `read ${vecOrScalar(c.b4)}` as const,
+    c: `rw ${vecOrScalar(c.c4)}` as const,
+    bias: usesBias(c) ? ('read f32' as const) : undefined,
+  }),
+  uniforms: UNIFORMS,
+  enables: (c) => (c.sg > 0 ? ['subgroups'] : []),
+  workgroupSize: (c) => tileWorkgroup(c),
+  builtins: (c) => (c.sg > 0 ? ['wid', 'sgi', 'sgid'] : ['wid', 'lid']),
+  body: (c) => tileBody(c, c, c),
+});
 
 /** Columns of C covered by one workgroup of the tile kernel. */
 export function tileCols(cfg: TileConfig): number {
@@ -305,7 +365,7 @@ export interface SkinnyConfig {
  * the row block. One k per iteration keeps the kernel small: each load in the loop costs about
  * 20 ms of pipeline compilation on lavapipe.
  */
-export function skinnyKernel(v: MatmulVariant, cfg: SkinnyConfig): string {
+function skinnyBody(v: MatmulVariant, cfg: SkinnyConfig): string {
   // (A quad version reading A as vec4 along k measured slower: more live values, more spills.)
   const { mr, n } = cfg;
   let pre = '';
@@ -329,17 +389,8 @@ export function skinnyKernel(v: MatmulVariant, cfg: SkinnyConfig): string {
       flat.push(`s${r}_${j}`);
     }
   }
-  return `${PARAMS_STRUCT}
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-
-@compute @workgroup_size(${SKINNY_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) li: u32) {
-  let m0 = wid.y * ${mr}u;
-  let g = wid.x * ${SKINNY_WG}u + li;
+  return `  let m0 = wid.y * ${mr}u;
+  let g = wid.x * ${SKINNY_WG}u + lid;
   let step = nwg.x * ${SKINNY_WG}u;
 ${pre}${decl}  for (var k = g; k < p.K; k += step) {
 ${body}  }
@@ -347,28 +398,60 @@ ${body}  }
   let nr = select(p.M - m0, ${mr}u, m0 + ${mr}u <= p.M);
   for (var i = 0u; i < nr * ${n}u; i++) {
     part[(g * p.M + m0) * ${n}u + i] = t[i];
-  }
-}
-`;
+  }`;
 }
 
-/** Sums the k-parts of the skinny kernel (their count in p.K) and stores: one lane per output. */
-export function skinnyReduceKernel(n: number, e: Epilogue): string {
-  return `${PARAMS_STRUCT}
-@group(0) @binding(0) var<storage, read> part: array<f32>;
-@group(0) @binding(1) var<storage, read_write> c: array<f32>;
-${usesBias(e) ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;\n' : ''}@group(0) @binding(${usesBias(e) ? 3 : 2}) var<uniform> p: P;
+/** The skinny kernel's constants: transposes, rows per workgroup and (baked) output columns. */
+export type SkinnyConstants = { tA: boolean; tB: boolean; mr: number; n: number };
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
+/** Split-K partial sums (see `skinnyBody`): bindings a, b, part. */
+export const matmulSkinny = defineKernel({
+  name: 'matmul_skinny',
+  bindings: { a: 'read f32', b: 'read f32', part: 'rw f32' },
+  uniforms: UNIFORMS,
+  workgroupSize: SKINNY_WG,
+  builtins: ['wid', 'nwg', 'lid'],
+  body: (c: SkinnyConstants) => skinnyBody({ tA: c.tA, tB: c.tB, a4: false, b4: false }, c),
+});
+
+/** The reduce pass's constants: output columns (baked) and the (canonical) epilogue. */
+export type SkinnyReduceConstants = {
+  n: number;
+  acc: boolean;
+  last: boolean;
+  bias: boolean;
+  act: Activation;
+};
+
+/** The constants of the reduce pass for `n` columns and epilogue `e`. */
+export function skinnyReduceConstants(n: number, e: Epilogue): SkinnyReduceConstants {
+  return { n, ...canonical(e) };
+}
+
+/**
+ * Sums the k-parts of the skinny kernel (their count in p.K) and stores: one lane per output.
+ * Bindings part, c and (with the bias epilogue) bias.
+ */
+export const matmulSkinnyReduce = defineKernel({
+  name: 'matmul_skinny_reduce',
+  bindings: (c: SkinnyReduceConstants) => ({
+    part: 'read f32' as const,
+    c: 'rw f32' as const,
+    bias: usesBias(c) ? ('read f32' as const) : undefined,
+  }),
+  uniforms: UNIFORMS,
+  workgroupSize: 64,
+  builtins: ['gid'],
+  body: (c) => skinnyReduceBody(c.n, c),
+});
+
+function skinnyReduceBody(n: number, e: Epilogue): string {
+  return `  let i = gid.x;
   if (i >= p.M * p.N) { return; }
   let m = i / p.N;
   let j = i % p.N;
   var o = 0.0;
   for (var g = 0u; g < p.K; g++) { o += part[(g * p.M + m) * ${n}u + j]; }
   let ci = p.cOff + m * p.ldc + j;
-  c[ci] = ${epiExpr(e, 'ci', 'bias[p.biasOff + j]')};
-}
-`;
+  c[ci] = ${epiExpr(e, 'ci', 'bias[p.biasOff + j]')};`;
 }

@@ -1,21 +1,23 @@
-import { currentDevice } from '../tensor/device.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { type BufferBinding, ParamWriter, runKernel } from '../tensor/queue.js';
+import type { BufferBinding } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
 import {
   type Epilogue,
-  epilogueKey,
+  type MatmulUniforms,
   type MatmulVariant,
+  matmulSkinny,
+  matmulSkinnyReduce,
+  matmulTile,
   SKINNY_WG,
-  skinnyKernel,
-  skinnyReduceKernel,
+  skinnyReduceConstants,
   type TileConfig,
   tileCols,
-  tileKernel,
+  tileConstants,
   usesBias,
 } from './matmul-variants.js';
+import { subgroupLanes, tuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, maxBindingBytes, range, whole } from './util.js';
 
 /**
@@ -38,43 +40,22 @@ export interface MatmulOptions {
 // ---------------------------------------------------------------------------------------------
 // Kernel configuration per adapter and shape class.
 
-/** Lanes per subgroup when the adapter has a fixed subgroup size the tile kernel can use. */
-let forcePortable = false;
-function subgroupLanes(): number {
-  if (forcePortable) return 0;
-  const dev = currentDevice();
-  if (!dev.features.has('subgroups')) return 0;
-  const ai = (dev as unknown as { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } })
-    .adapterInfo;
-  const lo = ai?.subgroupMinSize ?? 0;
-  const hi = ai?.subgroupMaxSize ?? 0;
-  return lo === hi && (lo === 4 || lo === 8 || lo === 16) ? lo : 0;
-}
-
-/** @internal Tests: run the portable (no subgroup) kernels even where subgroups exist. */
-export function setMatmulPortable(on: boolean): void {
-  forcePortable = on;
-}
-
 /**
- * Tile shape per shape class (measured on lavapipe, see scratch/matmul-tune.mts): 32 rows per
- * subgroup amortise the per-lane loads of B best; 16 or 4 rows when M is small. One subgroup per
+ * Tile shape per shape class (measured on lavapipe with the square `matmul` cases of
+ * bench/cases.ts, `--filter scaling-matmul`): 32 rows per subgroup amortise the per-lane loads of B best; 16 or 4 rows when M is small. One subgroup per
  * workgroup measured as fast as 2-16, and wastes nothing on narrow N. Every distinct
  * configuration is another pipeline to compile (0.2-0.5 s on lavapipe), so the table stays short.
+ * `tuning().matmulTile` overrides fields of the choice (subgroup tiles only), `matmulPortable`
+ * forces the portable kernel.
  */
-let tileOverride: Partial<TileConfig> | undefined;
-/** @internal Tuning: overrides fields of the tile choice (undefined restores it). */
-export function setMatmulTile(t: Partial<TileConfig> | undefined): void {
-  tileOverride = t;
-}
-
 export function chooseTile(M: number, N: number, K: number): TileConfig {
   const t = chooseTileDefault(M, N, K);
-  return tileOverride && t.sg ? { ...t, ...tileOverride } : t;
+  const override = tuning().matmulTile;
+  return override && t.sg ? { ...t, ...override } : t;
 }
 
 function chooseTileDefault(M: number, N: number, K: number): TileConfig {
-  const sg = subgroupLanes();
+  const sg = subgroupLanes('matmul');
   if (sg === 0) return { mr: 4, s: 1, sg: 0 };
   // Once B outgrows the caches (2048^2: +15%), walk row blocks first so consecutive workgroups
   // reuse one column panel of B. 32 rows per tile (with the row-major accumulation order of
@@ -129,10 +110,21 @@ function windowOf(t: Tensor, first: number, end: number): Window {
   return { bind: range(t, start, Math.max(end - start, 1)), off: first - start };
 }
 
-function params(p: Problem, aOff: number, bOff: number, cOff: number): ArrayBuffer {
-  const w = new ParamWriter();
-  for (const x of [p.M, p.N, p.K, p.a.ld, p.b.ld, p.c.ld, aOff, bOff, cOff, p.biasOff, p.as, p.bs]) w.u32(x);
-  return w.done();
+function params(p: Problem, aOff: number, bOff: number, cOff: number): MatmulUniforms {
+  return {
+    M: p.M,
+    N: p.N,
+    K: p.K,
+    lda: p.a.ld,
+    ldb: p.b.ld,
+    ldc: p.c.ld,
+    aOff,
+    bOff,
+    cOff,
+    biasOff: p.biasOff,
+    aStride: p.as,
+    bStride: p.bs,
+  };
 }
 
 /** Element ranges [first, end) of A, B and C that the batch entries of a problem touch. */
@@ -153,9 +145,9 @@ function dispatch(p: Problem): void {
   const wa = windowOf(p.a.t, sp.a[0], sp.a[1]);
   const wb = windowOf(p.b.t, sp.b[0], sp.b[1]);
   const wc = windowOf(p.c.t, sp.c[0], sp.c[1]);
-  const biasBind = usesBias(p.epi) && p.bias ? [whole(p.bias)] : [];
+  const bias = usesBias(p.epi) && p.bias ? whole(p.bias) : undefined;
   if (useSkinny(p.M, p.N, p.K) && p.z === 1) {
-    dispatchSkinny(p, wa, wb, wc, biasBind);
+    dispatchSkinny(p, wa, wb, wc, bias);
     return;
   }
   const cfg = chooseTile(p.M, p.N, p.K);
@@ -168,19 +160,17 @@ function dispatch(p: Problem): void {
   const b4 = p.b.ld % 4 === 0 && wb.off % 4 === 0 && p.bs % 4 === 0 && (!p.tB || p.K % 4 === 0);
   const c4 = cfg.sg > 0 && p.N % 4 === 0 && p.c.ld % 4 === 0 && wc.off % 4 === 0;
   const v: MatmulVariant = { tA: p.tA, tB: p.tB, a4, b4, c4 };
-  const e = p.epi;
-  runKernel({
-    key: `matmul_tile_${cfg.mr}_${cfg.s}_${cfg.sg}_${+!!cfg.rowsX}_${+v.tA}${+v.tB}${+v.a4}${+v.b4}${+c4}_${epilogueKey(e)}`,
-    source: () => tileKernel(v, e, cfg),
-    buffers: [wa.bind, wb.bind, wc.bind, ...biasBind],
-    params: params(p, wa.off, wb.off, wc.off),
+  matmulTile.run({
+    constants: tileConstants(v, p.epi, cfg),
+    buffers: { a: wa.bind, b: wb.bind, c: wc.bind, bias },
+    uniforms: params(p, wa.off, wb.off, wc.off),
     workgroups: cfg.rowsX
       ? [Math.ceil(p.M / cfg.mr), Math.ceil(p.N / tileCols(cfg)), p.z]
       : [Math.ceil(p.N / tileCols(cfg)), Math.ceil(p.M / cfg.mr), p.z],
   });
 }
 
-function dispatchSkinny(p: Problem, wa: Window, wb: Window, wc: Window, biasBind: BufferBinding[]): void {
+function dispatchSkinny(p: Problem, wa: Window, wb: Window, wc: Window, bias?: BufferBinding): void {
   // 16 rows share each loaded B value (A is read once whatever mr); n = N exactly.
   const cfg = { mr: p.M >= 16 ? 16 : p.M >= 8 ? 8 : 4, n: p.N };
   // Enough k-parts to keep every lavapipe thread busy, but >= 64 k per lane and at most 4M
@@ -188,21 +178,18 @@ function dispatchSkinny(p: Problem, wa: Window, wb: Window, wc: Window, biasBind
   const maxParts = Math.floor((4 << 20) / (SKINNY_WG * p.M * cfg.n));
   const xParts = Math.max(1, Math.min(Math.ceil(p.K / (64 * SKINNY_WG)), 16, maxParts));
   const parts = xParts * SKINNY_WG;
-  const v: MatmulVariant = { tA: p.tA, tB: p.tB, a4: false, b4: false };
   const part = emptyTensor([parts, p.M, cfg.n], 'float32');
-  runKernel({
-    key: `matmul_skinny_${cfg.mr}_${cfg.n}_${+v.tA}${+v.tB}`,
-    source: () => skinnyKernel(v, cfg),
-    buffers: [wa.bind, wb.bind, whole(part)],
-    params: params(p, wa.off, wb.off, 0),
+  matmulSkinny.run({
+    constants: { tA: p.tA, tB: p.tB, mr: cfg.mr, n: cfg.n },
+    buffers: { a: wa.bind, b: wb.bind, part },
+    uniforms: params(p, wa.off, wb.off, 0),
     workgroups: [xParts, Math.ceil(p.M / cfg.mr), 1],
   });
   // The reduce pass reads the number of parts from the K slot.
-  runKernel({
-    key: `matmul_skinny_reduce_${cfg.n}_${epilogueKey(p.epi)}`,
-    source: () => skinnyReduceKernel(cfg.n, p.epi),
-    buffers: [whole(part), wc.bind, ...biasBind],
-    params: params({ ...p, K: parts }, 0, 0, wc.off),
+  matmulSkinnyReduce.run({
+    constants: skinnyReduceConstants(cfg.n, p.epi),
+    buffers: { part, c: wc.bind, bias },
+    uniforms: params({ ...p, K: parts }, 0, 0, wc.off),
     workgroups: [Math.ceil((p.M * p.N) / 64), 1, 1],
   });
   part.dispose();
@@ -211,16 +198,12 @@ function dispatchSkinny(p: Problem, wa: Window, wb: Window, wc: Window, biasBind
 // ---------------------------------------------------------------------------------------------
 // Splitting rank-2 problems into bindable windows.
 
-let windowOverride: number | undefined;
-
-/** @internal Tests: pretend the binding limit is `elems` elements (undefined: the adapter's). */
-export function setMatmulWindowLimit(elems: number | undefined): void {
-  windowOverride = elems;
-}
-
-/** Largest window, in elements, leaving room for the 64-element alignment of its start. */
+/**
+ * Largest window, in elements, leaving room for the 64-element alignment of its start
+ * (`tuning().matmulWindowLimit` pretends a smaller binding limit).
+ */
 function windowElems(): number {
-  return (windowOverride ?? Math.floor(maxBindingBytes() / 4)) - 64;
+  return (tuning().matmulWindowLimit ?? Math.floor(maxBindingBytes() / 4)) - 64;
 }
 
 interface Chunks {

@@ -1,8 +1,9 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
+import { type BindingSpec, defineKernel } from './program.js';
+import { tuning } from './tuning.js';
 import { chunks, grid, linearIndex, range } from './util.js';
 
 /**
@@ -33,44 +34,45 @@ const slots: Record<UpdateRule, number> = { sgd: 0, momentum: 1, nesterov: 1, ad
 /** vec4 quads per invocation in the quad kernel (as the elementwise kernels: 4 measured best). */
 const UNITS = 4;
 
-/**
- * The update kernel. With `quad` (the variable's size a multiple of 4) every array is read as
- * vec4 and each invocation updates UNITS consecutive quads: the same formulas (scalars broadcast),
- * about a quarter of the per-lane loads and stores.
- */
-const source = (rule: UpdateRule, quad: boolean) => {
+/** Bindings w, g and the rule's slots s1, s2: vec4f quads or f32 elements. */
+function bindings(
+  rule: UpdateRule,
+  T: 'vec4f' | 'f32',
+): Partial<Record<'w' | 'g' | 's1' | 's2', BindingSpec>> {
   const n = slots[rule];
-  const T = quad ? 'vec4f' : 'f32';
-  const decl = ['w', 'g', 's1', 's2']
-    .slice(0, 2 + n)
-    .map(
-      (name, b) =>
-        `@group(0) @binding(${b}) var<storage, ${name === 'g' ? 'read' : 'read_write'}> ${name}: array<${T}>;`,
-    )
-    .join('\n');
-  const main = quad
-    ? `  let i0 = ${linearIndex()} * ${UNITS}u;
-  for (var i = i0; i < min(i0 + ${UNITS}u, p.n); i++) {
-    ${body[rule].replaceAll('\n', '\n  ')}
-  }`
-    : `  let i = ${linearIndex()};
-  if (i >= p.n) { return; }
-  ${body[rule]}`;
-  return `
-struct P { n: u32, lr: f32, a: f32, b: f32, eps: f32 }
-${decl}
-@group(0) @binding(${2 + n}) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-${main}
-}`;
-};
-
-let chunkLimit: number | undefined;
-/** @internal Tests: pretend the binding limit is `elems` elements (undefined: the adapter's). */
-export function setUpdateChunkLimit(elems: number | undefined): void {
-  chunkLimit = elems;
+  return {
+    w: `rw ${T}`,
+    g: `read ${T}`,
+    s1: n >= 1 ? `rw ${T}` : undefined,
+    s2: n >= 2 ? `rw ${T}` : undefined,
+  };
 }
+
+const UNIFORMS = { n: 'u32', lr: 'f32', a: 'f32', b: 'f32', eps: 'f32' } as const;
+
+/** The update kernel: one invocation per element. */
+const update = defineKernel({
+  name: 'update',
+  bindings: (c: { rule: UpdateRule }) => bindings(c.rule, 'f32'),
+  uniforms: UNIFORMS,
+  index: { total: 'n' },
+  body: (c) => `  ${body[c.rule]}`,
+});
+
+/**
+ * The quad update kernel, for a variable's size a multiple of 4: every array is read as vec4 and
+ * each invocation updates UNITS consecutive quads: the same formulas (scalars broadcast), about a
+ * quarter of the per-lane loads and stores.
+ */
+const updateQuad = defineKernel({
+  name: 'update_quad',
+  bindings: (c: { rule: UpdateRule }) => bindings(c.rule, 'vec4f'),
+  uniforms: UNIFORMS,
+  body: (c) => `  let i0 = ${linearIndex()} * ${UNITS}u;
+  for (var i = i0; i < min(i0 + ${UNITS}u, p.n); i++) {
+    ${body[c.rule].replaceAll('\n', '\n  ')}
+  }`,
+});
 
 export interface UpdateParams {
   /** Learning rate (Adam: already bias-corrected lr_t). */
@@ -104,19 +106,18 @@ export function applyUpdate(
   }
   // Chunk starts are multiples of 64 elements, so with size % 4 == 0 every chunk is whole quads.
   const quad = w.size % 4 === 0;
-  for (const [start, n] of chunks(w.size, chunkLimit)) {
+  const bind = (t: Tensor | undefined, start: number, n: number) => (t ? range(t, start, n) : undefined);
+  for (const [start, n] of chunks(w.size, tuning().updateChunkLimit)) {
     const lanes = quad ? Math.ceil(n / 4 / UNITS) : n;
-    runKernel({
-      key: `update_${rule}${quad ? '_quad' : ''}`,
-      source: () => source(rule, quad),
-      buffers: [w, grad, ...slotVars].map((t) => range(t, start, n)),
-      params: new ParamWriter()
-        .u32(quad ? n / 4 : n)
-        .f32(p.lr)
-        .f32(p.a ?? 0)
-        .f32(p.b ?? 0)
-        .f32(p.eps ?? 0)
-        .done(),
+    (quad ? updateQuad : update).run({
+      constants: { rule },
+      buffers: {
+        w: bind(w, start, n),
+        g: bind(grad, start, n),
+        s1: bind(slotVars[0], start, n),
+        s2: bind(slotVars[1], start, n),
+      },
+      uniforms: { n: quad ? n / 4 : n, lr: p.lr, a: p.a ?? 0, b: p.b ?? 0, eps: p.eps ?? 0 },
       workgroups: grid(lanes),
     });
   }

@@ -1,11 +1,11 @@
 import { wgslType } from '../tensor/dtype.js';
 import { ArgumentError, fmtShape } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
+import { fillKernel } from '../tensor/fill-kernel.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { assertOutputBindable } from './conv.js';
-import { fillKernel } from './fill.js';
-import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
 
 /**
  * Constant padding of any rank (TensorFlow `pad` / Keras ZeroPadding2D). Adjacent unpadded dims
@@ -37,12 +37,31 @@ function collapse(shape: readonly number[], paddings: ReadonlyArray<readonly [nu
   return { dims, pads };
 }
 
-function source(rank: number, t: 'f32' | 'i32', vec: boolean): string {
-  const T = vec ? `vec4<${t}>` : t;
-  let body = '  var rem = i;\n  var src = 0u;\n  var stride = 1u;\n  var inside = true;\n';
-  for (let d = rank - 1; d >= 0; d--) {
-    const at = (a: string) => `p.${a}[${d >> 2}][${d & 3}]`;
-    body += `  {
+/** `o`, `b`, `d`: output dims, before-paddings and input dims, 8 per field (two vec4u). */
+const padKernel = defineKernel<
+  { rank: number; t: 'f32' | 'i32'; vec: boolean },
+  'x' | 'y',
+  'o' | 'b' | 'd' | 'n' | 'value'
+>({
+  name: 'pad',
+  bindings: ({ t, vec }) => {
+    const T = vec ? `vec4<${t}>` : t;
+    return { x: `read ${T}`, y: `rw ${T}` };
+  },
+  uniforms: ({ t }) => ({
+    o: 'array<vec4u, 2>',
+    b: 'array<vec4u, 2>',
+    d: 'array<vec4u, 2>',
+    n: 'u32',
+    value: t,
+  }),
+  index: { total: 'n' },
+  body: ({ rank, t, vec }) => {
+    const T = vec ? `vec4<${t}>` : t;
+    let body = '  var rem = i;\n  var src = 0u;\n  var stride = 1u;\n  var inside = true;\n';
+    for (let d = rank - 1; d >= 0; d--) {
+      const at = (a: string) => `p.${a}[${d >> 2}][${d & 3}]`;
+      body += `  {
     let c = rem % ${at('o')};
     rem = rem / ${at('o')};
     let s = c - ${at('b')};
@@ -51,18 +70,10 @@ function source(rank: number, t: 'f32' | 'i32', vec: boolean): string {
     stride *= ${at('d')};
   }
 `;
-  }
-  return `struct P { o: array<vec4u, 2>, b: array<vec4u, 2>, d: array<vec4u, 2>, n: u32, value: ${t} }
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex()};
-  if (i >= p.n) { return; }
-${body}  y[i] = select(${T}(p.value), x[select(0u, src, inside)], inside);
-}`;
-}
+    }
+    return `${body}  y[i] = select(${T}(p.value), x[select(0u, src, inside)], inside);`;
+  },
+});
 
 /**
  * Pads `x` with `constantValue`: `paddings[d] = [before, after]` for every dim d. E.g. Keras
@@ -111,20 +122,19 @@ export function pad(
   const vec = pads[r - 1][0] === 0 && pads[r - 1][1] === 0 && dims[r - 1] % 4 === 0;
   if (vec) dims[r - 1] /= 4;
   const fill8 = (v: number[]) => [...v, ...new Array(MAX_RANK - v.length).fill(1)];
-  const w = new ParamWriter();
-  for (const v of fill8(dims.map((d, i) => d + pads[i][0] + pads[i][1]))) w.u32(v);
-  for (const v of [...pads.map((p) => p[0]), ...new Array(MAX_RANK - r).fill(0)]) w.u32(v);
-  for (const v of fill8(dims)) w.u32(v);
   const n = vec ? y.size / 4 : y.size;
-  w.u32(n);
   const t = wgslType(x.dtype) as 'f32' | 'i32';
-  if (t === 'f32') w.f32(constantValue);
-  else w.i32(x.dtype === 'bool' ? +(constantValue !== 0) : Math.trunc(constantValue));
-  runKernel({
-    key: `pad_${r}_${t}_${+vec}`,
-    source: () => source(r, t, vec),
-    buffers: [whole(x), whole(y)],
-    params: w.done(),
+  padKernel.run({
+    constants: { rank: r, t, vec },
+    buffers: { x, y },
+    uniforms: {
+      o: fill8(dims.map((d, i) => d + pads[i][0] + pads[i][1])),
+      b: [...pads.map((p) => p[0]), ...new Array(MAX_RANK - r).fill(0)],
+      d: fill8(dims),
+      n,
+      value:
+        t === 'f32' ? constantValue : x.dtype === 'bool' ? +(constantValue !== 0) : Math.trunc(constantValue),
+    },
     workgroups: grid(n),
   });
   return recordOp(op, [x], y, attrs);

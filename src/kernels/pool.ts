@@ -1,11 +1,11 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import type { PoolAttrs } from '../tensor/op-table.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { type Geometry, geometry } from './conv.js';
+import { checkShapeArg, type Geometry, geometry } from './conv-args.js';
 import { fillKernel } from './fill.js';
-import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
 
 /**
  * Pooling over NHWC windows (TensorFlow semantics: 'same' padding cells are ignored by max and
@@ -19,63 +19,68 @@ import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid, linearIn
 export type PoolPadding = 'same' | 'valid';
 export type PoolSize = number | [number, number];
 
-const PARAMS = `struct P {
-  H: u32, W: u32, C: u32, OH: u32, OW: u32, KH: u32, KW: u32, sh: u32, sw: u32, padT: u32,
-  padL: u32, n: u32, ninf: f32,
-}`;
+/** The uniforms of the window kernels. */
+const POOL_UNIFORMS = {
+  H: 'u32',
+  W: 'u32',
+  C: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  KH: 'u32',
+  KW: 'u32',
+  sh: 'u32',
+  sw: 'u32',
+  padT: 'u32',
+  padL: 'u32',
+  n: 'u32',
+  ninf: 'f32',
+} as const;
 
-function params(g: Geometry, cq: number, n: number): ArrayBuffer {
-  return new ParamWriter()
-    .u32(g.h)
-    .u32(g.w)
-    .u32(cq)
-    .u32(g.oh)
-    .u32(g.ow)
-    .u32(g.kh)
-    .u32(g.kw)
-    .u32(g.sh)
-    .u32(g.sw)
-    .u32(g.pad[0][0])
-    .u32(g.pad[1][0])
-    .u32(n)
-    .f32(Number.NEGATIVE_INFINITY)
-    .done();
+function poolUniforms(g: Geometry, cq: number, n: number) {
+  return {
+    H: g.h,
+    W: g.w,
+    C: cq,
+    OH: g.oh,
+    OW: g.ow,
+    KH: g.kh,
+    KW: g.kw,
+    sh: g.sh,
+    sw: g.sw,
+    padT: g.pad[0][0],
+    padL: g.pad[1][0],
+    n,
+    ninf: Number.NEGATIVE_INFINITY,
+  };
 }
 
-const HEAD = `@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = ${linearIndex(64)};
-  if (i >= p.n) { return; }`;
-
-/** Output element i = (pixel, channel group) and its window origin in input coordinates. */
-const OUT_COORDS = `  let c = i % p.C;
+/** Forward pooling; `argmax` writes the tap of each window's first maximum (max pooling's grad). */
+const poolKernel = defineKernel({
+  name: 'pool',
+  bindings: (k: { mode: 'max' | 'avg' | 'argmax'; vec: boolean }) => ({
+    x: k.vec ? 'read vec4f' : 'read f32',
+    y: k.mode === 'argmax' ? (k.vec ? 'rw vec4i' : 'rw i32') : k.vec ? 'rw vec4f' : 'rw f32',
+  }),
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: ({ mode, vec }) => {
+    const T = vec ? 'vec4f' : 'f32';
+    const I = vec ? 'vec4i' : 'i32';
+    const init = mode === 'avg' ? `${T}(0.0)` : `${T}(p.ninf)`;
+    let update: string;
+    if (mode === 'avg') update = 'acc += v;\n        cnt += 1.0;';
+    else if (mode === 'max') update = 'acc = max(acc, v);';
+    else
+      update = `let better = ${vec ? '(v > acc) | vec4<bool>(first)' : 'v > acc || first'};\n        acc = select(acc, v, better);\n        arg = select(arg, ${I}(i32(t)), better);\n        first = false;`;
+    // Output element i = (pixel, channel group) and its window origin in input coordinates.
+    return `  let c = i % p.C;
   let pix = i / p.C;
   let ox = pix % p.OW;
   let r = pix / p.OW;
   let b = r / p.OH;
   let iy0 = i32((r % p.OH) * p.sh) - i32(p.padT);
-  let ix0 = i32(ox * p.sw) - i32(p.padL);`;
-
-/** Forward pooling; `mode` max also writes the argmax tap of every output when `arg` is set. */
-function poolKernel(mode: 'max' | 'avg' | 'argmax', vec: boolean): string {
-  const T = vec ? 'vec4f' : 'f32';
-  const I = vec ? 'vec4i' : 'i32';
-  const init = mode === 'avg' ? `${T}(0.0)` : `${T}(p.ninf)`;
-  let update: string;
-  if (mode === 'avg') update = 'acc += v;\n        cnt += 1.0;';
-  else if (mode === 'max') update = 'acc = max(acc, v);';
-  else
-    update = `let better = ${vec ? '(v > acc) | vec4<bool>(first)' : 'v > acc || first'};\n        acc = select(acc, v, better);\n        arg = select(arg, ${I}(i32(t)), better);\n        first = false;`;
-  const out =
-    mode === 'argmax'
-      ? `@group(0) @binding(1) var<storage, read_write> y: array<${I}>;`
-      : `@group(0) @binding(1) var<storage, read_write> y: array<${T}>;`;
-  return `${PARAMS}
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-${out}
-@group(0) @binding(2) var<uniform> p: P;
-${HEAD}
-${OUT_COORDS}
+  let ix0 = i32(ox * p.sw) - i32(p.padL);
   var acc = ${init};
   var cnt = 0.0;
   var arg = ${I}(0);
@@ -92,29 +97,34 @@ ${OUT_COORDS}
       }
     }
   }
-  y[i] = ${mode === 'avg' ? 'acc / cnt' : mode === 'max' ? 'acc' : 'arg'};
-}`;
-}
+  y[i] = ${mode === 'avg' ? 'acc / cnt' : mode === 'max' ? 'acc' : 'arg'};`;
+  },
+});
 
 /**
  * Gradients by gathering: input element (b, iy, ix, c) sums dy over the outputs whose window
- * holds it; for max only where that output's argmax tap is this element's tap.
+ * holds it; for max only where that output's argmax tap (in `a`) is this element's tap.
  */
-function gradKernel(mode: 'max' | 'avg', vec: boolean): string {
-  const T = vec ? 'vec4f' : 'f32';
-  const I = vec ? 'vec4i' : 'i32';
-  const add =
-    mode === 'max'
-      ? `acc += select(${T}(0.0), g, a[o] == ${I}(i32(t)));`
-      : `let ch = min(oy * p.sh + p.KH, p.H + p.padT) - max(oy * p.sh, p.padT);
+const poolGradKernel = defineKernel({
+  name: 'pool_grad',
+  bindings: (k: { mode: 'max' | 'avg'; vec: boolean }) => ({
+    dy: k.vec ? 'read vec4f' : 'read f32',
+    a: k.mode === 'max' ? (k.vec ? 'read vec4i' : 'read i32') : null,
+    dx: k.vec ? 'rw vec4f' : 'rw f32',
+  }),
+  uniforms: POOL_UNIFORMS,
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: ({ mode, vec }) => {
+    const T = vec ? 'vec4f' : 'f32';
+    const I = vec ? 'vec4i' : 'i32';
+    const add =
+      mode === 'max'
+        ? `acc += select(${T}(0.0), g, a[o] == ${I}(i32(t)));`
+        : `let ch = min(oy * p.sh + p.KH, p.H + p.padT) - max(oy * p.sh, p.padT);
         let cw = min(ox * p.sw + p.KW, p.W + p.padL) - max(ox * p.sw, p.padL);
         acc += g / f32(ch * cw);`;
-  return `${PARAMS}
-@group(0) @binding(0) var<storage, read> dy: array<${T}>;
-${mode === 'max' ? `@group(0) @binding(1) var<storage, read> a: array<${I}>;\n` : ''}@group(0) @binding(${mode === 'max' ? 2 : 1}) var<storage, read_write> dx: array<${T}>;
-@group(0) @binding(${mode === 'max' ? 3 : 2}) var<uniform> p: P;
-${HEAD}
-  let c = i % p.C;
+    return `  let c = i % p.C;
   let pix = i / p.C;
   let ix = pix % p.W;
   let r = pix / p.W;
@@ -135,9 +145,25 @@ ${HEAD}
       ${add}
     }
   }
-  dx[i] = acc;
-}`;
-}
+  dx[i] = acc;`;
+  },
+});
+
+const globalAvgKernel = defineKernel({
+  name: 'pool_global_avg',
+  bindings: ({ vec }: { vec: boolean }) => ({
+    x: vec ? 'read vec4f' : 'read f32',
+    y: vec ? 'rw vec4f' : 'rw f32',
+  }),
+  uniforms: { hw: 'u32', C: 'u32', n: 'u32', scale: 'f32' },
+  workgroupSize: 64,
+  index: { total: 'n' },
+  body: ({ vec }) => `  let c = i % p.C;
+  let base = (i / p.C) * p.hw * p.C + c;
+  var acc = ${vec ? 'vec4f' : 'f32'}(0.0);
+  for (var q = 0u; q < p.hw; q++) { acc += x[base + q * p.C]; }
+  y[i] = acc * p.scale;`,
+});
 
 function checkX(x: unknown, op: string, arg = 'x'): asserts x is Tensor {
   assertTensor(x, op, arg);
@@ -182,11 +208,10 @@ function runPool(mode: 'max' | 'avg' | 'argmax', x: Tensor, g: Geometry, dtype: 
   const vec = g.c % 4 === 0;
   const cq = vec ? g.c / 4 : g.c;
   const n = g.n * g.oh * g.ow * cq;
-  runKernel({
-    key: `pool_${mode}_${+vec}`,
-    source: () => poolKernel(mode, vec),
-    buffers: [whole(x), whole(y)],
-    params: params(g, cq, n),
+  poolKernel.run({
+    constants: { mode, vec },
+    buffers: { x, y },
+    uniforms: poolUniforms(g, cq, n),
     workgroups: grid(n, 64),
   });
   return y;
@@ -222,11 +247,10 @@ function runGrad(mode: 'max' | 'avg', dy: Tensor, arg: Tensor | undefined, g: Ge
   const vec = g.c % 4 === 0;
   const cq = vec ? g.c / 4 : g.c;
   const n = g.n * g.h * g.w * cq;
-  runKernel({
-    key: `pool_grad_${mode}_${+vec}`,
-    source: () => gradKernel(mode, vec),
-    buffers: [whole(dy), ...(arg ? [whole(arg)] : []), whole(dx)],
-    params: params(g, cq, n),
+  poolGradKernel.run({
+    constants: { mode, vec },
+    buffers: { dy, a: arg, dx },
+    uniforms: poolUniforms(g, cq, n),
     workgroups: grid(n, 64),
   });
   return dx;
@@ -263,15 +287,7 @@ export function avgPoolGrad(
 ): Tensor {
   const op = 'avgPoolGrad';
   checkX(dy, op, 'dy');
-  if (
-    !Array.isArray(inputShape) ||
-    inputShape.length !== 4 ||
-    !inputShape.every((d) => Number.isInteger(d) && d >= 0)
-  ) {
-    throw new ArgumentError(
-      `${op}: inputShape must be 4 non-negative integers, got ${JSON.stringify(inputShape)}`,
-    );
-  }
+  checkShapeArg(inputShape, op, 'inputShape');
   const g = poolGeometry(op, inputShape, poolSize, strides, padding);
   checkDy(op, dy, g);
   const attrs = { inputShape: [...inputShape], ...attrsOf(g) };
@@ -291,27 +307,10 @@ export function globalAvgPool(x: Tensor): Tensor {
   if (y.size === 0) return recordOp(op, [x], y, {});
   const vec = c % 4 === 0;
   const cq = vec ? c / 4 : c;
-  const T = vec ? 'vec4f' : 'f32';
-  runKernel({
-    key: `pool_global_avg_${+vec}`,
-    source: () => `struct P { hw: u32, C: u32, n: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(2) var<uniform> p: P;
-${HEAD}
-  let c = i % p.C;
-  let base = (i / p.C) * p.hw * p.C + c;
-  var acc = ${T}(0.0);
-  for (var q = 0u; q < p.hw; q++) { acc += x[base + q * p.C]; }
-  y[i] = acc * p.scale;
-}`,
-    buffers: [whole(x), whole(y)],
-    params: new ParamWriter()
-      .u32(h * w)
-      .u32(cq)
-      .u32(n * cq)
-      .f32(1 / (h * w))
-      .done(),
+  globalAvgKernel.run({
+    constants: { vec },
+    buffers: { x, y },
+    uniforms: { hw: h * w, C: cq, n: n * cq, scale: 1 / (h * w) },
     workgroups: grid(n * cq, 64),
   });
   return recordOp(op, [x], y, {});

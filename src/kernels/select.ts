@@ -10,7 +10,7 @@ import {
   NAN_WGSL,
   type Operand,
   recordElementwise,
-} from './binary.js';
+} from './elementwise.js';
 import { assertDTypeIn, assertTensor } from './util.js';
 
 /** Selection ops: where (3-way broadcasting) and clipByValue. */
@@ -27,7 +27,6 @@ export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
   const t = wgslType(dtype);
   const out = elementwise({
     op: 'where',
-    key: 'where',
     body: 'return select(b, a, c != 0);',
     args: ['c', 'a', 'b'],
     inputs: all,
@@ -63,7 +62,6 @@ export function clipByValue(x: Tensor, min: number, max: number): Tensor {
   const t = wgslType(x.dtype);
   const out = elementwise({
     op: 'clipByValue',
-    key: 'clipByValue',
     body: t === 'f32' ? 'return select(clamp(x, lo, hi), x, isnan_(x));' : 'return clamp(x, lo, hi);',
     args: ['x', 'lo', 'hi'],
     inputs: [x, ...intBounds(min, max, x.dtype)],

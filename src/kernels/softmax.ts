@@ -1,10 +1,10 @@
 import { ShapeError } from '../tensor/errors.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { normalizeAxis } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { cpuAdapter } from './reduce.js';
-import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { cpuTuned } from './tuning.js';
+import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
 
 /**
  * softmax / logSoftmax along any axis, numerically stable: with m the row maximum,
@@ -19,56 +19,60 @@ import { assertBindable, assertDTypeIn, assertTensor, grid, linearIndex, whole }
 
 type Kind = 'softmax' | 'logSoftmax';
 
-interface Cfg {
+/** What a softmax kernel bakes in. */
+type Cfg = {
   kind: Kind;
   /** inner = 1: rows are contiguous; baked because it is the common case. */
   last: boolean;
-  tree: boolean;
   wg: number;
-}
+};
 
 function result(kind: Kind): string {
   return kind === 'softmax' ? 'exp(x[base + k * I] - mx) * inv' : '(x[base + k * I] - mx) - ls';
 }
 
-function source(c: Cfg): string {
-  const head = `struct P { rows: u32, L: u32, inner: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: P;
-fn rowBase(row: u32) -> u32 { return ${c.last ? 'row * p.L' : '(row / p.inner) * p.L * p.inner + row % p.inner'}; }`;
-  const vars = `let L = p.L;\n  let I = ${c.last ? '1u' : 'p.inner'};`;
-  const finish = c.kind === 'softmax' ? 'let inv = 1.0 / s;' : 'let ls = log(s);';
-  if (!c.tree) {
-    return `${head}
-@compute @workgroup_size(${c.wg})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let row = ${linearIndex(c.wg)};
-  if (row >= p.rows) { return; }
-  ${vars}
+const rowBase = (c: Cfg) =>
+  `fn rowBase(row: u32) -> u32 { return ${c.last ? 'row * p.L' : '(row / p.inner) * p.L * p.inner + row % p.inner'}; }`;
+const vars = (c: Cfg) => `let L = p.L;\n  let I = ${c.last ? '1u' : 'p.inner'};`;
+const finish = (c: Cfg) => (c.kind === 'softmax' ? 'let inv = 1.0 / s;' : 'let ls = log(s);');
+
+/** An invocation per row. */
+const laneKernel = defineKernel<Cfg, 'x' | 'out', 'rows' | 'L' | 'inner'>({
+  name: 'softmax_lane',
+  bindings: { x: 'read f32', out: 'rw f32' },
+  uniforms: { rows: 'u32', L: 'u32', inner: 'u32' },
+  workgroupSize: (c) => c.wg,
+  index: { total: 'rows', name: 'row' },
+  helpers: rowBase,
+  body: (c) => `  ${vars(c)}
   let base = rowBase(row);
   var mx = x[base];
   for (var k = 1u; k < L; k++) { mx = max(mx, x[base + k * I]); }
   var s = 0.0;
   for (var k = 0u; k < L; k++) { s += exp(x[base + k * I] - mx); }
-  ${finish}
-  for (var k = 0u; k < L; k++) { out[base + k * I] = ${result(c.kind)}; }
-}`;
-  }
-  const tree = (op: string) => `red[lid] = v;
+  ${finish(c)}
+  for (var k = 0u; k < L; k++) { out[base + k * I] = ${result(c.kind)}; }`,
+});
+
+/** A workgroup per row: max, sum and write loops strided over the lanes. */
+const treeKernel = defineKernel<Cfg, 'x' | 'out', 'rows' | 'L' | 'inner'>({
+  name: 'softmax_tree',
+  bindings: { x: 'read f32', out: 'rw f32' },
+  uniforms: { rows: 'u32', L: 'u32', inner: 'u32' },
+  workgroupSize: (c) => c.wg,
+  builtins: ['wid', 'nwg', 'lid'],
+  helpers: (c) => `${rowBase(c)}
+var<workgroup> red: array<f32, ${c.wg}>;`,
+  body: (c) => {
+    const tree = (op: string) => `red[lid] = v;
   workgroupBarrier();
   for (var h = ${c.wg / 2}u; h > 0u; h = h >> 1u) {
     if (lid < h) { red[lid] = ${op}; }
     workgroupBarrier();
   }`;
-  return `${head}
-var<workgroup> red: array<f32, ${c.wg}>;
-@compute @workgroup_size(${c.wg})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
+    return `  let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }
-  ${vars}
+  ${vars(c)}
   let base = rowBase(row);
   var v = x[base + min(lid, L - 1u) * I];
   for (var k = lid + ${c.wg}u; k < L; k += ${c.wg}u) { v = max(v, x[base + k * I]); }
@@ -79,10 +83,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var k = lid; k < L; k += ${c.wg}u) { v += exp(x[base + k * I] - mx); }
   ${tree('red[lid] + red[lid + h]')}
   let s = red[0];
-  ${finish}
-  for (var k = lid; k < L; k += ${c.wg}u) { out[base + k * I] = ${result(c.kind)}; }
-}`;
-}
+  ${finish(c)}
+  for (var k = lid; k < L; k += ${c.wg}u) { out[base + k * I] = ${result(c.kind)}; }`;
+  },
+});
 
 function run(kind: Kind, logits: Tensor, axis: number): Tensor {
   assertTensor(logits, kind, 'logits');
@@ -101,15 +105,13 @@ function run(kind: Kind, logits: Tensor, axis: number): Tensor {
   // CPU (lavapipe): lane mode measured faster down to ~16 rows, since each barrier switches between
   // the workgroup's 8-lane batches; lane workgroups shrink to 8 so few rows still spread over
   // threads.
-  const cpu = cpuAdapter();
+  const cpu = cpuTuned('reduce');
   const tree = cpu ? rows < 64 && L > 4096 : L >= 64 && (inner === 1 || rows < 4096);
   const wg = tree ? (!cpu && L >= 2048 ? 256 : 64) : cpu && rows < 512 ? 8 : 64;
-  const c: Cfg = { kind, last: inner === 1, tree, wg };
-  runKernel({
-    key: `${kind}_${tree ? 'tree' : 'lane'}${wg}_${inner === 1}`,
-    source: () => source(c),
-    buffers: [whole(logits), whole(out)],
-    params: new ParamWriter().u32(rows).u32(L).u32(inner).done(),
+  (tree ? treeKernel : laneKernel).run({
+    constants: { kind, last: inner === 1, wg },
+    buffers: { x: logits, out },
+    uniforms: { rows, L, inner },
     workgroups: tree ? grid(rows, 1) : grid(rows, wg),
   });
   return recordOp(kind, [logits], out, { axis: a });

@@ -1,10 +1,11 @@
-import { deviceInfo } from '../tensor/device.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { copyBuffer, ParamWriter, runKernel } from '../tensor/queue.js';
+import { copyBuffer } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { stridesOf } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { assertTensor, grid, linearIndex, maxBindingBytes, range, whole } from './util.js';
+import { defineKernel } from './program.js';
+import { cpuTuned } from './tuning.js';
+import { assertTensor, grid, maxBindingBytes, range, whole } from './util.js';
 
 /**
  * The movement engine shared by transpose, slice, concat, stack and tile. Every one of them is a
@@ -71,36 +72,29 @@ function window(t: Tensor, base: number, dims: readonly number[], strides: reado
 
 const u32 = (v: number) => `${v >>> 0}u`;
 
-function offsetExpr(base: string, dims: readonly number[], strides: readonly number[], rowMajor: boolean) {
-  if (rowMajor) return `${base} + it`;
+function offsetExpr(base: string, dims: readonly number[], strides: readonly number[] | null) {
+  if (!strides) return `${base} + it`;
   return [base, ...dims.map((_, i) => `c${i} * ${u32(strides[i])}`)].join(' + ');
 }
 
-const genericSource = (
-  dims: readonly number[],
-  ss: readonly number[],
-  ds: readonly number[],
-  srcRowMajor: boolean,
-  dstRowMajor: boolean,
-) => {
-  const coords: string[] = [];
-  for (let i = dims.length - 1; i > 0; i--)
-    coords.push(`let c${i} = r % ${u32(dims[i])}; r = r / ${u32(dims[i])};`);
-  if (dims.length > 0) coords.push('let c0 = r;');
-  return `
-struct P { n: u32, sb: u32, db: u32 }
-@group(0) @binding(0) var<storage, read> src: array<u32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
-@group(0) @binding(2) var<uniform> p: P;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let it = ${linearIndex()};
-  if (it >= p.n) { return; }
-  var r = it;
+/** The generic copy: shape and strides baked in (null strides: that side is row-major). */
+type CopyC = { dims: readonly number[]; ss: readonly number[] | null; ds: readonly number[] | null };
+
+const genericKernel = defineKernel<CopyC, 'src' | 'dst', 'n' | 'sb' | 'db'>({
+  name: 'strided_copy',
+  bindings: { src: 'read u32', dst: 'rw u32' },
+  uniforms: { n: 'u32', sb: 'u32', db: 'u32' },
+  index: { total: 'n', name: 'it' },
+  body: ({ dims, ss, ds }) => {
+    const coords: string[] = [];
+    for (let i = dims.length - 1; i > 0; i--)
+      coords.push(`let c${i} = r % ${u32(dims[i])}; r = r / ${u32(dims[i])};`);
+    if (dims.length > 0) coords.push('let c0 = r;');
+    return `  var r = it;
   ${coords.join('\n  ')}
-  dst[${offsetExpr('p.db', dims, ds, dstRowMajor)}] = src[${offsetExpr('p.sb', dims, ss, srcRowMajor)}];
-}`;
-};
+  dst[${offsetExpr('p.db', dims, ds)}] = src[${offsetExpr('p.sb', dims, ss)}];`;
+  },
+});
 
 const T = 32;
 const ROWS = 8;
@@ -108,33 +102,25 @@ const ROWS = 8;
 // that the reads of rows of `src` and the writes of rows of `dst` are both contiguous; the +1
 // column avoids bank conflicts. On an H100 this ran 2.5-3.5x faster than the generic kernel for
 // 4096x4096 and larger matrices, and 1.3-3x faster than one 16x16 tile per workgroup.
-const tiledSource = (rows: number, cols: number) => `
-@group(0) @binding(0) var<storage, read> src: array<u32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
-var<workgroup> tile: array<u32, ${T * (T + 1)}>;
-@compute @workgroup_size(${T}, ${ROWS})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {
-  let base = wg.z * ${u32(rows * cols)};
-  let c = wg.x * ${T}u + l.x;
+const tiledKernel = defineKernel<{ rows: number; cols: number }, 'src' | 'dst'>({
+  name: 'transpose_tiled',
+  bindings: { src: 'read u32', dst: 'rw u32' },
+  workgroupSize: [T, ROWS, 1],
+  builtins: ['wid', 'lid3'],
+  helpers: () => `var<workgroup> tile: array<u32, ${T * (T + 1)}>;`,
+  body: ({ rows, cols }) => `  let base = wid.z * ${u32(rows * cols)};
+  let c = wid.x * ${T}u + lid3.x;
   for (var k = 0u; k < ${T}u; k += ${ROWS}u) {
-    let r = wg.y * ${T}u + l.y + k;
-    if (r < ${u32(rows)} && c < ${u32(cols)}) { tile[(l.y + k) * ${T + 1}u + l.x] = src[base + r * ${u32(cols)} + c]; }
+    let r = wid.y * ${T}u + lid3.y + k;
+    if (r < ${u32(rows)} && c < ${u32(cols)}) { tile[(lid3.y + k) * ${T + 1}u + lid3.x] = src[base + r * ${u32(cols)} + c]; }
   }
   workgroupBarrier();
-  let ocol = wg.y * ${T}u + l.x;
+  let ocol = wid.y * ${T}u + lid3.x;
   for (var k = 0u; k < ${T}u; k += ${ROWS}u) {
-    let orow = wg.x * ${T}u + l.y + k;
-    if (orow < ${u32(cols)} && ocol < ${u32(rows)}) { dst[base + orow * ${u32(rows)} + ocol] = tile[l.x * ${T + 1}u + l.y + k]; }
-  }
-}`;
-
-export type CopyStrategy = 'auto' | 'cpu' | 'gpu';
-let strategy: CopyStrategy = 'auto';
-
-/** @internal Forces the CPU- or GPU-adapter copy paths (tests); 'auto' picks by adapter. */
-export function setCopyStrategy(s: CopyStrategy): void {
-  strategy = s;
-}
+    let orow = wid.x * ${T}u + lid3.y + k;
+    if (orow < ${u32(cols)} && ocol < ${u32(rows)}) { dst[base + orow * ${u32(rows)} + ocol] = tile[lid3.x * ${T + 1}u + lid3.y + k]; }
+  }`,
+});
 
 /**
  * CPU adapters (lavapipe, SwiftShader) and GPUs want different copy paths, as measured:
@@ -143,17 +129,13 @@ export function setCopyStrategy(s: CopyStrategy): void {
  * - buffer-to-buffer copies: on lavapipe 10-20x faster than a copy kernel; on an H100 (Dawn,
  *   Vulkan) 0.4-0.7x the bandwidth of a copy kernel. A single contiguous run is a buffer copy
  *   everywhere (no pipeline, no binding limit); up to 16 contiguous rows only on CPU adapters.
+ * `cpuTuned('copy')` tells them apart (the copyStrategy tuning switch forces either).
+ *
+ * A batched [B, R, C] -> [B, C, R] swap of whole tensors, if that is what the collapsed copy is.
  */
-function cpuAdapter(): boolean {
-  if (strategy !== 'auto') return strategy === 'cpu';
-  const info = deviceInfo();
-  return /software|llvmpipe|lavapipe|swiftshader/i.test(`${info.architecture} ${info.description}`);
-}
-
-/** A batched [B, R, C] -> [B, C, R] swap of whole tensors, if that is what the collapsed copy is. */
 function asBatchedSwap(dims: number[], ss: number[], ds: number[], src: StridedSide, dst: StridedSide) {
   const k = dims.length;
-  if (cpuAdapter()) return undefined;
+  if (cpuTuned('copy')) return undefined;
   if (k < 2 || k > 3 || src.base !== 0 || dst.base !== 0 || !isRowMajor(dims, ds)) return undefined;
   const [cols, rows] = [dims[k - 2], dims[k - 1]]; // source is [B, rows, cols]
   if (ss[k - 1] !== cols || ss[k - 2] !== 1 || (k === 3 && ss[0] !== rows * cols)) return undefined;
@@ -175,7 +157,7 @@ const MAX_ROW_COPIES = 16;
 function contiguousRows(c: { dims: number[]; ss: number[]; ds: number[] }): number {
   const k = c.dims.length;
   if (k === 0 || (k === 1 && c.ss[0] === 1 && c.ds[0] === 1)) return 0;
-  if (k === 2 && c.ss[1] === 1 && c.ds[1] === 1 && c.dims[0] <= MAX_ROW_COPIES && cpuAdapter())
+  if (k === 2 && c.ss[1] === 1 && c.ds[1] === 1 && c.dims[0] <= MAX_ROW_COPIES && cpuTuned('copy'))
     return c.dims[0];
   return -1;
 }
@@ -198,27 +180,23 @@ function copyBox(dims: readonly number[], src: StridedSide, dst: StridedSide): v
   }
   const swap = asBatchedSwap(c.dims, c.ss, c.ds, src, dst);
   if (swap) {
-    runKernel({
-      key: `transpose_tiled_${swap.rows}x${swap.cols}`,
-      source: () => tiledSource(swap.rows, swap.cols),
-      buffers: [whole(src.t), whole(dst.t)],
+    tiledKernel.run({
+      constants: { rows: swap.rows, cols: swap.cols },
+      buffers: { src: whole(src.t), dst: whole(dst.t) },
       workgroups: [Math.ceil(swap.cols / T), Math.ceil(swap.rows / T), swap.batch],
     });
     return;
   }
   const [sw, sl] = window(src.t, src.base, c.dims, c.ss)!;
   const [dw, dl] = window(dst.t, dst.base, c.dims, c.ds)!;
-  const srcRowMajor = isRowMajor(c.dims, c.ss);
-  const dstRowMajor = isRowMajor(c.dims, c.ds);
-  runKernel({
-    key: `copy_${c.dims.join('x')}_s${srcRowMajor ? 'c' : c.ss.join(',')}_d${dstRowMajor ? 'c' : c.ds.join(',')}`,
-    source: () => genericSource(c.dims, c.ss, c.ds, srcRowMajor, dstRowMajor),
-    buffers: [range(src.t, sw, sl), range(dst.t, dw, dl)],
-    params: new ParamWriter()
-      .u32(n)
-      .u32(src.base - sw)
-      .u32(dst.base - dw)
-      .done(),
+  genericKernel.run({
+    constants: {
+      dims: c.dims,
+      ss: isRowMajor(c.dims, c.ss) ? null : c.ss,
+      ds: isRowMajor(c.dims, c.ds) ? null : c.ds,
+    },
+    buffers: { src: range(src.t, sw, sl), dst: range(dst.t, dw, dl) },
+    uniforms: { n, sb: src.base - sw, db: dst.base - dw },
     workgroups: grid(n),
   });
 }

@@ -4,7 +4,7 @@ import { recordOp } from '../tensor/record.js';
 import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activationWgsl } from './activation.js';
-import { elementwise, NAN_WGSL } from './binary.js';
+import { elementwise, NAN_WGSL } from './elementwise.js';
 import { assertDTypeIn, assertTensor } from './util.js';
 
 /** Unary elementwise ops (math and activations), on the shared elementwise engine. */
@@ -67,7 +67,6 @@ function unary(op: UnaryName, x: Tensor): Tensor {
   const t = x.dtype === 'float32' ? 'f32' : 'i32';
   const out = elementwise({
     op,
-    key: op,
     body: t === 'f32' ? bodies.f32 : bodies.i32!,
     args: ['x'],
     inputs: [x],
@@ -166,7 +165,6 @@ export function leakyRelu(x: Tensor, alpha = 0.2): Tensor {
   assertAlpha('leakyRelu', alpha);
   const out = elementwise({
     op: 'leakyRelu',
-    key: 'leakyRelu',
     body: 'return select(alpha * x, x, x >= 0.0);',
     args: ['x', 'alpha'],
     inputs: [x, alpha],
@@ -185,7 +183,6 @@ export function step(x: Tensor, alpha = 0): Tensor {
   const t = x.dtype === 'float32' ? 'f32' : 'i32';
   const out = elementwise({
     op: 'step',
-    key: 'step',
     body:
       t === 'f32'
         ? 'if (isnan_(x)) { return x; } return select(alpha, 1.0, x > 0.0);'
@@ -217,7 +214,6 @@ export function reluGrad(dy: Tensor, v: Tensor, act: 'relu' | 'relu6'): Tensor {
   }
   const out = elementwise({
     op: 'reluGrad',
-    key: `reluGrad_${act}`,
     body:
       act === 'relu'
         ? 'if (isnan_(v)) { return v; } return d * select(0.0, 1.0, v > 0.0);'

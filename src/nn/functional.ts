@@ -2,6 +2,7 @@ import { concat } from '../kernels/concat.js';
 import { slice } from '../kernels/slice.js';
 import { maxBindingBytes } from '../kernels/util.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -9,6 +10,7 @@ import { type FusedChain, findChains, runChain } from './fusion.js';
 import {
   type CallArgs,
   fmtSym,
+  LAYER_KEYS,
   Layer,
   type LayerArgs,
   layerFromConfig,
@@ -28,6 +30,7 @@ export interface InputArgs {
 
 /** The layer behind `input()`: passes its tensor through (shows as InputLayer in summaries). */
 export class InputLayer extends Layer {
+  static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   constructor(args: LayerArgs) {
     super(args);
     this.build(this.batchInputShape!);
@@ -42,6 +45,7 @@ registerLayer('InputLayer', (c) => new InputLayer(c as LayerArgs));
 export function input(args: InputArgs): SymbolicTensor {
   if (!args || !Array.isArray(args.shape))
     throw new ArgumentError('input: expected { shape: number[] } (without the batch dimension)');
+  checkOptions<InputArgs>(args, { shape: true, name: true, batchSize: true }, 'input');
   const layer = new InputLayer({ name: args.name, inputShape: args.shape, batchSize: args.batchSize });
   return new SymbolicTensor(layer.batchInputShape!, layer, []);
 }
@@ -96,6 +100,7 @@ export class Functional extends Model {
   constructor(args: ModelArgs) {
     if (args === null || typeof args !== 'object')
       throw new ArgumentError(`model: expected { inputs, outputs, name? }, got ${JSON.stringify(args)}`);
+    checkOptions<ModelArgs>(args, { inputs: true, outputs: true, name: true }, 'model');
     super({ name: args.name });
     const inputs = Array.isArray(args.inputs) ? args.inputs : [args.inputs];
     const outputs = [args.outputs];

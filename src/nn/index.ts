@@ -1,6 +1,7 @@
 export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
+export type { SaveFormat, SaveOptions } from './export.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { setGraphFusion } from './fusion.js';
 export { type InitializerName, initialize } from './initializers.js';
@@ -79,7 +80,7 @@ export {
   type SGDArgs,
 } from './optimizers.js';
 export type { LogSink, Verbose } from './progress.js';
-export { loadModel } from './saving.js';
+export { loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
 export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';

@@ -1,4 +1,5 @@
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Variable, variable } from '../tensor/variable.js';
 import { type InitializerName, initialize } from './initializers.js';
@@ -23,6 +24,14 @@ export interface LayerArgs {
   /** Batch size, fixed (rarely needed). */
   batchSize?: number;
 }
+
+/** The option names every layer accepts. */
+export const LAYER_KEYS: OptionKeys<LayerArgs> = {
+  name: true,
+  trainable: true,
+  inputShape: true,
+  batchSize: true,
+};
 
 export interface LayerWeight {
   /** Short name, e.g. 'kernel'; the variable is named `layer/kernel`. */
@@ -68,10 +77,19 @@ export abstract class Layer {
   inputShapeBuilt?: SymShape;
   outputShapeBuilt?: SymShape;
 
+  /**
+   * The option names the class's constructor accepts. A class that declares its own (all ours do)
+   * gets unknown names rejected with a suggestion (`units_` -> `units`); a user subclass that does
+   * not declare any is not checked.
+   */
+  static readonly optionKeys: OptionKeys<LayerArgs> = LAYER_KEYS;
+
   constructor(args: LayerArgs = {}) {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
       throw new ArgumentError(`${this.className}: expected an options object, got ${JSON.stringify(args)}`);
     }
+    if (Object.hasOwn(new.target, 'optionKeys'))
+      checkOptions(args, (new.target as unknown as typeof Layer).optionKeys, new.target.name);
     if (args.trainable !== undefined && typeof args.trainable !== 'boolean') {
       throw new ArgumentError(
         `${this.className}: trainable must be a boolean, got ${JSON.stringify(args.trainable)}`,
@@ -319,6 +337,9 @@ export function layerFromConfig(entry: { className: string; config: Record<strin
     throw new ArgumentError(`layerFromConfig: unknown layer class '${entry.className}' in model config`);
   const { batchInputShape, ...rest } = entry.config as { batchInputShape?: SymShape };
   const cfg: Record<string, unknown> = { ...rest };
-  if (batchInputShape) cfg.inputShape = batchInputShape.slice(1);
+  if (batchInputShape) {
+    cfg.inputShape = batchInputShape.slice(1);
+    if (batchInputShape[0] !== null) cfg.batchSize = batchInputShape[0];
+  }
   return factory(cfg);
 }

@@ -1,8 +1,10 @@
 import type { Source } from '../io/resource.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
 import type { History } from './callbacks.js';
+import type { SaveOptions } from './export.js';
 import { Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
 import { getLoss, getMetric, type LossFn, type LossName, type MetricFn } from './losses.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
@@ -23,6 +25,8 @@ export interface CompileArgs {
   loss: LossName | string | LossFn;
   metrics?: Array<string | MetricFn>;
 }
+
+const COMPILE_KEYS: OptionKeys<CompileArgs> = { optimizer: true, loss: true, metrics: true };
 
 /**
  * A layer made of layers, with Keras' training API (`compile`, `fit`, `evaluate`, `predict`,
@@ -86,6 +90,7 @@ export abstract class Model extends Layer {
   compile(args: CompileArgs): void {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
+    checkOptions(args, COMPILE_KEYS, 'compile');
     if (args.metrics !== undefined && !Array.isArray(args.metrics))
       throw new ArgumentError(`compile: metrics must be an array, got ${JSON.stringify(args.metrics)}`);
     this.optimizer = getOptimizer(args.optimizer);
@@ -127,6 +132,15 @@ export abstract class Model extends Layer {
   /** Loads weights saved by `saveWeights` (or any safetensors file with `layer/weight` names). */
   loadWeights(path: Source, opts: { strict?: boolean } = {}): Promise<void> {
     return loadModelWeights(this, path, opts);
+  }
+
+  /**
+   * Saves the model: `{ format: 'wgsl-nn' }` (default: model.json + model.safetensors), `'tfjs'`
+   * (a TensorFlow.js LayersModel folder) or `'keras'` (a Keras 3 `.keras` file). Node only.
+   */
+  async save(target: string, opts: SaveOptions = {}): Promise<void> {
+    const { saveModel } = await import('./export.js');
+    return saveModel(this, target, opts);
   }
 
   /** Prints (and returns) a Keras-like table: layer, output shape, params; totals. */

@@ -1,6 +1,7 @@
 import { applyUpdate, type UpdateRule } from '../kernels/optimizer.js';
 import { fill } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Variable, variable } from '../tensor/variable.js';
 
@@ -19,7 +20,12 @@ export interface ExponentialDecayArgs {
 
 /** Keras `ExponentialDecay`: lr = initial * decayRate ^ (step / decaySteps) (floored with staircase). */
 export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedule {
-  checkArgs(args, 'exponentialDecay');
+  checkArgs<ExponentialDecayArgs>(args, 'exponentialDecay', {
+    initialLearningRate: true,
+    decaySteps: true,
+    decayRate: true,
+    staircase: true,
+  });
   const { initialLearningRate: lr0, decaySteps, decayRate, staircase = false } = args;
   for (const [name, v] of [
     ['initialLearningRate', lr0],
@@ -41,9 +47,10 @@ export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedu
   return f;
 }
 
-function checkArgs(args: unknown, who: string): void {
+function checkArgs<T>(args: unknown, who: string, keys: OptionKeys<T>): void {
   if (args === null || typeof args !== 'object')
     throw new ArgumentError(`${who}: expected an options object, got ${JSON.stringify(args)}`);
+  checkOptions(args, keys, who);
 }
 
 function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
@@ -161,7 +168,7 @@ export class SGD extends Optimizer {
   protected readonly numSlots: number;
 
   constructor(args: SGDArgs = {}) {
-    checkArgs(args, 'SGD');
+    checkArgs<SGDArgs>(args, 'SGD', { learningRate: true, momentum: true, nesterov: true });
     super(args.learningRate ?? 0.01, 'SGD');
     this.momentum = checkUnit(args.momentum ?? 0, 'momentum', 'SGD');
     if (args.nesterov !== undefined && typeof args.nesterov !== 'boolean')
@@ -195,7 +202,7 @@ export class Adam extends Optimizer {
   protected readonly numSlots = 2;
 
   constructor(args: AdamArgs = {}) {
-    checkArgs(args, 'Adam');
+    checkArgs<AdamArgs>(args, 'Adam', { learningRate: true, beta1: true, beta2: true, epsilon: true });
     super(args.learningRate ?? 0.001, 'Adam');
     this.beta1 = checkUnit(args.beta1 ?? 0.9, 'beta1', 'Adam');
     this.beta2 = checkUnit(args.beta2 ?? 0.999, 'beta2', 'Adam');

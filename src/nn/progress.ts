@@ -25,9 +25,19 @@ export function fmtLogs(logs: Record<string, number>): string {
     .join('');
 }
 
-function fmtNum(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  return Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(4);
+/**
+ * One logged value as Keras's progress bar prints it: `0.7134` (`.4f`) when |v| > 1e-3, `1.2346e-05`
+ * (`.4e`, two-digit exponent) below, `nan`/`inf` as Python does. Where Keras would print every digit
+ * of a huge value (`13586378710109388.0000`), we switch to `.4e` from 1e5 up (`1.3586e+16`), and
+ * never print JavaScript's 17-digit `1.3508665382243868e+21`.
+ */
+export function fmtNum(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  const a = Math.abs(v);
+  if (a > 1e-3 && a < 1e5) return v.toFixed(4);
+  // JavaScript writes 1.2346e-5; Python (and so Keras) 1.2346e-05.
+  return v.toExponential(4).replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
 function fmtTime(s: number): string {

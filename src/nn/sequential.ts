@@ -1,9 +1,11 @@
 import { ArgumentError, ShapeError } from '../tensor/errors.js';
+import type { OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   type CallArgs,
   checkInputShape,
   fmtSym,
+  LAYER_KEYS,
   Layer,
   type LayerArgs,
   layerFromConfig,
@@ -19,6 +21,7 @@ export interface SequentialArgs extends LayerArgs {
 
 /** A linear stack of layers (Keras `Sequential`); builds as soon as the input shape is known. */
 export class Sequential extends Model {
+  static override readonly optionKeys: OptionKeys<SequentialArgs> = { ...LAYER_KEYS, layers: true };
   private readonly stack: Layer[] = [];
 
   constructor(layersOrArgs: Layer[] | SequentialArgs = {}) {

@@ -5,17 +5,18 @@ import { slice } from '../kernels/slice.js';
 import { nextSeedValue, tensor } from '../tensor/creation.js';
 import type { DataArray } from '../tensor/dtype.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Callback, History } from './callbacks.js';
 import type { Model } from './model.js';
 import { defaultSink, fmtLogs, type LogSink, ProgressBar, type Verbose } from './progress.js';
 
-/** A batch as datasets yield it. */
-export interface Batch {
+/** A batch of inputs and targets (a type alias, so it is a `TensorContainer`: `dispose(batch)`). */
+export type Batch = {
   xs: Tensor;
   ys: Tensor;
-}
+};
 
 /** Anything async-iterable over batches (e.g. `imageDatasetFromDirectory`). The consumer disposes each batch. */
 export type BatchSource = AsyncIterable<Batch>;
@@ -37,6 +38,20 @@ export interface FitArgs {
   /** Steps per epoch when a dataset's length is unknown (for the progress bar only). */
   stepsPerEpoch?: number;
 }
+
+const FIT_KEYS: OptionKeys<FitArgs> = {
+  epochs: true,
+  batchSize: true,
+  validationSplit: true,
+  validationData: true,
+  shuffle: true,
+  seed: true,
+  callbacks: true,
+  verbose: true,
+  initialEpoch: true,
+  logSink: true,
+  stepsPerEpoch: true,
+};
 
 function isBatchSource(x: unknown): x is BatchSource {
   return typeof x === 'object' && x !== null && !(x instanceof Tensor) && Symbol.asyncIterator in x;
@@ -205,6 +220,7 @@ export async function fit(
   requireCompiled(model, who);
   const fromDataset = isBatchSource(x);
   const args: FitArgs = (fromDataset ? (y as FitArgs | undefined) : argsIn) ?? {};
+  checkOptions(args, FIT_KEYS, who);
   const epochs = checkPositiveInt(args.epochs ?? 1, 'epochs', who);
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', who);
   const initialEpoch = args.initialEpoch ?? 0;
@@ -318,6 +334,8 @@ export interface EvaluateArgs {
   logSink?: LogSink;
 }
 
+const EVALUATE_KEYS: OptionKeys<EvaluateArgs> = { batchSize: true, verbose: true, logSink: true };
+
 /** Loss and metrics over all samples (sample-weighted means), as `{ loss, accuracy }`. */
 export async function evaluate(
   model: Model,
@@ -328,6 +346,7 @@ export async function evaluate(
   requireCompiled(model, 'evaluate');
   const fromDataset = isBatchSource(x);
   const args = (fromDataset ? (y as EvaluateArgs | undefined) : argsIn) ?? {};
+  checkOptions(args, EVALUATE_KEYS, 'evaluate');
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'evaluate');
   let src: AsyncIterable<Batch>;
   if (fromDataset) src = x as BatchSource;
@@ -347,12 +366,15 @@ export interface PredictArgs {
   batchSize?: number;
 }
 
+const PREDICT_KEYS: OptionKeys<PredictArgs> = { batchSize: true };
+
 /** Runs the model in inference mode over `x` in batches and concatenates the outputs. */
 export async function predict(
   model: Model,
   x: Tensor | AsyncIterable<Batch | Tensor>,
   args: PredictArgs = {},
 ): Promise<Tensor> {
+  checkOptions(args, PREDICT_KEYS, 'predict');
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'predict');
   const outs: Tensor[] = [];
   try {

@@ -1,8 +1,8 @@
-import { fillKernel } from '../kernels/fill.js';
-import { randomKernel } from '../kernels/random.js';
 import { currentDevice } from './device.js';
 import { assertDType, type DType } from './dtype.js';
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from './errors.js';
+import { fillKernel } from './fill-kernel.js';
+import { randomKernel } from './random-kernel.js';
 import { assertShape, sizeOf } from './shape.js';
 import { Storage } from './storage.js';
 import { Tensor } from './tensor.js';

@@ -5,6 +5,21 @@ import { ArgumentError, DeviceError } from './errors.js';
  * the `webgpu` package (Dawn), loaded lazily so the browser bundle never sees it.
  */
 
+/*
+ * The WebGPU types the shipped declarations name, declared as empty global interfaces. They merge
+ * with the full ones wherever those exist (TypeScript 7's lib.dom, or @webgpu/types added by the
+ * user) and stand alone where they do not (TypeScript 5 without @webgpu/types). The declarations
+ * used to reference @webgpu/types, whose globals collide with TypeScript 7's lib.dom (182 errors
+ * under skipLibCheck: false). test/package.test.ts type-checks a consumer with TypeScript 5 and 7.
+ */
+declare global {
+  interface GPUDevice {}
+  interface GPUBuffer {}
+  interface GPUError {}
+  interface GPUQuerySet {}
+  interface GPUComputePipeline {}
+}
+
 export interface DeviceInfo {
   description: string;
   vendor: string;
@@ -23,10 +38,10 @@ export interface DeviceInfo {
 }
 
 const INSTALL_HINT =
-  'No WebGPU adapter was found. In Node, Dawn needs a Vulkan driver: on Debian/Ubuntu run ' +
-  '`bash scripts/setup-vulkan.sh` (installs Mesa lavapipe >= 24, e.g. from bookworm-backports), ' +
-  'or install your GPU vendor driver plus libvulkan1. In a browser, enable WebGPU ' +
-  '(Chrome: --enable-unsafe-webgpu).';
+  'No WebGPU adapter was found. In Node, Dawn needs a Vulkan driver: `npx wgsl-nn doctor` shows ' +
+  'what is missing, and on Debian/Ubuntu `npx wgsl-nn install-driver` installs Mesa lavapipe >= 24 ' +
+  '(a software Vulkan driver; from bookworm-backports on Debian 12); or install your GPU vendor ' +
+  'driver plus libvulkan1. In a browser, enable WebGPU (Chrome: --enable-unsafe-webgpu).';
 
 // Keep the GPU object referenced for the life of the process: if Dawn's GPU is garbage-collected
 // while a device is alive, Node crashes.

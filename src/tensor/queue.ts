@@ -1,5 +1,6 @@
 import { currentDevice, onDeviceLost, throwFaults, watchErrorScope } from './device.js';
 import { DeviceError } from './errors.js';
+import { readChecks } from './gpu-checks.js';
 import { flushed, nameNewBuffers } from './pool.js';
 
 /**
@@ -15,17 +16,16 @@ export interface BufferBinding {
 }
 
 export interface KernelCall {
-  /**
-   * Names the kernel in profiles and errors. With a `source` function it is also the pipeline's
-   * cache key (it must change whenever `source()` would return different WGSL); a `source` string
-   * (what `defineKernel` passes) is its own cache key.
-   */
+  /** Names the kernel in profiles and errors. */
   key: string;
-  /** WGSL of a compute shader with entry point `main`. Bindings: the buffers in order, then the
-   * uniform block (if `params`) at binding `buffers.length`, all in @group(0). */
-  source: string | (() => string);
+  /**
+   * WGSL of a compute shader with entry point `main`, and the pipeline's cache key (so no key can
+   * go stale). Bindings: the buffers in order, then the uniform block (if `params`) at binding
+   * `buffers.length`, all in @group(0). Written by `defineKernel` (program.ts).
+   */
+  source: string;
   buffers: BufferBinding[];
-  /** Bytes of the uniform block (use `ParamWriter`); at most 256 bytes. */
+  /** Bytes of the uniform block (packed by `defineKernel`); at most 256 bytes. */
   params?: ArrayBuffer;
   workgroups: readonly [number, number?, number?];
 }
@@ -69,17 +69,16 @@ let flushScheduled = false;
 let totalDispatches = 0;
 let compileMs = 0;
 
-export function getPipeline(key: string, source: string | (() => string)): GPUComputePipeline {
-  const cacheKey = typeof source === 'string' ? source : `key:${key}`;
-  let p = pipelines.get(cacheKey);
+/** The pipeline of WGSL `source` (compiled on first use; `key` labels it). */
+export function getPipeline(key: string, source: string): GPUComputePipeline {
+  let p = pipelines.get(source);
   if (!p) {
     const device = currentDevice();
     const t0 = performance.now();
-    const code = typeof source === 'string' ? source : source();
-    const module = device.createShaderModule({ code, label: key });
+    const module = device.createShaderModule({ code: source, label: key });
     p = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
     compileMs += performance.now() - t0;
-    pipelines.set(cacheKey, p);
+    pipelines.set(source, p);
   }
   return p;
 }
@@ -228,40 +227,18 @@ export function flush(): void {
 
 /**
  * Waits until the GPU has finished everything submitted (and flushes what is recorded). Throws a
- * DeviceError if WebGPU reported an error since the last sync or readback (out of memory...).
+ * DeviceError if WebGPU reported an error since the last sync or readback (out of memory...), and
+ * the error of a GPU check a kernel tripped (src/tensor/gpu-checks.ts: labels out of range...).
  */
 export async function sync(): Promise<void> {
   flush();
   await currentDevice().queue.onSubmittedWorkDone();
   await throwFaults();
+  await readChecks();
 }
 
 export function queueStats(): { pipelines: number; dispatches: number; compileMs: number } {
   return { pipelines: pipelines.size, dispatches: totalDispatches, compileMs };
-}
-
-/** Packs scalars into a uniform block with WGSL's layout for a struct of 4-byte scalars. */
-export class ParamWriter {
-  private readonly view = new DataView(new ArrayBuffer(UNIFORM_SLOT));
-  private n = 0;
-  u32(v: number): this {
-    this.view.setUint32(this.n, v >>> 0, true);
-    this.n += 4;
-    return this;
-  }
-  i32(v: number): this {
-    this.view.setInt32(this.n, v | 0, true);
-    this.n += 4;
-    return this;
-  }
-  f32(v: number): this {
-    this.view.setFloat32(this.n, v, true);
-    this.n += 4;
-    return this;
-  }
-  done(): ArrayBuffer {
-    return this.view.buffer.slice(0, Math.max(16, Math.ceil(this.n / 16) * 16));
-  }
 }
 
 onDeviceLost(() => {

@@ -2,6 +2,7 @@ import { currentDevice, deviceGeneration, throwFaults, watchErrorScope } from '.
 import { type DataArray, type DType, makeArray } from './dtype.js';
 import { registerTensor, unregisterTensor } from './engine.js';
 import { DeviceError, DisposedTensorError, fmtShape, WgslNnError } from './errors.js';
+import { appendChecks, armedCheckBytes, raiseChecks } from './gpu-checks.js';
 import { isFailedBuffer } from './pool.js';
 import { copyBuffer, flush } from './queue.js';
 import { type Shape, sizeOf } from './shape.js';
@@ -95,9 +96,15 @@ export class Tensor {
     flush();
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const staging = device.createBuffer({ size: bytes, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
+    // GPU checks armed since the last read (labels out of range...) ride along in the same copy.
+    const staging = device.createBuffer({
+      size: bytes + armedCheckBytes(),
+      usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */,
+    });
     const enc = device.createCommandEncoder();
     enc.copyBufferToBuffer(this.storage.buffer, 0, staging, 0, bytes);
+    const checks = appendChecks(enc, staging, bytes);
+    let checkWords: ArrayBuffer | undefined;
     device.queue.submit([enc.finish()]);
     const describe = (e: GPUError) =>
       `data(): reading back tensor #${this.id} (shape ${fmtShape(this.shape)}, ${bytes} bytes) failed: ${e.message.split('\n')[0]}`;
@@ -105,7 +112,9 @@ export class Tensor {
     watchErrorScope(device.popErrorScope(), describe);
     try {
       await staging.mapAsync(0x01 /* READ */);
-      new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange()));
+      const mapped = staging.getMappedRange();
+      new Uint8Array(out.buffer).set(new Uint8Array(mapped, 0, bytes));
+      if (checks.length) checkWords = mapped.slice(bytes);
       staging.unmap();
     } catch (e) {
       await throwFaults();
@@ -117,6 +126,7 @@ export class Tensor {
       staging.destroy();
     }
     await throwFaults();
+    if (checkWords) raiseChecks(checks, checkWords, 0);
     return out;
   }
 

@@ -1,7 +1,6 @@
 import { conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/conv.js';
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from '../../kernels/depthwise.js';
 import { sum } from '../../kernels/reduce.js';
-import { slice } from '../../kernels/slice.js';
 import type { Pads2D } from '../../tensor/op-table.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { GradRule, GradTable } from '../registry.js';
@@ -32,18 +31,6 @@ function convRule<K extends 'conv2d' | 'depthwiseConv2d'>(
 export const convGrads = {
   conv2d: convRule(conv2dBackpropInput, conv2dBackpropFilter),
   depthwiseConv2d: convRule(depthwiseConv2dBackpropInput, depthwiseConv2dBackpropFilter),
-
-  pad: (dy, r) => {
-    const x = r.inputs[0];
-    const { paddings } = r.attrs;
-    return [
-      slice(
-        dy,
-        paddings.map((p) => p[0]),
-        x.shape,
-      ),
-    ];
-  },
 
   conv2dBackpropInput: 'nondiff',
   conv2dBackpropFilter: 'nondiff',

@@ -9,6 +9,18 @@ import type { GradTable } from '../registry.js';
 // Movement ops only move values, so their gradients move dy back.
 
 export const movementGrads = {
+  pad: (dy, r) => {
+    const x = r.inputs[0];
+    const { paddings } = r.attrs;
+    return [
+      slice(
+        dy,
+        paddings.map((p) => p[0]),
+        x.shape,
+      ),
+    ];
+  },
+
   // dy scattered back to the positions the slice read; the scatter's gradient gathers them again.
   stridedSlice: (dy, r) => [stridedSliceGrad(dy, r.inputs[0].shape, r.attrs)],
   stridedSliceGrad: (ddx, r) => [stridedGather(ddx, r.attrs, r.inputs[0].shape)],

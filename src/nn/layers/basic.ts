@@ -5,16 +5,18 @@ import { softmax } from '../../kernels/softmax.js';
 import { relu, relu6 } from '../../kernels/unary.js';
 import { nextSeedValue, randomUniform } from '../../tensor/creation.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { checkSeed, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 
 // Layers never dispose their intermediates: a gradient tape may still need them. Callers run
 // layers inside `tidy` (fit, evaluate and predict do).
 
 /** Flattens all but the batch dimension: [b, h, w, c] -> [b, h*w*c]. */
 export class Flatten extends Layer {
+  static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   override computeOutputShape(inputShape: SymShape): SymShape {
     const rest = inputShape.slice(1);
     if (rest.some((d) => d === null)) {
@@ -38,6 +40,7 @@ export interface ActivationArgs extends LayerArgs {
 
 /** Applies an activation by name. */
 export class Activation extends Layer {
+  static override readonly optionKeys: OptionKeys<ActivationArgs> = { ...LAYER_KEYS, activation: true };
   readonly activation: ActivationName;
   constructor(args: ActivationArgs) {
     super(args);
@@ -59,6 +62,7 @@ export interface ReLUArgs extends LayerArgs {
 }
 
 export class ReLU extends Layer {
+  static override readonly optionKeys: OptionKeys<ReLUArgs> = { ...LAYER_KEYS, maxValue: true };
   readonly maxValue?: number;
   constructor(args: ReLUArgs = {}) {
     super(args);
@@ -87,6 +91,7 @@ export interface SoftmaxArgs extends LayerArgs {
 }
 
 export class Softmax extends Layer {
+  static override readonly optionKeys: OptionKeys<SoftmaxArgs> = { ...LAYER_KEYS, axis: true };
   readonly axis: number;
   constructor(args: SoftmaxArgs = {}) {
     super(args);
@@ -113,6 +118,7 @@ export interface DropoutArgs extends LayerArgs {
 
 /** Zeroes a `rate` fraction of inputs in training and scales the rest by 1/(1-rate); identity otherwise. */
 export class Dropout extends Layer {
+  static override readonly optionKeys: OptionKeys<DropoutArgs> = { ...LAYER_KEYS, rate: true, seed: true };
   readonly rate: number;
   readonly seed?: number;
   private calls = 0;

@@ -2,12 +2,22 @@ import type { Activation } from '../../kernels/activation.js';
 import { conv2d } from '../../kernels/conv.js';
 import { depthwiseConv2d } from '../../kernels/depthwise.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import { type ActivationName, assertActivationName, finishActivation, fusedPart } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, checkInputShape, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import {
+  checkBool,
+  checkInputShape,
+  checkSeed,
+  fmtSym,
+  LAYER_KEYS,
+  Layer,
+  registerLayer,
+  single,
+} from '../layer.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -49,6 +59,17 @@ interface ConvBaseArgs extends LayerArgs {
   biasInitializer?: InitializerName;
   seed?: number;
 }
+
+const CONV_KEYS = {
+  kernelSize: true,
+  strides: true,
+  padding: true,
+  activation: true,
+  useBias: true,
+  kernelInitializer: true,
+  biasInitializer: true,
+  seed: true,
+} as const;
 
 abstract class ConvBase extends Layer {
   readonly kernelSize: [number, number];
@@ -130,6 +151,11 @@ export interface Conv2DArgs extends ConvBaseArgs {
 
 /** 2-D convolution, NHWC, kernel HWIO; bias and activation fused into the kernel's epilogue. */
 export class Conv2D extends ConvBase {
+  static override readonly optionKeys: OptionKeys<Conv2DArgs> = {
+    ...LAYER_KEYS,
+    ...CONV_KEYS,
+    filters: true,
+  };
   readonly filters: number;
   constructor(args: Conv2DArgs) {
     super(args);
@@ -177,6 +203,12 @@ export interface DepthwiseConv2DArgs extends ConvBaseArgs {
 
 /** Depthwise 2-D convolution (one filter per input channel, times `depthMultiplier`). */
 export class DepthwiseConv2D extends ConvBase {
+  static override readonly optionKeys: OptionKeys<DepthwiseConv2DArgs> = {
+    ...LAYER_KEYS,
+    ...CONV_KEYS,
+    depthMultiplier: true,
+    depthwiseInitializer: true,
+  };
   readonly depthMultiplier: number;
   private cin = 0;
   constructor(args: DepthwiseConv2DArgs) {

@@ -2,12 +2,22 @@ import type { Activation } from '../../kernels/activation.js';
 import { matmul } from '../../kernels/matmul.js';
 import { reshape } from '../../kernels/reshape.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import { type ActivationName, assertActivationName, finishActivation, fusedPart } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, checkInputShape, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import {
+  checkBool,
+  checkInputShape,
+  checkSeed,
+  fmtSym,
+  LAYER_KEYS,
+  Layer,
+  registerLayer,
+  single,
+} from '../layer.js';
 
 export interface DenseArgs extends LayerArgs {
   units: number;
@@ -21,6 +31,15 @@ export interface DenseArgs extends LayerArgs {
 
 /** `activation(x @ kernel + bias)` on the last axis; bias and simple activations fused into the matmul. */
 export class Dense extends Layer {
+  static override readonly optionKeys: OptionKeys<DenseArgs> = {
+    ...LAYER_KEYS,
+    units: true,
+    activation: true,
+    useBias: true,
+    kernelInitializer: true,
+    biasInitializer: true,
+    seed: true,
+  };
   readonly units: number;
   readonly activation: ActivationName;
   readonly useBias: boolean;

@@ -5,10 +5,11 @@ import {
   updateMovingStats,
 } from '../../kernels/batchnorm.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 
 export interface BatchNormalizationArgs extends LayerArgs {
   /** Only the last axis (channels) is supported. */
@@ -26,6 +27,14 @@ export interface BatchNormalizationArgs extends LayerArgs {
  * the moving statistics.
  */
 export class BatchNormalization extends Layer {
+  static override readonly optionKeys: OptionKeys<BatchNormalizationArgs> = {
+    ...LAYER_KEYS,
+    axis: true,
+    momentum: true,
+    epsilon: true,
+    center: true,
+    scale: true,
+  };
   readonly momentum: number;
   readonly epsilon: number;
   readonly center: boolean;

@@ -1,9 +1,10 @@
 import { avgPool, globalAvgPool, maxPool } from '../../kernels/pool.js';
 import { reshape } from '../../kernels/reshape.js';
 import { ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 import { checkPadding, convOutSize, type Padding, pair } from './conv.js';
 
 export interface Pooling2DArgs extends LayerArgs {
@@ -44,6 +45,12 @@ abstract class Pooling2D extends Layer {
 }
 
 export class MaxPooling2D extends Pooling2D {
+  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
+    ...LAYER_KEYS,
+    poolSize: true,
+    strides: true,
+    padding: true,
+  };
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     return maxPool(single(this, inputs), this.poolSize, this.strides, this.padding);
   }
@@ -51,6 +58,12 @@ export class MaxPooling2D extends Pooling2D {
 registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c as Pooling2DArgs));
 
 export class AveragePooling2D extends Pooling2D {
+  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
+    ...LAYER_KEYS,
+    poolSize: true,
+    strides: true,
+    padding: true,
+  };
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     return avgPool(single(this, inputs), this.poolSize, this.strides, this.padding);
   }
@@ -63,6 +76,7 @@ export interface GlobalPoolingArgs extends LayerArgs {
 
 /** Mean over height and width: [b, h, w, c] -> [b, c]. */
 export class GlobalAveragePooling2D extends Layer {
+  static override readonly optionKeys: OptionKeys<GlobalPoolingArgs> = { ...LAYER_KEYS, keepDims: true };
   readonly keepDims: boolean;
   constructor(args: GlobalPoolingArgs = {}) {
     super(args);

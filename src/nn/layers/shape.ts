@@ -2,9 +2,10 @@ import { add } from '../../kernels/binary.js';
 import { pad } from '../../kernels/pad.js';
 import { reshape } from '../../kernels/reshape.js';
 import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 
 export interface ZeroPadding2DArgs extends LayerArgs {
   /** n, [h, w], or [[top, bottom], [left, right]] as Keras. */
@@ -13,6 +14,7 @@ export interface ZeroPadding2DArgs extends LayerArgs {
 
 /** Pads height and width with zeros; MobileNetV2 uses ((0,1),(0,1)) before stride-2 convs. */
 export class ZeroPadding2D extends Layer {
+  static override readonly optionKeys: OptionKeys<ZeroPadding2DArgs> = { ...LAYER_KEYS, padding: true };
   readonly padding: [[number, number], [number, number]];
   constructor(args: ZeroPadding2DArgs = {}) {
     super(args);
@@ -57,6 +59,7 @@ export interface ReshapeArgs extends LayerArgs {
 }
 
 export class Reshape extends Layer {
+  static override readonly optionKeys: OptionKeys<ReshapeArgs> = { ...LAYER_KEYS, targetShape: true };
   readonly targetShape: number[];
   constructor(args: ReshapeArgs) {
     super(args);
@@ -97,6 +100,7 @@ registerLayer('Reshape', (c) => new Reshape(c as unknown as ReshapeArgs));
 
 /** Sums its inputs elementwise (residual connections). */
 export class Add extends Layer {
+  static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   override computeOutputShapeMulti(shapes: SymShape[]): SymShape {
     if (shapes.length < 2)
       throw new ArgumentError(`Add '${this.name}' needs at least 2 inputs, got ${shapes.length}`);

@@ -1,19 +1,11 @@
 import { batchNormGrad } from '../../kernels/batchnorm.js';
 import { add, mul, sub } from '../../kernels/binary.js';
-import { avgPoolGrad, maxPoolGrad } from '../../kernels/pool.js';
 import { sum } from '../../kernels/reduce.js';
 import { reluGrad, rsqrt } from '../../kernels/unary.js';
-import type { PoolAttrs } from '../../tensor/op-table.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { GradTable } from '../registry.js';
-import { expandReduced } from './util.js';
 
-// Pooling and batch normalisation.
-
-/** The recorded explicit pads back as a mode: zero pads select the same windows as 'valid'. */
-function mode(a: PoolAttrs): 'same' | 'valid' {
-  return a.padding.flat().every((p) => p === 0) ? 'valid' : 'same';
-}
+// Batch normalisation, in inference mode (fixed statistics) and training mode (batch statistics).
 
 /** Sum over every axis but the channel axis. */
 const channelSum = (t: Tensor) =>
@@ -22,22 +14,7 @@ const channelSum = (t: Tensor) =>
     Array.from({ length: t.rank - 1 }, (_, i) => i),
   );
 
-export const normPoolGrads = {
-  maxPool: (dy, r) => {
-    const a = r.attrs;
-    return [maxPoolGrad(dy, r.inputs[0], a.poolSize, a.strides, mode(a))];
-  },
-
-  avgPool: (dy, r) => {
-    const a = r.attrs;
-    return [avgPoolGrad(dy, r.inputs[0].shape, a.poolSize, a.strides, mode(a))];
-  },
-
-  globalAvgPool: (dy, r) => {
-    const x = r.inputs[0];
-    return [expandReduced(mul(dy, 1 / (x.shape[1] * x.shape[2])), x.shape, [1, 2])];
-  },
-
+export const batchNormGrads = {
   // Inference mode: y = (x - mean) * scale / sqrt(variance + eps) + offset, with fixed statistics.
   batchNorm: (dy, r, need) => {
     const [x, mean, variance] = r.inputs;
@@ -67,7 +44,5 @@ export const normPoolGrads = {
     return out;
   },
 
-  maxPoolGrad: 'nondiff',
-  avgPoolGrad: 'nondiff',
   batchNormGrad: 'nondiff',
 } satisfies Partial<GradTable>;

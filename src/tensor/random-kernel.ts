@@ -1,7 +1,7 @@
-import { type DType, wgslType } from '../tensor/dtype.js';
-import { ParamWriter, runKernel } from '../tensor/queue.js';
-import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { chunks, grid, linearIndex, range } from './util.js';
+import { chunks, grid, range } from './dispatch.js';
+import { type DType, wgslType } from './dtype.js';
+import { defineKernel } from './program.js';
+import { emptyTensor, type Tensor } from './tensor.js';
 
 /**
  * Counter-based random numbers: element i is a hash of (seed, i), so a seed gives the same tensor
@@ -11,11 +11,16 @@ import { chunks, grid, linearIndex, range } from './util.js';
 /** truncatedNormal redraws values more than two standard deviations away, as Keras does. */
 export type Distribution = 'uniform' | 'normal' | 'truncatedNormal';
 
-const source = (dist: Distribution, t: 'f32' | 'i32') => `
-struct P { n: u32, start: u32, seed: u32, _pad: u32, a: f32, b: f32 }
-@group(0) @binding(0) var<storage, read_write> out: array<${t}>;
-@group(0) @binding(1) var<uniform> p: P;
-fn pcg(v: u32) -> u32 {
+const random = defineKernel<
+  { dist: Distribution; t: 'f32' | 'i32' },
+  'out',
+  'n' | 'start' | 'seed' | '_pad' | 'a' | 'b'
+>({
+  name: 'random',
+  bindings: ({ t }) => ({ out: `rw ${t}` }),
+  uniforms: { n: 'u32', start: 'u32', seed: 'u32', _pad: 'u32', a: 'f32', b: 'f32' },
+  index: { total: 'n', name: 'li' },
+  helpers: () => `fn pcg(v: u32) -> u32 {
   let s = v * 747796405u + 2891336453u;
   let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
   return (w >> 22u) ^ w;
@@ -24,14 +29,10 @@ fn pcg(v: u32) -> u32 {
 fn unif(i: u32, stream: u32) -> f32 {
   let h = pcg(pcg(i ^ pcg(p.seed + stream * 0x9e3779b9u)) + stream);
   return (f32(h >> 8u) + 0.5) * (1.0 / 16777216.0);
-}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let li = ${linearIndex()};
-  if (li >= p.n) { return; }
-  let i = li + p.start;
-  ${body(dist, t)}
-}`;
+}`,
+  body: ({ dist, t }) => `  let i = li + p.start;
+  ${body(dist, t)}`,
+});
 
 function body(dist: Distribution, t: 'f32' | 'i32'): string {
   if (dist === 'uniform') {
@@ -63,11 +64,10 @@ export function randomKernel(
   const out = emptyTensor(shape, dtype);
   const t = wgslType(dtype);
   for (const [start, n] of chunks(out.size)) {
-    runKernel({
-      key: `random_${dist}_${t}`,
-      source: () => source(dist, t),
-      buffers: [range(out, start, n)],
-      params: new ParamWriter().u32(n).u32(start).u32(seed).u32(0).f32(a).f32(b).done(),
+    random.run({
+      constants: { dist, t },
+      buffers: { out: range(out, start, n) },
+      uniforms: { n, start, seed, _pad: 0, a, b },
       workgroups: grid(n),
     });
   }
