@@ -127,7 +127,7 @@ export interface OpAttrs
   layerNorm: { epsilon: number; normRank: number; hasGamma: boolean; hasBeta: boolean };
   layerNormGrad: NoAttrs;
   layerNormParamGrad: NoAttrs;
-  /** The log-sum-exp rows and the (bool) mask travel with the record for the backward. */
+  /** The softmax rows' max and 1/sum (lse) and the (bool) mask travel with the record for the backward. */
   dotProductAttention: { scale: number; causal: boolean; mask: Tensor | null; lse: Tensor };
   dotProductAttentionGrad: NoAttrs;
   step: { alpha: number };
