@@ -73,8 +73,6 @@ const maxSeconds = num('max-seconds');
 const valid = task.heldOut(500);
 const test = task.heldOut(num('test'));
 
-const show = (t: ArrayLike<number>) =>
-  Array.from(t, (v) => (v < 10 ? String(v) : ['|', '+', '='][v - 10])).join('');
 const model = new Gpt({
   vocab: V,
   seqLen: T,
@@ -202,9 +200,9 @@ await saveTensorsFile(`${outDir}/model.safetensors`, weights, {
 });
 console.log(`saved ${weights.size} weights to ${outDir}/model.safetensors`);
 for (let i = 0; i < 5; i++) {
-  const p = show(test.prompts[i].slice(0, P));
-  const g = show(result.got[i]);
-  const want = show(test.answers[i]);
+  const p = Task.text(test.prompts[i].slice(0, P));
+  const g = task.answerText(result.got[i]);
+  const want = task.answerText(test.answers[i]);
   console.log(`  ${p} -> ${g}${g === want ? '' : `  (expected ${want})`}`);
 }
 console.log(

@@ -51,6 +51,17 @@ export class Task {
     return this.name === 'reverse' ? `reverse ${this.digits} digits` : `add two ${this.digits}-digit numbers`;
   }
 
+  /** Tokens as text: digits, | + =. */
+  static text(t: ArrayLike<number>): string {
+    return Array.from(t, (v) => (v < 10 ? String(v) : ['|', '+', '='][v - 10])).join('');
+  }
+
+  /** An answer as a person reads it (a sum most significant digit first). */
+  answerText(a: ArrayLike<number>): string {
+    const s = Task.text(a);
+    return this.name === 'add' ? [...s].reverse().join('') : s;
+  }
+
   /** One random problem: prompt and answer tokens. */
   private draw(): { prompt: number[]; answer: number[] } {
     const d = () => Array.from({ length: this.digits }, () => Math.floor(this.r() * 10));

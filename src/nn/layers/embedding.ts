@@ -181,6 +181,8 @@ export interface TokenAndPositionEmbeddingArgs extends LayerArgs {
   sequenceLength: number;
   embeddingDim: number;
   maskZero?: boolean;
+  /** Of the token table (default 'randomUniform', as keras_hub); the position table is glorotUniform. */
+  embeddingsInitializer?: InitializerName;
   seed?: number;
 }
 
@@ -207,6 +209,7 @@ export class TokenAndPositionEmbedding extends Layer {
       inputDim: this.vocabularySize,
       outputDim: this.embeddingDim,
       maskZero: args.maskZero,
+      embeddingsInitializer: args.embeddingsInitializer,
       seed: args.seed,
     });
     this.positionsLayer = new PositionEmbedding({
@@ -254,6 +257,7 @@ export class TokenAndPositionEmbedding extends Layer {
       sequenceLength: this.sequenceLength,
       embeddingDim: this.embeddingDim,
       maskZero: this.tokens.maskZero,
+      embeddingsInitializer: this.tokens.embeddingsInitializer,
     };
   }
 }
