@@ -163,6 +163,16 @@ describe('embeddings', () => {
     const ids = tensor([1, 2, 3, 6, 5, 4], [2, 3], 'int32');
     const z = tp.apply(ids);
     expect(tp.weights.length).toBe(2);
+    expect(tp.getConfig().embeddingsInitializer).toBe('randomUniform');
+    const tg = new TokenAndPositionEmbedding({
+      vocabularySize: 7,
+      sequenceLength: 5,
+      embeddingDim: 4,
+      embeddingsInitializer: 'ones',
+    });
+    tidy(() => tg.apply(ids)).dispose();
+    expect(Array.from(await tg.tokens.embeddings!.data()).every((v) => v === 1)).toBe(true);
+    tg.dispose();
     const tok = await tp.tokens.embeddings!.data();
     const pos = await tp.positionsLayer.embeddings!.data();
     const ref = [1, 2, 3, 6, 5, 4].flatMap((id, k) =>
