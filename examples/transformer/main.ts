@@ -1,13 +1,13 @@
 /**
  * A small decoder-only transformer trained from scratch on a generated task with an exact answer:
- * sequence reversal (default) or multi-digit addition (see task.ts). Trained with
+ * multi-digit addition (default: two 5-digit numbers) or sequence reversal (see task.ts). Trained with
  * next-token cross-entropy on the answer tokens (teacher forcing), Adam with linear warmup and
  * cosine decay; scored by exact match of greedy generation on held-out prompts (never trained on).
  * Prints loss and exact match per epoch, saves the weights, generates answers for a few held-out
  * prompts, and ends with one JSON line: exact_match, seconds, tokens_per_s and more.
  *
- *   npm run transformer -- [--task reverse|add] [--digits 12] [--dim 64] [--heads 4] [--layers 2] [--batch 64]
- *     [--steps 3000] [--epoch-steps 250] [--lr 0.003] [--warmup 100] [--test 2000] [--seed 1]
+ *   npm run transformer -- [--task add|reverse] [--digits 5] [--dim 64] [--heads 4] [--layers 2] [--batch 64]
+ *     [--steps 3000] [--epoch-steps 250] [--lr 0.001] [--warmup 100] [--test 2000] [--seed 1]
  *     [--max-seconds 780] [--out out/transformer]
  */
 import { mkdir } from 'node:fs/promises';
@@ -34,15 +34,15 @@ import { Task, type TaskName } from './task.js';
 
 const { values } = parseArgs({
   options: {
-    task: { type: 'string', default: 'reverse' },
-    digits: { type: 'string', default: '12' },
+    task: { type: 'string', default: 'add' },
+    digits: { type: 'string', default: '5' },
     dim: { type: 'string', default: '64' },
     heads: { type: 'string', default: '4' },
     layers: { type: 'string', default: '2' },
     batch: { type: 'string', default: '64' },
     steps: { type: 'string', default: '3000' },
     'epoch-steps': { type: 'string', default: '250' },
-    lr: { type: 'string', default: '0.003' },
+    lr: { type: 'string', default: '0.001' },
     warmup: { type: 'string', default: '100' },
     test: { type: 'string', default: '2000' },
     seed: { type: 'string', default: '1' },
