@@ -1,5 +1,16 @@
 // The public ops, one family per kernel file (see src/kernels).
 export type { Activation as FusedActivation } from './kernels/activation.js';
+export {
+  gelu,
+  hardSigmoid,
+  hardSwish,
+  mish,
+  selu,
+  silu,
+  softsign,
+} from './kernels/activations-ext.js';
+export { dotProductAttention } from './kernels/attention.js';
+export type { DotProductAttentionOptions } from './kernels/attention-args.js';
 export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
 export {
   add,
@@ -33,6 +44,7 @@ export {
   depthwiseConv2dBackpropInput,
 } from './kernels/depthwise.js';
 export { gather, oneHot } from './kernels/gather.js';
+export { type LayerNormOptions, layerNorm } from './kernels/layernorm.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
 export { pad } from './kernels/pad.js';
 export { avgPool, globalAvgPool, maxPool } from './kernels/pool.js';

@@ -5,7 +5,7 @@
  */
 
 /** The test files that hold the bad calls. */
-export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data' | 'errors-graph';
+export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data' | 'errors-graph' | 'errors-modern';
 
 /** Exports with nothing to validate, and why. */
 export const NOT_VALIDATED: Readonly<Record<string, string>> = {
@@ -236,12 +236,38 @@ const data = [
   'writeFileAtomic',
 ];
 
+/** Activations, normalization, embeddings and attention (issue 19): test/errors-modern.test.ts. */
+const modern = [
+  // Activations.
+  'ELU',
+  'LeakyReLU',
+  'gelu',
+  'hardSigmoid',
+  'hardSwish',
+  'mish',
+  'selu',
+  'silu',
+  'softsign',
+  // Normalization and embeddings.
+  'Embedding',
+  'GroupNormalization',
+  'LayerNormalization',
+  'PositionEmbedding',
+  'TokenAndPositionEmbedding',
+  'layerNorm',
+  // Attention.
+  'MultiHeadAttention',
+  'composedAttention',
+  'dotProductAttention',
+];
+
 /** Exports that take arguments, by the test file holding their bad calls. */
 export const AUDITED: Readonly<Record<string, Owner>> = Object.fromEntries([
   ...[...unary, ...binary, ...reductions, ...otherOps, ...core].map((n) => [n, 'errors-ops'] as const),
   ...nn.map((n) => [n, 'errors-nn'] as const),
   ...data.map((n) => [n, 'errors-data'] as const),
   ...graph.map((n) => [n, 'errors-graph'] as const),
+  ...modern.map((n) => [n, 'errors-modern'] as const),
 ]);
 
 export const OP_FAMILIES = { unary, binary, reductions, otherOps };

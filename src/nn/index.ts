@@ -1,4 +1,4 @@
-export { type ActivationName, applyActivation } from './activations.js';
+export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
 export type { SaveFormat, SaveOptions } from './export.js';
@@ -15,6 +15,7 @@ export {
   SymbolicTensor,
   type SymShape,
 } from './layer.js';
+export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
 export {
   Activation,
   type ActivationArgs,
@@ -37,6 +38,20 @@ export {
 } from './layers/conv-more.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
 export {
+  Embedding,
+  type EmbeddingArgs,
+  PositionEmbedding,
+  type PositionEmbeddingArgs,
+  TokenAndPositionEmbedding,
+  type TokenAndPositionEmbeddingArgs,
+} from './layers/embedding.js';
+export {
+  GroupNormalization,
+  type GroupNormalizationArgs,
+  LayerNormalization,
+  type LayerNormalizationArgs,
+} from './layers/layer-norm.js';
+export {
   Average,
   Concatenate,
   type ConcatenateArgs,
@@ -47,6 +62,12 @@ export {
   Multiply,
   Subtract,
 } from './layers/merge.js';
+export {
+  type ComposedAttentionOptions,
+  composedAttention,
+  MultiHeadAttention,
+  type MultiHeadAttentionArgs,
+} from './layers/multi-head-attention.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
   AveragePooling1D,

@@ -7,7 +7,13 @@ import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import {
+  type ActivationName,
+  applyActivation,
+  assertActivationName,
+  finishActivation,
+  fusedPart,
+} from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import {
@@ -281,8 +287,7 @@ export class Conv1D extends Layer {
     const [b, steps, c] = x.shape;
     const x4 = reshape(x, [b, 1, steps, c]);
     const f4 = reshape(this.kernel!, [1, this.kernelSize, c, this.filters]);
-    const act = this.activation === 'softmax' ? 'linear' : this.activation;
-    const opts = { bias: this.bias, activation: act } as const;
+    const opts = { bias: this.bias, activation: fusedPart(this.activation) } as const;
     let y: Tensor;
     if (this.dilationRate > 1 || this.padding === 'causal') {
       const k: [number, number] = [1, this.kernelSize];
@@ -296,7 +301,7 @@ export class Conv1D extends Layer {
       }
     } else y = conv2d(x4, f4, [1, this.strides], this.padding, opts);
     const out = reshape(y, [b, y.shape[2], this.filters]);
-    return this.activation === 'softmax' ? applyActivation('softmax', out) : out;
+    return finishActivation(this.activation, out);
   }
   override getConfig(): Record<string, unknown> {
     return {

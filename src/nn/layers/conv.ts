@@ -5,7 +5,7 @@ import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import { type ActivationName, assertActivationName, finishActivation, fusedPart } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import {
@@ -161,11 +161,11 @@ export abstract class ConvBase extends Layer {
 
   /** The fused activation (softmax is applied after). */
   protected fused(): Activation {
-    return this.activation === 'softmax' ? 'linear' : this.activation;
+    return fusedPart(this.activation);
   }
 
   protected finish(y: Tensor): Tensor {
-    return this.activation === 'softmax' ? applyActivation('softmax', y) : y;
+    return finishActivation(this.activation, y);
   }
 
   override getConfig(): Record<string, unknown> {
