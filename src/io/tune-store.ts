@@ -14,7 +14,7 @@ import { ensureParentDir, writeFileAtomic } from './weights-file.js';
 /** The folder that holds the tuning files. */
 export function tuneCacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'wgsl-nn');
+  return join(xdg?.startsWith('/') ? xdg : join(homedir(), '.cache'), 'wgsl-nn');
 }
 
 const fileOf = (a: AdapterKey) => join(tuneCacheDir(), `tuning-${adapterId(a)}.json`);
