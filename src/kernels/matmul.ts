@@ -4,6 +4,7 @@ import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
 import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
+import { matmulF16, type Precision, useF16 } from './matmul-f16.js';
 import {
   type Epilogue,
   type MatmulUniforms,
@@ -36,6 +37,11 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Applied last (fused epilogue). */
   activation?: Activation;
+  /**
+   * 'f16': rank-2 operands go through half-precision copies where the adapter has shader-f16
+   * (f32 elsewhere; see matmul-f16.ts for the error). Default 'f32'.
+   */
+  precision?: Precision;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,10 +465,15 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     }
     assertBindable(bias, op, 'bias');
   }
+  const f16 = useF16(opts.precision, a, b);
   const out = emptyTensor([...batch, M, N], 'float32');
   const inputs = bias ? [a, b, bias] : [a, b];
   const attrs = { transposeA: tA, transposeB: tB, activation: act };
   if (out.size === 0) return recordOp(op, inputs, out, attrs);
+  if (f16 && Ka > 0) {
+    matmulF16(a, b, out, { M, N, K: Ka, tA, tB, act, bias });
+    return recordOp(op, inputs, out, attrs);
+  }
   const base: Base = { bias, M, N, K: Ka, tA, tB, act };
   if (batch.length === 0) {
     matmul2d(a, b, out, base);
