@@ -18,6 +18,7 @@ import {
 } from '../src/node.js';
 import { setMaxPooledBytes } from '../src/tensor/pool.js';
 import { maxAbsDiff, type Side, seededUniform } from './harness.js';
+import { mobileNetV2Onnx } from './onnx-mobilenet.js';
 import {
   describeSlices,
   forwardBatched,
@@ -26,6 +27,7 @@ import {
   type PeerMobileNet,
   peerMobileNetV2,
 } from './peer-mobilenet.js';
+import { type OrtPeer, ortPeers } from './peer-ort.js';
 import type { Peer, Tf } from './peer-tfjs.js';
 
 /**
@@ -40,11 +42,20 @@ export interface SessionCheck {
   text: string;
 }
 
+/** A further peer of a session (ONNX Runtime), timed with the others and checked against ours. */
+export interface OtherPeer {
+  name: string;
+  side: Side<unknown>;
+  check(): Promise<SessionCheck>;
+}
+
 export interface Session {
   /** Runs before timing (and warms both sides up): compares the two sides. */
   check(): Promise<SessionCheck>;
   ours: Side<unknown>;
   peer: Side<unknown>;
+  /** More peers (same input, same output), each checked against ours before timing. */
+  others?: OtherPeer[];
   /** Untimed measurements after the timing (memory high-water marks), for the JSON and table. */
   extra?(): Promise<Record<string, number>>;
   dispose(): void;
@@ -177,7 +188,23 @@ function mobileNetInference(
       const px = tf.tensor4d(data, [batch, size, size, 3]);
       const ours = () => tidy(() => nets.ours.apply(x, { training: false }));
       const theirs = () => tf.tidy(() => forwardBatched(tf, nets.peer, px, slices));
+      const shape = [batch, size, size, 3];
+      const others = (await ortSessions(size)).map(
+        (p): OtherPeer => ({
+          name: p.name,
+          side: { run: () => p.run(data, shape), cleanup: () => {} },
+          async check() {
+            const y = ours();
+            const a = await y.data();
+            y.dispose();
+            const d = maxAbsDiff(a, await p.run(data, shape));
+            const ok = d <= 1e-3;
+            return { ok, text: `${p.name} ${ok ? 'ok' : 'FAIL'} ${d.toExponential(1)}` };
+          },
+        }),
+      );
       return {
+        others,
         async check() {
           const y = ours();
           const a = await y.data();
@@ -217,6 +244,27 @@ async function peerRun(f: () => TF.Tensor, peerSync: () => Promise<void>): Promi
   const y = f();
   await peerSync();
   return y;
+}
+
+let ort: Promise<OrtPeer[]> | undefined;
+let ortSize = 0;
+/** Whether the MobileNetV2 cases also time ONNX Runtime (run.ts sets it from --no-ort). */
+export const ortOptions = { enabled: true, webgpu: true, notes: {} as Record<string, string> };
+
+/** The ONNX Runtime peers for MobileNetV2 at `size` (built once per process: sessions are reused). */
+async function ortSessions(size: number): Promise<OrtPeer[]> {
+  if (!ortOptions.enabled) return [];
+  if (ort && ortSize === size) return ort;
+  const path = backbonePath();
+  ortSize = size;
+  ort = (async () => {
+    const model = mobileNetV2Onnx(await backboneWeights(path), size);
+    const { peers, skipped, versions } = await ortPeers(model, { webgpu: ortOptions.webgpu });
+    Object.assign(ortOptions.notes, versions);
+    for (const [name, reason] of Object.entries(skipped)) ortOptions.notes[`${name} skipped`] = reason;
+    return peers;
+  })();
+  return ort;
 }
 
 /** Default run: batch 1, 16 and 64. */

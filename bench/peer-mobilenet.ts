@@ -41,7 +41,7 @@ const isTrainableName = (name: string) =>
   name.endsWith('kernel') || name.endsWith('/gamma') || name.endsWith('/beta');
 
 /** [filters, stride, expansion] of blocks 0..16 (alpha 1.0: filters are already multiples of 8). */
-const BLOCKS: ReadonlyArray<readonly [number, number, number]> = [
+export const BLOCKS: ReadonlyArray<readonly [number, number, number]> = [
   [16, 1, 1],
   [24, 2, 6],
   [24, 1, 6],
@@ -62,7 +62,7 @@ const BLOCKS: ReadonlyArray<readonly [number, number, number]> = [
 ];
 
 /** Keras correct_pad for one spatial side: [before, after]. */
-const correctPad = (size: number): [number, number] => [size % 2, 1];
+export const correctPad = (size: number): [number, number] => [size % 2, 1];
 
 /**
  * `trainable`: every weight is a `tf.variable` (kernels, gamma and beta trainable; the moving

@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceInfo, getDevice, memory, sync, type Tensor, tensor, tidy } from '../src/index.js';
 import { type BenchCase, CASES, SCALING_CASES } from './cases.js';
+import { type DecodeRow, decodeTable, measureDecode } from './decode.js';
 import {
   fmt,
   markdownTable,
@@ -13,7 +14,13 @@ import {
   type Side,
   type Timing,
 } from './harness.js';
-import { backbonePath, INFERENCE_CASES, SCALING_INFERENCE_CASES, type SessionCase } from './model-cases.js';
+import {
+  backbonePath,
+  INFERENCE_CASES,
+  ortOptions,
+  SCALING_INFERENCE_CASES,
+  type SessionCase,
+} from './model-cases.js';
 import {
   assertSameAdapter,
   captureGpuErrors,
@@ -32,7 +39,7 @@ import { TRAIN_CASES } from './train-cases.js';
  * Times each case on our kernels, on TF.js WebGPU (same process, same Dawn GPU and adapter) and,
  * for matmul, in plain JS; prints a Markdown table and writes bench/results/latest.json. Op cases
  * are in cases.ts, MobileNetV2 inference in model-cases.ts, training steps in train-cases.ts, time
- * to first result (child processes) in startup.ts. The scaling series (groups scaling-*) are
+ * to first result (child processes) in startup.ts, JPEG decoding (CPU) in decode.ts. The scaling series (groups scaling-*) are
  * opt-in: `--filter scaling` or `--all`.
  */
 
@@ -59,6 +66,9 @@ interface Args {
   all: boolean;
   /** Child processes per library and task for the time to first result. */
   startupRuns: number;
+  /** ONNX Runtime peers on the MobileNetV2 cases (all, or all but its WebGPU EP). */
+  ort: boolean;
+  ortWebgpu: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -71,6 +81,8 @@ function parseArgs(argv: string[]): Args {
     list: false,
     all: false,
     startupRuns: 3,
+    ort: true,
+    ortWebgpu: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -95,9 +107,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--list') args.list = true;
     else if (flag === '--all') args.all = true;
     else if (flag === '--startup-runs') args.startupRuns = count(1);
+    else if (flag === '--no-ort') args.ort = false;
+    else if (flag === '--no-ort-webgpu') args.ortWebgpu = false;
     else
       throw new Error(
-        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list, --all, --startup-runs)`,
+        `bench: unknown argument ${a} (use --filter, --reps, --warmup, --budget, --no-js, --list, --all, --startup-runs, --no-ort, --no-ort-webgpu)`,
       );
   }
   return args;
@@ -123,6 +137,10 @@ const STARTUP =
   'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict, first training steps (MobileNetV2, dense net)';
 const startupSelected = (args: Args) =>
   args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'startup');
+/** JPEG decode speed: in the default run, with `--all`, or `--filter decode`. */
+const DECODE = 'decode | JPEG decode images/s, 224x224 and 1024x768: jpeg-js, ours, peers';
+const decodeSelected = (args: Args) =>
+  args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'decode');
 
 interface Row {
   op: string;
@@ -131,8 +149,11 @@ interface Row {
   work: number;
   ours: Timing & { rate: number };
   peer: Timing & { rate: number };
-  /** peer ms / our ms: > 1 means we are faster. */
+  /** peer ms / our ms: > 1 means we are faster (the peer is TF.js WebGPU). */
   ratio: number;
+  /** Every peer by name (`tfjs-webgpu`, `ort-wasm`, `ort-webgpu`, `ort-node-cpu`): its rate and
+   * ratio (peer ms / our ms, > 1: we are faster). */
+  peers: Record<string, { rate: number; ratio: number }>;
   js?: Timing & { rate: number };
   check: string;
   checkOk: boolean;
@@ -159,6 +180,7 @@ function makeRow(c: AnyCase, ours: Timing, theirs: Timing, check: string, checkO
     ours: { ...ours, rate: rate(c, ours.median) },
     peer: { ...theirs, rate: rate(c, theirs.median) },
     ratio: theirs.median / ours.median,
+    peers: { 'tfjs-webgpu': { rate: rate(c, theirs.median), ratio: theirs.median / ours.median } },
     check,
     checkOk,
   };
@@ -170,8 +192,24 @@ async function runSession(c: SessionCase, peer: Peer, args: Args, ours: GPUDevic
   if ('skip' in s) return s.skip;
   try {
     const check = await captureGpuErrors([ours, peer.device], () => s.check());
-    const [a, b] = await measureSides([s.ours, s.peer], options(args, c.warmup, c.minReps));
-    const row = makeRow(c, a, b, check.text, check.ok);
+    const others = s.others ?? [];
+    const checks = [check];
+    for (const o of others) checks.push(await o.check());
+    const [a, b, ...rest] = await measureSides(
+      [s.ours, s.peer, ...others.map((o) => o.side)],
+      options(args, c.warmup, c.minReps),
+    );
+    const text = checks.map((k) => k.text).join('; ');
+    const row = makeRow(
+      c,
+      a,
+      b,
+      text,
+      checks.every((k) => k.ok),
+    );
+    others.forEach((o, k) => {
+      row.peers[o.name] = { rate: rate(c, rest[k].median), ratio: rest[k].median / a.median };
+    });
     if (s.extra) row.extra = await s.extra();
     return row;
   } finally {
@@ -252,6 +290,14 @@ async function runCase(c: BenchCase, peer: Peer, args: Args, device: GPUDevice):
   }
 }
 
+/** ", ort-wasm 20.1 ms (0.52x)" for the peers other than TF.js. */
+function otherPeers(row: Row): string {
+  return Object.entries(row.peers)
+    .filter(([name]) => name !== 'tfjs-webgpu')
+    .map(([name, p]) => `, ${name} ${fmt((row.work / p.rate) * 1000)} ms (${p.ratio.toFixed(2)}x)`)
+    .join('');
+}
+
 function table(rows: Row[]): string {
   const header = [
     'op',
@@ -261,6 +307,7 @@ function table(rows: Row[]): string {
     'TF.js ms',
     'TF.js rate',
     'TF.js/ours',
+    'other peers (peer ms / ours)',
     'JS ms',
     'reps ours/TF.js/JS',
     'check (max abs diff vs TF.js)',
@@ -273,6 +320,7 @@ function table(rows: Row[]): string {
     fmt(r.peer.median),
     `${fmt(r.peer.rate)} ${r.unit}`,
     `${r.ratio.toFixed(2)}x`,
+    otherPeers(r).slice(2).replace(/, /g, '; ') || '-',
     r.js ? fmt(r.js.median, 1) : '-',
     `${r.ours.reps}/${r.peer.reps}/${r.js ? r.js.reps : '-'}`,
     r.check,
@@ -309,12 +357,15 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const cases = ALL.filter((c) => selected(c, args));
   const startup = startupSelected(args);
-  if (args.list || (cases.length === 0 && !startup)) {
-    console.log([...ALL.map((c) => tagged(c) + (c.optIn ? ' (opt-in)' : '')), STARTUP].join('\n'));
+  const decode = decodeSelected(args);
+  if (args.list || (cases.length === 0 && !startup && !decode)) {
+    console.log([...ALL.map((c) => tagged(c) + (c.optIn ? ' (opt-in)' : '')), STARTUP, DECODE].join('\n'));
     if (cases.length === 0) console.error(`bench: no case matches --filter ${args.filters.join(',')}`);
-    return cases.length === 0 && !startup ? 1 : 0;
+    return cases.length === 0 && !startup && !decode ? 1 : 0;
   }
 
+  ortOptions.enabled = args.ort;
+  ortOptions.webgpu = args.ortWebgpu;
   await installSharedGpu(); // before getDevice(): both libraries then use this one GPU object
   const device = await getDevice();
   const peer = await setupPeer();
@@ -358,7 +409,7 @@ async function main(): Promise<number> {
     rows.push(row);
     console.log(
       `ours ${fmt(row.ours.median)} ms, TF.js ${fmt(row.peer.median)} ms` +
-        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}; check ${row.check} [${secs}]`,
+        `${row.js ? `, JS ${fmt(row.js.median, 1)} ms` : ''}${otherPeers(row)}; check ${row.check} [${secs}]`,
     );
     const leakOurs = memory().numTensors - ours0;
     const leakPeer = peerTensors(peer) - peer0;
@@ -381,12 +432,19 @@ async function main(): Promise<number> {
     }
   }
 
+  let decodeRows: DecodeRow[] = [];
+  if (decode) {
+    process.stdout.write('JPEG decode (one thread) ... ');
+    decodeRows = await measureDecode(flowerPhoto());
+  }
+
   const wall = (performance.now() - t0) / 1000;
   if (rows.length > 0) console.log(`\n${table(rows)}\n`);
+  if (decodeRows.length > 0) console.log(`${decodeTable(decodeRows)}\n`);
   if (rows.some((r) => r.extra)) console.log(`${memoryTable(rows)}\n`);
   if (startupRows.length > 0) console.log(`${startupTable(startupRows)}\n`);
   console.log(
-    'TF.js/ours > 1 means we are faster. Rates: matmul and convs FLOPs / t; fill, add, softmax, batchNorm ' +
+    'TF.js/ours > 1 means we are faster (likewise each ONNX Runtime ratio). Rates: matmul and convs FLOPs / t; fill, add, softmax, batchNorm ' +
       'bytes read+written / t; models images / t (ms = one forward pass or one training step).',
   );
   for (const s of skipped) console.log(`skipped ${s.case}: ${s.reason}`);
@@ -410,6 +468,8 @@ async function main(): Promise<number> {
       version: peer.tf.version_core,
       flags: { WEBGPU_CPU_FORWARD: false },
     },
+    /** ONNX Runtime peers of the MobileNetV2 rows: versions, and why any was skipped. */
+    ort: args.ort ? ortOptions.notes : 'disabled (--no-ort)',
     env,
     node: process.version,
     args: {
@@ -424,6 +484,7 @@ async function main(): Promise<number> {
     wallSeconds: wall,
     rows,
     startup: startupRows,
+    decode: decodeRows,
     skipped,
     errors,
   };
@@ -440,6 +501,12 @@ async function main(): Promise<number> {
     console.error(`bench: outputs disagree for ${failed.map((r) => `${r.op} ${r.shape}`).join('; ')}`);
   }
   return failed.length > 0 || errors.length > 0 ? 1 : 0;
+}
+
+/** A shared flower photo (224x224 4:2:0) as the source of the decode inputs, if present. */
+function flowerPhoto(): string | null {
+  const p = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data', 'flower_photos');
+  return existsSync(p) ? join(p, 'daisy', '14866200659_6462c723cb_m.jpg') : null;
 }
 
 main().then(

@@ -30,7 +30,7 @@ for (const entry of ['node', 'index']) {
 }
 
 // Modules of src/ that the core imports lazily and that only work in Node.
-const NODE_ONLY = new Set(['io/weights-file.ts', 'data/file-cache.ts', 'io/node-fs.ts']);
+const NODE_ONLY = new Set(['io/weights-file.ts', 'data/file-cache.ts', 'io/node-fs.ts', 'io/hdf5-write.ts']);
 
 /** A module exporting the same function names as `file`, each throwing "needs Node". */
 function nodeOnlyStub(file) {

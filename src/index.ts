@@ -4,16 +4,25 @@ export { type BatchOptions, CachedDataset, Dataset, type ShuffleOptions } from '
 export {
   type DecodedImage,
   type DecodeOptions,
+  type DecodeResizeOptions,
   decodeAndResize,
   decodeImage,
   readImageHeader,
   sniffFormat,
 } from './data/decode.js';
 export { ImageDecodeError } from './data/errors.js';
+export type { DctMethod } from './data/jpeg/index.js';
 export { type ImageSource, type LoadImageOptions, loadImage } from './data/load-image.js';
-export { resizeBilinearCpu } from './data/resize.js';
+export {
+  type ImageResizeOptions,
+  type Interpolation,
+  type PixelBuffer,
+  type ResizeOptions,
+  resizeBilinearCpu,
+  resizeImageCpu,
+} from './data/resize.js';
 export { resizeBilinear } from './data/resize-gpu.js';
-export { WeightsFormatError } from './io/errors.js';
+export { ModelFormatError, WeightsFormatError } from './io/errors.js';
 export {
   type ParsedSafetensors,
   parseSafetensors,

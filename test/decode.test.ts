@@ -246,7 +246,7 @@ describe('PNG decoding (every colour type and depth, against the TF semantics or
 });
 
 describe('JPEG decoding', () => {
-  it('decodes jpeg-js output identically and close to the source pixels, at sizes off the 8x8 grid', () => {
+  it('decodes close to the source pixels at sizes off the 8x8 grid (exactness: decode-reference.test.ts)', () => {
     for (const [w, h] of [
       [1, 1],
       [7, 5],
@@ -256,8 +256,6 @@ describe('JPEG decoding', () => {
       const { bytes, rgba } = jpegOf(w, h, 100);
       const img = decodeImage(bytes, { path: 'a.jpg' });
       expect([img.width, img.height]).toEqual([w, h]);
-      const ref = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-      expect(Array.from(img.data)).toEqual(Array.from(ref.data));
       // Lossy at quality 100 with 4:2:0 chroma: a few levels off, never wildly.
       let worst = 0;
       for (let p = 0; p < w * h; p++) {

@@ -16,6 +16,7 @@ import {
   readImageHeader,
   readSafetensorsFile,
   resizeBilinearCpu,
+  resizeImageCpu,
   saveTensorsFile,
   serializeSafetensors,
   sniffFormat,
@@ -36,6 +37,7 @@ const dir = mkdtempSync(join(tmpdir(), 'wgsl-nn-errors-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const nowhere = join(dir, 'no-such-dir');
 const junk = new Uint8Array([1, 2, 3]);
+const img1 = { width: 1, height: 1, channels: 1, data: [7] };
 const ds = () => Dataset.from([1, 2, 3]);
 const idfd = (opts: object) => imageDatasetFromDirectory(nowhere, { verbose: false, ...opts });
 
@@ -167,6 +169,46 @@ const calls: BadCall[] = [
     'got null',
   ),
   bad(
+    'resizeImageCpu',
+    'an unknown interpolation',
+    () => resizeImageCpu(img1, [2, 2], { interpolation: 'cubic' as never }),
+    ArgumentError,
+    "interpolation must be one of 'bilinear', 'nearest'",
+    'got "cubic"',
+  ),
+  bad(
+    'resizeImageCpu',
+    'antialias not a boolean',
+    () => resizeImageCpu(img1, [2, 2], { antialias: 1 as never }),
+    ArgumentError,
+    'antialias must be a boolean',
+    'got 1',
+  ),
+  bad(
+    'resizeImageCpu',
+    'null image',
+    () => resizeImageCpu(null as never, [2, 2]),
+    ArgumentError,
+    'resizeImageCpu: img must be',
+    'got null',
+  ),
+  bad(
+    'decodeImage',
+    'an unknown dctMethod',
+    () => decodeImage(junk, { dctMethod: 'FLOAT' as never }),
+    ArgumentError,
+    "dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE'",
+    'got "FLOAT"',
+  ),
+  bad(
+    'decodeImage',
+    'applyExifOrientation not a boolean',
+    () => decodeImage(junk, { applyExifOrientation: 'yes' as never }),
+    ArgumentError,
+    'applyExifOrientation must be a boolean',
+    'got "yes"',
+  ),
+  bad(
     'parseSafetensors',
     'null',
     () => parseSafetensors(null as never),
@@ -270,6 +312,22 @@ const calls: BadCall[] = [
   ),
   bad(
     'imageDatasetFromDirectory',
+    'an unknown interpolation',
+    () => idfd({ interpolation: 'linear' }),
+    ArgumentError,
+    'imageDatasetFromDirectory: interpolation must be one of',
+    'got "linear"',
+  ),
+  bad(
+    'imageDatasetFromDirectory',
+    'a string applyExifOrientation',
+    () => idfd({ applyExifOrientation: 'true' }),
+    ArgumentError,
+    'applyExifOrientation must be a boolean',
+    'got "true"',
+  ),
+  bad(
+    'imageDatasetFromDirectory',
     'a numeric cropToAspectRatio',
     () => idfd({ cropToAspectRatio: 1 }),
     ArgumentError,
@@ -330,6 +388,13 @@ describe('datasets, decoding, safetensors and files', () => {
       await expect(pool.run(null as never)).rejects.toThrow(ArgumentError);
       await expect(pool.run({ path: 'a.jpg', height: 0, width: 4 })).rejects.toThrow(
         /DecodePool.run: job must be \{ path: string, height, width: positive integers \}, got .*"height":0/,
+      );
+      const job = { path: 'a.jpg', height: 4, width: 4 };
+      await expect(pool.run({ ...job, interpolation: 'cubic' as never })).rejects.toThrow(
+        /DecodePool.run: interpolation must be one of .*got "cubic"/,
+      );
+      await expect(pool.run({ ...job, dctMethod: 'slow' as never })).rejects.toThrow(
+        /DecodePool.run: dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE', got "slow"/,
       );
       // A well-formed job for a missing file fails as that file, through a real worker.
       await expect(pool.run({ path: join(dir, 'missing.jpg'), height: 4, width: 4 })).rejects.toThrow(

@@ -288,7 +288,13 @@ describe('imageDatasetFromDirectory on a fixture tree (good, nested and hostile 
     const got = await collect({ classNames: ['dogs', 'cats'], shuffle: false });
     expect(got.ys.flat()).toEqual([0, 0, 1, 1, 1, 1, 1, 1]);
     expect(got.files.slice(0, 2)).toEqual(['dogs/badcrc.png', 'dogs/corrupt.jpg']);
-    for (const opts of [{ cropToAspectRatio: true }, { padToAspectRatio: true }]) {
+    for (const opts of [
+      { cropToAspectRatio: true },
+      { padToAspectRatio: true },
+      { interpolation: 'nearest' as const },
+      { interpolation: 'area' as const, cropToAspectRatio: true },
+      { applyExifOrientation: true, interpolation: 'bicubic' as const },
+    ]) {
       const r = await collect({ ...opts, classNames: ['cats'], shuffle: false });
       expect(r.xs[0]).toEqual(await expected('cats/a.jpg', opts));
       expect(r.xs[2]).toEqual(await expected('cats/c.JPG', opts));

@@ -223,20 +223,80 @@ export interface MobileNetV2WeightFiles {
   top?: Source;
 }
 
+/** The alphas and input sizes Keras ships ImageNet weights for. */
+export const KERAS_MOBILENET_V2_ALPHAS: readonly number[] = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4];
+export const KERAS_MOBILENET_V2_SIZES: readonly number[] = [96, 128, 160, 192, 224];
+
+/** `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<size>[_no_top].h5` -> its parts. */
+export function parseKerasMobileNetV2Name(
+  source: Source,
+): { alpha: number; size: number; top: boolean } | undefined {
+  const name =
+    String(source instanceof URL ? source.pathname : source)
+      .split(/[/\\]/)
+      .pop() ?? '';
+  const m = /^mobilenet_v2_weights_tf_dim_ordering_tf_kernels_([\d.]+)_(\d+)(_no_top)?\.h5$/.exec(name);
+  return m ? { alpha: Number(m[1]), size: Number(m[2]), top: !m[3] } : undefined;
+}
+
 /**
- * Loads Keras-named ImageNet weights into a model built by `mobileNetV2`: file paths in Node, URLs
- * (fetched) in Node or a browser. Every weight must be
- * present with the right shape; errors list the exact missing or mismatched names.
+ * Loads a Keras applications weight file (`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5`,
+ * or `..._no_top.h5`; any alpha and size) into a model built by `mobileNetV2` with the same alpha. A
+ * file with the classifier fills `predictions` (Keras 2 called it `Logits`) when the model has a top.
+ */
+async function loadKerasH5(model: Functional, source: Source): Promise<void> {
+  const [{ readBytes }, { parseKerasH5 }, { assignLeafWeights }] = await Promise.all([
+    import('../io/resource.js'),
+    import('../io/keras.js'),
+    import('../nn/formats.js'),
+  ]);
+  const parsed = parseKerasMobileNetV2Name(source);
+  const hasTop = model.layers.some((l) => l.name === 'predictions');
+  if (parsed && !parsed.top && hasTop) {
+    throw new ArgumentError(
+      `loadMobileNetV2Weights: ${String(source)} has no classifier (_no_top) but the model has one (includeTop); use the file without _no_top or build with includeTop: false`,
+    );
+  }
+  const bytes = await readBytes('loadMobileNetV2Weights', source);
+  const leaves = parseKerasH5(bytes, String(source)).readWeights();
+  if (!hasTop) leaves.delete('Logits');
+  try {
+    assignLeafWeights(model, leaves, {
+      source: String(source),
+      renameLayer: (n) => (n === 'Logits' ? 'predictions' : n),
+    });
+  } catch (e) {
+    if (!parsed) throw e;
+    (e as Error).message +=
+      ` (the file name says alpha ${parsed.alpha}: build the model with mobileNetV2({ alpha: ${parsed.alpha} }))`;
+    throw e;
+  }
+}
+
+/**
+ * Loads ImageNet weights into a model built by `mobileNetV2`: our Keras-named safetensors
+ * (`{ backbone, top? }`), or one Keras applications `.h5` file
+ * (`mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<size>[_no_top].h5`). File paths in Node,
+ * URLs (fetched) in Node or a browser. Every weight must be present with the right shape; errors list
+ * the exact missing or mismatched names.
  */
 export async function loadMobileNetV2Weights(
   model: Functional,
-  files: MobileNetV2WeightFiles,
+  files: MobileNetV2WeightFiles | Source,
 ): Promise<void> {
   if (!(model instanceof Functional))
     throw new ArgumentError('loadMobileNetV2Weights: model must be a model built by mobileNetV2()');
+  if (typeof files === 'string' || files instanceof URL) {
+    if (!/\.(h5|hdf5)$/i.test(String(files).replace(/[?#].*$/, ''))) {
+      throw new ArgumentError(
+        `loadMobileNetV2Weights: a single file must be a Keras .h5 weights file, got ${JSON.stringify(String(files))}; pass { backbone, top? } for safetensors`,
+      );
+    }
+    return loadKerasH5(model, files);
+  }
   if (files === null || typeof files !== 'object' || files.backbone === undefined) {
     throw new ArgumentError(
-      `loadMobileNetV2Weights: files must be { backbone, top? } (paths or URLs), got ${JSON.stringify(files)}`,
+      `loadMobileNetV2Weights: files must be { backbone, top? } (paths or URLs) or a Keras .h5 path, got ${JSON.stringify(files)}`,
     );
   }
   checkOptions<MobileNetV2WeightFiles>(

@@ -25,6 +25,10 @@ export async function runDecodeJob(
     cropToAspectRatio: job.cropToAspectRatio,
     padToAspectRatio: job.padToAspectRatio,
     maxPixels: job.maxPixels,
+    interpolation: job.interpolation,
+    antialias: job.antialias,
+    dctMethod: job.dctMethod,
+    applyExifOrientation: job.applyExifOrientation,
   });
 }
 

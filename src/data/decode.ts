@@ -1,13 +1,22 @@
-import jpeg from 'jpeg-js';
 import { ArgumentError } from '../tensor/errors.js';
 import { ImageDecodeError } from './errors.js';
+import { applyOrientation, exifOrientation } from './exif.js';
+import { type DctMethod, decodeJpegRgb, JpegDataError } from './jpeg/index.js';
 import { decodePng, PNG_SIGNATURE, pngHeader } from './png.js';
-import { assertSize, type ResizeOptions, resampleInto, resizePlan } from './resize.js';
+import {
+  assertResizeOptions,
+  assertSize,
+  type ImageResizeOptions,
+  resampleInto,
+  resizePlan,
+} from './resize.js';
 
 /**
  * JPEG and PNG decoding to interleaved RGB, following `tf.image.decode_image(channels=3)` (what
  * Keras' `image_dataset_from_directory` uses): grey is replicated to RGB, alpha is dropped (not
- * composited), 16-bit samples keep their high byte, palettes are expanded. The format comes from
+ * composited), 16-bit samples keep their high byte, palettes are expanded. JPEGs give the same
+ * pixels as TensorFlow's libjpeg-turbo (see `jpeg/`): by default its `INTEGER_FAST` IDCT, as
+ * `decode_image` uses; `dctMethod: 'INTEGER_ACCURATE'` gives libjpeg-turbo's own default (Pillow's). The format comes from
  * the magic bytes, never from the file name. The header is parsed here first so that an image
  * claiming more than `maxPixels` is refused before anything is allocated. Every failure is an
  * `ImageDecodeError` naming the path. No Node-only imports (pngjs needs a global `Buffer`); PNG
@@ -29,6 +38,17 @@ export interface DecodeOptions {
   path?: string;
   /** Refuse images whose header claims more pixels than this. Default 50 M. */
   maxPixels?: number;
+  /**
+   * The JPEG inverse DCT, as `tf.io.decode_jpeg(dct_method=...)`: `'INTEGER_FAST'` (default, what
+   * TensorFlow and so Keras use) or `'INTEGER_ACCURATE'` (libjpeg-turbo's default, Pillow's).
+   */
+  dctMethod?: DctMethod;
+  /**
+   * Rotate / mirror JPEGs as their EXIF orientation tag says (as Pillow's `exif_transpose`; PNGs
+   * are returned as stored).
+   * Default false: like Keras, the tag is ignored and the stored pixels are returned.
+   */
+  applyExifOrientation?: boolean;
 }
 
 /** RGB pixels, row-major `[height, width, 3]`. */
@@ -93,6 +113,16 @@ function jpegHeader(b: Uint8Array, path: string): ImageHeader {
         const kind = m >= 0xc9 ? 'arithmetic-coded' : 'lossless or hierarchical';
         fail(path, `unsupported JPEG: ${kind} (SOF${m - 0xc0}); only baseline and progressive are decoded`);
       }
+      if (b[o + 2] !== 8) {
+        fail(path, `unsupported JPEG: ${b[o + 2]}-bit samples; only 8-bit JPEGs are decoded (as TensorFlow)`);
+      }
+      const nc = b[o + 7];
+      if (nc !== 1 && nc !== 3 && nc !== 4) {
+        fail(
+          path,
+          `unsupported JPEG: ${nc} colour components; only 1 (grey), 3 (YCbCr/RGB) and 4 (CMYK/YCCK)`,
+        );
+      }
       const height = be16(b, o + 3);
       const width = be16(b, o + 5);
       if (width === 0 || height === 0) {
@@ -138,19 +168,18 @@ function checkedHeader(bytes: Uint8Array, opts: DecodeOptions, op: string): Imag
   return header;
 }
 
-function decodeJpeg(bytes: Uint8Array, h: ImageHeader, maxPixels: number): Uint8Array {
-  // jpeg-js keeps ~4 bytes per sample in DCT blocks plus its line buffers; cap it near that.
-  const mb = Math.ceil((h.width * h.height * 24) / 2 ** 20) + 16;
-  const img = jpeg.decode(bytes, {
-    useTArray: true,
-    formatAsRGBA: false,
-    maxResolutionInMP: maxPixels / 1e6,
-    maxMemoryUsageInMB: mb,
-  });
-  if (img.width !== h.width || img.height !== h.height || img.data.length !== h.width * h.height * 3) {
-    throw new Error(`decoded ${img.width}x${img.height} but the header says ${h.width}x${h.height}`);
+/** @internal Checks `dctMethod` and `applyExifOrientation` (shared with DecodePool.run). */
+export function checkDecodeOptions(opts: DecodeOptions, op: string): void {
+  const m = opts.dctMethod;
+  if (m !== undefined && m !== 'INTEGER_FAST' && m !== 'INTEGER_ACCURATE') {
+    throw new ArgumentError(
+      `${op}: dctMethod must be 'INTEGER_FAST' or 'INTEGER_ACCURATE', got ${JSON.stringify(m)}`,
+    );
   }
-  return img.data;
+  const a = opts.applyExifOrientation;
+  if (a !== undefined && typeof a !== 'boolean') {
+    throw new ArgumentError(`${op}: applyExifOrientation must be a boolean, got ${JSON.stringify(a)}`);
+  }
 }
 
 function decodeInto<D extends Uint8Array | Float32Array>(
@@ -160,18 +189,28 @@ function decodeInto<D extends Uint8Array | Float32Array>(
   make: (n: number) => D,
 ): DecodedImage<D> {
   const path = opts.path ?? '<bytes>';
+  checkDecodeOptions(opts, op);
   const h = checkedHeader(bytes, opts, op);
   const n = h.width * h.height;
   try {
-    let data: D;
-    if (h.format === 'jpeg') {
-      const rgb = decodeJpeg(bytes, h, opts.maxPixels ?? DEFAULT_MAX_PIXELS);
-      data = make(n * 3);
-      data.set(rgb);
-    } else {
-      data = decodePng(bytes, path, n, make(n * 3));
+    if (h.format === 'png') {
+      return { width: h.width, height: h.height, channels: 3, data: decodePng(bytes, path, n, make(n * 3)) };
     }
-    return { width: h.width, height: h.height, channels: 3, data };
+    const img = decodeJpegRgb(bytes, opts.dctMethod ?? 'INTEGER_FAST', opts.maxPixels ?? DEFAULT_MAX_PIXELS);
+    if (img.width !== h.width || img.height !== h.height) {
+      throw new JpegDataError(
+        `decoded ${img.width}x${img.height} but the header says ${h.width}x${h.height}`,
+      );
+    }
+    let data: D;
+    if (make(0) instanceof Uint8Array) data = img.data as D;
+    else {
+      data = make(n * 3);
+      data.set(img.data);
+    }
+    const o = opts.applyExifOrientation ? exifOrientation(img.exif) : 1;
+    const r = applyOrientation(data, img.width, img.height, 3, o, make);
+    return { width: r.width, height: r.height, channels: 3, data: r.data };
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
@@ -206,7 +245,7 @@ export function decodeImage(
   return decodeInto(bytes, opts, 'decodeImage', (n) => new Uint8Array(n));
 }
 
-export interface DecodeResizeOptions extends DecodeOptions, ResizeOptions {
+export interface DecodeResizeOptions extends DecodeOptions, ImageResizeOptions {
   /** Output [height, width]. */
   size: readonly [number, number];
 }
@@ -219,8 +258,8 @@ export interface ResizedImage {
 }
 
 /**
- * One image file as Keras loads it: decode to 8-bit RGB, then bilinear resize (optionally with
- * crop or pad to keep the aspect ratio). `out` may be given to write into a reused buffer.
+ * One image file as Keras loads it: decode to 8-bit RGB, then resize with `interpolation`
+ * (default bilinear; optionally with crop or pad to keep the aspect ratio). `out` may be given to write into a reused buffer.
  */
 export function decodeAndResize(
   bytes: Uint8Array,
@@ -232,6 +271,7 @@ export function decodeAndResize(
       `decodeAndResize: options { size, ... } are required, got ${JSON.stringify(opts)}`,
     );
   assertSize(opts.size, 'decodeAndResize', 'size');
+  assertResizeOptions(opts, 'decodeAndResize');
   const img = decodeImage(bytes, opts);
   const plan = resizePlan(img.height, img.width, opts.size, opts, 'decodeAndResize');
   const need = plan.outH * plan.outW * 3;

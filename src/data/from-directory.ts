@@ -8,6 +8,7 @@ import { runDecodeJob } from './decode-worker.js';
 import { ImageDecodeError } from './errors.js';
 import { IMAGE_EXTENSIONS, indexDirectory, isDir } from './index-directory.js';
 import { NumpyRandomState } from './numpy-random.js';
+import { assertResizeOptions, type Interpolation } from './resize.js';
 import { type DecodeJob, DecodePool, defaultDecodePool } from './worker-pool.js';
 
 /**
@@ -38,8 +39,20 @@ export interface ImageDatasetOptions {
   labelMode?: LabelMode | null;
   /** Explicit class folders and their order (a subset of the sub-folders). Default: all, sorted. */
   classNames?: readonly string[];
+  /** Crop the largest centred window of the target aspect ratio first (Keras `smart_resize`). */
   cropToAspectRatio?: boolean;
+  /** Resize to fit and pad with zeros (`tf.image.resize_with_pad`). */
   padToAspectRatio?: boolean;
+  /**
+   * The resize method, as Keras: 'bilinear' (default), 'nearest', 'bicubic', 'area', 'lanczos3',
+   * 'lanczos5', 'gaussian' or 'mitchellcubic' (the same values as `tf.image.resize`).
+   */
+  interpolation?: Interpolation;
+  /**
+   * Rotate / mirror JPEGs as their EXIF orientation says before resizing. Default false: Keras
+   * (`tf.io.decode_image`) ignores the tag.
+   */
+  applyExifOrientation?: boolean;
   /** What to do with a file that cannot be decoded. Default 'warn': skip it, one warning per file. */
   onBadFile?: 'warn' | 'error';
   /** Refuse images whose header claims more pixels. Default 50 M. */
@@ -112,6 +125,8 @@ const OPTION_KEYS: OptionKeys<ImageDatasetOptions> = {
   classNames: true,
   cropToAspectRatio: true,
   padToAspectRatio: true,
+  interpolation: true,
+  applyExifOrientation: true,
   onBadFile: true,
   maxPixels: true,
   workers: true,
@@ -126,7 +141,13 @@ function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (o === null || typeof o !== 'object')
     throw new ArgumentError(`${OP}: options must be an object, got ${JSON.stringify(o)}`);
   checkOptionKeys(o, OPTION_KEYS, OP);
-  for (const k of ['shuffle', 'cropToAspectRatio', 'padToAspectRatio', 'verbose'] as const) {
+  for (const k of [
+    'shuffle',
+    'cropToAspectRatio',
+    'padToAspectRatio',
+    'verbose',
+    'applyExifOrientation',
+  ] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean')
       throw new ArgumentError(`${OP}: ${k} must be a boolean, got ${JSON.stringify(o[k])}`);
   }
@@ -187,6 +208,7 @@ function checkOptions(dir: unknown, o: ImageDatasetOptions): Checked {
   if (o.cropToAspectRatio && o.padToAspectRatio) {
     throw new ArgumentError(`${OP}: only one of cropToAspectRatio and padToAspectRatio can be true`);
   }
+  assertResizeOptions({ interpolation: o.interpolation }, OP);
   if (o.onBadFile !== undefined && o.onBadFile !== 'warn' && o.onBadFile !== 'error') {
     throw new ArgumentError(`${OP}: onBadFile must be 'warn' or 'error', got ${JSON.stringify(o.onBadFile)}`);
   }
@@ -272,6 +294,8 @@ function makeDataset(
       cropToAspectRatio: o.cropToAspectRatio,
       padToAspectRatio: o.padToAspectRatio,
       maxPixels: o.maxPixels ?? DEFAULT_MAX_PIXELS,
+      interpolation: o.interpolation,
+      applyExifOrientation: o.applyExifOrientation,
     };
     try {
       const pool = poolNow();

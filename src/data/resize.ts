@@ -1,9 +1,12 @@
 import { ArgumentError } from '../tensor/errors.js';
+import { axisTaps, INTERPOLATIONS, type Interpolation } from './resize-kernels.js';
+
+export type { Interpolation } from './resize-kernels.js';
 
 /**
- * Bilinear image resizing on the CPU with the semantics of `tf.image.resize(method='bilinear')`
- * (half-pixel centers, no antialiasing), which is what Keras' `image_dataset_from_directory` uses,
- * plus its `crop_to_aspect_ratio` (Keras `smart_resize`) and `pad_to_aspect_ratio`
+ * Image resizing on the CPU with the semantics of `tf.image.resize`: bilinear (half-pixel centers,
+ * no antialiasing: what Keras' `image_dataset_from_directory` uses by default) here, the other
+ * methods and `antialias` through the per-axis weights of `resize-kernels.ts`; plus its `crop_to_aspect_ratio` (Keras `smart_resize`) and `pad_to_aspect_ratio`
  * (`tf.image.resize_with_pad`) variants. TensorFlow computes in float32, so every step here is
  * rounded with `Math.fround` to give the same values. No Node-only imports: this runs in workers
  * and browsers. `resize-gpu.ts` is the WGSL kernel with the same arithmetic.
@@ -22,6 +25,27 @@ export interface ResizeOptions {
   cropToAspectRatio?: boolean;
   /** Keep the aspect ratio by resizing to fit inside the target and padding with zeros. */
   padToAspectRatio?: boolean;
+}
+
+/** `ResizeOptions` plus the method, as `tf.image.resize(method, antialias)` / Keras `interpolation`. */
+export interface ImageResizeOptions extends ResizeOptions {
+  /** 'bilinear' (default), 'nearest', 'bicubic', 'area', 'lanczos3', 'lanczos5', 'gaussian' or 'mitchellcubic'. */
+  interpolation?: Interpolation;
+  /** Low-pass filter when downsampling, as `tf.image.resize(antialias=True)`. Default false. */
+  antialias?: boolean;
+}
+
+/** Checks `interpolation` and `antialias` of resize options. */
+export function assertResizeOptions(opts: ImageResizeOptions, op: string): void {
+  const m = opts.interpolation;
+  if (m !== undefined && !INTERPOLATIONS.includes(m)) {
+    throw new ArgumentError(
+      `${op}: interpolation must be one of ${INTERPOLATIONS.map((x) => `'${x}'`).join(', ')}, got ${JSON.stringify(m)}`,
+    );
+  }
+  if (opts.antialias !== undefined && typeof opts.antialias !== 'boolean') {
+    throw new ArgumentError(`${op}: antialias must be a boolean, got ${JSON.stringify(opts.antialias)}`);
+  }
 }
 
 /** A rectangle in pixels: top row, left column, height, width. */
@@ -44,6 +68,9 @@ export interface ResizePlan {
   /** float32 source pixels per output pixel along y and x, as TF computes them. */
   scaleY: number;
   scaleX: number;
+  /** The method (bilinear unless the options say otherwise) and antialiasing. */
+  interpolation: Interpolation;
+  antialias: boolean;
 }
 
 const f32 = Math.fround;
@@ -96,10 +123,11 @@ export function resizePlan(
   inH: number,
   inW: number,
   size: readonly [number, number],
-  opts: ResizeOptions = {},
+  opts: ImageResizeOptions = {},
   op = 'resize',
 ): ResizePlan {
   assertSize(size, op);
+  assertResizeOptions(opts, op);
   if (!(Number.isInteger(inH) && Number.isInteger(inW) && inH > 0 && inW > 0)) {
     throw new ArgumentError(`${op}: the input image must be at least 1x1, got ${inH}x${inW}`);
   }
@@ -110,7 +138,16 @@ export function resizePlan(
   const full = (h: number, w: number): Box => ({ y: 0, x: 0, h, w });
   const src = opts.cropToAspectRatio ? cropBox(inH, inW, outH, outW) : full(inH, inW);
   const dst = opts.padToAspectRatio ? padBox(inH, inW, outH, outW) : full(outH, outW);
-  return { src, dst, outH, outW, scaleY: f32(src.h / dst.h), scaleX: f32(src.w / dst.w) };
+  return {
+    src,
+    dst,
+    outH,
+    outW,
+    scaleY: f32(src.h / dst.h),
+    scaleX: f32(src.w / dst.w),
+    interpolation: opts.interpolation ?? 'bilinear',
+    antialias: opts.antialias ?? false,
+  };
 }
 
 /** Per output coordinate: the two source indices (within the window) and the float32 weight. */
@@ -134,33 +171,60 @@ function taps(n: number, scale: number, inSize: number): Taps {
   return { lo, hi, lerp };
 }
 
+function resizeWith(
+  op: string,
+  img: PixelBuffer,
+  size: readonly [number, number],
+  opts: ImageResizeOptions,
+): Float32Array {
+  if (img === null || typeof img !== 'object' || typeof img.data?.length !== 'number') {
+    throw new ArgumentError(
+      `${op}: img must be { width, height, channels, data: array of values }, got ${img === null ? 'null' : typeof img}`,
+    );
+  }
+  if (opts === null || typeof opts !== 'object') {
+    throw new ArgumentError(`${op}: options must be an object, got ${JSON.stringify(opts)}`);
+  }
+  const { width: inW, height: inH, channels: c, data } = img;
+  if (!Number.isInteger(c) || c < 1) {
+    throw new ArgumentError(`${op}: channels must be a positive integer, got ${c}`);
+  }
+  if (data.length !== inW * inH * c) {
+    throw new ArgumentError(
+      `${op}: data has ${data.length} values, but ${inH}x${inW}x${c} needs ${inW * inH * c}`,
+    );
+  }
+  const plan = resizePlan(inH, inW, size, opts, op);
+  const out = new Float32Array(plan.outH * plan.outW * c);
+  resampleInto(data, inW, c, plan, out);
+  return out;
+}
+
 /**
- * Resizes interleaved pixels to `size` = [height, width] and returns float32 values
- * `[height, width, channels]` in the input's range (0..255 for 8-bit images).
+ * Bilinear resize (`tf.image.resize` default: half-pixel centers, no antialias) of interleaved
+ * pixels to `size` = [height, width]; float32 `[height, width, channels]` in the input's range.
  */
 export function resizeBilinearCpu(
   img: PixelBuffer,
   size: readonly [number, number],
   opts: ResizeOptions = {},
 ): Float32Array {
-  if (img === null || typeof img !== 'object' || typeof img.data?.length !== 'number') {
-    throw new ArgumentError(
-      `resizeBilinearCpu: img must be { width, height, channels, data: array of values }, got ${img === null ? 'null' : typeof img}`,
-    );
-  }
-  const { width: inW, height: inH, channels: c, data } = img;
-  if (!Number.isInteger(c) || c < 1) {
-    throw new ArgumentError(`resizeBilinearCpu: channels must be a positive integer, got ${c}`);
-  }
-  if (data.length !== inW * inH * c) {
-    throw new ArgumentError(
-      `resizeBilinearCpu: data has ${data.length} values, but ${inH}x${inW}x${c} needs ${inW * inH * c}`,
-    );
-  }
-  const plan = resizePlan(inH, inW, size, opts, 'resizeBilinearCpu');
-  const out = new Float32Array(plan.outH * plan.outW * c);
-  resampleInto(data, inW, c, plan, out);
-  return out;
+  return resizeWith('resizeBilinearCpu', img, size, {
+    cropToAspectRatio: opts?.cropToAspectRatio,
+    padToAspectRatio: opts?.padToAspectRatio,
+  });
+}
+
+/**
+ * `tf.image.resize(img, size, method=interpolation, antialias)` of interleaved pixels on the CPU
+ * (with Keras' crop / pad to the aspect ratio); float32 `[height, width, channels]`.
+ */
+export function resizeImageCpu(
+  img: PixelBuffer,
+  size: readonly [number, number],
+  opts: ImageResizeOptions = {},
+): Float32Array {
+  return resizeWith('resizeImageCpu', img, size, opts);
 }
 
 /** Writes the resize described by `plan` of `src` (row length `inW`, `c` channels) into `out`. */
@@ -172,6 +236,10 @@ export function resampleInto(
   out: Float32Array,
   outOffset = 0,
 ): void {
+  if (plan.interpolation !== 'bilinear' || plan.antialias) {
+    resampleSeparable(src, inW, c, plan, out, outOffset);
+    return;
+  }
   const { src: s, dst: d, outW } = plan;
   const ty = taps(d.h, plan.scaleY, s.h);
   const tx = taps(d.w, plan.scaleX, s.w);
@@ -195,6 +263,46 @@ export function resampleInto(
         const b = f32(bl + f32(f32(br - bl) * lx));
         out[o++] = t + f32(f32(b - t) * ly);
       }
+    }
+  }
+}
+
+/** Any other method: rows through the x taps into a float32 buffer, then columns through the y taps. */
+function resampleSeparable(
+  src: ArrayLike<number>,
+  inW: number,
+  c: number,
+  plan: ResizePlan,
+  out: Float32Array,
+  outOffset: number,
+): void {
+  const { src: s, dst: d, outW } = plan;
+  const tx = axisTaps(plan.interpolation, plan.antialias, s.w, d.w);
+  const ty = axisTaps(plan.interpolation, plan.antialias, s.h, d.h);
+  const mid = new Float32Array(s.h * d.w * c);
+  for (let y = 0; y < s.h; y++) {
+    const row = ((s.y + y) * inW + s.x) * c;
+    let o = y * d.w * c;
+    for (let x = 0; x < d.w; x++) {
+      for (let k = 0; k < c; k++) {
+        let acc = 0;
+        for (let j = x * tx.span; j < (x + 1) * tx.span; j++) {
+          const w = tx.weight[j];
+          if (w !== 0) acc += w * src[row + tx.index[j] * c + k];
+        }
+        mid[o++] = acc;
+      }
+    }
+  }
+  out.fill(0, outOffset, outOffset + plan.outH * outW * c);
+  const rowLen = d.w * c;
+  for (let y = 0; y < d.h; y++) {
+    const o = outOffset + ((d.y + y) * outW + d.x) * c;
+    for (let j = y * ty.span; j < (y + 1) * ty.span; j++) {
+      const w = ty.weight[j];
+      if (w === 0) continue;
+      const m = ty.index[j] * rowLen;
+      for (let i = 0; i < rowLen; i++) out[o + i] += w * mid[m + i];
     }
   }
 }

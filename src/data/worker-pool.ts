@@ -5,8 +5,10 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ArgumentError, WgslNnError } from '../tensor/errors.js';
 import { checkOptions } from '../tensor/options.js';
-import type { ResizedImage } from './decode.js';
+import { checkDecodeOptions, type ResizedImage } from './decode.js';
 import { ImageDecodeError } from './errors.js';
+import type { DctMethod } from './jpeg/index.js';
+import { assertResizeOptions, type Interpolation } from './resize.js';
 
 /**
  * A pool of `node:worker_threads` that read, decode and resize image files, so that decoding
@@ -24,6 +26,13 @@ export interface DecodeJob {
   cropToAspectRatio?: boolean;
   padToAspectRatio?: boolean;
   maxPixels?: number;
+  /** Resize method (default 'bilinear') and antialiasing, as `tf.image.resize`. */
+  interpolation?: Interpolation;
+  antialias?: boolean;
+  /** JPEG IDCT (default 'INTEGER_FAST', TensorFlow's). */
+  dctMethod?: DctMethod;
+  /** Apply the EXIF orientation of JPEGs (default false, as Keras). */
+  applyExifOrientation?: boolean;
 }
 
 /** @internal Messages between the pool and `decode-worker.ts`. */
@@ -119,6 +128,12 @@ export class DecodePool {
           `DecodePool.run: job must be { path: string, height, width: positive integers }, got ${JSON.stringify(job)}`,
         ),
       );
+    }
+    try {
+      assertResizeOptions(job, 'DecodePool.run');
+      checkDecodeOptions(job, 'DecodePool.run');
+    } catch (e) {
+      return Promise.reject(e);
     }
     return new Promise<ResizedImage>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, resolve, reject });

@@ -6,3 +6,9 @@ import { WgslNnError } from '../tensor/errors.js';
  * file problem and, where there is one, the tensor.
  */
 export class WeightsFormatError extends WgslNnError {}
+
+/**
+ * A model file (TensorFlow.js model.json, Keras .keras or .h5) that we cannot load: a broken
+ * topology, or layers wgsl-nn does not support (all of them listed by name and class).
+ */
+export class ModelFormatError extends WgslNnError {}

@@ -71,6 +71,13 @@ export async function readBytes(fn: string, source: Source): Promise<Uint8Array>
   }
 }
 
+/** In Node, the entries of a local directory `source`; undefined for files, URLs and in browsers. */
+export async function listLocalDirectory(source: Source): Promise<string[] | undefined> {
+  if (isFetched(source)) return undefined;
+  const fs = await import('./node-fs.js');
+  return fs.listDirectory(fsPath(source));
+}
+
 /** Reads and validates a safetensors file or URL (Node files are checked before they are read whole). */
 export async function readSafetensors(fn: string, source: Source): Promise<ParsedSafetensors> {
   checkSource(fn, 'path', source);

@@ -1,6 +1,7 @@
 export { type ActivationName, applyActivation } from './activations.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
+export type { SaveFormat, SaveOptions } from './export.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { setGraphFusion } from './fusion.js';
 export { type InitializerName, initialize } from './initializers.js';
@@ -26,14 +27,50 @@ export {
   type SoftmaxArgs,
 } from './layers/basic.js';
 export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
+export {
+  Conv1D,
+  type Conv1DArgs,
+  Conv2DTranspose,
+  type Conv2DTransposeArgs,
+  SeparableConv2D,
+  type SeparableConv2DArgs,
+} from './layers/conv-more.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
+export {
+  Average,
+  Concatenate,
+  type ConcatenateArgs,
+  Dot,
+  type DotArgs,
+  Maximum,
+  Minimum,
+  Multiply,
+  Subtract,
+} from './layers/merge.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
+  AveragePooling1D,
   AveragePooling2D,
+  GlobalAveragePooling1D,
   GlobalAveragePooling2D,
+  GlobalMaxPooling1D,
+  GlobalMaxPooling2D,
+  type GlobalPoolingArgs,
+  MaxPooling1D,
   MaxPooling2D,
+  type Pooling1DArgs,
   type Pooling2DArgs,
 } from './layers/pooling.js';
+export {
+  Cropping2D,
+  type Cropping2DArgs,
+  Permute,
+  type PermuteArgs,
+  RepeatVector,
+  type RepeatVectorArgs,
+  UpSampling2D,
+  type UpSampling2DArgs,
+} from './layers/reshaping.js';
 export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
 export {
   categoricalAccuracy,
@@ -47,6 +84,7 @@ export {
   sparseCategoricalCrossentropy,
 } from './losses.js';
 export { type CompileArgs, Model } from './model.js';
+export type { LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
 export {
   Adam,
   type AdamArgs,
@@ -58,7 +96,7 @@ export {
   type SGDArgs,
 } from './optimizers.js';
 export type { LogSink, Verbose } from './progress.js';
-export { loadModel } from './saving.js';
+export { loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
-export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';
+export type { Batch, BatchSource, EvaluateArgs, FitArgs, MultiBatch, PredictArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';

@@ -1,4 +1,4 @@
-import { readSafetensors, readText, type Source } from '../io/resource.js';
+import { listLocalDirectory, readBytes, readSafetensors, readText, type Source } from '../io/resource.js';
 import { ArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { layerFromConfig } from './layer.js';
@@ -48,27 +48,63 @@ export async function loadModelWeights(
   assignWeights(model.weights, parsed, { strict: opts.strict, source: String(path) });
 }
 
+/** What `loadModel` reads: a path or URL, or (in a browser) files the user picked. */
+export type ModelSource = Source | Blob | Blob[];
+
+function extension(s: string): string {
+  const path = s.replace(/[?#].*$/, '').toLowerCase();
+  const m = /\.([a-z0-9]+)$/.exec(path);
+  return m ? m[1] : '';
+}
+
 /**
- * Rebuilds a model from `<path>.json` and loads `<path>.safetensors` (path may name either). In
- * a browser, or with a URL, both are fetched: `await loadModel('/models/flowers/model.json')`.
+ * Loads a model, detecting its format:
+ * - ours: `model.json` + `model.safetensors` (path may name either);
+ * - a TensorFlow.js LayersModel: `model.json` with `modelTopology` and `weightsManifest` (shards beside it);
+ * - Keras 3 `.keras` and legacy Keras `.h5`;
+ * - in Node, a folder holding one of these; in a browser, a URL, a File/Blob (`.keras`, `.h5`) or
+ *   a TF.js model.json File with its shard Files.
+ * Keras layers we cannot run fail before any weight is read, in one error that names them all.
  */
-export async function loadModel(path: Source): Promise<Model> {
+export async function loadModel(source: ModelSource): Promise<Model> {
+  if (typeof Blob !== 'undefined' && (source instanceof Blob || (Array.isArray(source) && source.length))) {
+    const blobs = Array.isArray(source) ? source : [source];
+    if (!blobs.every((b) => b instanceof Blob))
+      throw new ArgumentError('loadModel: a list of files must hold only File/Blob objects');
+    const formats = await import('./formats.js');
+    return formats.loadFromBlobs(blobs);
+  }
+  const path = source as Source;
   const s = path instanceof URL ? path.href : path;
   if (typeof s !== 'string' || s === '') {
     throw new ArgumentError(`loadModel: path must be a non-empty path or URL, got ${JSON.stringify(path)}`);
   }
+  const ext = extension(s);
+  if (ext === 'keras' || ext === 'h5' || ext === 'hdf5') {
+    const formats = await import('./formats.js');
+    return formats.loadKerasBytes(await readBytes('loadModel', path), s);
+  }
+  if (ext !== 'json' && ext !== 'safetensors') {
+    const entries = await listLocalDirectory(path);
+    if (entries) return loadModel(pickInFolder(s, entries));
+  }
   const weightsPath = s.endsWith('.json') ? `${s.slice(0, -5)}.safetensors` : s;
-  const configPath = configPathFor(weightsPath);
+  const configPath = s.endsWith('.json') ? path : configPathFor(weightsPath);
   let json: { format?: string; className?: string; config?: Record<string, unknown> };
   const text = await readText('loadModel', configPath);
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ArgumentError(`loadModel: the model config ${configPath} is not JSON: ${(e as Error).message}`);
+    throw new ArgumentError(
+      `loadModel: the model config ${String(configPath)} is not JSON: ${(e as Error).message}`,
+    );
   }
+  const formats = await import('./formats.js');
+  const tfjs = await import('../io/tfjs.js');
+  if (tfjs.isTfjsModelJson(json)) return formats.loadTfjsFrom(configPath, json);
   if (json.format !== FORMAT || typeof json.className !== 'string' || typeof json.config !== 'object') {
     throw new ArgumentError(
-      `loadModel: ${configPath} is not a ${FORMAT} model config (format ${JSON.stringify(json.format)})`,
+      `loadModel: ${String(configPath)} is neither a ${FORMAT} model config nor a TensorFlow.js model.json (format ${JSON.stringify(json.format)})`,
     );
   }
   const model = layerFromConfig({
@@ -82,4 +118,15 @@ export async function loadModel(path: Source): Promise<Model> {
     throw e;
   }
   return model;
+}
+
+/** The model file in a folder: model.json (ours or TF.js), else its one .keras or .h5 file. */
+function pickInFolder(dir: string, entries: string[]): string {
+  const base = dir.replace(/\/+$/, '');
+  if (entries.includes('model.json')) return `${base}/model.json`;
+  const keras = entries.filter((e) => /\.(keras|h5|hdf5)$/i.test(e));
+  if (keras.length === 1) return `${base}/${keras[0]}`;
+  throw new ArgumentError(
+    `loadModel: the folder ${dir} holds ${keras.length ? `several model files (${keras.join(', ')})` : 'no model.json, .keras or .h5 file'}; name the file`,
+  );
 }

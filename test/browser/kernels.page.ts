@@ -2,7 +2,8 @@
  * Page entry of the browser kernel checks: runs a subset of the kernels on the page's WebGPU
  * device (through the browser bundle, dist/browser/wgsl-nn.js) against the CPU oracles on random
  * shapes, including sizes off the workgroup grid, and reports the worst error of each case. Bundled
- * by test/browser/web.test.ts; `window.runKernelChecks(seed)` is called by the test.
+ * by test/browser/web.test.ts; `window.runKernelChecks(seed)` is called by the test (and
+ * `window.runDecodeChecks(files)`, from decode.page.ts).
  */
 import {
   add,
@@ -25,6 +26,7 @@ import { BINARY_F32, broadcastMap } from '../oracle/elementwise.js';
 import { matmulOracle } from '../oracle/matmul.js';
 import { transposeRef } from '../oracle/movement.js';
 import { reduceRef, softmaxRef } from '../oracle/reduce.js';
+import { runDecodeChecks } from './decode.page.js';
 
 export interface CaseResult {
   op: string;
@@ -309,4 +311,5 @@ async function runKernelChecks(seed: number): Promise<KernelReport> {
 }
 
 (window as unknown as { runKernelChecks: typeof runKernelChecks }).runKernelChecks = runKernelChecks;
+(window as unknown as { runDecodeChecks: typeof runDecodeChecks }).runDecodeChecks = runDecodeChecks;
 document.body.dataset.ready = '1';

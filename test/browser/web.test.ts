@@ -4,14 +4,16 @@
  * classifies photos with a model trained in Node (same label, probabilities within 1e-3 of
  * Node's), trains a new head in the page, and is screenshotted to test/.tmp/artifacts/.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundlePage, type RunningServer, startServer } from '../../examples/web/server.js';
+import { FIXTURE_DIR, manifest } from '../fixtures/images/load.js';
 import { flowersDir, hasFlowers, hasWeights, weightsDir } from '../shared-data.js';
 import { chromiumPath, hasChromium, type LaunchedBrowser, launchChromium } from './chromium.js';
+import { type DecodeResult, decodeAll, digest } from './decode.page.js';
 import { type Fixture, makeFlowersFixture } from './fixture.js';
 import type { KernelReport } from './kernels.page.js';
 
@@ -138,6 +140,49 @@ describe.skipIf(skip !== '')('in headless Chromium with WebGPU', () => {
           `${c.op} ${c.label}: ${c.error ?? `max error ${c.maxAbsErr} exceeds the tolerance by ${c.worstExcess}`}`,
       ),
     ).toEqual([]);
+  });
+
+  it('decodes and resizes JPEGs to the same values as Node (every fixture mode, two photos)', async () => {
+    const t0 = performance.now();
+    await page.goto(`${server.url}test/kernels.html`);
+    await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
+    const files = [
+      ...manifest.decode.map((c) => ({ name: c.name, path: join(FIXTURE_DIR, `${c.name}.jpg`) })),
+      { name: 'daisy', path: DAISY },
+      { name: 'tulip', path: TULIP },
+    ].map((f) => ({ name: f.name, bytes: Array.from(readFileSync(f.path)) }));
+    const inPage = await page.evaluate(
+      (fs) =>
+        (window as unknown as { runDecodeChecks: (f: typeof fs) => DecodeResult[] }).runDecodeChecks(fs),
+      files,
+    );
+    t(`decode checks in the page (${files.length} files)`, t0);
+    let worstLanczos = 0;
+    for (const [i, f] of files.entries()) {
+      const node = decodeAll(f.name, new Uint8Array(f.bytes));
+      const got = inPage[i];
+      expect(got.error, f.name).toBeUndefined();
+      expect([got.width, got.height], f.name).toEqual([node.width, node.height]);
+      // Integer pipelines and float32-rounded resizes: the same bytes in both engines (digests).
+      for (const k of ['fast', 'accurate', 'oriented'] as const)
+        expect(got[k], `${f.name} ${k}`).toEqual(node[k]);
+      for (const k of ['bilinear-192', 'bicubic-13x7', 'area-13x7']) {
+        expect(got.resized[k], `${f.name} ${k}`).toEqual(node.resized[k]);
+      }
+      // And for the fixtures, the same bytes as TensorFlow.
+      const ref = manifest.decode.find((c) => c.name === f.name);
+      if (ref)
+        expect(got.fast, `${f.name} vs TF`).toBe(
+          digest(new Uint8Array(readFileSync(join(FIXTURE_DIR, ref.fast)))),
+        );
+      // Lanczos calls Math.sin, which may differ in the last bit between V8 versions.
+      const a = got.lanczos;
+      const b = node.lanczos;
+      expect(a.length).toBe(b.length);
+      for (let j = 0; j < a.length; j++) worstLanczos = Math.max(worstLanczos, Math.abs(a[j] - b[j]));
+    }
+    expect(worstLanczos).toBeLessThan(1e-3);
+    log.push(`decode: page = Node for ${files.length} JPEGs; lanczos3 largest |page - Node| ${worstLanczos}`);
   });
 
   it('classifies photos in the demo page like Node does, and shows the prediction', async () => {

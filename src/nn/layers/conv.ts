@@ -18,6 +18,7 @@ import {
   registerLayer,
   single,
 } from '../layer.js';
+import { dilatedConv2d, stride1Pads } from './conv-ops.js';
 
 export type Padding = 'same' | 'valid';
 
@@ -37,6 +38,20 @@ export function pair(
   return p;
 }
 
+/** A dilation rate pair; rates above 1 need unit strides (Keras rejects both at once). */
+export function dilationPair(
+  v: number | [number, number] | undefined,
+  strides: readonly number[],
+  who: string,
+): [number, number] {
+  const d = pair(v, 1, 'dilationRate', who);
+  if ((d[0] > 1 || d[1] > 1) && strides.some((s) => s !== 1))
+    throw new ArgumentError(
+      `${who}: dilationRate ${JSON.stringify(v)} above 1 needs strides 1, got strides ${JSON.stringify(strides)}`,
+    );
+  return d;
+}
+
 export function checkPadding(p: unknown, who: string): Padding {
   if (p !== 'same' && p !== 'valid')
     throw new ArgumentError(`${who}: padding must be 'same' or 'valid', got ${JSON.stringify(p)}`);
@@ -49,10 +64,12 @@ export function convOutSize(n: number | null, k: number, s: number, padding: Pad
   return padding === 'same' ? Math.ceil(n / s) : Math.max(0, Math.floor((n - k) / s) + 1);
 }
 
-interface ConvBaseArgs extends LayerArgs {
+export interface ConvBaseArgs extends LayerArgs {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: Padding;
+  /** Spacing of the kernel taps (atrous convolution); rates above 1 need strides 1, as Keras. */
+  dilationRate?: number | [number, number];
   activation?: ActivationName;
   useBias?: boolean;
   kernelInitializer?: InitializerName;
@@ -60,10 +77,11 @@ interface ConvBaseArgs extends LayerArgs {
   seed?: number;
 }
 
-const CONV_KEYS = {
+export const CONV_KEYS = {
   kernelSize: true,
   strides: true,
   padding: true,
+  dilationRate: true,
   activation: true,
   useBias: true,
   kernelInitializer: true,
@@ -71,10 +89,12 @@ const CONV_KEYS = {
   seed: true,
 } as const;
 
-abstract class ConvBase extends Layer {
+/** What the 2-D convolution layers share: window, strides, padding, dilation, activation, bias. */
+export abstract class ConvBase extends Layer {
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
+  readonly dilationRate: [number, number];
   readonly activation: ActivationName;
   readonly useBias: boolean;
   readonly kernelInitializer: InitializerName;
@@ -91,6 +111,7 @@ abstract class ConvBase extends Layer {
     checkSeed(args.seed, who);
     this.strides = pair(args.strides, 1, 'strides', who);
     this.padding = checkPadding(args.padding ?? 'valid', who);
+    this.dilationRate = dilationPair(args.dilationRate, this.strides, who);
     this.activation = args.activation ?? 'linear';
     assertActivationName(this.activation, `${who}: activation`);
     this.useBias = args.useBias ?? true;
@@ -114,12 +135,28 @@ abstract class ConvBase extends Layer {
   protected abstract get outChannels(): number;
 
   override computeOutputShape(s: SymShape): SymShape {
+    const [kh, kw] = this.kernelSize;
+    const [dh, dw] = this.dilationRate;
     return [
       s[0],
-      convOutSize(s[1], this.kernelSize[0], this.strides[0], this.padding),
-      convOutSize(s[2], this.kernelSize[1], this.strides[1], this.padding),
+      convOutSize(s[1], dh * (kh - 1) + 1, this.strides[0], this.padding),
+      convOutSize(s[2], dw * (kw - 1) + 1, this.strides[1], this.padding),
       this.outChannels,
     ];
+  }
+
+  /** The convolution with its dilation: the kernel directly at rate 1, else composed (conv-ops.ts). */
+  protected convolve(x: Tensor, depthwise: boolean): Tensor {
+    const opts = { bias: this.bias, activation: this.fused() };
+    if (this.dilationRate[0] === 1 && this.dilationRate[1] === 1)
+      return (depthwise ? depthwiseConv2d : conv2d)(x, this.kernel!, this.strides, this.padding, opts);
+    return dilatedConv2d(x, {
+      filter: this.kernel!,
+      depthwise,
+      dilation: this.dilationRate,
+      pads: stride1Pads(this.padding, this.kernelSize, this.dilationRate),
+      ...opts,
+    });
   }
 
   /** The fused activation (softmax is applied after). */
@@ -137,6 +174,7 @@ abstract class ConvBase extends Layer {
       kernelSize: this.kernelSize,
       strides: this.strides,
       padding: this.padding,
+      dilationRate: this.dilationRate,
       activation: this.activation,
       useBias: this.useBias,
       kernelInitializer: this.kernelInitializer,
@@ -184,11 +222,7 @@ export class Conv2D extends ConvBase {
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     const x = single(this, inputs);
     checkInputShape(this, x, this.inputShapeBuilt);
-    const y = conv2d(x, this.kernel!, this.strides, this.padding, {
-      bias: this.bias,
-      activation: this.fused(),
-    });
-    return this.finish(y);
+    return this.finish(this.convolve(x, false));
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters };
@@ -244,11 +278,7 @@ export class DepthwiseConv2D extends ConvBase {
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     const x = single(this, inputs);
     checkInputShape(this, x, this.inputShapeBuilt);
-    const y = depthwiseConv2d(x, this.kernel!, this.strides, this.padding, {
-      bias: this.bias,
-      activation: this.fused(),
-    });
-    return this.finish(y);
+    return this.finish(this.convolve(x, true));
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), depthMultiplier: this.depthMultiplier };
