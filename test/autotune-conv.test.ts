@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { conv2d, depthwiseConv2d, memory, tensor } from '../src/index.js';
+import { conv2d, depthwiseConv2d, memory, profile, tensor, zeros } from '../src/index.js';
 import {
   autotune,
   candidates,
@@ -124,5 +124,27 @@ describe('autotune: convolution families', () => {
     expect(Object.keys(res[0].ms)).toEqual(['{"px":1,"rows":1}', '{"px":2,"rows":1}']);
     expect(depthwiseStripTuned(geo(1, 13, 3, 2), 6)).toEqual(res[0].winner);
     expect(memory().numTensors).toBe(n0);
+  });
+
+  it('conv2d and depthwiseConv2d run with the winners of their classes', async () => {
+    const keys = async (fn: () => ReturnType<typeof conv2d>) => {
+      const p = await profile(fn);
+      p.result.dispose();
+      return p.kernels.map((k) => k.kernel).join('\n');
+    };
+    const [x, f, d] = [zeros([2, 9, 9, 8]), zeros([3, 3, 8, 12]), zeros([3, 3, 8, 1])];
+    const a = geo(2, 9, 3, 1);
+    const before = await keys(() => conv2d(x, f, 1, 'same'));
+    if (before.includes('"sg":8')) {
+      // Subgroup tiles (lavapipe): this conv's default is 16 rows in 1 group.
+      expect(before).toContain('"rows":16,"groups":1');
+      setWinner('conv', convClass(a, 8, 12, false), { rows: 32, groups: 1 });
+      expect(await keys(() => conv2d(x, f, 1, 'same'))).toContain('"rows":32,"groups":1');
+    }
+    expect(await keys(() => depthwiseConv2d(x, d, 1, 'same'))).toContain('"px":2'); // the default
+    setWinner('depthwise', depthwiseClass(a, 8), { px: 1, rows: 4 });
+    const dw = await keys(() => depthwiseConv2d(x, d, 1, 'same'));
+    expect(dw).toContain('"px":1');
+    for (const t of [x, f, d]) t.dispose();
   });
 });

@@ -6,6 +6,7 @@ import { batchNorm, deviceInfo, memory, tensor } from '../src/index.js';
 import { fileTuneStore } from '../src/io/tune-store.js';
 import {
   autotune,
+  bucket,
   candidates,
   pendingTuneTasks,
   resetAutotune,
@@ -49,6 +50,11 @@ function writeCache(text: string): void {
 const sg = () => subgroupLanes('matmul');
 
 describe('autotune cache', () => {
+  it('shape classes bucket sizes by powers of 4, capped at 65536', () => {
+    expect([0, 1, 4, 5, 17, 4097, 1e9].map(bucket)).toEqual([4, 4, 4, 16, 64, 16384, 65536]);
+    expect(matmulClass(1, 300, 70000)).toBe('4x1024x65536');
+  });
+
   it('the library version is package.json', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     expect(VERSION).toBe(pkg.version);

@@ -1,7 +1,7 @@
 /**
  * `npx wgsl-nn tune`: times the candidate configurations of the tunable kernels (see
  * src/kernels/autotune.ts) at the shape classes of a standard workload (square and dense-layer
- * matmuls, MobileNetV2's batch-norm shapes at batch 16, 192 px) and stores the winners for this
+ * matmuls, MobileNetV2's batch-norm shapes and some of its convolutions at batch 16) and stores the winners for this
  * adapter under the user's cache folder, where every later process loads them.
  */
 
@@ -45,6 +45,15 @@ const BATCHNORMS: Array<[number, number]> = [
   [16 * 6 * 6, 960],
 ];
 
+/** MobileNetV2-like convolutions at batch 16: [x shape, kernel, cout or 0 for depthwise, stride]. */
+const CONVS: Array<[number[], number, number, number]> = [
+  [[16, 24, 24, 144], 1, 32, 1],
+  [[16, 48, 48, 16], 1, 96, 1],
+  [[16, 96, 96, 3], 3, 32, 2],
+  [[16, 48, 48, 96], 3, 0, 1],
+  [[16, 24, 24, 144], 3, 0, 2],
+];
+
 export async function tune(argv: readonly string[]): Promise<number> {
   const args = parseTuneArgs(argv);
   if (typeof args === 'string') {
@@ -64,6 +73,11 @@ export async function tune(argv: readonly string[]): Promise<number> {
   lib.tidy(() => {
     for (const [m, n, k] of MATMULS) lib.matmul(lib.zeros([m, k]), lib.zeros([k, n]));
     for (const [r, c] of BATCHNORMS) lib.batchNorm(lib.zeros([r, c]), lib.zeros([c]), lib.ones([c]));
+    for (const [xs, k, co, s] of CONVS) {
+      const x = lib.zeros(xs);
+      if (co > 0) lib.conv2d(x, lib.zeros([k, k, xs[3], co]), s, 'same');
+      else lib.depthwiseConv2d(x, lib.zeros([k, k, xs[3], 1]), s, 'same');
+    }
   });
   at.setAutotune(false);
   await lib.sync();

@@ -7,11 +7,11 @@ import type { TuneCandidates } from './tune-cache.js';
 import { withTuning } from './tuning.js';
 
 /**
- * The autotune look-ups of the convolution families, for their kernels to call after the explicit
+ * The autotune look-ups of the convolution families, which their kernels call after the explicit
  * switch and before their defaults:
  *
- *   conv.ts:      tuning().convTile ?? convTileTuned(a, a.c, a.co, pointwise) ?? default
- *   depthwise.ts: tuning().depthwiseStrip ?? depthwiseStripTuned(a, a.cs) ?? default
+ *   conv.ts:      tuning().convTile ?? convTileTuned(a, a.c, a.co, pointwise) ?? default (subgroup tiles)
+ *   depthwise.ts: tuning().depthwiseStrip ?? depthwiseStripTuned(a, a.cs) ?? default (strip kernel)
  *
  * Each notes, with autotune on, a task that times the candidates on a forward op of the same
  * geometry (random input and filter; dilated convolutions are not timed).

@@ -157,10 +157,10 @@ export function candidates<F extends TuneFamily>(
   return (out as unknown as TuneCandidates[F][]).filter(keep);
 }
 
-/** Shape class bucket: 4, 16, 64, 256, 1024 or 4096 (a power of 4 at or above n, capped). */
+/** Shape class bucket: the power of 4 at or above n, from 4 to 65536 (capped). */
 export function bucket(n: number): number {
   let b = 4;
-  while (b < n && b < 4096) b *= 4;
+  while (b < n && b < 65536) b *= 4;
   return b;
 }
 
