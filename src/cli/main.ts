@@ -20,9 +20,10 @@ Commands:
                                    The Debian mirror is taken from your apt sources.
   tune [--quick] [--reps N] [--json]
                                    Time the candidate configurations of the tunable kernels (matmul
-                                   and conv tiles, depthwise strips, batch-norm rows) at a standard set of shapes on this adapter
-                                   and store the winners under $XDG_CACHE_HOME/wgsl-nn (default
-                                   ~/.cache/wgsl-nn); every later process loads them.
+                                   and conv tiles, depthwise strips, batch-norm rows) at a standard
+                                   set of shapes on this adapter and store the winners under
+                                   $XDG_CACHE_HOME/wgsl-nn (default ~/.cache/wgsl-nn); every later
+                                   process loads them. --quick: fewer matmul candidates.
   help                             This text.
 `;
 
