@@ -135,7 +135,8 @@ function selected(c: AnyCase, args: Args): boolean {
 }
 
 /** The time to first result: in the default run, with `--all`, or `--filter startup`. */
-const STARTUP = 'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict';
+const STARTUP =
+  'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict, first training steps (MobileNetV2, dense net)';
 const startupSelected = (args: Args) =>
   args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'startup');
 /** JPEG decode speed: in the default run, with `--all`, or `--filter decode`. */

@@ -31,6 +31,14 @@ export {
   toFloat32,
   toInt32,
 } from './io/safetensors.js';
+export {
+  type AutotuneOptions,
+  autotune,
+  setAutotune,
+  type TuneResult,
+  tuneCacheLocation,
+  tunedWinners,
+} from './kernels/autotune.js';
 export * from './nn/index.js';
 export * from './ops.js';
 export * from './tensor/index.js';

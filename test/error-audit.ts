@@ -31,6 +31,9 @@ export const NOT_VALIDATED: Readonly<Record<string, string>> = {
   memory: 'no arguments',
   resetPeakBytes: 'no arguments',
   registeredGradients: 'no arguments',
+  tuneCacheDir: 'no arguments',
+  tuneCacheLocation: 'no arguments',
+  tunedWinners: 'no arguments',
   sync: 'no arguments (throws pending GPU faults: test/oom.test.ts)',
   // Accepts any value by design.
   dispose: 'disposes the tensors found in any value (TensorFlow.js semantics); ignores the rest',
@@ -140,6 +143,8 @@ const core = [
   'registerGradient',
   'scalar',
   'setSeed',
+  'autotune',
+  'setAutotune',
   'tensor',
   'tidy',
   'truncatedNormal',

@@ -1,5 +1,6 @@
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
+import { convTileTuned } from './autotune-conv.js';
 import {
   CONV_HEAD,
   CONV2D,
@@ -211,8 +212,10 @@ function dispatchConv(a: ConvCall): void {
   // 8 when Cout % 4 != 0, whose scalar stores make the kernel slow to compile; at least one row per
   // lane. Pointwise convs: 32 rows in one subgroup per workgroup measured 5-11% faster on
   // MobileNetV2 (batch 1-64) than 16 rows in two.
+  // Then the autotuned winner of the shape class (subgroup tiles; see autotune-conv.ts).
   const tile =
     tuning().convTile ??
+    (sg ? convTileTuned(a, a.c, a.co, pointwise) : undefined) ??
     (sg && pointwise && a.co % 4 === 0
       ? { rows: 32, groups: 1 }
       : { rows: sg ? (a.co % 4 === 0 ? 16 : 8) : 4, groups: a.co > 4 * L ? 2 : 1 });

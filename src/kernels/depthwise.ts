@@ -1,5 +1,6 @@
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
+import { depthwiseStripTuned } from './autotune-conv.js';
 import {
   type ConvOptions,
   DEPTHWISE,
@@ -218,7 +219,7 @@ function runDepthwise(a: DwCall, back: boolean): void {
     // leaves too few lanes (~4096) to fill the threads. With a column stride, 1 pixel per lane:
     // neighbours share only kw - sw columns, and px 2 at stride 2 (15 live window quads instead
     // of 9) ran 1.2-2x slower than px 1.
-    const strip = tuning().depthwiseStrip;
+    const strip = tuning().depthwiseStrip ?? depthwiseStripTuned(a, a.cs);
     const px = strip?.px ?? (a.sw > 1 ? 1 : Math.min(2, a.ow));
     const base = a.n * Math.ceil(a.ow / px) * call.cs;
     const rows = strip?.rows ?? Math.ceil(a.oh / Math.min(a.oh, Math.ceil(4096 / base)));
