@@ -1,4 +1,6 @@
 // The public ops, one family per kernel file (see src/kernels).
+import './tensor-methods.js';
+
 export type { Activation as FusedActivation } from './kernels/activation.js';
 export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
 export {
