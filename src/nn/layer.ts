@@ -7,13 +7,17 @@ import { type InitializerName, initialize } from './initializers.js';
 /** A shape with `null` for unknown sizes (the batch dimension), as Keras prints `(None, 5)`. */
 export type SymShape = Array<number | null>;
 
+/** Options of `layer.apply` / `call`. */
 export interface CallArgs {
   /** Training mode: Dropout drops, BatchNormalization uses batch statistics. */
   training?: boolean;
 }
 
+/** The options every layer accepts (Keras `name`, `trainable`, `input_shape`, `batch_size`). */
 export interface LayerArgs {
+  /** The layer's name (default: the snake_case class name, made unique: `dense_1`). */
   name?: string;
+  /** Whether training updates the weights (default true). */
   trainable?: boolean;
   /** Input shape without the batch dimension (first layer of a Sequential). */
   inputShape?: number[];
@@ -29,9 +33,11 @@ export const LAYER_KEYS: OptionKeys<LayerArgs> = {
   batchSize: true,
 };
 
+/** One weight of a layer: its short name, its variable and whether it may train. */
 export interface LayerWeight {
   /** Short name, e.g. 'kernel'; the variable is named `layer/kernel`. */
   name: string;
+  /** The variable holding the values (named `layer/name`). */
   variable: Variable;
   /** False for statistics such as BatchNormalization's moving mean, whatever `layer.trainable` says. */
   trainable: boolean;
@@ -54,6 +60,7 @@ export function snakeCase(className: string): string {
     .toLowerCase();
 }
 
+/** A symbolic shape as Keras prints it: `(None, 3)`. */
 export function fmtSym(shape: SymShape): string {
   return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
 }
@@ -63,14 +70,18 @@ export function fmtSym(shape: SymShape): string {
  * computes, `getConfig()` returns JSON that recreates the layer.
  */
 export abstract class Layer {
+  /** The layer's name, unique in a process unless given (`dense`, `dense_1`...); weights are named `name/weight`. */
   readonly name: string;
+  /** Whether `build` has run (the weights exist). */
   built = false;
   /** Input shape declared by the user (without batch), for the first layer of a model. */
   readonly batchInputShape?: SymShape;
+  /** The weights in creation order (what `addWeight` appends to). */
   protected readonly _weights: LayerWeight[] = [];
   private _trainable: boolean;
   /** Shapes seen at build time (with batch dim null). */
   inputShapeBuilt?: SymShape;
+  /** The output shape computed at build time (batch dimension null). */
   outputShapeBuilt?: SymShape;
 
   /**
@@ -80,6 +91,7 @@ export abstract class Layer {
    */
   static readonly optionKeys: OptionKeys<LayerArgs> = LAYER_KEYS;
 
+  /** Checks the common options (`name`, `trainable`, `inputShape`, `batchSize`) and unknown option names. */
   constructor(args: LayerArgs = {}) {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
       throw new ArgumentError(`${this.className}: expected an options object, got ${JSON.stringify(args)}`);
@@ -125,6 +137,7 @@ export abstract class Layer {
     return this.constructor.name;
   }
 
+  /** Whether the layer's weights are updated by training (Keras `layer.trainable`). */
   get trainable(): boolean {
     return this._trainable;
   }
@@ -142,10 +155,12 @@ export abstract class Layer {
     this.built = true;
   }
 
+  /** The output shape for one input shape (batch dimension included, null when unknown); the input shape unless overridden. */
   computeOutputShape(inputShape: SymShape): SymShape {
     return inputShape;
   }
 
+  /** Computes the output from concrete inputs (`apply` builds first and then calls this); `args.training` selects training behaviour (Dropout, BatchNormalization). */
   abstract call(inputs: Tensor | Tensor[], args: CallArgs): Tensor;
 
   /** Output shape for several inputs (layers such as Add override it). */
@@ -221,18 +236,22 @@ export abstract class Layer {
     return this._weights.map((w) => w.variable);
   }
 
+  /** The weights with their short names and trainability, in creation order. */
   get weightEntries(): readonly LayerWeight[] {
     return this._weights;
   }
 
+  /** The weights that training updates (Keras `layer.trainable_weights`). */
   get trainableWeights(): Variable[] {
     return this._weights.filter((w) => w.trainable && this.trainable).map((w) => w.variable);
   }
 
+  /** The weights that training does not update: frozen ones and statistics such as moving means. */
   get nonTrainableWeights(): Variable[] {
     return this._weights.filter((w) => !(w.trainable && this.trainable)).map((w) => w.variable);
   }
 
+  /** The number of scalar values in all weights (Keras `count_params()`). */
   countParams(): number {
     return this._weights.reduce((n, w) => n + w.variable.size, 0);
   }
@@ -260,6 +279,7 @@ export class SymbolicTensor {
     readonly inputs: SymbolicTensor[],
   ) {}
 
+  /** The number of dimensions, batch included. */
   get rank(): number {
     return this.shape.length;
   }
