@@ -55,8 +55,9 @@ export function valueAndGrads(
 }
 
 /**
- * Gradients of the scalar `f()` with respect to `vars` (default: none — pass the trainable
- * variables explicitly). Returns the value and a map from variable name to gradient.
+ * Gradients of the scalar `f()` with respect to `vars` (required: pass the variables to
+ * differentiate, e.g. a model's `trainableWeights`). Returns the value and a `Map` from each
+ * variable (the object, not its name) to its gradient; the caller disposes both.
  */
 export function variableGrads(
   f: () => Tensor,

@@ -4,17 +4,7 @@ import { checkOptions } from '../tensor/options.js';
 import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
 import { copyOf, Tensor } from '../tensor/tensor.js';
 
-/**
- * A lazy, re-iterable asynchronous sequence, in the spirit of `tf.data.Dataset`. Nothing runs
- * until the dataset is iterated; each `for await` starts a fresh pipeline (a new epoch).
- *
- * Ownership: the consumer owns every element it receives, tensors included, and must dispose them.
- * Elements the pipeline itself drops (filtered out, skipped, or produced ahead by `prefetch`,
- * parallel `map` or `shuffle` when iteration stops early) are disposed by the pipeline. Errors end
- * the iteration: the failing stage releases what it holds and rethrows.
- * No Node-only imports: this runs in browsers too.
- */
-
+/** A function that starts a fresh pass: one async iterator per epoch. */
 type Source<T> = () => AsyncIterator<T>;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
@@ -153,6 +143,16 @@ export interface ShuffleOptions {
   reshuffleEachIteration?: boolean;
 }
 
+/**
+ * A lazy, re-iterable asynchronous sequence, in the spirit of `tf.data.Dataset`. Nothing runs
+ * until the dataset is iterated; each `for await` starts a fresh pipeline (a new epoch).
+ *
+ * Ownership: the consumer owns every element it receives, tensors included, and must dispose them.
+ * Elements the pipeline itself drops (filtered out, skipped, or produced ahead by `prefetch`,
+ * parallel `map` or `shuffle` when iteration stops early) are disposed by the pipeline. Errors end
+ * the iteration: the failing stage releases what it holds and rethrows.
+ * No Node-only imports: this runs in browsers too.
+ */
 export class Dataset<T> implements AsyncIterable<T> {
   /** @internal */ protected readonly source: Source<T>;
 

@@ -11,15 +11,7 @@ import { NumpyRandomState } from './numpy-random.js';
 import { assertResizeOptions, type Interpolation } from './resize.js';
 import { type DecodeJob, DecodePool, defaultDecodePool } from './worker-pool.js';
 
-/**
- * `keras.utils.image_dataset_from_directory` for Node. The file list, labels, shuffle and
- * training/validation split are Keras' exactly (NumPy's MT19937 is reproduced), so the same seed
- * selects the same files. Images are decoded and resized in worker threads (`DecodePool`).
- * Differences: only JPEG and PNG are decoded (.bmp/.gif files are listed, as Keras does, and then
- * skipped as bad files); the per-epoch shuffle order differs from tf.data's; bad files are skipped
- * with a warning (Keras fails) unless `onBadFile: 'error'`; special files (FIFOs...) are not listed.
- */
-
+/** What the labels are: 'int' (int32 `[b]`), 'categorical' (one-hot float32 `[b, classes]`) or 'binary' (float32 `[b, 1]`). */
 export type LabelMode = 'int' | 'categorical' | 'binary';
 
 export interface ImageDatasetOptions {
@@ -331,7 +323,16 @@ function split<T extends { slice(a?: number, b?: number): T; length: number }>(
 }
 
 type Opts = ImageDatasetOptions;
-/** Batches `{ xs, ys }` of the images under `dir`, one sub-folder per class (see ImageDatasetOptions). */
+/**
+ * Batches `{ xs, ys }` of the images under `dir`, one sub-folder per class (see ImageDatasetOptions).
+ *
+ * `keras.utils.image_dataset_from_directory` for Node. The file list, labels, shuffle and
+ * training/validation split are Keras' exactly (NumPy's MT19937 is reproduced), so the same seed
+ * selects the same files. Images are decoded and resized in worker threads (`DecodePool`).
+ * Differences: only JPEG and PNG are decoded (.bmp/.gif files are listed, as Keras does, and then
+ * skipped as bad files); the per-epoch shuffle order differs from tf.data's; bad files are skipped
+ * with a warning (Keras fails) unless `onBadFile: 'error'`; special files (FIFOs...) are not listed.
+ */
 export function imageDatasetFromDirectory(
   dir: string,
   opts: Opts & { labelMode: null; subset: 'both' },
