@@ -20,9 +20,13 @@ import {
   predict,
 } from './training.js';
 
+/** Options of `model.compile` (Keras `compile`). */
 export interface CompileArgs {
+  /** An optimizer, or the name of one with its defaults. */
   optimizer: Optimizer | 'sgd' | 'adam';
+  /** A loss: its name (`sparseCategoricalCrossentropy`, Keras' snake_case names too) or a function. */
   loss: LossName | string | LossFn;
+  /** Metrics to log: names (`accuracy`) or functions. */
   metrics?: Array<string | MetricFn>;
 }
 
@@ -33,9 +37,17 @@ const COMPILE_KEYS: OptionKeys<CompileArgs> = { optimizer: true, loss: true, met
  * `summary`). Usable as a layer inside another model.
  */
 export abstract class Model extends Layer {
+  /** The optimizer set by `compile`. */
   optimizer?: Optimizer;
+  /** The loss set by `compile`. */
   loss?: LossFn;
-  metrics: Array<{ name: string; fn: MetricFn }> = [];
+  /** The metrics set by `compile`, with their names. */
+  metrics: Array<{
+    /** The name in logs and `history` (`accuracy`, `val_accuracy`). */
+    name: string;
+    /** Computes the metric of a batch. */
+    fn: MetricFn;
+  }> = [];
   /** Set by a callback to stop `fit` after the current epoch (Keras `model.stop_training`). */
   stopTraining = false;
 
@@ -87,6 +99,7 @@ export abstract class Model extends Layer {
     return l;
   }
 
+  /** Sets the optimizer, loss and metrics for `fit` and `evaluate` (Keras `compile`). */
   compile(args: CompileArgs): void {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
@@ -158,5 +171,6 @@ export abstract class Model extends Layer {
 
   /** The input shape with batch dimension, when known. */
   abstract get inputShape(): SymShape | undefined;
+  /** The output shape (batch dimension null), once built. */
   abstract get outputShape(): SymShape | undefined;
 }

@@ -14,24 +14,34 @@ import { defaultSink, fmtLogs, type LogSink, ProgressBar, type Verbose } from '.
 
 /** A batch of inputs and targets (a type alias, so it is a `TensorContainer`: `dispose(batch)`). */
 export type Batch = {
+  /** The inputs, batch first. */
   xs: Tensor;
+  /** The targets, batch first. */
   ys: Tensor;
 };
 
 /** Anything async-iterable over batches (e.g. `imageDatasetFromDirectory`). The consumer disposes each batch. */
 export type BatchSource = AsyncIterable<Batch>;
 
+/** Options of `model.fit` (Keras `fit`, camelCase). */
 export interface FitArgs {
+  /** Passes over the data (default 1). */
   epochs?: number;
+  /** Samples per step when fitting tensors (default 32; a dataset brings its own batches). */
   batchSize?: number;
   /** Fraction of the (tensor) data held out for validation: the last samples, as Keras. */
   validationSplit?: number;
+  /** Data evaluated after each epoch (`val_` entries in the logs): `[x, y]` tensors or a dataset of batches. */
   validationData?: [Tensor, Tensor] | BatchSource;
+  /** Shuffle tensor data each epoch (default true). */
   shuffle?: boolean;
   /** Seed of the per-epoch shuffles (default: the global sequence, see `setSeed`). */
   seed?: number;
+  /** Called at the start and end of training, epochs and batches. */
   callbacks?: Callback[];
+  /** 0 silent, 1 progress bar, 2 one line per epoch; 'auto' (default) is 1 on a terminal, else 2. */
   verbose?: Verbose;
+  /** The epoch to start at (to resume training; default 0). */
   initialEpoch?: number;
   /** Where the log goes (default: process.stdout). */
   logSink?: LogSink;
@@ -328,9 +338,13 @@ function prefixed(logs: Record<string, number>, p: string): Record<string, numbe
   return Object.fromEntries(Object.entries(logs).map(([k, v]) => [p + k, v]));
 }
 
+/** Options of `model.evaluate`. */
 export interface EvaluateArgs {
+  /** Samples per step when evaluating tensors (default 32). */
   batchSize?: number;
+  /** Progress output (default 0: silent). */
   verbose?: Verbose;
+  /** Where the log goes (default: process.stdout). */
   logSink?: LogSink;
 }
 
@@ -362,7 +376,9 @@ export async function evaluate(
   return logs;
 }
 
+/** Options of `model.predict`. */
 export interface PredictArgs {
+  /** Samples per step (default 32). */
   batchSize?: number;
 }
 

@@ -24,9 +24,13 @@ export type NestedArray = number | NestedArray[];
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the op methods are declared by the interface below and installed at import by src/tensor-methods.ts
 export class Tensor {
+  /** A number unique to this tensor in the process (shown in errors). */
   readonly id = nextId++;
+  /** The size of each dimension (`[]` for a scalar). */
   readonly shape: readonly number[];
+  /** 'float32', 'int32' or 'bool'. */
   readonly dtype: DType;
+  /** The number of elements (the product of the shape). */
   readonly size: number;
   /** @internal */ readonly storage: Storage;
   /** @internal */ kept = false;
@@ -44,10 +48,12 @@ export class Tensor {
     registerTensor(this);
   }
 
+  /** The number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** Whether `dispose()` has freed it. */
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -63,6 +69,7 @@ export class Tensor {
     return this.size * 4;
   }
 
+  /** Throws a DisposedTensorError if disposed, or a DeviceError if its GPU memory is gone (device lost, failed allocation); `arg` names it in the message. */
   assertAlive(arg = 'tensor'): void {
     if (this.storage.generation !== deviceGeneration()) {
       throw new DeviceError(
@@ -145,6 +152,7 @@ export class Tensor {
     this.storage.release();
   }
 
+  /** `Tensor(shape=[2,3], dtype=float32)` (no values: they are on the GPU; see `print()`). */
   toString(): string {
     return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.disposed ? ', disposed' : ''})`;
   }
