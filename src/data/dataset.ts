@@ -133,11 +133,13 @@ function ordered<T, U>(
   };
 }
 
+/** Options of `Dataset.batch`. */
 export interface BatchOptions {
   /** Drop the last, smaller batch. Default false. */
   dropRemainder?: boolean;
 }
 
+/** Options of `Dataset.shuffle`. */
 export interface ShuffleOptions {
   /** A new order each iteration (epoch), derived from the seed and the epoch number. Default true. */
   reshuffleEachIteration?: boolean;
@@ -181,6 +183,7 @@ export class Dataset<T> implements AsyncIterable<T> {
     });
   }
 
+  /** Starts a pass over the elements (`for await (const x of ds)`); each call is a new epoch. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.source();
   }
@@ -412,6 +415,7 @@ function cloneTensors<X>(x: X, kept: boolean): X {
 export class CachedDataset<T> extends Dataset<T> {
   private store: T[] | undefined;
 
+  /** Starts a pass: the first pass fills the cache, later ones replay it. */
   override [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.iterate();
   }

@@ -33,6 +33,7 @@ export interface ImageHeader {
   height: number;
 }
 
+/** Options of `decodeImage` and `decodeAndResize`. */
 export interface DecodeOptions {
   /** Named in errors. Default `<bytes>`. */
   path?: string;
@@ -53,9 +54,13 @@ export interface DecodeOptions {
 
 /** RGB pixels, row-major `[height, width, 3]`. */
 export interface DecodedImage<D extends Uint8Array | Float32Array = Uint8Array> {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Always 3 (RGB; grayscale and CMYK are converted). */
   channels: 3;
+  /** The pixels, row-major RGB (`height * width * 3` values). */
   data: D;
 }
 

@@ -14,6 +14,7 @@ import { type DecodeJob, DecodePool, defaultDecodePool } from './worker-pool.js'
 /** What the labels are: 'int' (int32 `[b]`), 'categorical' (one-hot float32 `[b, classes]`) or 'binary' (float32 `[b, 1]`). */
 export type LabelMode = 'int' | 'categorical' | 'binary';
 
+/** Options of `imageDatasetFromDirectory` (Keras `image_dataset_from_directory`, camelCase). */
 export interface ImageDatasetOptions {
   /** [height, width] every image is resized to. Default [256, 256]. */
   imageSize?: readonly [number, number];
@@ -21,6 +22,7 @@ export interface ImageDatasetOptions {
   batchSize?: number | null;
   /** Fraction of the files kept for validation (0 < x < 1); needs `subset`. */
   validationSplit?: number;
+  /** With `validationSplit`: which part to return, or 'both' for `[training, validation]`. */
   subset?: 'training' | 'validation' | 'both';
   /** Seed of the shuffles. Required with validationSplit when shuffling. Default: drawn at random. */
   seed?: number;

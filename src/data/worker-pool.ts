@@ -10,15 +10,7 @@ import { ImageDecodeError } from './errors.js';
 import type { DctMethod } from './jpeg/index.js';
 import { assertResizeOptions, type Interpolation } from './resize.js';
 
-/**
- * A pool of `node:worker_threads` that read, decode and resize image files, so that decoding
- * runs on other cores while the main thread drives the GPU. Each worker handles one job at a
- * time; jobs queue in order. A job that runs past `timeoutMs` (a hostile file, a FIFO that never
- * delivers data) or whose worker dies is rejected with an `ImageDecodeError` and the worker is
- * replaced, so one bad file can neither hang nor crash the process. Idle workers do not keep the
- * process alive. Node only.
- */
-
+/** One file for a worker: where it is and how to decode and resize it. */
 export interface DecodeJob {
   path: string;
   height: number;
@@ -84,8 +76,18 @@ function workerEntry(): { script: string | URL; evalCode: boolean } {
   return { script: code, evalCode: true };
 }
 
+/**
+ * A pool of `node:worker_threads` that read, decode and resize image files, so that decoding
+ * runs on other cores while the main thread drives the GPU. Each worker handles one job at a
+ * time; jobs queue in order. A job that runs past `timeoutMs` (a hostile file, a FIFO that never
+ * delivers data) or whose worker dies is rejected with an `ImageDecodeError` and the worker is
+ * replaced, so one bad file can neither hang nor crash the process. Idle workers do not keep the
+ * process alive. Node only.
+ */
 export class DecodePool {
+  /** The number of workers (default: one per core). */
   readonly size: number;
+  /** How long one job may run before its worker is replaced and the job rejected. */
   readonly timeoutMs: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];

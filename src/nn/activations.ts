@@ -33,6 +33,7 @@ export function softmaxLogits(probs: Tensor): Tensor | undefined {
   return l && !l.isDisposed ? l : undefined;
 }
 
+/** Applies the activation `name` to `x` ('linear' returns `x` itself). */
 export function applyActivation(name: ActivationName, x: Tensor): Tensor {
   assertActivationName(name, 'applyActivation: name');
   if (!(x instanceof Tensor)) {

@@ -28,7 +28,14 @@ export class History {
   }
 
   /** The history as plain JSON (what `JSON.stringify(history)` writes). */
-  toJSON(): { epoch: number[]; history: Record<string, number[]>; params: Record<string, unknown> } {
+  toJSON(): {
+    /** The epochs recorded. */
+    epoch: number[];
+    /** Each log entry per epoch. */
+    history: Record<string, number[]>;
+    /** The training parameters. */
+    params: Record<string, unknown>;
+  } {
     return { epoch: this.epoch, history: this.history, params: this.params };
   }
 }

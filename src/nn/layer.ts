@@ -284,6 +284,7 @@ export class SymbolicTensor {
     return this.shape.length;
   }
 
+  /** `SymbolicTensor((None, 5), from 'dense')`. */
   toString(): string {
     return `SymbolicTensor(${fmtSym(this.shape)}, from '${this.layer.name}')`;
   }
@@ -337,6 +338,7 @@ export function registerLayer(className: string, factory: LayerFactory): void {
   registry.set(className, factory);
 }
 
+/** Recreates a layer from `{ className, config }` as `getConfig()` and saved models give it (registered classes only). */
 export function layerFromConfig(entry: { className: string; config: Record<string, unknown> }): Layer {
   if (
     entry === null ||
