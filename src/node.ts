@@ -6,7 +6,21 @@ export {
   type ImageDatasetOptions,
   imageDatasetFromDirectory,
   type LabelMode,
+  type UnlabeledImageBatch,
 } from './data/from-directory.js';
-export { closeDefaultDecodePool, DecodePool, defaultDecodePool } from './data/worker-pool.js';
+export {
+  closeDefaultDecodePool,
+  type DecodeJob,
+  DecodePool,
+  type DecodePoolOptions,
+  defaultDecodePool,
+} from './data/worker-pool.js';
 export * from './index.js';
-export { loadTensorsFile, readSafetensorsFile, saveTensorsFile, writeFileAtomic } from './io/weights-file.js';
+export {
+  type AtomicWriteOptions,
+  loadTensorsFile,
+  type ReadOptions,
+  readSafetensorsFile,
+  saveTensorsFile,
+  writeFileAtomic,
+} from './io/weights-file.js';

@@ -1,8 +1,12 @@
 // The public ops, one family per kernel file (see src/kernels).
 import './tensor-methods.js';
 
-export type { Activation as FusedActivation } from './kernels/activation.js';
-export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
+export {
+  type BatchNormTrainingResult,
+  type BnActivation,
+  batchNorm,
+  batchNormTraining,
+} from './kernels/batchnorm.js';
 export {
   add,
   div,
@@ -28,6 +32,7 @@ export {
 export { cast } from './kernels/cast.js';
 export { concat, stack, tile } from './kernels/concat.js';
 export { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from './kernels/conv.js';
+export type { ConvOptions, Padding as ConvPadding, Strides } from './kernels/conv-args.js';
 export { sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
 export {
   depthwiseConv2d,
@@ -37,7 +42,7 @@ export {
 export { gather, oneHot } from './kernels/gather.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
 export { pad } from './kernels/pad.js';
-export { avgPool, globalAvgPool, maxPool } from './kernels/pool.js';
+export { avgPool, globalAvgPool, maxPool, type PoolPadding, type PoolSize } from './kernels/pool.js';
 export { all, any, argMax, argMin, logSumExp, max, mean, min, prod, sum } from './kernels/reduce.js';
 export { expandDims, reshape, squeeze } from './kernels/reshape.js';
 export { unsortedSegmentSum } from './kernels/scatter.js';
@@ -69,3 +74,4 @@ export {
   step,
   tanh,
 } from './kernels/unary.js';
+export type { FusedActivation } from './tensor/op-table.js';

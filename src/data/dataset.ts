@@ -5,7 +5,7 @@ import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
 import { copyOf, Tensor } from '../tensor/tensor.js';
 
 /** A function that starts a fresh pass: one async iterator per epoch. */
-type Source<T> = () => AsyncIterator<T>;
+export type Source<T> = () => AsyncIterator<T>;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 

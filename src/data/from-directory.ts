@@ -73,6 +73,7 @@ export type ImageBatch = {
 };
 /** A batch of `imageDatasetFromDirectory` with `labelMode: null`. */
 export type UnlabeledImageBatch = {
+  /** The images, float32 `[batch, height, width, 3]` in 0..255. */
   xs: Tensor;
 };
 

@@ -12,14 +12,21 @@ import { assertResizeOptions, type Interpolation } from './resize.js';
 
 /** One file for a worker: where it is and how to decode and resize it. */
 export interface DecodeJob {
+  /** The image file. */
   path: string;
+  /** Output height. */
   height: number;
+  /** Output width. */
   width: number;
+  /** Crop the largest centred window of the output's aspect ratio first. */
   cropToAspectRatio?: boolean;
+  /** Fit inside the output size and pad with zeros. */
   padToAspectRatio?: boolean;
+  /** Refuse images whose header claims more pixels than this. */
   maxPixels?: number;
   /** Resize method (default 'bilinear') and antialiasing, as `tf.image.resize`. */
   interpolation?: Interpolation;
+  /** Antialias when downscaling (as `tf.image.resize`). */
   antialias?: boolean;
   /** JPEG IDCT (default 'INTEGER_FAST', TensorFlow's). */
   dctMethod?: DctMethod;
@@ -38,6 +45,7 @@ export type WorkerReply =
   | { id: number; ok: false; reason: string }
   | { ready: true };
 
+/** Options of `new DecodePool()`. */
 export interface DecodePoolOptions {
   /** Number of worker threads. Default: the number of cores (`os.availableParallelism()`). */
   size?: number;

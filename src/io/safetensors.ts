@@ -45,6 +45,7 @@ export interface ParsedSafetensors {
   tensors: Map<string, SafetensorsEntry>;
 }
 
+/** Options of `parseSafetensors`. */
 export interface ParseOptions {
   /** Refuse headers longer than this many bytes (default 100,000,000, as the reference). */
   maxHeaderBytes?: number;

@@ -23,6 +23,7 @@ import {
   toInt32,
 } from './safetensors.js';
 
+/** Options of the safetensors file readers. */
 export interface ReadOptions {
   /** Refuse headers longer than this many bytes (default 100,000,000). */
   maxHeaderBytes?: number;
@@ -75,6 +76,7 @@ async function readFully(fh: FileHandle, into: Uint8Array, position: number, pat
   }
 }
 
+/** Options of `writeFileAtomic`. */
 export interface AtomicWriteOptions {
   /** Bytes per write call (default 8 MiB). */
   chunkBytes?: number;

@@ -9,6 +9,7 @@ export {
   type CallArgs,
   Layer,
   type LayerArgs,
+  type LayerFactory,
   type LayerWeight,
   layerFromConfig,
   registerLayer,
@@ -26,12 +27,19 @@ export {
   Softmax,
   type SoftmaxArgs,
 } from './layers/basic.js';
-export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
+export {
+  Conv2D,
+  type Conv2DArgs,
+  DepthwiseConv2D,
+  type DepthwiseConv2DArgs,
+  type Padding,
+} from './layers/conv.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
   AveragePooling2D,
   GlobalAveragePooling2D,
+  type GlobalPoolingArgs,
   MaxPooling2D,
   type Pooling2DArgs,
 } from './layers/pooling.js';

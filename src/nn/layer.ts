@@ -274,8 +274,11 @@ export abstract class Layer {
 /** A placeholder in a functional graph: the output of `layer` applied to `inputs`. */
 export class SymbolicTensor {
   constructor(
+    /** The shape, batch dimension null. */
     readonly shape: SymShape,
+    /** The layer whose output this is. */
     readonly layer: Layer,
+    /** The layer's symbolic inputs. */
     readonly inputs: SymbolicTensor[],
   ) {}
 
@@ -321,7 +324,8 @@ export function checkInputShape(layer: Layer, x: Tensor, built: SymShape | undef
   }
 }
 
-type LayerFactory = (config: Record<string, unknown>) => Layer;
+/** Makes a layer from its config (what `registerLayer` registers for a class name). */
+export type LayerFactory = (config: Record<string, unknown>) => Layer;
 const registry = new Map<string, LayerFactory>();
 
 /** Registers how to recreate a layer class from its `getConfig()` JSON. */

@@ -159,8 +159,11 @@ function nextSeed(seed: number | undefined, fn: string): number {
   return seed >>> 0;
 }
 
+/** Options of the random creation functions. */
 export interface RandomOptions {
+  /** A seed for this call (default: the global seed sequence, see `setSeed`). */
   seed?: number;
+  /** The dtype (default float32). */
   dtype?: DType;
 }
 

@@ -78,6 +78,7 @@ export class AveragePooling2D extends Pooling2D {
 registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c as Pooling2DArgs));
 
 export interface GlobalPoolingArgs extends LayerArgs {
+  /** Keep the spatial dimensions as size 1 (default false). */
   keepDims?: boolean;
 }
 
