@@ -3,6 +3,7 @@ import { batchNorm, conv2d, depthwiseConv2d, fill, type Tensor } from '../src/in
 import { add } from '../src/kernels/binary.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax } from '../src/kernels/softmax.js';
+import { dilatedConv2d } from '../src/nn/layers/conv-ops.js';
 import { seededUniform } from './harness.js';
 import { matmulJs } from './jsbaseline.js';
 import type { Tf, TfTensor } from './peer-tfjs.js';
@@ -181,6 +182,47 @@ function batchNormCase(xShape: number[]): BenchCase {
   };
 }
 
+/**
+ * Dilated convolutions, composed by space-to-batch (src/nn/layers/conv-ops.ts), against TF.js'
+ * dilated kernels; FLOPs count the real taps only, as for conv2d.
+ */
+function dilatedCase(
+  xShape: [number, number, number, number],
+  k: number,
+  cout: number,
+  rate: number,
+  depthwise: boolean,
+): BenchCase {
+  const [n, h, w, cin] = xShape;
+  const reduction = depthwise ? k * k : k * k * cin;
+  const pads = (): [[number, number], [number, number]] => {
+    const t = rate * (k - 1);
+    const p: [number, number] = [Math.floor(t / 2), t - Math.floor(t / 2)];
+    return [p, p];
+  };
+  return {
+    group: 'conv',
+    op: depthwise ? 'depthwiseConv2d dilated' : 'conv2d dilated',
+    shape: `${fmtDims(xShape)} ${k}x${k}${depthwise ? '' : `x${cin}->${cout}`} rate ${rate} same`,
+    unit: 'GFLOP/s',
+    work: 2 * n * h * w * (depthwise ? cin : cout) * reduction,
+    atol: 0,
+    rtol: 2e-6 * Math.sqrt(reduction) + 1e-6,
+    inputs: () => [
+      { shape: xShape, data: seededUniform(n * h * w * cin, 61) },
+      {
+        shape: [k, k, cin, depthwise ? 1 : cout],
+        data: seededUniform(reduction * (depthwise ? cin : cout), 67),
+      },
+    ],
+    ours: ([x, f]) => dilatedConv2d(x, { filter: f, depthwise, dilation: [rate, rate], pads: pads() }),
+    peer: (tf, [x, f]) =>
+      depthwise
+        ? tf.depthwiseConv2d(x as TF.Tensor4D, f as TF.Tensor4D, 1, 'same', 'NHWC', rate)
+        : tf.conv2d(x as TF.Tensor4D, f as TF.Tensor4D, 1, 'same', 'NHWC', rate),
+  };
+}
+
 const fmtDims = (d: readonly number[]) => `[${d.join(',')}]`;
 
 export const CASES: BenchCase[] = [
@@ -199,6 +241,9 @@ export const CASES: BenchCase[] = [
   depthwiseCase([64, 48, 48, 144], 1),
   depthwiseCase([64, 48, 48, 144], 2),
   batchNormCase([64, 48, 48, 144]),
+  // Dilation rate 2 (composed by space-to-batch), beside the undilated rows above.
+  dilatedCase([64, 48, 48, 32], 3, 64, 2, false),
+  dilatedCase([64, 48, 48, 144], 3, 1, 2, true),
 ];
 
 /**

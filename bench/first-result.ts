@@ -16,7 +16,13 @@ import { type NamedWeight, peerMobileNetV2 } from './peer-mobilenet.js';
 
 export interface FirstResultArgs {
   lib: 'ours' | 'tfjs';
-  task: 'matmul' | 'mobilenet';
+  /**
+   * matmul, mobilenet (prediction): both libraries. Ours only: train (the first training step of a
+   * whole-trainable MobileNetV2 + Dense head at batch 16, BatchNorm in training mode) and dense (the
+   * lab's dense net, Flatten [size,size,3] -> Dense 500 -> 50 -> 5: building it, 55M weights
+   * initialised, is the inputs phase; the first training step at batch 16 is the first result).
+   */
+  task: 'matmul' | 'mobilenet' | 'train' | 'dense';
   /** Our library, bundled (bench/startup.ts). */
   libPath: string;
   weightsPath: string;
@@ -118,7 +124,7 @@ async function ours(): Promise<FirstResult['queueStats']> {
       await c.data();
       c.dispose();
     });
-  } else {
+  } else if (args.task === 'mobilenet') {
     const s = args.imageSize;
     const [model, x] = await timed('inputs', async () => {
       const m = lib.mobileNetV2({ inputShape: [s, s, 3], includeTop: false });
@@ -131,6 +137,45 @@ async function ours(): Promise<FirstResult['queueStats']> {
       const y = await model.predict(x);
       await y.data();
       y.dispose();
+    });
+  } else {
+    const s = args.imageSize;
+    const batch = 16;
+    const [model, x, y] = await timed('inputs', async () => {
+      let m: Ours.Sequential;
+      if (args.task === 'train') {
+        const base = lib.mobileNetV2({ inputShape: [s, s, 3], includeTop: false });
+        await lib.loadMobileNetV2Weights(base, { backbone: args.weightsPath });
+        m = new lib.Sequential({
+          layers: [
+            base,
+            new lib.GlobalAveragePooling2D(),
+            new lib.Dense({ units: 5, activation: 'softmax' }),
+          ],
+        });
+      } else {
+        m = new lib.Sequential({
+          layers: [
+            new lib.Flatten({ inputShape: [s, s, 3] }),
+            new lib.Dense({ units: 500, activation: 'relu' }),
+            new lib.Dense({ units: 50, activation: 'relu' }),
+            new lib.Dense({ units: 5, activation: 'softmax' }),
+          ],
+        });
+      }
+      m.compile({ optimizer: new lib.SGD({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+      const xt = lib.tensor(seededUniform(batch * s * s * 3, 3), [batch, s, s, 3]);
+      const yt = lib.tensor(
+        Array.from({ length: batch }, (_, i) => i % 5),
+        [batch],
+        'int32',
+      );
+      await lib.sync();
+      return [m, xt, yt] as const;
+    });
+    await firstAndSecond(async () => {
+      await model.fit(x, y, { epochs: 1, batchSize: batch, verbose: 0, shuffle: false });
+      await lib.sync();
     });
   }
   const q = lib.queueStats();

@@ -65,8 +65,8 @@ export interface SessionCase {
   group: string;
   op: string;
   shape: string;
-  unit: 'img/s';
-  /** Images per repetition. */
+  unit: 'img/s' | 'tokens/s';
+  /** Images (tokens) per repetition. */
   work: number;
   /** Untimed repetitions per side after the check (default: --warmup). */
   warmup?: number;

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceInfo, getDevice, memory, sync, type Tensor, tensor, tidy } from '../src/index.js';
+import { TRANSFORMER_CASES } from './attention-cases.js';
 import { type BenchCase, CASES, SCALING_CASES } from './cases.js';
 import { type DecodeRow, decodeTable, measureDecode } from './decode.js';
 import {
@@ -48,6 +49,7 @@ const ALL: AnyCase[] = [
   ...CASES,
   ...INFERENCE_CASES,
   ...TRAIN_CASES,
+  ...TRANSFORMER_CASES,
   ...SCALING_CASES,
   ...SCALING_INFERENCE_CASES,
 ];
@@ -133,7 +135,8 @@ function selected(c: AnyCase, args: Args): boolean {
 }
 
 /** The time to first result: in the default run, with `--all`, or `--filter startup`. */
-const STARTUP = 'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict';
+const STARTUP =
+  'startup | time to first result (child processes): matmul 1024, MobileNetV2 predict, first training steps (MobileNetV2, dense net)';
 const startupSelected = (args: Args) =>
   args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'startup');
 /** JPEG decode speed: in the default run, with `--all`, or `--filter decode`. */
@@ -161,7 +164,8 @@ interface Row {
 }
 
 /** GFLOP/s or GB/s (work in FLOPs or bytes), or images per second. */
-const rate = (c: AnyCase, ms: number) => (c.unit === 'img/s' ? c.work / (ms / 1000) : c.work / (ms * 1e6));
+const rate = (c: AnyCase, ms: number) =>
+  c.unit === 'img/s' || c.unit === 'tokens/s' ? c.work / (ms / 1000) : c.work / (ms * 1e6);
 
 const options = (args: Args, warmup = args.warmup, minReps?: number) => ({
   warmup,

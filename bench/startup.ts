@@ -30,7 +30,7 @@ export const FIRST_PHASES = [
 
 export interface StartupRow {
   lib: 'ours' | 'tfjs';
-  task: 'matmul' | 'mobilenet';
+  task: FirstResultArgs['task'];
   what: string;
   runs: number;
   /** Median ms per phase over the runs. */
@@ -109,12 +109,14 @@ export async function measureStartup(
   const matmulSize = opts.matmulSize ?? 1024;
   const imageSize = opts.imageSize ?? 192;
   const tasks: Array<FirstResultArgs['task']> =
-    opts.mobilenet === false ? ['matmul'] : ['matmul', 'mobilenet'];
+    opts.mobilenet === false ? ['matmul', 'dense'] : ['matmul', 'mobilenet', 'train', 'dense'];
+  // TF.js runs the tasks both libraries have (the training tasks are ours only).
+  const libsOf = (task: FirstResultArgs['task'], r: number): Array<FirstResultArgs['lib']> =>
+    task === 'train' || task === 'dense' ? ['ours'] : r % 2 === 0 ? ['ours', 'tfjs'] : ['tfjs', 'ours'];
   const got = new Map<string, Array<{ result: FirstResult; wallMs: number }>>();
   for (let r = 0; r < runs; r++) {
     for (const task of tasks) {
-      const libs: Array<FirstResultArgs['lib']> = r % 2 === 0 ? ['ours', 'tfjs'] : ['tfjs', 'ours'];
-      for (const l of libs) {
+      for (const l of libsOf(task, r)) {
         const res = await runChild(child, { lib: l, task, libPath: lib, weightsPath, matmulSize, imageSize });
         const key = `${l} ${task}`;
         got.set(key, [...(got.get(key) ?? []), res]);
@@ -123,17 +125,19 @@ export async function measureStartup(
   }
   const rows: StartupRow[] = [];
   for (const task of tasks) {
-    for (const l of ['ours', 'tfjs'] as const) {
+    for (const l of libsOf(task, 0)) {
       const all = got.get(`${l} ${task}`) ?? [];
       const ms: Record<string, number> = {};
       for (const p of FIRST_PHASES) ms[p] = median(all.map((a) => a.result.ms[p]));
       rows.push({
         lib: l,
         task,
-        what:
-          task === 'matmul'
-            ? `matmul [${matmulSize},${matmulSize}]@[${matmulSize},${matmulSize}]`
-            : `MobileNetV2 predict [1,${imageSize},${imageSize},3]`,
+        what: {
+          matmul: `matmul [${matmulSize},${matmulSize}]@[${matmulSize},${matmulSize}]`,
+          mobilenet: `MobileNetV2 predict [1,${imageSize},${imageSize},3]`,
+          train: `MobileNetV2 (all trainable) + head: first fit step, batch 16, ${imageSize}px`,
+          dense: `dense net ${imageSize}x${imageSize}x3 -> 500 -> 50 -> 5 (55M weights): build, first fit step, batch 16`,
+        }[task],
         runs: all.length,
         ms,
         pipelines: median(all.map((a) => a.result.pipelines)),

@@ -43,6 +43,14 @@ export {
   toInt32,
 } from './io/safetensors.js';
 export type { SerializableDType, SerializableTensor } from './io/safetensors-write.js';
+export {
+  type AutotuneOptions,
+  autotune,
+  setAutotune,
+  type TuneResult,
+  tuneCacheLocation,
+  tunedWinners,
+} from './kernels/autotune.js';
 export * from './nn/index.js';
 export * from './ops.js';
 export * from './tensor/index.js';

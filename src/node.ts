@@ -1,5 +1,8 @@
 // The Node entry point: everything in the browser-safe core plus file-system and worker-thread helpers.
 
+import { fileTuneStore } from './io/tune-store.js';
+import { setTuneStore } from './kernels/autotune.js';
+
 export {
   type ImageBatch,
   ImageDataset,
@@ -16,6 +19,7 @@ export {
   defaultDecodePool,
 } from './data/worker-pool.js';
 export * from './index.js';
+export { tuneCacheDir } from './io/tune-store.js';
 export {
   type AtomicWriteOptions,
   loadTensorsFile,
@@ -24,3 +28,6 @@ export {
   saveTensorsFile,
   writeFileAtomic,
 } from './io/weights-file.js';
+
+// Autotune winners persist in a file per adapter under the user's cache folder.
+setTuneStore(fileTuneStore);

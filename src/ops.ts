@@ -2,6 +2,17 @@
 import './tensor-methods.js';
 
 export {
+  gelu,
+  hardSigmoid,
+  hardSwish,
+  mish,
+  selu,
+  silu,
+  softsign,
+} from './kernels/activations-ext.js';
+export { dotProductAttention } from './kernels/attention.js';
+export type { DotProductAttentionOptions } from './kernels/attention-args.js';
+export {
   type BatchNormTrainingResult,
   type BnActivation,
   batchNorm,
@@ -40,6 +51,7 @@ export {
   depthwiseConv2dBackpropInput,
 } from './kernels/depthwise.js';
 export { gather, oneHot } from './kernels/gather.js';
+export { type LayerNormOptions, layerNorm } from './kernels/layernorm.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
 export { pad } from './kernels/pad.js';
 export { avgPool, globalAvgPool, maxPool, type PoolPadding, type PoolSize } from './kernels/pool.js';

@@ -13,6 +13,7 @@ import {
   planDriverInstall,
 } from '../src/cli/apt.js';
 import { DAWN_LIMIT_WARNING, splitDawnWarnings } from '../src/cli/doctor.js';
+import { parseTuneArgs } from '../src/cli/tune.js';
 
 /*
  * Issue 15, bug 5: with no adapter the error told package users to run scripts/setup-vulkan.sh,
@@ -61,6 +62,15 @@ const base = (over: Partial<Machine>): Machine => ({
   hasAptGet: true,
   isRoot: false,
   ...over,
+});
+
+describe('tune arguments', () => {
+  it('parses flags and rejects the rest', () => {
+    expect(parseTuneArgs([])).toEqual({ quick: false, reps: 3, json: false });
+    expect(parseTuneArgs(['--quick', '--reps', '5', '--json'])).toEqual({ quick: true, reps: 5, json: true });
+    expect(parseTuneArgs(['--fast'])).toMatch(/^wgsl-nn tune: unknown argument --fast/);
+    expect(parseTuneArgs(['--reps', 'x'])).toMatch(/--reps needs a positive integer, got x/);
+  });
 });
 
 describe('install-driver plan', () => {
@@ -187,5 +197,8 @@ describe('wgsl-nn doctor', () => {
     expect(`${r.stdout}${r.stderr}`).toMatch(/^install-driver: /m);
     expect(cli(['install-driver', '--bogus']).stderr).toContain("unknown argument '--bogus'");
     expect(cli(['frobnicate']).stderr).toContain("unknown command 'frobnicate'");
+    const t = cli(['tune', '--reps', '0']);
+    expect(t.status).toBe(2);
+    expect(t.stderr).toContain('wgsl-nn tune: --reps needs a positive integer, got 0');
   });
 });

@@ -5,7 +5,7 @@
  */
 
 /** The test files that hold the bad calls. */
-export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data';
+export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data' | 'errors-graph' | 'errors-modern';
 
 /** Exports with nothing to validate, and why. */
 export const NOT_VALIDATED: Readonly<Record<string, string>> = {
@@ -31,6 +31,9 @@ export const NOT_VALIDATED: Readonly<Record<string, string>> = {
   memory: 'no arguments',
   resetPeakBytes: 'no arguments',
   registeredGradients: 'no arguments',
+  tuneCacheDir: 'no arguments',
+  tuneCacheLocation: 'no arguments',
+  tunedWinners: 'no arguments',
   sync: 'no arguments (throws pending GPU faults: test/oom.test.ts)',
   // Accepts any value by design.
   dispose: 'disposes the tensors found in any value (TensorFlow.js semantics); ignores the rest',
@@ -140,6 +143,8 @@ const core = [
   'registerGradient',
   'scalar',
   'setSeed',
+  'autotune',
+  'setAutotune',
   'tensor',
   'tidy',
   'truncatedNormal',
@@ -192,6 +197,28 @@ const nn = [
   'sparseCategoricalAccuracy',
   'sparseCategoricalCrossentropy',
 ];
+/** Merge, reshaping and convolution layers of issue 19 (bad calls in test/errors-graph.test.ts). */
+const graph = [
+  'Average',
+  'AveragePooling1D',
+  'Concatenate',
+  'Conv1D',
+  'Conv2DTranspose',
+  'Cropping2D',
+  'Dot',
+  'GlobalAveragePooling1D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
+  'MaxPooling1D',
+  'Maximum',
+  'Minimum',
+  'Multiply',
+  'Permute',
+  'RepeatVector',
+  'SeparableConv2D',
+  'Subtract',
+  'UpSampling2D',
+];
 const data = [
   'CachedDataset',
   'Dataset',
@@ -214,11 +241,38 @@ const data = [
   'writeFileAtomic',
 ];
 
+/** Activations, normalization, embeddings and attention (issue 19): test/errors-modern.test.ts. */
+const modern = [
+  // Activations.
+  'ELU',
+  'LeakyReLU',
+  'gelu',
+  'hardSigmoid',
+  'hardSwish',
+  'mish',
+  'selu',
+  'silu',
+  'softsign',
+  // Normalization and embeddings.
+  'Embedding',
+  'GroupNormalization',
+  'LayerNormalization',
+  'PositionEmbedding',
+  'TokenAndPositionEmbedding',
+  'layerNorm',
+  // Attention.
+  'MultiHeadAttention',
+  'composedAttention',
+  'dotProductAttention',
+];
+
 /** Exports that take arguments, by the test file holding their bad calls. */
 export const AUDITED: Readonly<Record<string, Owner>> = Object.fromEntries([
   ...[...unary, ...binary, ...reductions, ...otherOps, ...core].map((n) => [n, 'errors-ops'] as const),
   ...nn.map((n) => [n, 'errors-nn'] as const),
   ...data.map((n) => [n, 'errors-data'] as const),
+  ...graph.map((n) => [n, 'errors-graph'] as const),
+  ...modern.map((n) => [n, 'errors-modern'] as const),
 ]);
 
 export const OP_FAMILIES = { unary, binary, reductions, otherOps };

@@ -171,10 +171,10 @@ const layers: BadCall[] = [
   bad(
     'Activation',
     'an unknown activation',
-    () => new Activation({ activation: 'gelu' as never }),
+    () => new Activation({ activation: 'gelu_fast' as never }),
     ArgumentError,
     'must be one of',
-    '"gelu"',
+    '"gelu_fast"',
   ),
   bad(
     'Flatten',
@@ -327,10 +327,10 @@ const layers: BadCall[] = [
   bad(
     'applyActivation',
     'an unknown name',
-    () => applyActivation('gelu' as never, t2()),
+    () => applyActivation('gelu_fast' as never, t2()),
     ArgumentError,
     'name',
-    '"gelu"',
+    '"gelu_fast"',
   ),
   bad(
     'applyActivation',

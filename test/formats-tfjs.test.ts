@@ -164,6 +164,39 @@ describe('saving in the TF.js format', () => {
     theirs.dispose();
     m.dispose();
   });
+  it('a two-output functional model round-trips through tf.loadLayersModel', async () => {
+    const { Dense, input, model } = await import('../src/index.js');
+    const x = input({ shape: [4], name: 'mo_in' });
+    const h = new Dense({ units: 6, activation: 'relu', name: 'mo_h' }).apply(x);
+    const a = new Dense({ units: 3, activation: 'softmax', name: 'mo_a' }).apply(h);
+    const b = new Dense({ units: 1, name: 'mo_b' }).apply(h);
+    const m = model({ inputs: x, outputs: [a, b], name: 'two_out' });
+    await m.save(join(dir, 'two_out'), { format: 'tfjs' });
+    const theirs = await tfjsLoad(join(dir, 'two_out', 'model.json'));
+    const data = Array.from(randArray(8, rng(5)));
+    const ys = theirs.predict(tf.tensor(data, [2, 4])) as tf.Tensor[];
+    const ours = await m.predict<import('../src/index.js').Tensor[]>(tensor(data, [2, 4]));
+    expect(ys.length).toBe(2);
+    expect(ours.length).toBe(2);
+    for (let k = 0; k < 2; k++) {
+      expectClose(
+        ys[k].dataSync() as Float32Array,
+        await ours[k].data(),
+        { atol: 1e-6, rtol: 0 },
+        `output ${k}`,
+      );
+      ours[k].dispose();
+    }
+    const again = await loadModel(join(dir, 'two_out'));
+    const back = await again.predict<import('../src/index.js').Tensor[]>(tensor(data, [2, 4]));
+    expectClose(await back[1].data(), ys[1].dataSync() as Float32Array, { atol: 1e-6, rtol: 0 }, 'reloaded');
+    for (const t of back) t.dispose();
+    tf.dispose(ys);
+    theirs.dispose();
+    again.dispose();
+    m.dispose();
+  });
+
   it('a Teachable-Machine-style Sequential[Functional, Sequential] round-trips through tf.loadLayersModel', async () => {
     const { Conv2D, Dense, GlobalAveragePooling2D, Sequential, input, model } = await import(
       '../src/index.js'

@@ -3,9 +3,11 @@
  * The `wgsl-nn` command (package.json "bin"):
  *   npx wgsl-nn doctor [--json]              what WebGPU this machine has, and what to install
  *   npx wgsl-nn install-driver [--dry-run] [--yes]   Mesa lavapipe on Debian/Ubuntu (uses sudo)
+ *   npx wgsl-nn tune [--quick] [--reps N] [--json]   time the kernel candidates, cache the winners
  */
 import { doctor, probe } from './doctor.js';
 import { installDriver } from './install-driver.js';
+import { tune } from './tune.js';
 
 const USAGE = `Usage: npx wgsl-nn <command>
 
@@ -16,6 +18,12 @@ Commands:
                                    Install a Vulkan driver Dawn accepts (Mesa lavapipe >= 24) on
                                    Debian or Ubuntu with apt-get, through sudo when not root.
                                    The Debian mirror is taken from your apt sources.
+  tune [--quick] [--reps N] [--json]
+                                   Time the candidate configurations of the tunable kernels (matmul
+                                   and conv tiles, depthwise strips, batch-norm rows) at a standard
+                                   set of shapes on this adapter and store the winners under
+                                   $XDG_CACHE_HOME/wgsl-nn (default ~/.cache/wgsl-nn); every later
+                                   process loads them. --quick: fewer matmul candidates.
   help                             This text.
 `;
 
@@ -29,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       return doctor(rest);
     case 'install-driver':
       return installDriver(rest);
+    case 'tune':
+      return tune(rest);
     case undefined:
     case 'help':
     case '--help':

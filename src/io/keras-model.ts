@@ -93,8 +93,7 @@ function convertFunctional(json: KerasLayerJson, problems: Problems, where: stri
   const converted = new Map<string, OurLayerJson | undefined>();
   for (const e of entries) converted.set(layerName(e), convertLayer(e, problems, where));
   const outputs = refList(cfg.output_layers);
-  if (outputs.length !== 1)
-    problems.list.push(`${where}${cfg.name} (Functional): ${outputs.length} outputs (only one is supported)`);
+  if (outputs.length === 0) problems.list.push(`${where}${cfg.name} (Functional): no outputs`);
   // Our nodes, each a call of a layer: `layer:nodeIndex` -> position in `nodes`.
   const nodes: Array<{ className: string; config: Record<string, unknown>; inbound: number[] }> = [];
   const index = new Map<string, number>();
@@ -145,12 +144,12 @@ function convertFunctional(json: KerasLayerJson, problems: Problems, where: stri
     );
   }
   const inputs = refList(cfg.input_layers).map(([n, k]) => index.get(`${n}:${k}`));
-  const output = outputs.length ? index.get(`${outputs[0][0]}:${outputs[0][1]}`) : undefined;
-  if (inputs.some((i) => i === undefined) || (outputs.length === 1 && output === undefined))
+  const outs = outputs.map(([n, k]) => index.get(`${n}:${k}`));
+  if (inputs.some((i) => i === undefined) || outs.some((o) => o === undefined))
     throw new ModelFormatError(`loadModel: functional model '${cfg.name}' names inputs or outputs it lacks`);
   return {
     className: 'Functional',
-    config: { name: cfg.name, trainable: cfg.trainable !== false, nodes, inputs, output: output ?? 0 },
+    config: { name: cfg.name, trainable: cfg.trainable !== false, nodes, inputs, outputs: outs },
   };
 }
 
@@ -236,7 +235,8 @@ export function toKerasJson(ours: OurLayerJson, flavor: KerasFlavor): KerasLayer
       trainable: c.trainable ?? true,
       layers: [...entries.values()],
       input_layers: (c.inputs as number[]).map(ref),
-      output_layers: [ref(c.output as number)],
+      // Configs written before multi-output models hold one `output` index.
+      output_layers: (Array.isArray(c.outputs) ? (c.outputs as number[]) : [c.output as number]).map(ref),
     });
   }
   const config = toKerasLayerConfig(ours.className, c);

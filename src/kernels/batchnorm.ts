@@ -1,9 +1,11 @@
+import { fill } from '../tensor/creation.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { act4, activationWgsl } from './activation.js';
+import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
 import { defineKernel } from './program.js';
-import { tuning } from './tuning.js';
+import { tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
 
 /**
@@ -18,11 +20,25 @@ import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
  */
 
 /**
- * Rows per lane of the elementwise kernels: `tuning().batchNormRows`, else 32 (measured with the
- * `batchNorm [64,48,48,144]` case of bench/cases.ts).
+ * Rows per lane of the elementwise kernels: `tuning().batchNormRows`, else the autotuned winner of
+ * the shape class, else 32 on software adapters (measured with the `batchNorm [64,48,48,144]` case
+ * of bench/cases.ts) and 8 on GPUs (a guess for more lanes in flight, not measured: no GPU here).
  */
-function rowsPerLane(): number {
-  return tuning().batchNormRows ?? 32;
+function rowsPerLane(l: Layout): number {
+  return (
+    tuning().batchNormRows ??
+    tunedChoice('batchNorm', `${bucket(l.rows)}x${bucket(l.c)}`, () => batchNormTask(l))?.rows ??
+    (gpuClass() ? 8 : 32)
+  );
+}
+
+/** Times a class with an inference batch norm of its shape, the rows forced by the switch. */
+function batchNormTask(l: Layout): Omit<TuneTask<'batchNorm'>, 'family' | 'cls'> {
+  return {
+    inputs: () => [tuneInput([l.rows, l.c], 1), tuneInput([l.c], 2), fill([l.c], 1)],
+    run: (cand, [x, mean, variance]) =>
+      withTuning({ batchNormRows: cand.rows }, () => batchNorm(x, mean, variance)),
+  };
 }
 
 interface Layout {
@@ -240,7 +256,7 @@ function normalize(
   act: BnActivation = 'linear',
 ): Tensor {
   const y = emptyTensor(x.shape, 'float32');
-  const per = rowsPerLane();
+  const per = rowsPerLane(l);
   const n = lanes(l, per);
   normalizeKernel.run({
     constants: { vec: l.vec, offset: !!offset, scale: !!scale, act },
@@ -385,7 +401,7 @@ export function batchNormGrad(
   // sums[0] = sum(dy), sums[1] = sum(dy * (x - mean)).
   const sums = channelSums('grad', l, x, mean, dy);
   const dx = emptyTensor(x.shape, 'float32');
-  const per = rowsPerLane();
+  const per = rowsPerLane(l);
   const n = lanes(l, per);
   gradKernel.run({
     constants: { vec: l.vec, gamma: !!gamma },

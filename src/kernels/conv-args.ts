@@ -2,6 +2,7 @@ import { ArgumentError, DeviceError, fmtShape, ShapeError } from '../tensor/erro
 import type { Pads2D } from '../tensor/op-table.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
+import type { UniformType } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, maxBindingBytes } from './util.js';
 
 /**
@@ -182,12 +183,56 @@ export function inputGradWindow(g: Geometry): WindowDispatch {
   };
 }
 
-/** Padding as recorded in the attrs. */
-export function padAttr(g: Geometry): Pads2D {
-  return [
-    [g.pad[0][0], g.pad[0][1]],
-    [g.pad[1][0], g.pad[1][1]],
-  ];
+/** Strides and explicit padding as the ops record them in their attrs. */
+export function windowAttrs(g: Geometry): { strides: [number, number]; padding: Pads2D } {
+  return {
+    strides: [g.sh, g.sw],
+    padding: [
+      [g.pad[0][0], g.pad[0][1]],
+      [g.pad[1][0], g.pad[1][1]],
+    ],
+  };
+}
+
+/** The uniforms that the conv2d kernels (forward, input and filter gradients) begin with. */
+export const CONV_HEAD = {
+  H: 'u32',
+  W: 'u32',
+  C: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  CO: 'u32',
+  sh: 'u32',
+  sw: 'u32',
+  padT: 'i32',
+  padL: 'i32',
+} as const satisfies Record<string, UniformType>;
+
+/** The values of CONV_HEAD for dispatch `w` with `c` source and `co` output channels. */
+export function convHead(w: WindowDispatch, c: number, co: number) {
+  const { h: H, w: W, oh: OH, ow: OW, sh, sw, padT, padL } = w;
+  return { H, W, C: c, OH, OW, CO: co, sh, sw, padT, padL };
+}
+
+/** The uniforms that the depthwise kernels begin with: CS source channels, M the multiplier. */
+export const DW_HEAD = {
+  H: 'u32',
+  W: 'u32',
+  CS: 'u32',
+  OH: 'u32',
+  OW: 'u32',
+  CO: 'u32',
+  M: 'u32',
+  sh: 'u32',
+  sw: 'u32',
+  padT: 'i32',
+  padL: 'i32',
+} as const satisfies Record<string, UniformType>;
+
+/** The values of DW_HEAD for dispatch `w`. */
+export function dwHead(w: WindowDispatch, cs: number, co: number, mult: number) {
+  const { H, W, C, OH, OW, CO, sh, sw, padT, padL } = convHead(w, cs, co);
+  return { H, W, CS: C, OH, OW, CO, M: mult, sh, sw, padT, padL };
 }
 
 /** A float32 rank-4 tensor that can be bound whole. */
@@ -200,24 +245,30 @@ export function checkFloat4(t: unknown, op: string, arg: string): asserts t is T
 
 /** What differs between the conv2d and the depthwiseConv2d argument checks. */
 export interface ConvFamily {
-  /** The forward op, named in the dy message. */
-  forward: string;
+  /** The forward op (named in the dy message), its input and its filter gradient. */
+  ops:
+    | ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter']
+    | ['depthwiseConv2d', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter'];
   /** Channels of the forward output for filter dims [kh, kw, C, last]. */
   outChannels(f: readonly number[]): number;
   /** What the output channels are, for the bias message. */
   outChannelsAre: string;
+  /** The filter dim besides the window that must not be 0, and its name. */
+  nonEmpty: [2 | 3, string];
 }
 
 export const CONV2D: ConvFamily = {
-  forward: 'conv2d',
+  ops: ['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'],
   outChannels: (f) => f[3],
   outChannelsAre: 'the output channels',
+  nonEmpty: [2, 'input channels'],
 };
 
 export const DEPTHWISE: ConvFamily = {
-  forward: 'depthwiseConv2d',
+  ops: ['depthwiseConv2d', 'depthwiseConv2dBackpropInput', 'depthwiseConv2dBackpropFilter'],
   outChannels: (f) => f[2] * f[3],
   outChannelsAre: 'channels x multiplier',
+  nonEmpty: [3, 'multiplier'],
 };
 
 /**
@@ -250,19 +301,13 @@ export function assertOutputBindable(shape: readonly number[], op: string): void
  * The options of a forward op: an object (else an ArgumentError), a known activation, and a bias
  * of shape [outChannels] when given (else a ShapeError).
  */
-export function checkConvOptions(
-  fam: ConvFamily,
-  opts: unknown,
-  op: string,
-  filter: readonly number[],
-): ConvOptions {
+function checkConvOptions(fam: ConvFamily, opts: unknown, op: string, co: number): ConvOptions {
   if (opts === null || typeof opts !== 'object') {
     throw new ArgumentError(`${op}: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   }
   const o = opts as ConvOptions;
   assertActivation(o.activation ?? 'linear', op);
   if (o.bias !== undefined) {
-    const co = fam.outChannels(filter);
     assertTensor(o.bias, op, 'bias');
     assertDTypeIn(o.bias, ['float32'], op, 'bias');
     if (o.bias.rank !== 1 || o.bias.shape[0] !== co) {
@@ -272,6 +317,34 @@ export function checkConvOptions(
     }
   }
   return o;
+}
+
+/**
+ * The checks of a forward op (x and filter, the window, the options); its geometry, output
+ * channels, bias and activation. Throws before allocating when the output could not be bound.
+ */
+export function checkForward(
+  fam: ConvFamily,
+  op: string,
+  x: unknown,
+  filter: unknown,
+  strides: unknown,
+  padding: unknown,
+  opts: unknown,
+): { g: Geometry; co: number; bias?: Tensor; activation: Activation } {
+  checkFloat4(x, op, 'x');
+  checkFloat4(filter, op, 'filter');
+  const f = filter.shape;
+  checkInChannels(op, 'filter', f, 'x', x.shape);
+  const [dim, name] = fam.nonEmpty;
+  if (f[0] < 1 || f[1] < 1 || f[dim] < 1) {
+    throw new ShapeError(`${op}: filter ${fmtShape(f)} needs a non-empty window and ${name}`);
+  }
+  const co = fam.outChannels(f);
+  const { bias, activation = 'linear' } = checkConvOptions(fam, opts, op, co);
+  const g = geometry(op, x.shape, f[0], f[1], strides, padding);
+  assertOutputBindable([g.n, g.oh, g.ow, co], op);
+  return { g, co, bias, activation };
 }
 
 /** Throws unless the filter's input channels (dim 2) are the channels (dim 3) of the input. */
@@ -300,7 +373,7 @@ function checkDy(
   const expect = [g.n, g.oh, g.ow, fam.outChannels(f)];
   if (dy.shape.some((d, i) => d !== expect[i])) {
     throw new ShapeError(
-      `${op}: dy must have shape ${fmtShape(expect)} (the ${fam.forward} output for ${what}), got ${fmtShape(dy.shape)}`,
+      `${op}: dy must have shape ${fmtShape(expect)} (the ${fam.ops[0]} output for ${what}), got ${fmtShape(dy.shape)}`,
     );
   }
 }

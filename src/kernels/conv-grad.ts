@@ -1,8 +1,14 @@
-import type { ConvFilterGradAttrs } from '../tensor/op-table.js';
-import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { CONV2D, checkBackprop, type Geometry, type Padding, padAttr, type Strides } from './conv-args.js';
-import { fillKernel } from './fill.js';
+import {
+  CONV_HEAD,
+  CONV2D,
+  convHead,
+  forwardWindow,
+  type Geometry,
+  type Padding,
+  type Strides,
+} from './conv-args.js';
+import { filterGradOp } from './conv-ops.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes } from './tuning.js';
 import { grid } from './util.js';
@@ -36,16 +42,7 @@ export const filterGradKernel = defineKernel({
     o: k.f4 ? 'rw vec4f' : 'rw f32',
   }),
   uniforms: {
-    H: 'u32',
-    W: 'u32',
-    C: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    CO: 'u32',
-    sh: 'u32',
-    sw: 'u32',
-    padT: 'i32',
-    padL: 'i32',
+    ...CONV_HEAD,
     KW: 'u32',
     taps: 'u32',
     rowsPerPart: 'u32',
@@ -178,16 +175,7 @@ function dispatchFilterGrad(x: Tensor, dy: Tensor, df: Tensor, g: Geometry, co: 
     constants: k,
     buffers: { x, dy, o: out },
     uniforms: {
-      H: g.h,
-      W: g.w,
-      C: c,
-      OH: g.oh,
-      OW: g.ow,
-      CO: co,
-      sh: g.sh,
-      sw: g.sw,
-      padT: g.pad[0][0],
-      padL: g.pad[1][0],
+      ...convHead(forwardWindow(g), c, co),
       KW: g.kw,
       taps,
       rowsPerPart,
@@ -213,16 +201,7 @@ export function conv2dBackpropFilter(
   strides: Strides,
   padding: Padding,
 ): Tensor {
-  const op = 'conv2dBackpropFilter';
-  const g = checkBackprop(CONV2D, op, 'filterShape', x, dy, filterShape, strides, padding);
-  const attrs: ConvFilterGradAttrs = {
-    filterShape: [...filterShape],
-    strides: [g.sh, g.sw],
-    padding: padAttr(g),
-  };
-  if (dy.size === 0 || x.size === 0)
-    return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);
-  const df = emptyTensor(filterShape, 'float32');
-  dispatchFilterGrad(x, dy, df, g, filterShape[3]);
-  return recordOp(op, [x, dy], df, attrs);
+  return filterGradOp(CONV2D, x, dy, filterShape, strides, padding, (df, g) =>
+    dispatchFilterGrad(x, dy, df, g, filterShape[3]),
+  );
 }

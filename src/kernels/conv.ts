@@ -1,25 +1,17 @@
-import { fmtShape, ShapeError } from '../tensor/errors.js';
-import type { ConvAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
-import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
+import { convTileTuned } from './autotune-conv.js';
 import {
-  assertOutputBindable,
+  CONV_HEAD,
   CONV2D,
   type ConvOptions,
-  checkBackprop,
-  checkConvOptions,
-  checkFloat4,
-  checkInChannels,
-  forwardWindow,
-  geometry,
+  convHead,
   inputGradWindow,
   type Padding,
-  padAttr,
   type Strides,
   type WindowDispatch,
 } from './conv-args.js';
-import { fillKernel } from './fill.js';
+import { forwardOp, inputGradOp } from './conv-ops.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes, tuning } from './tuning.js';
 import { grid } from './util.js';
@@ -39,15 +31,7 @@ import { grid } from './util.js';
  * other lanes with subgroupBroadcast. Bias and activation are applied in the epilogue.
  */
 
-export {
-  assertOutputBindable,
-  type ConvOptions,
-  type Geometry,
-  geometry,
-  type Padding,
-  resolveStrides,
-  type Strides,
-} from './conv-args.js';
+export { assertOutputBindable, type ConvOptions, type Padding, type Strides } from './conv-args.js';
 export { conv2dBackpropFilter } from './conv-grad.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -87,16 +71,7 @@ export const convKernel = defineKernel({
     bias: k.bias ? (k.y4 ? 'read vec4f' : 'read f32') : null,
   }),
   uniforms: {
-    H: 'u32',
-    W: 'u32',
-    C: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    CO: 'u32',
-    sh: 'u32',
-    sw: 'u32',
-    padT: 'i32',
-    padL: 'i32',
+    ...CONV_HEAD,
     M: 'u32',
     dh: 'u32',
     dw: 'u32',
@@ -237,8 +212,10 @@ function dispatchConv(a: ConvCall): void {
   // 8 when Cout % 4 != 0, whose scalar stores make the kernel slow to compile; at least one row per
   // lane. Pointwise convs: 32 rows in one subgroup per workgroup measured 5-11% faster on
   // MobileNetV2 (batch 1-64) than 16 rows in two.
+  // Then the autotuned winner of the shape class (subgroup tiles; see autotune-conv.ts).
   const tile =
     tuning().convTile ??
+    (sg ? convTileTuned(a, a.c, a.co, pointwise) : undefined) ??
     (sg && pointwise && a.co % 4 === 0
       ? { rows: 32, groups: 1 }
       : { rows: sg ? (a.co % 4 === 0 ? 16 : 8) : 4, groups: a.co > 4 * L ? 2 : 1 });
@@ -258,24 +235,7 @@ function dispatchConv(a: ConvCall): void {
   convKernel.run({
     constants: k,
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
-    uniforms: {
-      H: a.h,
-      W: a.w,
-      C: a.c,
-      OH: a.oh,
-      OW: a.ow,
-      CO: a.co,
-      sh: a.sh,
-      sw: a.sw,
-      padT: a.padT,
-      padL: a.padL,
-      M: m,
-      dh: a.dh,
-      dw: a.dw,
-      rowBlocks,
-      KH: a.kh,
-      KW: a.kw,
-    },
+    uniforms: { ...convHead(a, a.c, a.co), M: m, dh: a.dh, dw: a.dw, rowBlocks, KH: a.kh, KW: a.kw },
     workgroups: [Math.ceil(a.co / (4 * L * k.groups)), gy, Math.ceil(rowBlocks / gy)],
   });
 }
@@ -324,27 +284,11 @@ export function conv2d(
   padding: Padding,
   opts: ConvOptions = {},
 ): Tensor {
-  const op = 'conv2d';
-  checkFloat4(x, op, 'x');
-  checkFloat4(filter, op, 'filter');
-  const [kh, kw, ci, co] = filter.shape;
-  checkInChannels(op, 'filter', filter.shape, 'x', x.shape);
-  if (kh < 1 || kw < 1 || ci < 1) {
-    throw new ShapeError(
-      `${op}: filter ${fmtShape(filter.shape)} needs a non-empty window and input channels`,
-    );
-  }
-  const { bias, activation = 'linear' } = checkConvOptions(CONV2D, opts, op, filter.shape);
-  const g = geometry(op, x.shape, kh, kw, strides, padding);
-  assertOutputBindable([g.n, g.oh, g.ow, co], op);
-  const y = emptyTensor([g.n, g.oh, g.ow, co], 'float32');
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  const attrs: ConvAttrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
-  if (y.size === 0) return recordOp(op, inputs, y, attrs);
-  const f4 = co % 4 === 0 ? filter : prepareFilter(filter, false);
-  dispatchConv({ ...forwardWindow(g), x, f: f4, y, bias, act: activation, c: ci, co });
-  if (f4 !== filter) f4.dispose();
-  return recordOp(op, inputs, y, attrs);
+  return forwardOp(CONV2D, x, filter, strides, padding, opts, (y, win, a) => {
+    const f4 = a.co % 4 === 0 ? filter : prepareFilter(filter, false);
+    dispatchConv({ ...win, ...a, x, f: f4, y });
+    if (f4 !== filter) f4.dispose();
+  });
 }
 
 /**
@@ -359,19 +303,10 @@ export function conv2dBackpropInput(
   strides: Strides,
   padding: Padding,
 ): Tensor {
-  const op = 'conv2dBackpropInput';
-  const g = checkBackprop(CONV2D, op, 'inputShape', dy, filter, inputShape, strides, padding);
-  const [, , ci, co] = filter.shape;
-  assertOutputBindable(inputShape, op);
-  const attrs: ConvInputGradAttrs = {
-    inputShape: [...inputShape],
-    strides: [g.sh, g.sw],
-    padding: padAttr(g),
-  };
-  if (dy.size === 0) return recordOp(op, [dy, filter], fillKernel(inputShape, 0, 'float32'), attrs);
-  const dx = emptyTensor(inputShape, 'float32');
-  const flipped = prepareFilter(filter, true);
-  dispatchConv({ ...inputGradWindow(g), x: dy, f: flipped, y: dx, act: 'linear', c: co, co: ci });
-  flipped.dispose();
-  return recordOp(op, [dy, filter], dx, attrs);
+  return inputGradOp(CONV2D, dy, filter, inputShape, strides, padding, (dx, g) => {
+    const [, , ci, co] = filter.shape;
+    const flipped = prepareFilter(filter, true);
+    dispatchConv({ ...inputGradWindow(g), x: dy, f: flipped, y: dx, act: 'linear', c: co, co: ci });
+    flipped.dispose();
+  });
 }

@@ -1,9 +1,15 @@
-import type { ConvFilterGradAttrs } from '../tensor/op-table.js';
-import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { checkBackprop, DEPTHWISE, type Padding, padAttr, type Strides } from './conv-args.js';
+import {
+  DEPTHWISE,
+  DW_HEAD,
+  dwHead,
+  forwardWindow,
+  type Geometry,
+  type Padding,
+  type Strides,
+} from './conv-args.js';
 import { sumParts } from './conv-grad.js';
-import { fillKernel } from './fill.js';
+import { filterGradOp } from './conv-ops.js';
 import { defineKernel } from './program.js';
 import { grid } from './util.js';
 
@@ -28,17 +34,7 @@ export const dwFilterGradKernel = defineKernel({
     return { x: `read ${T}`, dy: `read ${T}`, o: `rw ${T}` } as const;
   },
   uniforms: {
-    H: 'u32',
-    W: 'u32',
-    CS: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    CO: 'u32',
-    M: 'u32',
-    sh: 'u32',
-    sw: 'u32',
-    padT: 'i32',
-    padL: 'i32',
+    ...DW_HEAD,
     rows: 'u32',
     rowsPerPart: 'u32',
     n: 'u32',
@@ -103,24 +99,8 @@ ${body}    }
 ${store}`;
 }
 
-/** The gradient of depthwiseConv2d w.r.t. its filter: -> filterShape [kh,kw,C,mult]. */
-export function depthwiseConv2dBackpropFilter(
-  x: Tensor,
-  dy: Tensor,
-  filterShape: readonly number[],
-  strides: Strides,
-  padding: Padding,
-): Tensor {
-  const op = 'depthwiseConv2dBackpropFilter';
-  const g = checkBackprop(DEPTHWISE, op, 'filterShape', x, dy, filterShape, strides, padding);
-  const [kh, kw, c, mult] = filterShape;
-  const attrs: ConvFilterGradAttrs = {
-    filterShape: [...filterShape],
-    strides: [g.sh, g.sw],
-    padding: padAttr(g),
-  };
-  if (dy.size === 0 || x.size === 0)
-    return recordOp(op, [x, dy], fillKernel(filterShape, 0, 'float32'), attrs);
+function dispatch(x: Tensor, dy: Tensor, df: Tensor, g: Geometry): void {
+  const [kh, kw, c, mult] = df.shape;
   const vec = mult === 1 && c % 4 === 0;
   const q = vec ? 4 : 1;
   const co = (c * mult) / q;
@@ -132,33 +112,27 @@ export function depthwiseConv2dBackpropFilter(
   const taps = kh * kw;
   // Sliding windows for small windows and strides (the code grows with kh * kw).
   const slide = taps <= 25 && g.sw <= 4 ? g.sw : 0;
-  const df = emptyTensor(filterShape, 'float32');
   const out = used > 1 ? emptyTensor([used, taps, c * mult], 'float32') : df;
   const n = used * co;
   dwFilterGradKernel.run({
     constants: { kh, kw, vec, sw: slide },
     buffers: { x, dy, o: out },
-    uniforms: {
-      H: g.h,
-      W: g.w,
-      CS: c / q,
-      OH: g.oh,
-      OW: g.ow,
-      CO: co,
-      M: mult,
-      sh: g.sh,
-      sw: g.sw,
-      padT: g.pad[0][0],
-      padL: g.pad[1][0],
-      rows,
-      rowsPerPart,
-      n,
-    },
+    uniforms: { ...dwHead(forwardWindow(g), c / q, co, mult), rows, rowsPerPart, n },
     workgroups: grid(n, 64),
   });
   if (used > 1) {
     sumParts(out, used, df);
     out.dispose();
   }
-  return recordOp(op, [x, dy], df, attrs);
+}
+
+/** The gradient of depthwiseConv2d w.r.t. its filter: -> filterShape [kh,kw,C,mult]. */
+export function depthwiseConv2dBackpropFilter(
+  x: Tensor,
+  dy: Tensor,
+  filterShape: readonly number[],
+  strides: Strides,
+  padding: Padding,
+): Tensor {
+  return filterGradOp(DEPTHWISE, x, dy, filterShape, strides, padding, (df, g) => dispatch(x, dy, df, g));
 }

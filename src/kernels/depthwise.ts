@@ -1,25 +1,17 @@
-import { fmtShape, ShapeError } from '../tensor/errors.js';
-import type { ConvAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
-import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
+import { depthwiseStripTuned } from './autotune-conv.js';
 import {
-  assertOutputBindable,
   type ConvOptions,
-  checkBackprop,
-  checkConvOptions,
-  checkFloat4,
-  checkInChannels,
   DEPTHWISE,
-  forwardWindow,
-  geometry,
+  DW_HEAD,
+  dwHead,
   inputGradWindow,
   type Padding,
-  padAttr,
   type Strides,
   type WindowDispatch,
 } from './conv-args.js';
-import { fillKernel } from './fill.js';
+import { forwardOp, inputGradOp } from './conv-ops.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
 import { tuning } from './tuning.js';
 import { grid } from './util.js';
@@ -40,17 +32,7 @@ export { depthwiseConv2dBackpropFilter } from './depthwise-grad.js';
 
 /** The uniforms of the forward and input-gradient kernels (the strip kernel adds two). */
 const DW_UNIFORMS = {
-  H: 'u32',
-  W: 'u32',
-  CS: 'u32',
-  OH: 'u32',
-  OW: 'u32',
-  CO: 'u32',
-  M: 'u32',
-  sh: 'u32',
-  sw: 'u32',
-  padT: 'i32',
-  padL: 'i32',
+  ...DW_HEAD,
   dh: 'u32',
   dw: 'u32',
   KH: 'u32',
@@ -78,24 +60,7 @@ interface DwCall extends WindowDispatch {
 
 /** The uniform values of `a` for `n` lanes. */
 function dwUniforms(a: DwCall, n: number) {
-  return {
-    H: a.h,
-    W: a.w,
-    CS: a.cs,
-    OH: a.oh,
-    OW: a.ow,
-    CO: a.co,
-    M: a.mult,
-    sh: a.sh,
-    sw: a.sw,
-    padT: a.padT,
-    padL: a.padL,
-    dh: a.dh,
-    dw: a.dw,
-    KH: a.kh,
-    KW: a.kw,
-    n,
-  };
+  return { ...dwHead(a, a.cs, a.co, a.mult), dh: a.dh, dw: a.dw, KH: a.kh, KW: a.kw, n };
 }
 
 export type StripKernel = {
@@ -254,7 +219,7 @@ function runDepthwise(a: DwCall, back: boolean): void {
     // leaves too few lanes (~4096) to fill the threads. With a column stride, 1 pixel per lane:
     // neighbours share only kw - sw columns, and px 2 at stride 2 (15 live window quads instead
     // of 9) ran 1.2-2x slower than px 1.
-    const strip = tuning().depthwiseStrip;
+    const strip = tuning().depthwiseStrip ?? depthwiseStripTuned(a, a.cs);
     const px = strip?.px ?? (a.sw > 1 ? 1 : Math.min(2, a.ow));
     const base = a.n * Math.ceil(a.ow / px) * call.cs;
     const rows = strip?.rows ?? Math.ceil(a.oh / Math.min(a.oh, Math.ceil(4096 / base)));
@@ -315,24 +280,12 @@ export function depthwiseConv2d(
   padding: Padding,
   opts: ConvOptions = {},
 ): Tensor {
-  const op = 'depthwiseConv2d';
-  checkFloat4(x, op, 'x');
-  checkFloat4(filter, op, 'filter');
-  const [kh, kw, c, mult] = filter.shape;
-  if (kh < 1 || kw < 1 || mult < 1) {
-    throw new ShapeError(`${op}: filter ${fmtShape(filter.shape)} needs a non-empty window and multiplier`);
-  }
-  checkInChannels(op, 'filter', filter.shape, 'x', x.shape);
-  const { bias, activation = 'linear' } = checkConvOptions(DEPTHWISE, opts, op, filter.shape);
-  const g = geometry(op, x.shape, kh, kw, strides, padding);
-  assertOutputBindable([g.n, g.oh, g.ow, c * mult], op);
-  const y = emptyTensor([g.n, g.oh, g.ow, c * mult], 'float32');
-  const inputs = bias ? [x, filter, bias] : [x, filter];
-  const attrs: ConvAttrs = { strides: [g.sh, g.sw], padding: padAttr(g), activation };
-  if (y.size === 0) return recordOp(op, inputs, y, attrs);
-  const win = forwardWindow(g);
-  runDepthwise({ ...win, x, f: filter, y, bias, act: activation, cs: c, co: c * mult, mult }, false);
-  return recordOp(op, inputs, y, attrs);
+  return forwardOp(DEPTHWISE, x, filter, strides, padding, opts, (y, win, a) =>
+    runDepthwise(
+      { ...win, x, f: filter, y, bias: a.bias, act: a.act, cs: a.c, co: a.co, mult: filter.shape[3] },
+      false,
+    ),
+  );
 }
 
 /** The gradient of depthwiseConv2d w.r.t. its input: -> inputShape [N,H,W,C]. */
@@ -343,23 +296,14 @@ export function depthwiseConv2dBackpropInput(
   strides: Strides,
   padding: Padding,
 ): Tensor {
-  const op = 'depthwiseConv2dBackpropInput';
-  const g = checkBackprop(DEPTHWISE, op, 'inputShape', dy, filter, inputShape, strides, padding);
-  const [, , c, mult] = filter.shape;
-  const attrs: ConvInputGradAttrs = {
-    inputShape: [...inputShape],
-    strides: [g.sh, g.sw],
-    padding: padAttr(g),
-  };
-  if (dy.size === 0) return recordOp(op, [dy, filter], fillKernel(inputShape, 0, 'float32'), attrs);
-  assertOutputBindable(inputShape, op);
-  const dx = emptyTensor(inputShape, 'float32');
-  // Stride 1: the forward kernels on dy with the window flipped. Otherwise the plain kernel
-  // gathers from dy dilated by the strides.
-  const flip = g.sh === 1 && g.sw === 1 && mult === 1;
-  const f = flip ? flipWindow(filter) : filter;
-  const win = inputGradWindow(g);
-  runDepthwise({ ...win, x: dy, f, y: dx, act: 'linear', cs: c * mult, co: c, mult }, !flip);
-  if (f !== filter) f.dispose();
-  return recordOp(op, [dy, filter], dx, attrs);
+  return inputGradOp(DEPTHWISE, dy, filter, inputShape, strides, padding, (dx, g) => {
+    const [, , c, mult] = filter.shape;
+    // Stride 1: the forward kernels on dy with the window flipped. Otherwise the plain kernel
+    // gathers from dy dilated by the strides.
+    const flip = g.sh === 1 && g.sw === 1 && mult === 1;
+    const f = flip ? flipWindow(filter) : filter;
+    const win = inputGradWindow(g);
+    runDepthwise({ ...win, x: dy, f, y: dx, act: 'linear', cs: c * mult, co: c, mult }, !flip);
+    if (f !== filter) f.dispose();
+  });
 }

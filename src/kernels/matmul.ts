@@ -3,6 +3,8 @@ import type { BufferBinding } from '../tensor/queue.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
+import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
+import { matmulF16, type Precision, useF16 } from './matmul-f16.js';
 import {
   type Epilogue,
   type MatmulUniforms,
@@ -17,7 +19,7 @@ import {
   tileConstants,
   usesBias,
 } from './matmul-variants.js';
-import { subgroupLanes, tuning } from './tuning.js';
+import { subgroupLanes, tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, maxBindingBytes, range, whole } from './util.js';
 
 /**
@@ -35,6 +37,11 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Applied last (fused epilogue). */
   activation?: Activation;
+  /**
+   * 'f16': rank-2 operands go through half-precision copies where the adapter has shader-f16
+   * (f32 elsewhere; see matmul-f16.ts for the error). Default 'f32'.
+   */
+  precision?: Precision;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -50,18 +57,37 @@ export interface MatmulOptions {
  */
 export function chooseTile(M: number, N: number, K: number): TileConfig {
   const t = chooseTileDefault(M, N, K);
-  const override = tuning().matmulTile;
-  return override && t.sg ? { ...t, ...override } : t;
+  if (!t.sg) return t;
+  const override =
+    tuning().matmulTile ?? tunedChoice('matmul', matmulClass(M, N, K), () => matmulTask(M, N, K));
+  return override ? { ...t, ...override } : t;
+}
+
+/** The autotune shape class of a product (M, N, K bucketed; see autotune.ts). */
+export function matmulClass(M: number, N: number, K: number): string {
+  return `${bucket(M)}x${bucket(N)}x${bucket(K)}`;
+}
+
+/** Times a class with a product of its shape, the tile forced by the `matmulTile` switch. */
+function matmulTask(M: number, N: number, K: number): Omit<TuneTask<'matmul'>, 'family' | 'cls'> {
+  return {
+    inputs: () => [tuneInput([M, K], 1), tuneInput([K, N], 2)],
+    run: (cand, [a, b]) => withTuning({ matmulTile: cand }, () => matmul(a, b)),
+  };
 }
 
 function chooseTileDefault(M: number, N: number, K: number): TileConfig {
   const sg = subgroupLanes('matmul');
   if (sg === 0) return { mr: 4, s: 1, sg: 0 };
+  // GPUs (not measured here: no GPU was available): 64 invocations per workgroup at least, so a
+  // workgroup of one 4- or 8-lane subgroup does not leave most of a compute unit idle. The cache
+  // (autotune) replaces this guess with a measurement.
+  const s = gpuClass() ? Math.max(1, Math.min(4, 64 / sg)) : 1;
   // Once B outgrows the caches (2048^2: +15%), walk row blocks first so consecutive workgroups
   // reuse one column panel of B. 32 rows per tile (with the row-major accumulation order of
   // tileKernel) measured 1024^3 at 39 GFLOP/s against 34 for 16 rows; small M keeps 16 or 4.
   const mr = M <= 4 ? 4 : M <= 16 ? 16 : 32;
-  return { mr, s: 1, sg, rowsX: K * N > 2 * 1024 * 1024 };
+  return { mr, s, sg, rowsX: K * N > 2 * 1024 * 1024 };
 }
 
 /** Split-K ("skinny") kernel for a handful of output columns: N <= 8 and a long reduction. */
@@ -439,10 +465,15 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     }
     assertBindable(bias, op, 'bias');
   }
+  const f16 = useF16(opts.precision, a, b);
   const out = emptyTensor([...batch, M, N], 'float32');
   const inputs = bias ? [a, b, bias] : [a, b];
   const attrs = { transposeA: tA, transposeB: tB, activation: act };
   if (out.size === 0) return recordOp(op, inputs, out, attrs);
+  if (f16 && Ka > 0) {
+    matmulF16(a, b, out, { M, N, K: Ka, tA, tB, act, bias });
+    return recordOp(op, inputs, out, attrs);
+  }
   const base: Base = { bias, M, N, K: Ka, tA, tB, act };
   if (batch.length === 0) {
     matmul2d(a, b, out, base);

@@ -2,7 +2,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import type { PoolAttrs } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { checkShapeArg, type Geometry, geometry } from './conv-args.js';
+import { checkShapeArg, forwardWindow, type Geometry, geometry, windowAttrs } from './conv-args.js';
 import { fillKernel } from './fill.js';
 import { defineKernel } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
@@ -37,22 +37,15 @@ const POOL_UNIFORMS = {
   ninf: 'f32',
 } as const;
 
+/** What the window kernels share: the uniforms, 64 lanes per workgroup, one output per lane. */
+const WINDOW = { uniforms: POOL_UNIFORMS, workgroupSize: 64, index: { total: 'n' } } as const;
+
+/** Element types: f32 and i32, or vec4f and vec4i for channels a multiple of 4. */
+const types = (vec: boolean) => (vec ? { T: 'vec4f', I: 'vec4i' } : { T: 'f32', I: 'i32' });
+
 function poolUniforms(g: Geometry, cq: number, n: number) {
-  return {
-    H: g.h,
-    W: g.w,
-    C: cq,
-    OH: g.oh,
-    OW: g.ow,
-    KH: g.kh,
-    KW: g.kw,
-    sh: g.sh,
-    sw: g.sw,
-    padT: g.pad[0][0],
-    padL: g.pad[1][0],
-    n,
-    ninf: Number.NEGATIVE_INFINITY,
-  };
+  const { h: H, w: W, oh: OH, ow: OW, kh: KH, kw: KW, sh, sw, padT, padL } = forwardWindow(g);
+  return { H, W, C: cq, OH, OW, KH, KW, sh, sw, padT, padL, n, ninf: Number.NEGATIVE_INFINITY };
 }
 
 /** Forward pooling; `argmax` writes the tap of each window's first maximum (max pooling's grad). */
@@ -62,12 +55,9 @@ const poolKernel = defineKernel({
     x: k.vec ? 'read vec4f' : 'read f32',
     y: k.mode === 'argmax' ? (k.vec ? 'rw vec4i' : 'rw i32') : k.vec ? 'rw vec4f' : 'rw f32',
   }),
-  uniforms: POOL_UNIFORMS,
-  workgroupSize: 64,
-  index: { total: 'n' },
+  ...WINDOW,
   body: ({ mode, vec }) => {
-    const T = vec ? 'vec4f' : 'f32';
-    const I = vec ? 'vec4i' : 'i32';
+    const { T, I } = types(vec);
     const init = mode === 'avg' ? `${T}(0.0)` : `${T}(p.ninf)`;
     let update: string;
     if (mode === 'avg') update = 'acc += v;\n        cnt += 1.0;';
@@ -113,12 +103,9 @@ const poolGradKernel = defineKernel({
     a: k.mode === 'max' ? (k.vec ? 'read vec4i' : 'read i32') : null,
     dx: k.vec ? 'rw vec4f' : 'rw f32',
   }),
-  uniforms: POOL_UNIFORMS,
-  workgroupSize: 64,
-  index: { total: 'n' },
+  ...WINDOW,
   body: ({ mode, vec }) => {
-    const T = vec ? 'vec4f' : 'f32';
-    const I = vec ? 'vec4i' : 'i32';
+    const { T, I } = types(vec);
     const add =
       mode === 'max'
         ? `acc += select(${T}(0.0), g, a[o] == ${I}(i32(t)));`
@@ -193,14 +180,7 @@ function poolGeometry(
 }
 
 function attrsOf(g: Geometry): PoolAttrs {
-  return {
-    poolSize: [g.kh, g.kw],
-    strides: [g.sh, g.sw],
-    padding: [
-      [g.pad[0][0], g.pad[0][1]],
-      [g.pad[1][0], g.pad[1][1]],
-    ],
-  };
+  return { poolSize: [g.kh, g.kw], ...windowAttrs(g) };
 }
 
 function runPool(mode: 'max' | 'avg' | 'argmax', x: Tensor, g: Geometry, dtype: 'float32' | 'int32'): Tensor {

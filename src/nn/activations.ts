@@ -1,10 +1,34 @@
+import { gelu, hardSigmoid, hardSwish, mish, selu, silu, softsign } from '../kernels/activations-ext.js';
 import { softmax } from '../kernels/softmax.js';
-import { relu, relu6, sigmoid, tanh } from '../kernels/unary.js';
+import { elu, leakyRelu, relu, relu6, sigmoid, softplus, tanh } from '../kernels/unary.js';
 import { ArgumentError, DTypeError } from '../tensor/errors.js';
+import type { FusedActivation } from '../tensor/op-table.js';
 import { Tensor } from '../tensor/tensor.js';
 
 /** Activations by Keras name. */
-export type ActivationName = 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'softmax';
+export type ActivationName = 'linear' | 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'softmax' | ExtActivationName;
+/**
+ * The activations of modern models, by TF.js name and Keras alias: `gelu` is exact (erf), `gelu_new`
+ * the tanh approximation (TF.js' name; Keras `gelu(approximate=True)`), `swish` is `silu`,
+ * `leakyRelu` uses alpha 0.2 (as TF.js; Keras' `leaky_relu` function defaults to 0.2 too).
+ */
+export type ExtActivationName =
+  | 'gelu'
+  | 'gelu_new'
+  | 'silu'
+  | 'swish'
+  | 'elu'
+  | 'selu'
+  | 'leakyRelu'
+  | 'leaky_relu'
+  | 'softplus'
+  | 'softsign'
+  | 'hardSigmoid'
+  | 'hard_sigmoid'
+  | 'hardSwish'
+  | 'hard_swish'
+  | 'hard_silu'
+  | 'mish';
 export const ACTIVATION_NAMES: readonly ActivationName[] = [
   'linear',
   'relu',
@@ -12,6 +36,22 @@ export const ACTIVATION_NAMES: readonly ActivationName[] = [
   'sigmoid',
   'tanh',
   'softmax',
+  'gelu',
+  'gelu_new',
+  'silu',
+  'swish',
+  'elu',
+  'selu',
+  'leakyRelu',
+  'leaky_relu',
+  'softplus',
+  'softsign',
+  'hardSigmoid',
+  'hard_sigmoid',
+  'hardSwish',
+  'hard_swish',
+  'hard_silu',
+  'mish',
 ];
 
 export function assertActivationName(a: unknown, where: string): asserts a is ActivationName {
@@ -33,6 +73,18 @@ export function softmaxLogits(probs: Tensor): Tensor | undefined {
   return l && !l.isDisposed ? l : undefined;
 }
 
+const FUSABLE: readonly string[] = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh'];
+
+/** The part of `name` a matmul or convolution can apply in its epilogue ('linear' when none). */
+export function fusedPart(name: ActivationName): FusedActivation {
+  return FUSABLE.includes(name) ? (name as FusedActivation) : 'linear';
+}
+
+/** Applies what `fusedPart(name)` left out (softmax, gelu...) to the kernel's output `y`. */
+export function finishActivation(name: ActivationName, y: Tensor): Tensor {
+  return FUSABLE.includes(name) ? y : applyActivation(name, y);
+}
+
 /** Applies the activation `name` to `x` ('linear' returns `x` itself). */
 export function applyActivation(name: ActivationName, x: Tensor): Tensor {
   assertActivationName(name, 'applyActivation: name');
@@ -51,6 +103,33 @@ export function applyActivation(name: ActivationName, x: Tensor): Tensor {
       return sigmoid(x);
     case 'tanh':
       return tanh(x);
+    case 'gelu':
+      return gelu(x);
+    case 'gelu_new':
+      return gelu(x, true);
+    case 'silu':
+    case 'swish':
+      return silu(x);
+    case 'elu':
+      return elu(x);
+    case 'selu':
+      return selu(x);
+    case 'leakyRelu':
+    case 'leaky_relu':
+      return leakyRelu(x, 0.2);
+    case 'softplus':
+      return softplus(x);
+    case 'softsign':
+      return softsign(x);
+    case 'hardSigmoid':
+    case 'hard_sigmoid':
+      return hardSigmoid(x);
+    case 'hardSwish':
+    case 'hard_swish':
+    case 'hard_silu':
+      return hardSwish(x);
+    case 'mish':
+      return mish(x);
     case 'softmax': {
       const y = softmax(x, -1);
       logitsOf.set(y, x);

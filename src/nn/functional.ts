@@ -5,7 +5,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { type FusedChain, findChains, runChain } from './fusion.js';
 import {
   type CallArgs,
@@ -57,8 +57,8 @@ export function input(args: InputArgs): SymbolicTensor {
 export interface ModelArgs {
   /** The symbolic inputs made by `input()`. */
   inputs: SymbolicTensor | SymbolicTensor[];
-  /** The symbolic output, made by applying layers to the inputs. */
-  outputs: SymbolicTensor;
+  /** One output, or several (then `compile` takes a loss per output and `predict` returns a list). */
+  outputs: SymbolicTensor | SymbolicTensor[];
   /** The model's name. */
   name?: string;
 }
@@ -112,7 +112,11 @@ export class Functional extends Model {
     checkOptions<ModelArgs>(args, { inputs: true, outputs: true, name: true }, 'model');
     super({ name: args.name });
     const inputs = Array.isArray(args.inputs) ? args.inputs : [args.inputs];
-    const outputs = [args.outputs];
+    const outputs = Array.isArray(args.outputs) ? args.outputs : [args.outputs];
+    if (inputs.length === 0 || outputs.length === 0)
+      throw new ArgumentError(
+        `model: inputs and outputs must be non-empty, got ${inputs.length} input(s) and ${outputs.length} output(s)`,
+      );
     for (const t of [...inputs, ...outputs]) {
       if (!(t instanceof SymbolicTensor))
         throw new ArgumentError('model: inputs and outputs must come from input() and layer.apply()');
@@ -172,6 +176,16 @@ export class Functional extends Model {
     return this.outputs[0].shape;
   }
 
+  /** The names of the input layers, in order (keys of `{ name: tensor }` inputs). */
+  override get inputNames(): string[] {
+    return this.inputs.map((t) => t.layer.name);
+  }
+
+  /** The names of the layers making the outputs, in order (Keras `output_names`; log prefixes). */
+  override get outputNames(): string[] {
+    return this.outputs.map((t) => t.layer.name);
+  }
+
   override build(inputShape: SymShape): void {
     const want = this.inputs[0].shape;
     if (
@@ -186,10 +200,40 @@ export class Functional extends Model {
   }
 
   override computeOutputShape(_inputShape: SymShape): SymShape {
+    this.requireSingleOutput('as a layer of another model');
     return this.outputs[0].shape;
   }
 
+  override computeOutputShapeMulti(_shapes: SymShape[]): SymShape {
+    return this.computeOutputShape(this.inputs[0].shape);
+  }
+
+  private requireSingleOutput(what: string): void {
+    if (this.outputs.length !== 1)
+      throw new ArgumentError(
+        `model '${this.name}' has ${this.outputs.length} outputs (${this.outputNames.join(', ')}); it cannot be used ${what}: call applyOutputs() or predict()`,
+      );
+  }
+
   call(inputs: Tensor | Tensor[], args: CallArgs): Tensor {
+    this.requireSingleOutput('through apply()');
+    return this.callAll(inputs, args)[0];
+  }
+
+  /** Every output, in order, for concrete inputs (one tensor per input). */
+  override applyOutputs(inputs: Tensor | Tensor[], args: CallArgs = {}): Tensor[] {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    list.forEach((t, i) => {
+      if (!(t instanceof Tensor))
+        throw new ArgumentError(
+          `model '${this.name}': input ${i} must be a Tensor, got ${t === null ? 'null' : typeof t}`,
+        );
+      t.assertAlive(`model '${this.name}': input ${i}`);
+    });
+    return this.callAll(list, args);
+  }
+
+  private callAll(inputs: Tensor | Tensor[], args: CallArgs): Tensor[] {
     const given = Array.isArray(inputs) ? inputs : [inputs];
     if (given.length !== this.inputs.length) {
       throw new ArgumentError(
@@ -211,7 +255,7 @@ export class Functional extends Model {
     // the batch (each sample is independent in inference; BatchNormalization in training mode then
     // uses per-slice statistics). slice and concat are differentiable, so training works too.
     const recording = isRecording();
-    const outs = parts.map(([start, len]) => {
+    const outs: Tensor[][] = parts.map(([start, len]) => {
       const go = () =>
         this.run(
           given.map((t) => slice(t, [start, ...t.shape.slice(1).map(() => 0)], [len, ...t.shape.slice(1)])),
@@ -220,9 +264,14 @@ export class Functional extends Model {
       // Without a tape, each slice's intermediates can be freed at once.
       return recording ? go() : tidy(go);
     });
-    const y = concat(outs, 0);
-    if (!recording) for (const o of outs) o.dispose();
-    return y;
+    const ys = this.outputs.map((_, k) =>
+      concat(
+        outs.map((o) => o[k]),
+        0,
+      ),
+    );
+    if (!recording) for (const o of outs.flat()) o.dispose();
+    return ys;
   }
 
   /** [start, length] slices of a batch of `n` so the largest activation of a slice fits one binding. */
@@ -236,7 +285,7 @@ export class Functional extends Model {
     return evenSlices(n, Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
   }
 
-  private run(given: Tensor[], args: CallArgs): Tensor {
+  private run(given: Tensor[], args: CallArgs): Tensor[] {
     const values = new Map<SymbolicTensor, Tensor>();
     this.inputs.forEach((sym, i) => {
       values.set(sym, given[i]);
@@ -269,7 +318,7 @@ export class Functional extends Model {
         if (![...values.values()].includes(t)) t.dispose();
       }
     });
-    return values.get(this.outputs[0])!;
+    return this.outputs.map((o) => values.get(o)!);
   }
 
   override summary(printFn: (line: string) => void = console.log): string[] {
@@ -293,7 +342,7 @@ export class Functional extends Model {
         inbound: n.inputs.map((i) => index.get(i)!),
       })),
       inputs: this.inputs.map((i) => index.get(i)!),
-      output: index.get(this.outputs[0])!,
+      outputs: this.outputs.map((o) => index.get(o)!),
     };
   }
 
@@ -322,10 +371,12 @@ export class Functional extends Model {
         built.push(layer.apply(ins.length === 1 ? ins[0] : ins));
       }
     }
+    // Configs written before multi-output models hold one `output` index.
+    const outs = Array.isArray(config.outputs) ? (config.outputs as number[]) : [config.output as number];
     const model = new Functional({
       name: config.name as string,
       inputs: (config.inputs as number[]).map((k) => built[k]),
-      outputs: built[config.output as number],
+      outputs: outs.length === 1 ? built[outs[0]] : outs.map((k) => built[k]),
     });
     if (config.trainable === false) model.trainable = false;
     return model;

@@ -73,7 +73,12 @@ export function findChains(
       pad = n.layer;
     }
     const conv = convNode!.layer;
-    if (!(conv instanceof Conv2D || conv instanceof DepthwiseConv2D) || conv.activation === 'softmax')
+    // Dilated convolutions are composed (layers/conv-ops.ts): not fused.
+    if (
+      !(conv instanceof Conv2D || conv instanceof DepthwiseConv2D) ||
+      conv.activation === 'softmax' ||
+      conv.dilationRate.some((d) => d !== 1)
+    )
       continue;
     const chain: FusedChain = {
       nodes: pad ? [n, convNode!] : [n],

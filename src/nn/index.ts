@@ -1,4 +1,4 @@
-export { type ActivationName, applyActivation } from './activations.js';
+export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
 export type { SaveFormat, SaveOptions } from './export.js';
@@ -16,6 +16,7 @@ export {
   SymbolicTensor,
   type SymShape,
 } from './layer.js';
+export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
 export {
   Activation,
   type ActivationArgs,
@@ -34,15 +35,70 @@ export {
   type DepthwiseConv2DArgs,
   type Padding,
 } from './layers/conv.js';
+export {
+  Conv1D,
+  type Conv1DArgs,
+  Conv2DTranspose,
+  type Conv2DTransposeArgs,
+  SeparableConv2D,
+  type SeparableConv2DArgs,
+} from './layers/conv-more.js';
 export { Dense, type DenseArgs } from './layers/dense.js';
+export {
+  Embedding,
+  type EmbeddingArgs,
+  PositionEmbedding,
+  type PositionEmbeddingArgs,
+  TokenAndPositionEmbedding,
+  type TokenAndPositionEmbeddingArgs,
+} from './layers/embedding.js';
+export {
+  GroupNormalization,
+  type GroupNormalizationArgs,
+  LayerNormalization,
+  type LayerNormalizationArgs,
+} from './layers/layer-norm.js';
+export {
+  Average,
+  Concatenate,
+  type ConcatenateArgs,
+  Dot,
+  type DotArgs,
+  Maximum,
+  Minimum,
+  Multiply,
+  Subtract,
+} from './layers/merge.js';
+export {
+  type ComposedAttentionOptions,
+  composedAttention,
+  MultiHeadAttention,
+  type MultiHeadAttentionArgs,
+} from './layers/multi-head-attention.js';
 export { BatchNormalization, type BatchNormalizationArgs } from './layers/normalization.js';
 export {
+  AveragePooling1D,
   AveragePooling2D,
+  GlobalAveragePooling1D,
   GlobalAveragePooling2D,
+  GlobalMaxPooling1D,
+  GlobalMaxPooling2D,
   type GlobalPoolingArgs,
+  MaxPooling1D,
   MaxPooling2D,
+  type Pooling1DArgs,
   type Pooling2DArgs,
 } from './layers/pooling.js';
+export {
+  Cropping2D,
+  type Cropping2DArgs,
+  Permute,
+  type PermuteArgs,
+  RepeatVector,
+  type RepeatVectorArgs,
+  UpSampling2D,
+  type UpSampling2DArgs,
+} from './layers/reshaping.js';
 export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
 export {
   categoricalAccuracy,
@@ -56,6 +112,7 @@ export {
   sparseCategoricalCrossentropy,
 } from './losses.js';
 export { type CompileArgs, Model } from './model.js';
+export type { LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
 export {
   Adam,
   type AdamArgs,
@@ -69,5 +126,5 @@ export {
 export type { LogSink, Verbose } from './progress.js';
 export { loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
-export type { Batch, BatchSource, EvaluateArgs, FitArgs, PredictArgs } from './training.js';
+export type { Batch, BatchSource, EvaluateArgs, FitArgs, MultiBatch, PredictArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';

@@ -13,7 +13,8 @@ export type InitializerName =
   | 'heNormal'
   | 'heUniform'
   | 'lecunNormal'
-  | 'randomNormal';
+  | 'randomNormal'
+  | 'randomUniform';
 
 export const INITIALIZERS: readonly InitializerName[] = [
   'zeros',
@@ -24,6 +25,7 @@ export const INITIALIZERS: readonly InitializerName[] = [
   'heUniform',
   'lecunNormal',
   'randomNormal',
+  'randomUniform',
 ];
 
 export function assertInitializer(name: unknown, where: string): asserts name is InitializerName {
@@ -73,5 +75,8 @@ export function initialize(name: InitializerName, shape: readonly number[], seed
       return truncatedNormal(shape, 0, Math.sqrt(1 / fanIn) / TRUNC_STD, o);
     case 'randomNormal':
       return randomNormal(shape, 0, 0.05, o);
+    // Keras RandomUniform defaults (the default of Embedding): [-0.05, 0.05).
+    case 'randomUniform':
+      return randomUniform(shape, -0.05, 0.05, o);
   }
 }

@@ -11,6 +11,10 @@ export type SymShape = Array<number | null>;
 export interface CallArgs {
   /** Training mode: Dropout drops, BatchNormalization uses batch statistics. */
   training?: boolean;
+  /** MultiHeadAttention: Keras `attention_mask`, [batch, Tq, Tk], true (1) where query i may attend key j. */
+  attentionMask?: Tensor;
+  /** MultiHeadAttention: Keras `use_causal_mask` (query i attends keys j <= i). */
+  useCausalMask?: boolean;
 }
 
 /** The options every layer accepts (Keras `name`, `trainable`, `input_shape`, `batch_size`). */

@@ -5,17 +5,20 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
 import type { History } from './callbacks.js';
 import type { SaveOptions } from './export.js';
-import { Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
-import { getLoss, getMetric, type LossFn, type LossName, type MetricFn } from './losses.js';
+import { type CallArgs, Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
+import type { LossFn, LossName, MetricFn } from './losses.js';
+import { type LossSpec, type MetricSpec, type OutputSpec, resolveOutputs, type Tensors } from './multi-io.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
 import { loadModelWeights, saveModelWeights } from './saving.js';
 import { summaryLines } from './summary.js';
 import {
+  type Batch,
   type BatchSource,
   type EvaluateArgs,
   evaluate,
   type FitArgs,
   fit,
+  type MultiBatch,
   type PredictArgs,
   predict,
 } from './training.js';
@@ -24,13 +27,26 @@ import {
 export interface CompileArgs {
   /** An optimizer, or the name of one with its defaults. */
   optimizer: Optimizer | 'sgd' | 'adam';
-  /** A loss: its name (`sparseCategoricalCrossentropy`, Keras' snake_case names too) or a function. */
-  loss: LossName | string | LossFn;
-  /** Metrics to log: names (`accuracy`) or functions. */
-  metrics?: Array<string | MetricFn>;
+  /** One loss (for every output), or one per output as a list or an object keyed by output name. */
+  loss: LossName | string | LossFn | Array<LossName | string | LossFn> | Record<string, LossSpec>;
+  /** Weights of the per-output losses in the total (default 1 each): a list or keyed by output name. */
+  lossWeights?: number[] | Record<string, number>;
+  /**
+   * Metrics: a list (for every output), a list of lists (one per output) or an object keyed by
+   * output name. With several outputs they log as `<output>_<metric>`.
+   */
+  metrics?:
+    | Array<string | MetricFn>
+    | Array<MetricSpec | MetricSpec[]>
+    | Record<string, MetricSpec | MetricSpec[]>;
 }
 
-const COMPILE_KEYS: OptionKeys<CompileArgs> = { optimizer: true, loss: true, metrics: true };
+const COMPILE_KEYS: OptionKeys<CompileArgs> = {
+  optimizer: true,
+  loss: true,
+  lossWeights: true,
+  metrics: true,
+};
 
 /**
  * A layer made of layers, with Keras' training API (`compile`, `fit`, `evaluate`, `predict`,
@@ -48,6 +64,8 @@ export abstract class Model extends Layer {
     /** Computes the metric of a batch. */
     fn: MetricFn;
   }> = [];
+  /** Loss, loss weight and metrics of each output, as `compile` resolved them. */
+  outputSpecs: OutputSpec[] = [];
   /** Set by a callback to stop `fit` after the current epoch (Keras `model.stop_training`). */
   stopTraining = false;
 
@@ -99,42 +117,65 @@ export abstract class Model extends Layer {
     return l;
   }
 
+  /** The names of the model's inputs (keys of `{ name: tensor }` inputs). */
+  get inputNames(): string[] {
+    return [this.layers[0]?.name ?? this.name];
+  }
+
+  /** The names of the model's outputs (Keras `output_names`). */
+  get outputNames(): string[] {
+    return [this.layers[this.layers.length - 1]?.name ?? this.name];
+  }
+
+  /** Every output for concrete inputs, as a list (one entry for single-output models). */
+  applyOutputs(inputs: Tensor | Tensor[], args: CallArgs = {}): Tensor[] {
+    return [this.apply(inputs, args)];
+  }
+
   /** Sets the optimizer, loss and metrics for `fit` and `evaluate` (Keras `compile`). */
   compile(args: CompileArgs): void {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
     checkOptions(args, COMPILE_KEYS, 'compile');
-    if (args.metrics !== undefined && !Array.isArray(args.metrics))
+    if (args.metrics !== undefined && (args.metrics === null || typeof args.metrics !== 'object'))
       throw new ArgumentError(`compile: metrics must be an array, got ${JSON.stringify(args.metrics)}`);
+    const specs = resolveOutputs(this.outputNames, args.loss, args.lossWeights, args.metrics);
     this.optimizer = getOptimizer(args.optimizer);
-    this.loss = getLoss(args.loss, 'compile');
-    this.metrics = (args.metrics ?? []).map((m) => getMetric(m, this.loss!));
+    this.outputSpecs = specs;
+    this.loss = specs[0].loss;
+    this.metrics = specs[0].metrics;
   }
 
-  /** Trains on tensors (x, y) or on a dataset of `{ xs, ys }` batches; returns the per-epoch History. */
-  fit(x: Tensor, y: Tensor, args?: FitArgs): Promise<History>;
+  /**
+   * Trains on tensors (x, y) or on a dataset of `{ xs, ys }` batches; returns the per-epoch History.
+   * With several inputs or outputs, x and y are lists (model order) or objects keyed by layer name.
+   */
+  fit(x: Tensors, y: Tensors, args?: FitArgs): Promise<History>;
   fit(dataset: BatchSource, args?: FitArgs): Promise<History>;
-  fit(x: Tensor | BatchSource, y?: Tensor | FitArgs, args?: FitArgs): Promise<History> {
+  fit(x: Tensors | BatchSource, y?: Tensors | FitArgs, args?: FitArgs): Promise<History> {
     return fit(this, x, y, args);
   }
 
   /** Loss and metrics in inference mode, e.g. `{ loss: 0.31, accuracy: 0.9 }`. */
-  evaluate(x: Tensor, y: Tensor, args?: EvaluateArgs): Promise<Record<string, number>>;
+  evaluate(x: Tensors, y: Tensors, args?: EvaluateArgs): Promise<Record<string, number>>;
   evaluate(dataset: BatchSource, args?: EvaluateArgs): Promise<Record<string, number>>;
   evaluate(
-    x: Tensor | BatchSource,
-    y?: Tensor | EvaluateArgs,
+    x: Tensors | BatchSource,
+    y?: Tensors | EvaluateArgs,
     args?: EvaluateArgs,
   ): Promise<Record<string, number>> {
     return evaluate(this, x, y, args);
   }
 
-  /** Outputs for `x` (a tensor, or an async iterable of tensors or batches), computed in batches. */
-  predict(
-    x: Tensor | AsyncIterable<Tensor | { xs: Tensor; ys: Tensor }>,
+  /**
+   * Outputs for `x` (tensors, or an async iterable of tensors or batches), computed in batches. A
+   * model with several outputs resolves to a list: `await m.predict<Tensor[]>(x)`.
+   */
+  predict<T extends Tensor | Tensor[] = Tensor>(
+    x: Tensors | AsyncIterable<Tensor | Tensor[] | Batch | MultiBatch>,
     args?: PredictArgs,
-  ): Promise<Tensor> {
-    return predict(this, x, args);
+  ): Promise<T> {
+    return predict(this, x, args) as Promise<T>;
   }
 
   /** Saves the weights as safetensors at `path` and the model config as JSON beside it (Node). */

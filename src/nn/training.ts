@@ -4,12 +4,13 @@ import { gather } from '../kernels/gather.js';
 import { slice } from '../kernels/slice.js';
 import { nextSeedValue, tensor } from '../tensor/creation.js';
 import type { DataArray } from '../tensor/dtype.js';
-import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { ArgumentError, ShapeError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Callback, History } from './callbacks.js';
 import type { Model } from './model.js';
+import { lossAndLogs, sampleCount, type Tensors, tensorList } from './multi-io.js';
 import { defaultSink, fmtLogs, type LogSink, ProgressBar, type Verbose } from './progress.js';
 
 /** A batch of inputs and targets (a type alias, so it is a `TensorContainer`: `dispose(batch)`). */
@@ -20,8 +21,17 @@ export type Batch = {
   ys: Tensor;
 };
 
+/** A batch of a model with several inputs or outputs: lists, or objects keyed by layer name. */
+export type MultiBatch = {
+  xs: Tensors;
+  ys: Tensors;
+};
+
 /** Anything async-iterable over batches (e.g. `imageDatasetFromDirectory`). The consumer disposes each batch. */
-export type BatchSource = AsyncIterable<Batch>;
+export type BatchSource = AsyncIterable<Batch | MultiBatch>;
+
+/** A batch as one tensor per model input and per output (what the steps below consume). */
+type Lists = { xs: Tensor[]; ys: Tensor[] };
 
 /** Options of `model.fit` (Keras `fit`, camelCase). */
 export interface FitArgs {
@@ -31,8 +41,8 @@ export interface FitArgs {
   batchSize?: number;
   /** Fraction of the (tensor) data held out for validation: the last samples, as Keras. */
   validationSplit?: number;
-  /** Data evaluated after each epoch (`val_` entries in the logs): `[x, y]` tensors or a dataset of batches. */
-  validationData?: [Tensor, Tensor] | BatchSource;
+  /** [x, y] (each a tensor, a list or an object keyed by layer name) or a dataset. */
+  validationData?: [Tensors, Tensors] | BatchSource;
   /** Shuffle tensor data each epoch (default true). */
   shuffle?: boolean;
   /** Seed of the per-epoch shuffles (default: the global sequence, see `setSeed`). */
@@ -106,45 +116,69 @@ export function permutation(n: number, seed: number): Int32Array {
   return p;
 }
 
-/** Batches of in-memory tensors, optionally in a shuffled order. */
-async function* tensorBatches(
-  x: Tensor,
-  y: Tensor | undefined,
-  batchSize: number,
-  order?: Int32Array,
-): AsyncGenerator<Batch> {
-  const n = x.shape[0];
+/** Batches of in-memory tensors (one list per input, one per output), optionally shuffled. */
+async function* tensorBatches(data: Lists, batchSize: number, order?: Int32Array): AsyncGenerator<Lists> {
+  const n = data.xs[0].shape[0];
   for (let s = 0; s < n; s += batchSize) {
     const b = Math.min(batchSize, n - s);
     if (order) {
       const idx = tensor(order.subarray(s, s + b), [b], 'int32');
-      const xs = gather(x, idx, 0);
-      const ys = y ? gather(y, idx, 0) : xs;
+      const take = (t: Tensor) => gather(t, idx, 0);
+      const batch = { xs: data.xs.map(take), ys: data.ys.map(take) };
       idx.dispose();
-      yield { xs, ys };
+      yield batch;
     } else {
-      const xs = slice(x, [s, ...x.shape.slice(1).map(() => 0)], [b, ...x.shape.slice(1)]);
-      const ys = y ? slice(y, [s, ...y.shape.slice(1).map(() => 0)], [b, ...y.shape.slice(1)]) : xs;
-      yield { xs, ys };
+      const take = (t: Tensor) => slice(t, [s, ...t.shape.slice(1).map(() => 0)], [b, ...t.shape.slice(1)]);
+      yield { xs: data.xs.map(take), ys: data.ys.map(take) };
     }
   }
 }
 
-function checkXY(x: Tensor, y: Tensor, who: string): void {
-  if (!(x instanceof Tensor) || !(y instanceof Tensor))
-    throw new ArgumentError(`${who}: x and y must be Tensors`);
-  x.assertAlive(`${who}: x`);
-  y.assertAlive(`${who}: y`);
-  if (x.rank === 0 || y.rank === 0 || x.shape[0] !== y.shape[0]) {
-    throw new ShapeError(
-      `${who}: x ${fmtShape(x.shape)} and y ${fmtShape(y.shape)} must have the same number of samples (first dimension)`,
-    );
+/** x (and y) as one tensor per model input (and output), with the same number of samples. */
+function checkData(model: Model, x: unknown, y: unknown, who: string, what = ['x', 'y']): Lists {
+  const xs = tensorList(x, model.inputNames, what[0], who);
+  const ys = y === undefined ? [] : tensorList(y, model.outputNames, what[1], who);
+  sampleCount(
+    [
+      [what[0], xs],
+      [what[1], ys],
+    ],
+    who,
+  );
+  return { xs, ys };
+}
+
+/** A dataset's batches as lists (the original tensors: disposing the lists disposes the batch). */
+async function* listBatches(model: Model, source: BatchSource, who: string): AsyncGenerator<Lists> {
+  for await (const b of source) {
+    let lists: Lists;
+    try {
+      if (b === null || typeof b !== 'object' || !('xs' in b) || !('ys' in b))
+        throw new ArgumentError(`${who}: a dataset must yield { xs, ys } batches, got ${String(b)}`);
+      lists = checkData(model, b.xs, b.ys, who, ['batch xs', 'batch ys']);
+    } catch (e) {
+      disposeBatch(b);
+      throw e;
+    }
+    yield lists;
   }
 }
 
-function disposeBatch(b: Batch): void {
-  b.xs.dispose();
-  if (b.ys !== b.xs) b.ys.dispose();
+/** Disposes every tensor of a batch (tensors, lists or objects of them; each once). */
+function disposeBatch(b: unknown): void {
+  if (b === null || typeof b !== 'object') return;
+  const all = new Set<Tensor>();
+  for (const v of [(b as { xs?: unknown }).xs, (b as { ys?: unknown }).ys]) {
+    const ts =
+      v instanceof Tensor ? [v] : Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : [];
+    for (const t of ts) if (t instanceof Tensor) all.add(t);
+  }
+  for (const t of all) t.dispose();
+}
+
+/** The model's outputs for a batch's inputs. */
+function forward(model: Model, xs: Tensor[], training: boolean): Tensor[] {
+  return model.applyOutputs(xs.length === 1 ? xs[0] : xs, { training });
 }
 
 /** Running, sample-weighted means of the step logs. */
@@ -163,67 +197,65 @@ class Averager {
 }
 
 function requireCompiled(model: Model, who: string): void {
-  if (!model.optimizer || !model.loss)
+  if (!model.optimizer || model.outputSpecs.length === 0)
     throw new ArgumentError(`${who}: call model.compile({ optimizer, loss }) first`);
 }
 
 /** One optimisation step; returns the loss and metric values of the batch. */
-async function trainStep(model: Model, b: Batch): Promise<Record<string, number>> {
+async function trainStep(model: Model, b: Lists): Promise<Record<string, number>> {
   const vars = model.trainableWeights;
-  let metricTensors: Tensor[] = [];
+  let names: string[] = [];
+  let values: Tensor[] = [];
   const { value, grads } = variableGrads(() => {
-    const yPred = model.apply(b.xs, { training: true });
-    const loss = model.loss!(b.ys, yPred);
-    metricTensors = model.metrics.map((m) => keep(m.fn(b.ys, yPred)));
+    const { loss, logs } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, true));
+    names = logs.map(([k]) => k);
+    values = logs.map(([, t]) => keep(t));
     return loss;
   }, vars);
   model.optimizer!.applyGradients(grads);
   for (const g of grads.values()) g.dispose();
+  return readLogs([value, ...values], names);
+}
+
+/** Reads the loss and the named values back, then frees them (also when the readback throws). */
+async function readLogs(ts: Tensor[], names: string[]): Promise<Record<string, number>> {
   let vals: DataArray[];
   try {
-    vals = await Promise.all([value, ...metricTensors].map((t) => t.data()));
+    vals = await Promise.all(ts.map((t) => t.data()));
   } finally {
-    // Also when the readback throws (a GPU fault): nothing of the step may leak.
-    value.dispose();
-    for (const t of metricTensors) t.dispose();
+    for (const t of ts) t.dispose();
   }
   const logs: Record<string, number> = { loss: vals[0][0] };
-  model.metrics.forEach((m, i) => {
-    logs[m.name] = vals[i + 1][0];
+  names.forEach((k, i) => {
+    logs[k] = vals[i + 1][0];
   });
   return logs;
 }
 
-async function evaluateBatches(model: Model, source: AsyncIterable<Batch>): Promise<Record<string, number>> {
+async function evaluateBatches(model: Model, source: AsyncIterable<Lists>): Promise<Record<string, number>> {
   const avg = new Averager();
   for await (const b of source) {
-    const [loss, ...ms] = tidy(() => {
-      const yPred = model.apply(b.xs, { training: false });
-      return [model.loss!(b.ys, yPred), ...model.metrics.map((m) => m.fn(b.ys, yPred))];
-    });
-    let vals: DataArray[];
+    let logs: Record<string, number>;
     try {
-      vals = await Promise.all([loss, ...ms].map((t) => t.data()));
-    } catch (e) {
-      disposeBatch(b);
-      throw e;
+      let names: string[] = [];
+      const ts = tidy(() => {
+        const { loss, logs: named } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, false));
+        names = named.map(([k]) => k);
+        return [loss, ...named.map(([, t]) => t)];
+      });
+      logs = await readLogs(ts, names);
     } finally {
-      for (const t of [loss, ...ms]) t.dispose();
+      disposeBatch(b);
     }
-    const logs: Record<string, number> = { loss: vals[0][0] };
-    model.metrics.forEach((m, i) => {
-      logs[m.name] = vals[i + 1][0];
-    });
-    avg.add(logs, b.xs.shape[0]);
-    disposeBatch(b);
+    avg.add(logs, b.xs[0].shape[0]);
   }
   return avg.result();
 }
 
 export async function fit(
   model: Model,
-  x: Tensor | BatchSource,
-  y: Tensor | FitArgs | undefined,
+  x: Tensors | BatchSource,
+  y: Tensors | FitArgs | undefined,
   argsIn?: FitArgs,
 ): Promise<History> {
   const who = 'fit';
@@ -250,42 +282,48 @@ export async function fit(
   if (!Array.isArray(callbacks) || callbacks.some((c) => c === null || typeof c !== 'object'))
     throw new ArgumentError(`${who}: callbacks must be an array of callback objects`);
 
-  let trainX: Tensor | undefined;
-  let trainY: Tensor | undefined;
-  let valData: [Tensor, Tensor] | BatchSource | undefined = args.validationData;
+  let train: Lists | undefined;
+  let valData: Lists | BatchSource | undefined;
   const owned: Tensor[] = [];
   if (!fromDataset) {
-    if (!(y instanceof Tensor)) throw new ArgumentError(`${who}: y must be a Tensor when x is a Tensor`);
-    checkXY(x, y, who);
-    trainX = x;
-    trainY = y;
+    if (y === undefined) throw new ArgumentError(`${who}: y is required when x is not a dataset`);
+    train = checkData(model, x, y, who);
     const split = args.validationSplit ?? 0;
     if (typeof split !== 'number' || split < 0 || split >= 1) {
       throw new ArgumentError(`${who}: validationSplit must be in [0, 1), got ${JSON.stringify(split)}`);
     }
     if (split > 0) {
-      const n = x.shape[0];
+      const n = train.xs[0].shape[0];
       const nTrain = Math.floor(n * (1 - split));
       if (nTrain < 1 || nTrain >= n)
         throw new ArgumentError(
           `${who}: validationSplit ${split} leaves no training or validation samples out of ${n}`,
         );
-      const cut = (t: Tensor, s: number, len: number) =>
+      const cut = (s: number, len: number) => (t: Tensor) =>
         slice(t, [s, ...t.shape.slice(1).map(() => 0)], [len, ...t.shape.slice(1)]);
-      trainX = cut(x, 0, nTrain);
-      trainY = cut(y, 0, nTrain);
-      valData = [cut(x, nTrain, n - nTrain), cut(y, nTrain, n - nTrain)];
-      owned.push(trainX, trainY, ...valData);
+      const all = train;
+      train = { xs: all.xs.map(cut(0, nTrain)), ys: all.ys.map(cut(0, nTrain)) };
+      valData = { xs: all.xs.map(cut(nTrain, n - nTrain)), ys: all.ys.map(cut(nTrain, n - nTrain)) };
+      owned.push(...train.xs, ...train.ys, ...valData.xs, ...valData.ys);
     }
   } else if (args.validationSplit) {
     throw new ArgumentError(
       `${who}: validationSplit is only supported for tensor inputs; split the dataset (imageDatasetFromDirectory subset) instead`,
     );
   }
-  if (valData && !isBatchSource(valData)) checkXY(valData[0], valData[1], `${who}: validationData`);
+  if (args.validationData !== undefined && valData === undefined) {
+    const v = args.validationData;
+    if (isBatchSource(v)) valData = v;
+    else if (Array.isArray(v) && v.length === 2)
+      valData = checkData(model, v[0], v[1], `${who}: validationData`);
+    else
+      throw new ArgumentError(
+        `${who}: validationData must be [x, y] or a dataset of { xs, ys } batches, got ${v === null ? 'null' : typeof v}`,
+      );
+  }
 
   const history = new History();
-  const nTrain = trainX?.shape[0];
+  const nTrain = train?.xs[0].shape[0];
   const steps = nTrain !== undefined ? Math.ceil(nTrain / batchSize) : args.stepsPerEpoch;
   history.params = { epochs, steps, batchSize, verbose: mode };
   model.stopTraining = false;
@@ -299,13 +337,15 @@ export async function fit(
       let step = 0;
       const shuffle = args.shuffle ?? true;
       const order =
-        trainX && shuffle
+        train && shuffle
           ? permutation(
-              trainX.shape[0],
+              train.xs[0].shape[0],
               args.seed !== undefined ? (args.seed + epoch * 7919) >>> 0 : nextSeedValue(),
             )
           : undefined;
-      const source = fromDataset ? (x as BatchSource) : tensorBatches(trainX!, trainY!, batchSize, order);
+      const source = train
+        ? tensorBatches(train, batchSize, order)
+        : listBatches(model, x as BatchSource, who);
       for await (const b of source) {
         let logs: Record<string, number>;
         try {
@@ -313,14 +353,16 @@ export async function fit(
         } finally {
           disposeBatch(b);
         }
-        avg.add(logs, b.xs.shape[0]);
+        avg.add(logs, b.xs[0].shape[0]);
         step++;
         bar?.update(step, avg.result());
         for (const c of callbacks) await c.onBatchEnd?.(step - 1, logs);
       }
       const epochLogs = avg.result();
       if (valData) {
-        const src = isBatchSource(valData) ? valData : tensorBatches(valData[0], valData[1], batchSize);
+        const src = isBatchSource(valData)
+          ? listBatches(model, valData, `${who}: validationData`)
+          : tensorBatches(valData, batchSize);
         Object.assign(epochLogs, prefixed(await evaluateBatches(model, src), 'val_'));
       }
       bar?.finish(step, epochLogs);
@@ -353,8 +395,8 @@ const EVALUATE_KEYS: OptionKeys<EvaluateArgs> = { batchSize: true, verbose: true
 /** Loss and metrics over all samples (sample-weighted means), as `{ loss, accuracy }`. */
 export async function evaluate(
   model: Model,
-  x: Tensor | BatchSource,
-  y?: Tensor | EvaluateArgs,
+  x: Tensors | BatchSource,
+  y?: Tensors | EvaluateArgs,
   argsIn?: EvaluateArgs,
 ): Promise<Record<string, number>> {
   requireCompiled(model, 'evaluate');
@@ -362,12 +404,11 @@ export async function evaluate(
   const args = (fromDataset ? (y as EvaluateArgs | undefined) : argsIn) ?? {};
   checkOptions(args, EVALUATE_KEYS, 'evaluate');
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'evaluate');
-  let src: AsyncIterable<Batch>;
-  if (fromDataset) src = x as BatchSource;
+  let src: AsyncIterable<Lists>;
+  if (fromDataset) src = listBatches(model, x, 'evaluate');
   else {
-    if (!(y instanceof Tensor)) throw new ArgumentError('evaluate: y must be a Tensor when x is a Tensor');
-    checkXY(x as Tensor, y, 'evaluate');
-    src = tensorBatches(x as Tensor, y, batchSize);
+    if (y === undefined) throw new ArgumentError('evaluate: y is required when x is not a dataset');
+    src = tensorBatches(checkData(model, x, y, 'evaluate'), batchSize);
   }
   const verbose = checkVerbose(args.verbose ?? 0, 'evaluate');
   const sink = checkSink(args.logSink, 'evaluate');
@@ -384,38 +425,57 @@ export interface PredictArgs {
 
 const PREDICT_KEYS: OptionKeys<PredictArgs> = { batchSize: true };
 
-/** Runs the model in inference mode over `x` in batches and concatenates the outputs. */
+/**
+ * Runs the model in inference mode over `x` in batches and concatenates the outputs: one tensor,
+ * or a list (one per output) for a model with several outputs.
+ */
 export async function predict(
   model: Model,
-  x: Tensor | AsyncIterable<Batch | Tensor>,
+  x: Tensors | AsyncIterable<Batch | MultiBatch | Tensor | Tensor[]>,
   args: PredictArgs = {},
-): Promise<Tensor> {
+): Promise<Tensor | Tensor[]> {
   checkOptions(args, PREDICT_KEYS, 'predict');
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'predict');
-  const outs: Tensor[] = [];
+  const outs: Tensor[][] = [];
   try {
-    if (x instanceof Tensor) {
-      x.assertAlive('predict: x');
-      if (x.rank === 0) throw new ShapeError('predict: x must have a batch dimension, got a scalar');
-      for await (const b of tensorBatches(x, undefined, batchSize)) {
-        outs.push(tidy(() => model.apply(b.xs, { training: false })));
-        b.xs.dispose();
+    if (x instanceof Tensor || Array.isArray(x) || !isBatchSource(x)) {
+      if (x instanceof Tensor) {
+        x.assertAlive('predict: x');
+        if (x.rank === 0) throw new ShapeError('predict: x must have a batch dimension, got a scalar');
+      } else if (x === null || typeof x !== 'object')
+        throw new ArgumentError(
+          `predict: x must be a Tensor or an async iterable of tensors or batches (a list or an object of tensors for several inputs), got ${x === null ? 'null' : typeof x}`,
+        );
+      const data = checkData(model, x, undefined, 'predict');
+      for await (const b of tensorBatches(data, batchSize)) {
+        outs.push(tidy(() => forward(model, b.xs, false)));
+        disposeBatch(b);
       }
     } else {
-      if (x === null || typeof x !== 'object' || !(Symbol.asyncIterator in x))
-        throw new ArgumentError(
-          `predict: x must be a Tensor or an async iterable of tensors or batches, got ${x === null ? 'null' : typeof x}`,
-        );
-      for await (const item of x) {
-        const xs = item instanceof Tensor ? item : item.xs;
-        outs.push(tidy(() => model.apply(xs, { training: false })));
-        if (item instanceof Tensor) item.dispose();
-        else disposeBatch(item);
+      for await (const item of x as AsyncIterable<Batch | MultiBatch | Tensor | Tensor[]>) {
+        try {
+          const given = item instanceof Tensor || Array.isArray(item) ? item : item.xs;
+          const xs = tensorList(given, model.inputNames, 'x', 'predict');
+          outs.push(tidy(() => forward(model, xs, false)));
+        } finally {
+          if (item instanceof Tensor) item.dispose();
+          else if (Array.isArray(item)) for (const t of item) t.dispose();
+          else disposeBatch(item);
+        }
       }
     }
-    if (outs.length === 1) return outs.pop()!;
-    return concat(outs, 0);
+    const k = model.outputNames.length;
+    const joined = Array.from({ length: k }, (_, i) =>
+      outs.length === 1
+        ? outs[0][i]
+        : concat(
+            outs.map((o) => o[i]),
+            0,
+          ),
+    );
+    if (outs.length === 1) outs.length = 0;
+    return k === 1 ? joined[0] : joined;
   } finally {
-    for (const t of outs) t.dispose();
+    for (const t of outs.flat()) t.dispose();
   }
 }

@@ -98,6 +98,17 @@ export type UnaryName =
   | 'softplus'
   | 'elu';
 
+/** The activations of src/kernels/activations-ext.ts ('activation' records which one). */
+export type ExtActivation =
+  | 'gelu'
+  | 'geluTanh'
+  | 'silu'
+  | 'selu'
+  | 'softsign'
+  | 'hardSigmoid'
+  | 'hardSwish'
+  | 'mish';
+
 /** The reductions of src/kernels/reduce.ts that record their axes. */
 export type ReduceName = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'logSumExp' | 'any' | 'all';
 
@@ -111,6 +122,14 @@ export interface OpAttrs
     Plain<'globalAvgPool' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad'>,
     Reductions {
   leakyRelu: { alpha: number };
+  activation: { kind: ExtActivation };
+  activationGrad: { kind: ExtActivation };
+  layerNorm: { epsilon: number; normRank: number; hasGamma: boolean; hasBeta: boolean };
+  layerNormGrad: NoAttrs;
+  layerNormParamGrad: NoAttrs;
+  /** The softmax rows' max and 1/sum (lse) and the (bool) mask travel with the record for the backward. */
+  dotProductAttention: { scale: number; causal: boolean; mask: Tensor | null; lse: Tensor };
+  dotProductAttentionGrad: NoAttrs;
   step: { alpha: number };
   reluGrad: { act: 'relu' | 'relu6' };
   cast: { dtype: DType };

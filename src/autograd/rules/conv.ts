@@ -1,4 +1,4 @@
-import { conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/conv.js';
+import { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from '../../kernels/conv.js';
 import { depthwiseConv2dBackpropFilter, depthwiseConv2dBackpropInput } from '../../kernels/depthwise.js';
 import { sum } from '../../kernels/reduce.js';
 import type { Pads2D } from '../../tensor/op-table.js';
@@ -32,7 +32,17 @@ export const convGrads = {
   conv2d: convRule(conv2dBackpropInput, conv2dBackpropFilter),
   depthwiseConv2d: convRule(depthwiseConv2dBackpropInput, depthwiseConv2dBackpropFilter),
 
-  conv2dBackpropInput: 'nondiff',
+  // conv2dBackpropInput(dy, f) is the adjoint of x -> conv2d(x, f), linear in dy and in f: its
+  // gradients are the forward convolution of g (for dy) and the filter gradient of (g, dy) (for f).
+  // Conv2DTranspose is this op, so it trains.
+  conv2dBackpropInput: (g, r, need) => {
+    const [dy, f] = r.inputs;
+    const { strides, padding } = r.attrs;
+    return [
+      need[0] ? conv2d(g, f, strides, padding) : null,
+      need[1] ? conv2dBackpropFilter(g, dy, f.shape, strides, padding) : null,
+    ];
+  },
   conv2dBackpropFilter: 'nondiff',
   depthwiseConv2dBackpropInput: 'nondiff',
   depthwiseConv2dBackpropFilter: 'nondiff',

@@ -1,8 +1,11 @@
 import { type GradTable, registerGradientTable } from '../registry.js';
+import { activationExtGrads } from './activations-ext.js';
+import { attentionGrads } from './attention.js';
 import { batchNormGrads } from './batchnorm.js';
 import { binaryGrads } from './binary.js';
 import { convGrads } from './conv.js';
 import { crossEntropyGrads } from './crossentropy.js';
+import { layerNormGrads } from './layernorm.js';
 import { matmulGrads } from './matmul.js';
 import { movementGrads } from './movement.js';
 import { poolGrads } from './pool.js';
@@ -24,6 +27,9 @@ export const gradTable: GradTable = {
   ...reduceGrads,
   ...movementGrads,
   ...crossEntropyGrads,
+  ...activationExtGrads,
+  ...layerNormGrads,
+  ...attentionGrads,
   // Image resizing runs in the data pipeline, before any weight: nothing to differentiate.
   resizeBilinear: 'nondiff',
 };

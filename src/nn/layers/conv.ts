@@ -5,7 +5,7 @@ import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import { type ActivationName, assertActivationName, finishActivation, fusedPart } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import {
@@ -18,6 +18,7 @@ import {
   registerLayer,
   single,
 } from '../layer.js';
+import { dilatedConv2d, stride1Pads } from './conv-ops.js';
 
 /** 'same' pads so that the output is `ceil(input / stride)`; 'valid' uses no padding. */
 export type Padding = 'same' | 'valid';
@@ -38,6 +39,20 @@ export function pair(
   return p;
 }
 
+/** A dilation rate pair; rates above 1 need unit strides (Keras rejects both at once). */
+export function dilationPair(
+  v: number | [number, number] | undefined,
+  strides: readonly number[],
+  who: string,
+): [number, number] {
+  const d = pair(v, 1, 'dilationRate', who);
+  if ((d[0] > 1 || d[1] > 1) && strides.some((s) => s !== 1))
+    throw new ArgumentError(
+      `${who}: dilationRate ${JSON.stringify(v)} above 1 needs strides 1, got strides ${JSON.stringify(strides)}`,
+    );
+  return d;
+}
+
 export function checkPadding(p: unknown, who: string): Padding {
   if (p !== 'same' && p !== 'valid')
     throw new ArgumentError(`${who}: padding must be 'same' or 'valid', got ${JSON.stringify(p)}`);
@@ -50,14 +65,16 @@ export function convOutSize(n: number | null, k: number, s: number, padding: Pad
   return padding === 'same' ? Math.ceil(n / s) : Math.max(0, Math.floor((n - k) / s) + 1);
 }
 
-/** Options shared by Conv2D and DepthwiseConv2D (Keras names, camelCase). */
-interface ConvBaseArgs extends LayerArgs {
+/** Options shared by the 2-D convolution layers (Keras names, camelCase). */
+export interface ConvBaseArgs extends LayerArgs {
   /** The window, `[height, width]` or one number for both. */
   kernelSize: number | [number, number];
   /** The step of the window, `[height, width]` or one number (default 1). */
   strides?: number | [number, number];
   /** 'valid' (default) or 'same'. */
   padding?: Padding;
+  /** Spacing of the kernel taps (atrous convolution); rates above 1 need strides 1, as Keras. */
+  dilationRate?: number | [number, number];
   /** Applied to the output (default 'linear'; relu/relu6 run inside the conv kernel). */
   activation?: ActivationName;
   /** Whether to add a bias per output channel (default true). */
@@ -70,10 +87,11 @@ interface ConvBaseArgs extends LayerArgs {
   seed?: number;
 }
 
-const CONV_KEYS = {
+export const CONV_KEYS = {
   kernelSize: true,
   strides: true,
   padding: true,
+  dilationRate: true,
   activation: true,
   useBias: true,
   kernelInitializer: true,
@@ -81,14 +99,16 @@ const CONV_KEYS = {
   seed: true,
 } as const;
 
-/** The common part of Conv2D and DepthwiseConv2D. */
-abstract class ConvBase extends Layer {
+/** What the 2-D convolution layers share: window, strides, padding, dilation, activation, bias. */
+export abstract class ConvBase extends Layer {
   /** The window `[height, width]`. */
   readonly kernelSize: [number, number];
   /** The step `[height, width]`. */
   readonly strides: [number, number];
   /** 'valid' or 'same'. */
   readonly padding: Padding;
+  /** Spacing of the kernel taps `[height, width]` (1 for an ordinary convolution). */
+  readonly dilationRate: [number, number];
   /** The activation applied to the output. */
   readonly activation: ActivationName;
   /** Whether a bias is added. */
@@ -112,6 +132,7 @@ abstract class ConvBase extends Layer {
     checkSeed(args.seed, who);
     this.strides = pair(args.strides, 1, 'strides', who);
     this.padding = checkPadding(args.padding ?? 'valid', who);
+    this.dilationRate = dilationPair(args.dilationRate, this.strides, who);
     this.activation = args.activation ?? 'linear';
     assertActivationName(this.activation, `${who}: activation`);
     this.useBias = args.useBias ?? true;
@@ -138,22 +159,38 @@ abstract class ConvBase extends Layer {
 
   /** NHWC output: the spatial sizes after the window, stride and padding; `outChannels` channels. */
   override computeOutputShape(s: SymShape): SymShape {
+    const [kh, kw] = this.kernelSize;
+    const [dh, dw] = this.dilationRate;
     return [
       s[0],
-      convOutSize(s[1], this.kernelSize[0], this.strides[0], this.padding),
-      convOutSize(s[2], this.kernelSize[1], this.strides[1], this.padding),
+      convOutSize(s[1], dh * (kh - 1) + 1, this.strides[0], this.padding),
+      convOutSize(s[2], dw * (kw - 1) + 1, this.strides[1], this.padding),
       this.outChannels,
     ];
   }
 
+  /** The convolution with its dilation: the kernel directly at rate 1, else composed (conv-ops.ts). */
+  protected convolve(x: Tensor, depthwise: boolean): Tensor {
+    const opts = { bias: this.bias, activation: this.fused() };
+    if (this.dilationRate[0] === 1 && this.dilationRate[1] === 1)
+      return (depthwise ? depthwiseConv2d : conv2d)(x, this.kernel!, this.strides, this.padding, opts);
+    return dilatedConv2d(x, {
+      filter: this.kernel!,
+      depthwise,
+      dilation: this.dilationRate,
+      pads: stride1Pads(this.padding, this.kernelSize, this.dilationRate),
+      ...opts,
+    });
+  }
+
   /** The fused activation (softmax is applied after). */
   protected fused(): Activation {
-    return this.activation === 'softmax' ? 'linear' : this.activation;
+    return fusedPart(this.activation);
   }
 
   /** Applies the activation that the kernel could not fuse (softmax). */
   protected finish(y: Tensor): Tensor {
-    return this.activation === 'softmax' ? applyActivation('softmax', y) : y;
+    return finishActivation(this.activation, y);
   }
 
   /** The Keras config (kernel_size, strides, padding, activation...). */
@@ -163,6 +200,7 @@ abstract class ConvBase extends Layer {
       kernelSize: this.kernelSize,
       strides: this.strides,
       padding: this.padding,
+      dilationRate: this.dilationRate,
       activation: this.activation,
       useBias: this.useBias,
       kernelInitializer: this.kernelInitializer,
@@ -214,11 +252,7 @@ export class Conv2D extends ConvBase {
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     const x = single(this, inputs);
     checkInputShape(this, x, this.inputShapeBuilt);
-    const y = conv2d(x, this.kernel!, this.strides, this.padding, {
-      bias: this.bias,
-      activation: this.fused(),
-    });
-    return this.finish(y);
+    return this.finish(this.convolve(x, false));
   }
   /** The Keras config, with `filters`. */
   override getConfig(): Record<string, unknown> {
@@ -281,11 +315,7 @@ export class DepthwiseConv2D extends ConvBase {
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     const x = single(this, inputs);
     checkInputShape(this, x, this.inputShapeBuilt);
-    const y = depthwiseConv2d(x, this.kernel!, this.strides, this.padding, {
-      bias: this.bias,
-      activation: this.fused(),
-    });
-    return this.finish(y);
+    return this.finish(this.convolve(x, true));
   }
   /** The Keras config, with `depth_multiplier`. */
   override getConfig(): Record<string, unknown> {

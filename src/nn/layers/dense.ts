@@ -5,7 +5,7 @@ import { ArgumentError, ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import { type ActivationName, applyActivation, assertActivationName } from '../activations.js';
+import { type ActivationName, assertActivationName, finishActivation, fusedPart } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import {
@@ -99,11 +99,11 @@ export class Dense extends Layer {
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     const x = single(this, inputs);
     checkInputShape(this, x, this.inputShapeBuilt);
-    const fused: Activation | undefined = this.activation === 'softmax' ? undefined : this.activation;
+    const fused: Activation = fusedPart(this.activation);
     const flat = x.rank === 2 ? x : reshape(x, [-1, x.shape[x.rank - 1]]);
-    let y = matmul(flat, this.kernel!, { bias: this.bias, activation: fused ?? 'linear' });
+    let y = matmul(flat, this.kernel!, { bias: this.bias, activation: fused });
     if (x.rank !== 2) y = reshape(y, [...x.shape.slice(0, -1), this.units]);
-    return fused ? y : applyActivation(this.activation, y);
+    return finishActivation(this.activation, y);
   }
 
   override getConfig(): Record<string, unknown> {

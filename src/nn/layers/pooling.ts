@@ -1,4 +1,5 @@
 import { avgPool, globalAvgPool, maxPool } from '../../kernels/pool.js';
+import { max, mean } from '../../kernels/reduce.js';
 import { reshape } from '../../kernels/reshape.js';
 import { ShapeError } from '../../tensor/errors.js';
 import type { OptionKeys } from '../../tensor/options.js';
@@ -106,3 +107,119 @@ export class GlobalAveragePooling2D extends Layer {
   }
 }
 registerLayer('GlobalAveragePooling2D', (c) => new GlobalAveragePooling2D(c as GlobalPoolingArgs));
+
+/** Maximum over height and width: [b, h, w, c] -> [b, c] (Keras `GlobalMaxPooling2D`). */
+export class GlobalMaxPooling2D extends Layer {
+  static override readonly optionKeys: OptionKeys<GlobalPoolingArgs> = { ...LAYER_KEYS, keepDims: true };
+  readonly keepDims: boolean;
+  constructor(args: GlobalPoolingArgs = {}) {
+    super(args);
+    checkBool(args.keepDims, 'keepDims', `GlobalMaxPooling2D '${this.name}'`);
+    this.keepDims = args.keepDims ?? false;
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    needNHWC(this, s);
+    return this.keepDims ? [s[0], 1, 1, s[3]] : [s[0], s[3]];
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    return max(single(this, inputs), [1, 2], this.keepDims);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), keepDims: this.keepDims };
+  }
+}
+registerLayer('GlobalMaxPooling2D', (c) => new GlobalMaxPooling2D(c as GlobalPoolingArgs));
+
+function needSteps(layer: Layer, s: SymShape): void {
+  if (s.length !== 3)
+    throw new ShapeError(
+      `${layer.className} '${layer.name}' needs inputs [batch, steps, channels], got ${fmtSym(s)}`,
+    );
+}
+
+export interface Pooling1DArgs extends LayerArgs {
+  poolSize?: number;
+  /** Defaults to poolSize, as Keras. */
+  strides?: number;
+  padding?: Padding;
+}
+
+/** Pooling over the steps of [b, steps, c]: a 2-D pooling of height 1. */
+abstract class Pooling1D extends Layer {
+  readonly poolSize: number;
+  readonly strides: number;
+  readonly padding: Padding;
+  constructor(args: Pooling1DArgs = {}) {
+    super(args);
+    const who = `${this.className} '${this.name}'`;
+    this.poolSize = pair(args.poolSize, 2, 'poolSize', who)[0];
+    this.strides = args.strides === undefined ? this.poolSize : pair(args.strides, 1, 'strides', who)[0];
+    this.padding = checkPadding(args.padding ?? 'valid', who);
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    needSteps(this, s);
+    return [s[0], convOutSize(s[1], this.poolSize, this.strides, this.padding), s[2]];
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    const [b, steps, c] = x.shape;
+    const pool = this.className === 'MaxPooling1D' ? maxPool : avgPool;
+    const y = pool(reshape(x, [b, 1, steps, c]), [1, this.poolSize], [1, this.strides], this.padding);
+    return reshape(y, [b, y.shape[2], c]);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, padding: this.padding };
+  }
+}
+
+const POOL1D_KEYS: OptionKeys<Pooling1DArgs> = {
+  ...LAYER_KEYS,
+  poolSize: true,
+  strides: true,
+  padding: true,
+};
+
+/** Maximum over windows of steps (Keras `MaxPooling1D`). */
+export class MaxPooling1D extends Pooling1D {
+  static override readonly optionKeys: OptionKeys<Pooling1DArgs> = POOL1D_KEYS;
+}
+registerLayer('MaxPooling1D', (c) => new MaxPooling1D(c as Pooling1DArgs));
+
+/** Mean over windows of steps (Keras `AveragePooling1D`; 'same' windows average their valid steps). */
+export class AveragePooling1D extends Pooling1D {
+  static override readonly optionKeys: OptionKeys<Pooling1DArgs> = POOL1D_KEYS;
+}
+registerLayer('AveragePooling1D', (c) => new AveragePooling1D(c as Pooling1DArgs));
+
+/** Mean or maximum over all steps: [b, steps, c] -> [b, c]. */
+abstract class GlobalPooling1D extends Layer {
+  readonly keepDims: boolean;
+  constructor(args: GlobalPoolingArgs = {}) {
+    super(args);
+    checkBool(args.keepDims, 'keepDims', `${this.className} '${this.name}'`);
+    this.keepDims = args.keepDims ?? false;
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    needSteps(this, s);
+    return this.keepDims ? [s[0], 1, s[2]] : [s[0], s[2]];
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    return this.className === 'GlobalMaxPooling1D' ? max(x, 1, this.keepDims) : mean(x, 1, this.keepDims);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), keepDims: this.keepDims };
+  }
+}
+
+/** Mean over the steps (Keras `GlobalAveragePooling1D`). */
+export class GlobalAveragePooling1D extends GlobalPooling1D {
+  static override readonly optionKeys: OptionKeys<GlobalPoolingArgs> = { ...LAYER_KEYS, keepDims: true };
+}
+registerLayer('GlobalAveragePooling1D', (c) => new GlobalAveragePooling1D(c as GlobalPoolingArgs));
+
+/** Maximum over the steps (Keras `GlobalMaxPooling1D`). */
+export class GlobalMaxPooling1D extends GlobalPooling1D {
+  static override readonly optionKeys: OptionKeys<GlobalPoolingArgs> = { ...LAYER_KEYS, keepDims: true };
+}
+registerLayer('GlobalMaxPooling1D', (c) => new GlobalMaxPooling1D(c as GlobalPoolingArgs));

@@ -1,0 +1,321 @@
+import { add } from '../../kernels/binary.js';
+import { conv2d, conv2dBackpropInput } from '../../kernels/conv.js';
+import { depthwiseConv2d } from '../../kernels/depthwise.js';
+import { pad } from '../../kernels/pad.js';
+import { reshape } from '../../kernels/reshape.js';
+import { ArgumentError, ShapeError } from '../../tensor/errors.js';
+import type { OptionKeys } from '../../tensor/options.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Variable } from '../../tensor/variable.js';
+import {
+  type ActivationName,
+  applyActivation,
+  assertActivationName,
+  finishActivation,
+  fusedPart,
+} from '../activations.js';
+import { assertInitializer, type InitializerName } from '../initializers.js';
+import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
+import {
+  checkBool,
+  checkInputShape,
+  checkSeed,
+  fmtSym,
+  LAYER_KEYS,
+  Layer,
+  registerLayer,
+  single,
+} from '../layer.js';
+import { CONV_KEYS, ConvBase, type ConvBaseArgs, convOutSize } from './conv.js';
+import { dilatedConv2d, stride1Pads } from './conv-ops.js';
+
+/** SeparableConv2D, Conv2DTranspose and Conv1D, composed from the 2-D convolution kernels. */
+
+function positiveInt(v: unknown, what: string, who: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1)
+    throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v as number;
+}
+
+export interface SeparableConv2DArgs extends ConvBaseArgs {
+  filters: number;
+  depthMultiplier?: number;
+  depthwiseInitializer?: InitializerName;
+  pointwiseInitializer?: InitializerName;
+}
+
+/**
+ * Depthwise convolution then a 1x1 convolution to `filters` channels (Keras `SeparableConv2D`):
+ * weights `depthwise_kernel` [kh, kw, cin, depthMultiplier], `pointwise_kernel`
+ * [1, 1, cin * depthMultiplier, filters] and `bias` [filters].
+ */
+export class SeparableConv2D extends ConvBase {
+  static override readonly optionKeys: OptionKeys<SeparableConv2DArgs> = {
+    ...LAYER_KEYS,
+    ...CONV_KEYS,
+    filters: true,
+    depthMultiplier: true,
+    depthwiseInitializer: true,
+    pointwiseInitializer: true,
+  };
+  readonly filters: number;
+  readonly depthMultiplier: number;
+  readonly pointwiseInitializer: InitializerName;
+  pointwiseKernel?: Variable;
+  constructor(args: SeparableConv2DArgs) {
+    super({ ...args, kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer });
+    const who = `SeparableConv2D '${this.name}'`;
+    this.filters = positiveInt(args.filters, 'filters', who);
+    this.depthMultiplier = positiveInt(args.depthMultiplier ?? 1, 'depthMultiplier', who);
+    this.pointwiseInitializer = args.pointwiseInitializer ?? 'glorotUniform';
+    assertInitializer(this.pointwiseInitializer, `${who}: pointwiseInitializer`);
+  }
+  protected get outChannels(): number {
+    return this.filters;
+  }
+  override build(inputShape: SymShape): void {
+    const cin = this.inChannels(inputShape);
+    const mid = cin * this.depthMultiplier;
+    this.kernel = this.addWeight(
+      'depthwise_kernel',
+      [...this.kernelSize, cin, this.depthMultiplier],
+      this.kernelInitializer,
+      true,
+      this.seed,
+    );
+    this.pointwiseKernel = this.addWeight(
+      'pointwise_kernel',
+      [1, 1, mid, this.filters],
+      this.pointwiseInitializer,
+      true,
+      this.seed === undefined ? undefined : this.seed + 1,
+    );
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], this.biasInitializer);
+    super.build(inputShape);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    checkInputShape(this, x, this.inputShapeBuilt);
+    const [dh, dw] = this.dilationRate;
+    const mid =
+      dh === 1 && dw === 1
+        ? depthwiseConv2d(x, this.kernel!, this.strides, this.padding)
+        : dilatedConv2d(x, {
+            filter: this.kernel!,
+            depthwise: true,
+            dilation: this.dilationRate,
+            pads: stride1Pads(this.padding, this.kernelSize, this.dilationRate),
+          });
+    const y = conv2d(mid, this.pointwiseKernel!, 1, 'valid', { bias: this.bias, activation: this.fused() });
+    return this.finish(y);
+  }
+  override getConfig(): Record<string, unknown> {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      depthMultiplier: this.depthMultiplier,
+      pointwiseInitializer: this.pointwiseInitializer,
+    };
+  }
+}
+registerLayer('SeparableConv2D', (c) => new SeparableConv2D(c as unknown as SeparableConv2DArgs));
+
+export interface Conv2DTransposeArgs extends ConvBaseArgs {
+  filters: number;
+}
+
+/**
+ * Transposed 2-D convolution (Keras `Conv2DTranspose`): the input gradient of a convolution, so
+ * strides enlarge the image. Kernel [kh, kw, filters, cin]; output height (in - 1) * s + kh
+ * ('valid') or in * s ('same').
+ */
+export class Conv2DTranspose extends ConvBase {
+  static override readonly optionKeys: OptionKeys<Conv2DTransposeArgs> = {
+    ...LAYER_KEYS,
+    ...CONV_KEYS,
+    filters: true,
+  };
+  readonly filters: number;
+  constructor(args: Conv2DTransposeArgs) {
+    super(args);
+    const who = `Conv2DTranspose '${this.name}'`;
+    this.filters = positiveInt(args.filters, 'filters', who);
+    if (this.dilationRate.some((d) => d !== 1))
+      throw new ArgumentError(
+        `${who}: dilationRate must be 1 (dilated transposed convolutions are not supported), got ${JSON.stringify(args.dilationRate)}`,
+      );
+  }
+  protected get outChannels(): number {
+    return this.filters;
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    this.inChannels(s);
+    const size = (n: number | null, k: number, st: number) =>
+      n === null ? null : this.padding === 'same' ? n * st : (n - 1) * st + k;
+    return [
+      s[0],
+      size(s[1], this.kernelSize[0], this.strides[0]),
+      size(s[2], this.kernelSize[1], this.strides[1]),
+      this.filters,
+    ];
+  }
+  override build(inputShape: SymShape): void {
+    const cin = this.inChannels(inputShape);
+    this.kernel = this.addWeight(
+      'kernel',
+      [...this.kernelSize, this.filters, cin],
+      this.kernelInitializer,
+      true,
+      this.seed,
+    );
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], this.biasInitializer);
+    super.build(inputShape);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    checkInputShape(this, x, this.inputShapeBuilt);
+    const out = this.computeOutputShape([x.shape[0], ...x.shape.slice(1)]) as number[];
+    let y = conv2dBackpropInput(x, this.kernel!, out, this.strides, this.padding);
+    if (this.bias) y = add(y, this.bias);
+    return applyActivation(this.activation, y);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), filters: this.filters };
+  }
+}
+registerLayer('Conv2DTranspose', (c) => new Conv2DTranspose(c as unknown as Conv2DTransposeArgs));
+
+export interface Conv1DArgs extends LayerArgs {
+  filters: number;
+  kernelSize: number | [number];
+  strides?: number | [number];
+  /** 'causal' pads only before, so output t sees inputs up to t (WaveNet, Keras). */
+  padding?: 'same' | 'valid' | 'causal';
+  dilationRate?: number | [number];
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+  seed?: number;
+}
+
+function one(v: number | [number] | undefined, dflt: number, what: string, who: string): number {
+  const n = v === undefined ? dflt : Array.isArray(v) && v.length === 1 ? v[0] : v;
+  return positiveInt(n, what, who);
+}
+
+/**
+ * 1-D convolution over [batch, steps, channels] (Keras `Conv1D`), kernel [k, cin, filters]: a
+ * 2-D convolution of height 1. Causal padding and dilation rates as Keras.
+ */
+export class Conv1D extends Layer {
+  static override readonly optionKeys: OptionKeys<Conv1DArgs> = {
+    ...LAYER_KEYS,
+    ...CONV_KEYS,
+    filters: true,
+  };
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly padding: 'same' | 'valid' | 'causal';
+  readonly dilationRate: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  private readonly seed?: number;
+  kernel?: Variable;
+  bias?: Variable;
+  constructor(args: Conv1DArgs) {
+    super(args);
+    const who = `Conv1D '${this.name}'`;
+    this.filters = positiveInt(args?.filters, 'filters', who);
+    this.kernelSize = one(args.kernelSize, 0, 'kernelSize', who);
+    this.strides = one(args.strides, 1, 'strides', who);
+    this.dilationRate = one(args.dilationRate, 1, 'dilationRate', who);
+    if (this.dilationRate > 1 && this.strides > 1)
+      throw new ArgumentError(
+        `${who}: dilationRate ${this.dilationRate} above 1 needs strides 1, got strides ${this.strides}`,
+      );
+    const p = args.padding ?? 'valid';
+    if (p !== 'same' && p !== 'valid' && p !== 'causal')
+      throw new ArgumentError(
+        `${who}: padding must be 'same', 'valid' or 'causal', got ${JSON.stringify(p)}`,
+      );
+    this.padding = p;
+    this.activation = args.activation ?? 'linear';
+    assertActivationName(this.activation, `${who}: activation`);
+    checkBool(args.useBias, 'useBias', who);
+    checkSeed(args.seed, who);
+    this.useBias = args.useBias ?? true;
+    this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
+    this.biasInitializer = args.biasInitializer ?? 'zeros';
+    assertInitializer(this.kernelInitializer, `${who}: kernelInitializer`);
+    assertInitializer(this.biasInitializer, `${who}: biasInitializer`);
+    this.seed = args.seed;
+  }
+  private inChannels(s: SymShape): number {
+    const c = s[2];
+    if (s.length !== 3 || c === null)
+      throw new ShapeError(`Conv1D '${this.name}' needs inputs [batch, steps, channels], got ${fmtSym(s)}`);
+    return c;
+  }
+  override computeOutputShape(s: SymShape): SymShape {
+    this.inChannels(s);
+    const ke = this.dilationRate * (this.kernelSize - 1) + 1;
+    const steps =
+      this.padding === 'causal'
+        ? convOutSize(s[1], 1, this.strides, 'same')
+        : convOutSize(s[1], ke, this.strides, this.padding);
+    return [s[0], steps, this.filters];
+  }
+  override build(inputShape: SymShape): void {
+    const cin = this.inChannels(inputShape);
+    this.kernel = this.addWeight(
+      'kernel',
+      [this.kernelSize, cin, this.filters],
+      this.kernelInitializer,
+      true,
+      this.seed,
+    );
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], this.biasInitializer);
+    super.build(inputShape);
+  }
+  call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
+    const x = single(this, inputs);
+    checkInputShape(this, x, this.inputShapeBuilt);
+    const [b, steps, c] = x.shape;
+    const x4 = reshape(x, [b, 1, steps, c]);
+    const f4 = reshape(this.kernel!, [1, this.kernelSize, c, this.filters]);
+    const opts = { bias: this.bias, activation: fusedPart(this.activation) } as const;
+    let y: Tensor;
+    if (this.dilationRate > 1 || this.padding === 'causal') {
+      const k: [number, number] = [1, this.kernelSize];
+      const d: [number, number] = [1, this.dilationRate];
+      const pads = stride1Pads(this.padding, k, d);
+      if (this.strides === 1)
+        y = dilatedConv2d(x4, { filter: f4, depthwise: false, dilation: d, pads, ...opts });
+      else {
+        // Causal with strides (rate 1): pad before, then a strided 'valid' convolution.
+        y = conv2d(pad(x4, [[0, 0], [0, 0], pads[1], [0, 0]]), f4, [1, this.strides], 'valid', opts);
+      }
+    } else y = conv2d(x4, f4, [1, this.strides], this.padding, opts);
+    const out = reshape(y, [b, y.shape[2], this.filters]);
+    return finishActivation(this.activation, out);
+  }
+  override getConfig(): Record<string, unknown> {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      dilationRate: this.dilationRate,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer,
+      biasInitializer: this.biasInitializer,
+    };
+  }
+}
+registerLayer('Conv1D', (c) => new Conv1D(c as unknown as Conv1DArgs));
