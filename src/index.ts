@@ -1,12 +1,21 @@
 export * from './applications/index.js';
 export * from './autograd/index.js';
-export { type BatchOptions, CachedDataset, Dataset, type ShuffleOptions } from './data/dataset.js';
+export {
+  type BatchOptions,
+  CachedDataset,
+  Dataset,
+  type ShuffleOptions,
+  type Source as DatasetSource,
+} from './data/dataset.js';
 export {
   type DecodedImage,
   type DecodeOptions,
   type DecodeResizeOptions,
   decodeAndResize,
   decodeImage,
+  type ImageFormat,
+  type ImageHeader,
+  type ResizedImage,
   readImageHeader,
   sniffFormat,
 } from './data/decode.js';
@@ -23,14 +32,17 @@ export {
 } from './data/resize.js';
 export { resizeBilinear } from './data/resize-gpu.js';
 export { ModelFormatError, WeightsFormatError } from './io/errors.js';
+export type { Source as PathOrUrl } from './io/resource.js';
 export {
   type ParsedSafetensors,
+  type ParseOptions,
   parseSafetensors,
   type SafetensorsEntry,
   serializeSafetensors,
   toFloat32,
   toInt32,
 } from './io/safetensors.js';
+export type { SerializableDType, SerializableTensor } from './io/safetensors-write.js';
 export {
   type AutotuneOptions,
   autotune,

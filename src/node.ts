@@ -9,11 +9,25 @@ export {
   type ImageDatasetOptions,
   imageDatasetFromDirectory,
   type LabelMode,
+  type UnlabeledImageBatch,
 } from './data/from-directory.js';
-export { closeDefaultDecodePool, DecodePool, defaultDecodePool } from './data/worker-pool.js';
+export {
+  closeDefaultDecodePool,
+  type DecodeJob,
+  DecodePool,
+  type DecodePoolOptions,
+  defaultDecodePool,
+} from './data/worker-pool.js';
 export * from './index.js';
 export { tuneCacheDir } from './io/tune-store.js';
-export { loadTensorsFile, readSafetensorsFile, saveTensorsFile, writeFileAtomic } from './io/weights-file.js';
+export {
+  type AtomicWriteOptions,
+  loadTensorsFile,
+  type ReadOptions,
+  readSafetensorsFile,
+  saveTensorsFile,
+  writeFileAtomic,
+} from './io/weights-file.js';
 
 // Autotune winners persist in a file per adapter under the user's cache folder.
 setTuneStore(fileTuneStore);

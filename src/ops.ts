@@ -1,5 +1,6 @@
 // The public ops, one family per kernel file (see src/kernels).
-export type { Activation as FusedActivation } from './kernels/activation.js';
+import './tensor-methods.js';
+
 export {
   gelu,
   hardSigmoid,
@@ -11,7 +12,12 @@ export {
 } from './kernels/activations-ext.js';
 export { dotProductAttention } from './kernels/attention.js';
 export type { DotProductAttentionOptions } from './kernels/attention-args.js';
-export { batchNorm, batchNormTraining } from './kernels/batchnorm.js';
+export {
+  type BatchNormTrainingResult,
+  type BnActivation,
+  batchNorm,
+  batchNormTraining,
+} from './kernels/batchnorm.js';
 export {
   add,
   div,
@@ -37,6 +43,7 @@ export {
 export { cast } from './kernels/cast.js';
 export { concat, stack, tile } from './kernels/concat.js';
 export { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from './kernels/conv.js';
+export type { ConvOptions, Padding as ConvPadding, Strides } from './kernels/conv-args.js';
 export { sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
 export {
   depthwiseConv2d,
@@ -47,7 +54,7 @@ export { gather, oneHot } from './kernels/gather.js';
 export { type LayerNormOptions, layerNorm } from './kernels/layernorm.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
 export { pad } from './kernels/pad.js';
-export { avgPool, globalAvgPool, maxPool } from './kernels/pool.js';
+export { avgPool, globalAvgPool, maxPool, type PoolPadding, type PoolSize } from './kernels/pool.js';
 export { all, any, argMax, argMin, logSumExp, max, mean, min, prod, sum } from './kernels/reduce.js';
 export { expandDims, reshape, squeeze } from './kernels/reshape.js';
 export { unsortedSegmentSum } from './kernels/scatter.js';
@@ -79,3 +86,4 @@ export {
   step,
   tanh,
 } from './kernels/unary.js';
+export type { FusedActivation } from './tensor/op-table.js';

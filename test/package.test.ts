@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -137,6 +137,18 @@ describe('npm package', () => {
         expect(v).toBeCloseTo(b[j], 5);
       });
     });
+  }, 60_000);
+
+  it('runs a guide example (Coming from TensorFlow.js: ops as methods) from the installed package', () => {
+    const md = readFileSync(join(root, 'docs', 'coming-from-tensorflow-js.md'), 'utf8');
+    const m = /```ts\n([\s\S]*?)```/.exec(md);
+    if (!m) throw new Error('docs/coming-from-tensorflow-js.md has no ```ts example');
+    const expected = [...m[1].matchAll(/\/\/ prints: (.*)$/gm)].flatMap((e) => e[1].split('\\n'));
+    writeFileSync(join(project, 'guide.ts'), m[1]);
+    // TypeScript source: run through tsx's loader (from this checkout), resolving wgsl-nn from the project.
+    const tsx = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+    const out = node(['--import', tsx, 'guide.ts'], project).trim().split('\n');
+    expect(out).toEqual(expected);
   }, 60_000);
 
   it('exports the Node helpers and loads the browser bundle through the "browser" condition', () => {

@@ -20,13 +20,19 @@ import type { Tensor } from '../tensor/tensor.js';
  */
 
 export interface MobileNetV2Args {
+  /** `[height, width, 3]` (default [224, 224, 3]). */
   inputShape?: [number, number, number];
+  /** Width multiplier: channels are scaled by it (default 1.0). */
   alpha?: number;
+  /** Whether to end with the ImageNet classifier (pooling + Dense; default true). */
   includeTop?: boolean;
   /** 'avg' adds GlobalAveragePooling2D when includeTop is false. */
   pooling?: 'avg' | null;
+  /** Classes of the classifier (default 1000). */
   classes?: number;
+  /** The classifier's activation (default 'softmax'). */
   classifierActivation?: 'softmax' | 'linear';
+  /** The model's name. */
   name?: string;
 }
 
@@ -214,8 +220,12 @@ function preprocessInput(x: Tensor, opts: { from?: 'bytes' | 'unit' } = {}): Ten
 }
 
 /** `mobileNetV2(args)` builds the model; `mobileNetV2.preprocessInput(x)` maps pixels to [-1, 1]. */
-export const mobileNetV2 = Object.assign(build, { preprocessInput });
+export const mobileNetV2: typeof build & {
+  /** Maps RGB pixels in [0, 255] to [-1, 1] (`{ from: 'unit' }`: from [0, 1]), as Keras' `preprocess_input`. */
+  preprocessInput: typeof preprocessInput;
+} = Object.assign(build, { preprocessInput });
 
+/** The weight files of `loadMobileNetV2Weights` (paths, URLs or bytes). */
 export interface MobileNetV2WeightFiles {
   /** Backbone weights (`mobilenet_v2_1.0_224_no_top.safetensors`). */
   backbone: Source;

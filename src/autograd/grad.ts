@@ -15,6 +15,7 @@ function checkFn(f: unknown, fn: string): void {
   if (typeof f !== 'function') throw new ArgumentError(`${fn}: f must be a function, got ${typeof f}`);
 }
 
+/** `grad(f)(x)`: the gradient of the scalar `f(x)` with respect to `x` (or of `f(x)` weighted by `dy`). */
 export function grad(f: (x: Tensor) => Tensor): (x: Tensor, dy?: Tensor) => Tensor {
   checkFn(f, 'grad');
   return (x, dy) => {
@@ -24,6 +25,7 @@ export function grad(f: (x: Tensor) => Tensor): (x: Tensor, dy?: Tensor) => Tens
   };
 }
 
+/** `grads(f)([x1, x2])`: the gradients of the scalar `f(x1, x2)` with respect to each input, in order. */
 export function grads(f: (...xs: Tensor[]) => Tensor): (xs: Tensor[], dy?: Tensor) => Tensor[] {
   checkFn(f, 'grads');
   return (xs, dy) => {
@@ -34,9 +36,16 @@ export function grads(f: (...xs: Tensor[]) => Tensor): (xs: Tensor[], dy?: Tenso
   };
 }
 
-export function valueAndGrad(
-  f: (x: Tensor) => Tensor,
-): (x: Tensor, dy?: Tensor) => { value: Tensor; grad: Tensor } {
+/** `valueAndGrad(f)(x)`: `f(x)` and its gradient with respect to `x`; the caller disposes both. */
+export function valueAndGrad(f: (x: Tensor) => Tensor): (
+  x: Tensor,
+  dy?: Tensor,
+) => {
+  /** The value of `f(x)`. */
+  value: Tensor;
+  /** The gradient with respect to `x`. */
+  grad: Tensor;
+} {
   checkFn(f, 'valueAndGrad');
   return (x, dy) => {
     const { value, grads } = valueAndGradsImpl(() => f(x), [x], dy, 'valueAndGrad');
@@ -44,9 +53,16 @@ export function valueAndGrad(
   };
 }
 
-export function valueAndGrads(
-  f: (...xs: Tensor[]) => Tensor,
-): (xs: Tensor[], dy?: Tensor) => { value: Tensor; grads: Tensor[] } {
+/** `valueAndGrads(f)([x1, x2])`: `f(x1, x2)` and its gradients with respect to each input. */
+export function valueAndGrads(f: (...xs: Tensor[]) => Tensor): (
+  xs: Tensor[],
+  dy?: Tensor,
+) => {
+  /** The value of `f(...xs)`. */
+  value: Tensor;
+  /** The gradients, one per input. */
+  grads: Tensor[];
+} {
   checkFn(f, 'valueAndGrads');
   return (xs, dy) => {
     if (!Array.isArray(xs)) throw new ArgumentError('valueAndGrads: xs must be an array of tensors');
@@ -55,13 +71,19 @@ export function valueAndGrads(
 }
 
 /**
- * Gradients of the scalar `f()` with respect to `vars` (default: none — pass the trainable
- * variables explicitly). Returns the value and a map from variable name to gradient.
+ * Gradients of the scalar `f()` with respect to `vars` (required: pass the variables to
+ * differentiate, e.g. a model's `trainableWeights`). Returns the value and a `Map` from each
+ * variable (the object, not its name) to its gradient; the caller disposes both.
  */
 export function variableGrads(
   f: () => Tensor,
   vars: readonly Variable[],
-): { value: Tensor; grads: Map<Variable, Tensor> } {
+): {
+  /** The value of `f()`. */
+  value: Tensor;
+  /** The gradient of each variable. */
+  grads: Map<Variable, Tensor>;
+} {
   checkFn(f, 'variableGrads');
   vars.forEach((v, i) => {
     if (!(v instanceof Variable)) throw new ArgumentError(`variableGrads: vars[${i}] must be a Variable`);

@@ -33,10 +33,15 @@ export function numericGradient(
   });
 }
 
+/** Where an analytic gradient and its finite-difference estimate disagree most. */
 export interface GradientMismatch {
+  /** Which input (0-based). */
   input: number;
+  /** The flat element index in that input. */
   index: number;
+  /** The gradient from autograd. */
   analytic: number;
+  /** The finite-difference estimate. */
   numeric: number;
 }
 

@@ -4,18 +4,8 @@ import { checkOptions } from '../tensor/options.js';
 import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
 import { copyOf, Tensor } from '../tensor/tensor.js';
 
-/**
- * A lazy, re-iterable asynchronous sequence, in the spirit of `tf.data.Dataset`. Nothing runs
- * until the dataset is iterated; each `for await` starts a fresh pipeline (a new epoch).
- *
- * Ownership: the consumer owns every element it receives, tensors included, and must dispose them.
- * Elements the pipeline itself drops (filtered out, skipped, or produced ahead by `prefetch`,
- * parallel `map` or `shuffle` when iteration stops early) are disposed by the pipeline. Errors end
- * the iteration: the failing stage releases what it holds and rethrows.
- * No Node-only imports: this runs in browsers too.
- */
-
-type Source<T> = () => AsyncIterator<T>;
+/** A function that starts a fresh pass: one async iterator per epoch. */
+export type Source<T> = () => AsyncIterator<T>;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
@@ -143,16 +133,28 @@ function ordered<T, U>(
   };
 }
 
+/** Options of `Dataset.batch`. */
 export interface BatchOptions {
   /** Drop the last, smaller batch. Default false. */
   dropRemainder?: boolean;
 }
 
+/** Options of `Dataset.shuffle`. */
 export interface ShuffleOptions {
   /** A new order each iteration (epoch), derived from the seed and the epoch number. Default true. */
   reshuffleEachIteration?: boolean;
 }
 
+/**
+ * A lazy, re-iterable asynchronous sequence, in the spirit of `tf.data.Dataset`. Nothing runs
+ * until the dataset is iterated; each `for await` starts a fresh pipeline (a new epoch).
+ *
+ * Ownership: the consumer owns every element it receives, tensors included, and must dispose them.
+ * Elements the pipeline itself drops (filtered out, skipped, or produced ahead by `prefetch`,
+ * parallel `map` or `shuffle` when iteration stops early) are disposed by the pipeline. Errors end
+ * the iteration: the failing stage releases what it holds and rethrows.
+ * No Node-only imports: this runs in browsers too.
+ */
 export class Dataset<T> implements AsyncIterable<T> {
   /** @internal */ protected readonly source: Source<T>;
 
@@ -181,6 +183,7 @@ export class Dataset<T> implements AsyncIterable<T> {
     });
   }
 
+  /** Starts a pass over the elements (`for await (const x of ds)`); each call is a new epoch. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.source();
   }
@@ -412,6 +415,7 @@ function cloneTensors<X>(x: X, kept: boolean): X {
 export class CachedDataset<T> extends Dataset<T> {
   private store: T[] | undefined;
 
+  /** Starts a pass: the first pass fills the cache, later ones replay it. */
   override [Symbol.asyncIterator](): AsyncIterator<T> {
     return this.iterate();
   }

@@ -25,14 +25,20 @@ import {
 
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 
+/** An image format recognised by its signature (only JPEG and PNG are decoded). */
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'bmp' | 'webp' | 'tiff';
 
+/** What `readImageHeader` reads without decoding. */
 export interface ImageHeader {
+  /** The format. */
   format: 'jpeg' | 'png';
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
 }
 
+/** Options of `decodeImage` and `decodeAndResize`. */
 export interface DecodeOptions {
   /** Named in errors. Default `<bytes>`. */
   path?: string;
@@ -53,9 +59,13 @@ export interface DecodeOptions {
 
 /** RGB pixels, row-major `[height, width, 3]`. */
 export interface DecodedImage<D extends Uint8Array | Float32Array = Uint8Array> {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Always 3 (RGB; grayscale and CMYK are converted). */
   channels: 3;
+  /** The pixels, row-major RGB (`height * width * 3` values). */
   data: D;
 }
 
@@ -252,8 +262,11 @@ export interface DecodeResizeOptions extends DecodeOptions, ImageResizeOptions {
 
 /** Decoded and resized pixels, float32 `[size[0], size[1], 3]` in 0..255, and the source size. */
 export interface ResizedImage {
+  /** The resized RGB pixels, row-major, in 0..255. */
   pixels: Float32Array;
+  /** The decoded image's width before resizing. */
   srcWidth: number;
+  /** The decoded image's height before resizing. */
   srcHeight: number;
 }
 

@@ -6,7 +6,9 @@ import { WgslNnError } from '../tensor/errors.js';
  * decoding a buffer that has no path) and `reason` says what is wrong with it.
  */
 export class ImageDecodeError extends WgslNnError {
+  /** The file (or `<bytes>`) that could not be decoded. */
   readonly path: string;
+  /** Why, in words. */
   readonly reason: string;
 
   constructor(path: string, reason: string) {

@@ -11,17 +11,10 @@ import { NumpyRandomState } from './numpy-random.js';
 import { assertResizeOptions, type Interpolation } from './resize.js';
 import { type DecodeJob, DecodePool, defaultDecodePool } from './worker-pool.js';
 
-/**
- * `keras.utils.image_dataset_from_directory` for Node. The file list, labels, shuffle and
- * training/validation split are Keras' exactly (NumPy's MT19937 is reproduced), so the same seed
- * selects the same files. Images are decoded and resized in worker threads (`DecodePool`).
- * Differences: only JPEG and PNG are decoded (.bmp/.gif files are listed, as Keras does, and then
- * skipped as bad files); the per-epoch shuffle order differs from tf.data's; bad files are skipped
- * with a warning (Keras fails) unless `onBadFile: 'error'`; special files (FIFOs...) are not listed.
- */
-
+/** What the labels are: 'int' (int32 `[b]`), 'categorical' (one-hot float32 `[b, classes]`) or 'binary' (float32 `[b, 1]`). */
 export type LabelMode = 'int' | 'categorical' | 'binary';
 
+/** Options of `imageDatasetFromDirectory` (Keras `image_dataset_from_directory`, camelCase). */
 export interface ImageDatasetOptions {
   /** [height, width] every image is resized to. Default [256, 256]. */
   imageSize?: readonly [number, number];
@@ -29,6 +22,7 @@ export interface ImageDatasetOptions {
   batchSize?: number | null;
   /** Fraction of the files kept for validation (0 < x < 1); needs `subset`. */
   validationSplit?: number;
+  /** With `validationSplit`: which part to return, or 'both' for `[training, validation]`. */
   subset?: 'training' | 'validation' | 'both';
   /** Seed of the shuffles. Required with validationSplit when shuffling. Default: drawn at random. */
   seed?: number;
@@ -79,6 +73,7 @@ export type ImageBatch = {
 };
 /** A batch of `imageDatasetFromDirectory` with `labelMode: null`. */
 export type UnlabeledImageBatch = {
+  /** The images, float32 `[batch, height, width, 3]` in 0..255. */
   xs: Tensor;
 };
 
@@ -331,7 +326,16 @@ function split<T extends { slice(a?: number, b?: number): T; length: number }>(
 }
 
 type Opts = ImageDatasetOptions;
-/** Batches `{ xs, ys }` of the images under `dir`, one sub-folder per class (see ImageDatasetOptions). */
+/**
+ * Batches `{ xs, ys }` of the images under `dir`, one sub-folder per class (see ImageDatasetOptions).
+ *
+ * `keras.utils.image_dataset_from_directory` for Node. The file list, labels, shuffle and
+ * training/validation split are Keras' exactly (NumPy's MT19937 is reproduced), so the same seed
+ * selects the same files. Images are decoded and resized in worker threads (`DecodePool`).
+ * Differences: only JPEG and PNG are decoded (.bmp/.gif files are listed, as Keras does, and then
+ * skipped as bad files); the per-epoch shuffle order differs from tf.data's; bad files are skipped
+ * with a warning (Keras fails) unless `onBadFile: 'error'`; special files (FIFOs...) are not listed.
+ */
 export function imageDatasetFromDirectory(
   dir: string,
   opts: Opts & { labelMode: null; subset: 'both' },

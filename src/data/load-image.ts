@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { DEFAULT_MAX_PIXELS, decodeAndResize, decodeImage } from './decode.js';
 import { assertSize, type ResizeOptions } from './resize.js';
 
+/** Options of `loadImage`. */
 export interface LoadImageOptions extends ResizeOptions {
   /**
    * Output [height, width]: the image is resized bilinearly (as `imageDatasetFromDirectory`

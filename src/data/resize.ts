@@ -14,12 +14,17 @@ export type { Interpolation } from './resize-kernels.js';
 
 /** Interleaved pixels, row-major `[height, width, channels]`. */
 export interface PixelBuffer {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Values per pixel. */
   channels: number;
+  /** The pixels, row-major, channels interleaved. */
   data: ArrayLike<number>;
 }
 
+/** How to keep the aspect ratio when resizing (Keras' options; default: stretch). */
 export interface ResizeOptions {
   /** Keep the aspect ratio by cropping the largest centered window of the target ratio first. */
   cropToAspectRatio?: boolean;

@@ -10,24 +10,23 @@ import { ImageDecodeError } from './errors.js';
 import type { DctMethod } from './jpeg/index.js';
 import { assertResizeOptions, type Interpolation } from './resize.js';
 
-/**
- * A pool of `node:worker_threads` that read, decode and resize image files, so that decoding
- * runs on other cores while the main thread drives the GPU. Each worker handles one job at a
- * time; jobs queue in order. A job that runs past `timeoutMs` (a hostile file, a FIFO that never
- * delivers data) or whose worker dies is rejected with an `ImageDecodeError` and the worker is
- * replaced, so one bad file can neither hang nor crash the process. Idle workers do not keep the
- * process alive. Node only.
- */
-
+/** One file for a worker: where it is and how to decode and resize it. */
 export interface DecodeJob {
+  /** The image file. */
   path: string;
+  /** Output height. */
   height: number;
+  /** Output width. */
   width: number;
+  /** Crop the largest centred window of the output's aspect ratio first. */
   cropToAspectRatio?: boolean;
+  /** Fit inside the output size and pad with zeros. */
   padToAspectRatio?: boolean;
+  /** Refuse images whose header claims more pixels than this. */
   maxPixels?: number;
   /** Resize method (default 'bilinear') and antialiasing, as `tf.image.resize`. */
   interpolation?: Interpolation;
+  /** Antialias when downscaling (as `tf.image.resize`). */
   antialias?: boolean;
   /** JPEG IDCT (default 'INTEGER_FAST', TensorFlow's). */
   dctMethod?: DctMethod;
@@ -46,6 +45,7 @@ export type WorkerReply =
   | { id: number; ok: false; reason: string }
   | { ready: true };
 
+/** Options of `new DecodePool()`. */
 export interface DecodePoolOptions {
   /** Number of worker threads. Default: the number of cores (`os.availableParallelism()`). */
   size?: number;
@@ -84,8 +84,18 @@ function workerEntry(): { script: string | URL; evalCode: boolean } {
   return { script: code, evalCode: true };
 }
 
+/**
+ * A pool of `node:worker_threads` that read, decode and resize image files, so that decoding
+ * runs on other cores while the main thread drives the GPU. Each worker handles one job at a
+ * time; jobs queue in order. A job that runs past `timeoutMs` (a hostile file, a FIFO that never
+ * delivers data) or whose worker dies is rejected with an `ImageDecodeError` and the worker is
+ * replaced, so one bad file can neither hang nor crash the process. Idle workers do not keep the
+ * process alive. Node only.
+ */
 export class DecodePool {
+  /** The number of workers (default: one per core). */
   readonly size: number;
+  /** How long one job may run before its worker is replaced and the job rejected. */
   readonly timeoutMs: number;
   private readonly slots: Slot[] = [];
   private readonly queue: Task[] = [];

@@ -4,11 +4,16 @@ import { LITTLE_ENDIAN } from './safetensors-convert.js';
 
 /** safetensors writing: tensors to the bytes of one file. */
 
+/** The dtypes `serializeSafetensors` writes. */
 export type SerializableDType = 'F32' | 'I32' | 'BOOL';
 
+/** One tensor for `serializeSafetensors`, on the CPU. */
 export interface SerializableTensor {
+  /** Its name in the file. */
   name: string;
+  /** Its safetensors dtype. */
   dtype: SerializableDType;
+  /** Its shape. */
   shape: readonly number[];
   /** Float32Array for F32, Int32Array for I32, Uint8Array of 0/1 for BOOL. */
   data: Float32Array | Int32Array | Uint8Array;

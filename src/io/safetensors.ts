@@ -27,12 +27,17 @@ export const DTYPE_BITS = new Map<string, number>([
 
 /** One tensor of a parsed file. `data` is a view into the parsed bytes (no copy, maybe unaligned). */
 export interface SafetensorsEntry {
+  /** Its name in the file. */
   name?: string;
+  /** The safetensors dtype (`F32`, `I64`, `BF16`...). */
   dtype: string;
+  /** Its shape. */
   shape: number[];
+  /** Its little-endian bytes. */
   data: Uint8Array;
 }
 
+/** A parsed safetensors file: metadata and tensors. */
 export interface ParsedSafetensors {
   /** The `__metadata__` strings (a null-prototype object: keys such as `constructor` are safe). */
   metadata: Record<string, string>;
@@ -40,6 +45,7 @@ export interface ParsedSafetensors {
   tensors: Map<string, SafetensorsEntry>;
 }
 
+/** Options of `parseSafetensors`. */
 export interface ParseOptions {
   /** Refuse headers longer than this many bytes (default 100,000,000, as the reference). */
   maxHeaderBytes?: number;

@@ -23,6 +23,7 @@ import {
   toInt32,
 } from './safetensors.js';
 
+/** Options of the safetensors file readers. */
 export interface ReadOptions {
   /** Refuse headers longer than this many bytes (default 100,000,000). */
   maxHeaderBytes?: number;
@@ -39,6 +40,7 @@ function checkPath(path: unknown, fn: string): void {
     throw new ArgumentError(`${fn}: path must be a non-empty string, got ${JSON.stringify(path)}`);
 }
 
+/** Reads and parses a safetensors file (Node): the tensors' bytes on the CPU, checked against the header. */
 export async function readSafetensorsFile(path: string, opts: ReadOptions = {}): Promise<ParsedSafetensors> {
   checkPath(path, 'readSafetensorsFile');
   checkOptions<ReadOptions>(opts, { maxHeaderBytes: true }, 'readSafetensorsFile');
@@ -74,6 +76,7 @@ async function readFully(fh: FileHandle, into: Uint8Array, position: number, pat
   }
 }
 
+/** Options of `writeFileAtomic`. */
 export interface AtomicWriteOptions {
   /** Bytes per write call (default 8 MiB). */
   chunkBytes?: number;
@@ -246,7 +249,12 @@ function hostValues(entry: SafetensorsEntry): { values: Float32Array | Int32Arra
 export async function loadTensorsFile(
   path: string,
   opts: ReadOptions = {},
-): Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }> {
+): Promise<{
+  /** The tensors, by name, on the GPU. */
+  tensors: Map<string, Tensor>;
+  /** The file's `__metadata__` strings. */
+  metadata: Record<string, string>;
+}> {
   checkPath(path, 'loadTensorsFile');
   checkOptions<ReadOptions>(opts, { maxHeaderBytes: true }, 'loadTensorsFile');
   const file = await readSafetensorsFile(path, opts);

@@ -321,7 +321,9 @@ export function batchNorm(
   return recordOp(op, inputs, normalize(l, x, mean, variance, eps, offset, scale), attrs);
 }
 
+/** What `batchNormTraining` returns (the caller disposes all three). */
 export interface BatchNormTrainingResult {
+  /** The normalised output. */
   y: Tensor;
   /** Batch mean per channel. */
   mean: Tensor;

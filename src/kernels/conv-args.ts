@@ -11,8 +11,10 @@ import { assertBindable, assertDTypeIn, assertRank, assertTensor, maxBindingByte
  */
 
 export type Padding = 'same' | 'valid' | [[number, number], [number, number]];
+/** The step of the window: `[height, width]` or one number for both. */
 export type Strides = number | [number, number];
 
+/** Options of `conv2d` and `depthwiseConv2d`. */
 export interface ConvOptions {
   /** Added per output channel: shape [Cout]. */
   bias?: Tensor;

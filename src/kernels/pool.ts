@@ -17,6 +17,7 @@ import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from '.
  */
 
 export type PoolPadding = 'same' | 'valid';
+/** The window: `[height, width]` or one number for both. */
 export type PoolSize = number | [number, number];
 
 /** The uniforms of the window kernels. */

@@ -4,7 +4,7 @@ import { ArgumentError, fmtShape } from '../tensor/errors.js';
 import { fillKernel } from '../tensor/fill-kernel.js';
 import { recordOp } from '../tensor/record.js';
 import { normalizeAxes, normalizeAxis, sizeOf } from '../tensor/shape.js';
-import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { type ReduceAxis as Axis, emptyTensor, type Tensor } from '../tensor/tensor.js';
 import type { Comb, Spec } from './reduce-kernels.js';
 import { needsChunks, runReduce } from './reduce-plan.js';
 import { assertDTypeIn, assertTensor } from './util.js';
@@ -16,7 +16,6 @@ import { assertDTypeIn, assertTensor } from './util.js';
  */
 
 type ReduceName = 'sum' | 'mean' | 'max' | 'min' | 'prod' | 'any' | 'all' | 'logSumExp';
-type Axis = number | readonly number[] | null;
 
 const IDENTITY: Record<ReduceName, number | undefined> = {
   sum: 0,

@@ -25,6 +25,7 @@ const segmentSum = defineKernel({
   out[o] = acc;`,
 });
 
+/** Sums the rows of `data` that share a segment id: `out[s] = sum of data[i] where segmentIds[i] == s`, for s in [0, numSegments) (like `tf.unsortedSegmentSum`). */
 export function unsortedSegmentSum(data: Tensor, segmentIds: Tensor, numSegments: number): Tensor {
   const op = 'unsortedSegmentSum';
   assertTensor(data, op, 'data');

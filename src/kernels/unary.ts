@@ -86,6 +86,7 @@ export function neg(x: Tensor): Tensor {
 export function abs(x: Tensor): Tensor {
   return unary('abs', x);
 }
+/** e^x elementwise. */
 export function exp(x: Tensor): Tensor {
   return unary('exp', x);
 }
@@ -93,6 +94,7 @@ export function exp(x: Tensor): Tensor {
 export function log(x: Tensor): Tensor {
   return unary('log', x);
 }
+/** The square root elementwise (NaN below 0). */
 export function sqrt(x: Tensor): Tensor {
   return unary('sqrt', x);
 }
@@ -120,6 +122,7 @@ export function relu6(x: Tensor): Tensor {
 export function sigmoid(x: Tensor): Tensor {
   return unary('sigmoid', x);
 }
+/** The hyperbolic tangent elementwise. */
 export function tanh(x: Tensor): Tensor {
   return unary('tanh', x);
 }
@@ -127,9 +130,11 @@ export function tanh(x: Tensor): Tensor {
 export function sign(x: Tensor): Tensor {
   return unary('sign', x);
 }
+/** Rounds down elementwise. */
 export function floor(x: Tensor): Tensor {
   return unary('floor', x);
 }
+/** Rounds up elementwise. */
 export function ceil(x: Tensor): Tensor {
   return unary('ceil', x);
 }
@@ -137,9 +142,11 @@ export function ceil(x: Tensor): Tensor {
 export function round(x: Tensor): Tensor {
   return unary('round', x);
 }
+/** The sine elementwise (radians). */
 export function sin(x: Tensor): Tensor {
   return unary('sin', x);
 }
+/** The cosine elementwise (radians). */
 export function cos(x: Tensor): Tensor {
   return unary('cos', x);
 }

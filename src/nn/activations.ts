@@ -85,6 +85,7 @@ export function finishActivation(name: ActivationName, y: Tensor): Tensor {
   return FUSABLE.includes(name) ? y : applyActivation(name, y);
 }
 
+/** Applies the activation `name` to `x` ('linear' returns `x` itself). */
 export function applyActivation(name: ActivationName, x: Tensor): Tensor {
   assertActivationName(name, 'applyActivation: name');
   if (!(x instanceof Tensor)) {

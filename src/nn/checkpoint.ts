@@ -22,6 +22,7 @@ function checkModelAndPath(model: unknown, path: unknown, who: string): void {
     throw new ArgumentError(`${who}: path must be a non-empty string, got ${JSON.stringify(path)}`);
 }
 
+/** Writes the model's weights, the optimizer's state and `epoch` to `path` atomically (what `modelCheckpoint` does after each epoch). */
 export async function saveCheckpoint(model: Model, path: string, epoch: number): Promise<void> {
   checkModelAndPath(model, path, 'saveCheckpoint');
   if (!Number.isInteger(epoch) || epoch < 0)

@@ -21,10 +21,13 @@ import {
 import { Model } from './model.js';
 import { type SummaryRow, summaryLines } from './summary.js';
 
+/** Options of `input()` (Keras `keras.Input`). */
 export interface InputArgs {
   /** Shape without the batch dimension, e.g. [192, 192, 3]. */
   shape: number[];
+  /** The input layer's name. */
   name?: string;
+  /** A fixed batch size (rarely needed). */
   batchSize?: number;
 }
 
@@ -50,10 +53,13 @@ export function input(args: InputArgs): SymbolicTensor {
   return new SymbolicTensor(layer.batchInputShape!, layer, []);
 }
 
+/** Options of `model()`: a functional model from its inputs to its output. */
 export interface ModelArgs {
+  /** The symbolic inputs made by `input()`. */
   inputs: SymbolicTensor | SymbolicTensor[];
   /** One output, or several (then `compile` takes a loss per output and `predict` returns a list). */
   outputs: SymbolicTensor | SymbolicTensor[];
+  /** The model's name. */
   name?: string;
 }
 
@@ -92,7 +98,9 @@ function topoSort(outputs: SymbolicTensor[]): SymbolicTensor[] {
  * residual blocks run in topological order.
  */
 export class Functional extends Model {
+  /** The graph's inputs. */
   readonly inputs: SymbolicTensor[];
+  /** The graph's outputs. */
   readonly outputs: SymbolicTensor[];
   private readonly nodes: SymbolicTensor[];
   private readonly layerList: Layer[];
@@ -338,6 +346,7 @@ export class Functional extends Model {
     };
   }
 
+  /** Recreates a functional model from its `getConfig()` (the layers' weights are new). */
   static fromConfig(config: Record<string, unknown>): Functional {
     const nodes = config.nodes as Array<{
       className: string;

@@ -9,6 +9,7 @@ export {
   type CallArgs,
   Layer,
   type LayerArgs,
+  type LayerFactory,
   type LayerWeight,
   layerFromConfig,
   registerLayer,
@@ -27,7 +28,13 @@ export {
   Softmax,
   type SoftmaxArgs,
 } from './layers/basic.js';
-export { Conv2D, type Conv2DArgs, DepthwiseConv2D, type DepthwiseConv2DArgs } from './layers/conv.js';
+export {
+  Conv2D,
+  type Conv2DArgs,
+  DepthwiseConv2D,
+  type DepthwiseConv2DArgs,
+  type Padding,
+} from './layers/conv.js';
 export {
   Conv1D,
   type Conv1DArgs,

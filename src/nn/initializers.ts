@@ -48,6 +48,7 @@ export function fans(shape: readonly number[]): [number, number] {
 // Stddev of a unit normal truncated at +-2 (Keras divides by it to keep the variance).
 const TRUNC_STD = 0.8796256610342398;
 
+/** A new tensor of `shape` initialised as Keras' initializer `name` would (seeded by `seed`, or the global seed sequence). */
 export function initialize(name: InitializerName, shape: readonly number[], seed?: number): Tensor {
   assertInitializer(name, 'initialize: name');
   assertShape(shape, 'initialize: shape');

@@ -7,6 +7,7 @@ import { type InitializerName, initialize } from './initializers.js';
 /** A shape with `null` for unknown sizes (the batch dimension), as Keras prints `(None, 5)`. */
 export type SymShape = Array<number | null>;
 
+/** Options of `layer.apply` / `call`. */
 export interface CallArgs {
   /** Training mode: Dropout drops, BatchNormalization uses batch statistics. */
   training?: boolean;
@@ -16,8 +17,11 @@ export interface CallArgs {
   useCausalMask?: boolean;
 }
 
+/** The options every layer accepts (Keras `name`, `trainable`, `input_shape`, `batch_size`). */
 export interface LayerArgs {
+  /** The layer's name (default: the snake_case class name, made unique: `dense_1`). */
   name?: string;
+  /** Whether training updates the weights (default true). */
   trainable?: boolean;
   /** Input shape without the batch dimension (first layer of a Sequential). */
   inputShape?: number[];
@@ -33,9 +37,11 @@ export const LAYER_KEYS: OptionKeys<LayerArgs> = {
   batchSize: true,
 };
 
+/** One weight of a layer: its short name, its variable and whether it may train. */
 export interface LayerWeight {
   /** Short name, e.g. 'kernel'; the variable is named `layer/kernel`. */
   name: string;
+  /** The variable holding the values (named `layer/name`). */
   variable: Variable;
   /** False for statistics such as BatchNormalization's moving mean, whatever `layer.trainable` says. */
   trainable: boolean;
@@ -58,6 +64,7 @@ export function snakeCase(className: string): string {
     .toLowerCase();
 }
 
+/** A symbolic shape as Keras prints it: `(None, 3)`. */
 export function fmtSym(shape: SymShape): string {
   return `(${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}${shape.length === 1 ? ',' : ''})`;
 }
@@ -67,14 +74,18 @@ export function fmtSym(shape: SymShape): string {
  * computes, `getConfig()` returns JSON that recreates the layer.
  */
 export abstract class Layer {
+  /** The layer's name, unique in a process unless given (`dense`, `dense_1`...); weights are named `name/weight`. */
   readonly name: string;
+  /** Whether `build` has run (the weights exist). */
   built = false;
   /** Input shape declared by the user (without batch), for the first layer of a model. */
   readonly batchInputShape?: SymShape;
+  /** The weights in creation order (what `addWeight` appends to). */
   protected readonly _weights: LayerWeight[] = [];
   private _trainable: boolean;
   /** Shapes seen at build time (with batch dim null). */
   inputShapeBuilt?: SymShape;
+  /** The output shape computed at build time (batch dimension null). */
   outputShapeBuilt?: SymShape;
 
   /**
@@ -84,6 +95,7 @@ export abstract class Layer {
    */
   static readonly optionKeys: OptionKeys<LayerArgs> = LAYER_KEYS;
 
+  /** Checks the common options (`name`, `trainable`, `inputShape`, `batchSize`) and unknown option names. */
   constructor(args: LayerArgs = {}) {
     if (args === null || typeof args !== 'object' || Array.isArray(args)) {
       throw new ArgumentError(`${this.className}: expected an options object, got ${JSON.stringify(args)}`);
@@ -129,6 +141,7 @@ export abstract class Layer {
     return this.constructor.name;
   }
 
+  /** Whether the layer's weights are updated by training (Keras `layer.trainable`). */
   get trainable(): boolean {
     return this._trainable;
   }
@@ -146,10 +159,12 @@ export abstract class Layer {
     this.built = true;
   }
 
+  /** The output shape for one input shape (batch dimension included, null when unknown); the input shape unless overridden. */
   computeOutputShape(inputShape: SymShape): SymShape {
     return inputShape;
   }
 
+  /** Computes the output from concrete inputs (`apply` builds first and then calls this); `args.training` selects training behaviour (Dropout, BatchNormalization). */
   abstract call(inputs: Tensor | Tensor[], args: CallArgs): Tensor;
 
   /** Output shape for several inputs (layers such as Add override it). */
@@ -225,18 +240,22 @@ export abstract class Layer {
     return this._weights.map((w) => w.variable);
   }
 
+  /** The weights with their short names and trainability, in creation order. */
   get weightEntries(): readonly LayerWeight[] {
     return this._weights;
   }
 
+  /** The weights that training updates (Keras `layer.trainable_weights`). */
   get trainableWeights(): Variable[] {
     return this._weights.filter((w) => w.trainable && this.trainable).map((w) => w.variable);
   }
 
+  /** The weights that training does not update: frozen ones and statistics such as moving means. */
   get nonTrainableWeights(): Variable[] {
     return this._weights.filter((w) => !(w.trainable && this.trainable)).map((w) => w.variable);
   }
 
+  /** The number of scalar values in all weights (Keras `count_params()`). */
   countParams(): number {
     return this._weights.reduce((n, w) => n + w.variable.size, 0);
   }
@@ -259,15 +278,20 @@ export abstract class Layer {
 /** A placeholder in a functional graph: the output of `layer` applied to `inputs`. */
 export class SymbolicTensor {
   constructor(
+    /** The shape, batch dimension null. */
     readonly shape: SymShape,
+    /** The layer whose output this is. */
     readonly layer: Layer,
+    /** The layer's symbolic inputs. */
     readonly inputs: SymbolicTensor[],
   ) {}
 
+  /** The number of dimensions, batch included. */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** `SymbolicTensor((None, 5), from 'dense')`. */
   toString(): string {
     return `SymbolicTensor(${fmtSym(this.shape)}, from '${this.layer.name}')`;
   }
@@ -304,7 +328,8 @@ export function checkInputShape(layer: Layer, x: Tensor, built: SymShape | undef
   }
 }
 
-type LayerFactory = (config: Record<string, unknown>) => Layer;
+/** Makes a layer from its config (what `registerLayer` registers for a class name). */
+export type LayerFactory = (config: Record<string, unknown>) => Layer;
 const registry = new Map<string, LayerFactory>();
 
 /** Registers how to recreate a layer class from its `getConfig()` JSON. */
@@ -321,6 +346,7 @@ export function registerLayer(className: string, factory: LayerFactory): void {
   registry.set(className, factory);
 }
 
+/** Recreates a layer from `{ className, config }` as `getConfig()` and saved models give it (registered classes only). */
 export function layerFromConfig(entry: { className: string; config: Record<string, unknown> }): Layer {
   if (
     entry === null ||

@@ -13,6 +13,7 @@ import { softmaxLogits } from './activations.js';
 /** Losses and metrics with Keras names and semantics: each returns a scalar averaged over the batch. */
 
 export type LossFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
+/** The built-in losses, by name (Keras' snake_case names are accepted too). */
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError';
 
 // Keras clips probabilities to [eps, 1 - eps] before the log.
@@ -58,6 +59,7 @@ function logitsFor(yPred: Tensor): Tensor {
   return softmaxLogits(yPred) ?? log(clipByValue(yPred, EPS, 1 - EPS));
 }
 
+/** The loss for integer labels `[batch]` against probabilities (or logits with `fromLogits`) `[batch, classes]`; labels outside [0, classes) throw at the next readback. */
 export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {}): LossFn {
   checkLossOpts(opts, 'sparseCategoricalCrossentropy');
   const fn: LossFn = (yTrue, yPred) => {
@@ -68,6 +70,7 @@ export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {
   return named(fn, 'sparse_categorical_crossentropy');
 }
 
+/** The loss for one-hot labels `[batch, classes]` against probabilities (or logits with `fromLogits`). */
 export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): LossFn {
   checkLossOpts(opts, 'categoricalCrossentropy');
   const fn: LossFn = (yTrue, yPred) => {
@@ -92,6 +95,7 @@ export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Lo
   return named(fn, 'categorical_crossentropy');
 }
 
+/** The mean of the squared differences. */
 export function meanSquaredError(): LossFn {
   return named((yTrue, yPred) => {
     checkPair(yTrue, yPred, 'meanSquaredError');
@@ -120,6 +124,7 @@ const LOSSES: Record<string, () => LossFn> = {
   mse: () => meanSquaredError(),
 };
 
+/** The loss function for a name, or `l` itself when it is a function. */
 export function getLoss(l: LossName | string | LossFn, who = 'getLoss'): LossFn {
   if (typeof l === 'function') return l;
   const f = typeof l === 'string' && Object.hasOwn(LOSSES, l) ? LOSSES[l] : undefined;
@@ -140,6 +145,7 @@ export function sparseCategoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor 
   return mean(cast(equal(argMax(yPred, -1), labels), 'float32'));
 }
 
+/** The fraction of rows whose predicted class (argMax) is the one-hot label's. */
 export function categoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor {
   checkPair(yTrue, yPred, 'categoricalAccuracy');
   if (yPred.rank !== 2 || yTrue.rank !== 2 || yTrue.shape[0] !== yPred.shape[0]) {
@@ -150,6 +156,7 @@ export function categoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor {
   return mean(cast(equal(argMax(yPred, -1), argMax(yTrue, -1)), 'float32'));
 }
 
+/** A metric: a scalar tensor from the targets and the predictions of a batch. */
 export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
 
 /** Resolves a metric name; 'accuracy'/'acc' picks the variant matching the loss, as Keras does. */

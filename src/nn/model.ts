@@ -23,7 +23,9 @@ import {
   predict,
 } from './training.js';
 
+/** Options of `model.compile` (Keras `compile`). */
 export interface CompileArgs {
+  /** An optimizer, or the name of one with its defaults. */
   optimizer: Optimizer | 'sgd' | 'adam';
   /** One loss (for every output), or one per output as a list or an object keyed by output name. */
   loss: LossName | string | LossFn | Array<LossName | string | LossFn> | Record<string, LossSpec>;
@@ -51,9 +53,17 @@ const COMPILE_KEYS: OptionKeys<CompileArgs> = {
  * `summary`). Usable as a layer inside another model.
  */
 export abstract class Model extends Layer {
+  /** The optimizer set by `compile`. */
   optimizer?: Optimizer;
+  /** The loss set by `compile`. */
   loss?: LossFn;
-  metrics: Array<{ name: string; fn: MetricFn }> = [];
+  /** The metrics set by `compile`, with their names. */
+  metrics: Array<{
+    /** The name in logs and `history` (`accuracy`, `val_accuracy`). */
+    name: string;
+    /** Computes the metric of a batch. */
+    fn: MetricFn;
+  }> = [];
   /** Loss, loss weight and metrics of each output, as `compile` resolved them. */
   outputSpecs: OutputSpec[] = [];
   /** Set by a callback to stop `fit` after the current epoch (Keras `model.stop_training`). */
@@ -122,6 +132,7 @@ export abstract class Model extends Layer {
     return [this.apply(inputs, args)];
   }
 
+  /** Sets the optimizer, loss and metrics for `fit` and `evaluate` (Keras `compile`). */
   compile(args: CompileArgs): void {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
@@ -201,5 +212,6 @@ export abstract class Model extends Layer {
 
   /** The input shape with batch dimension, when known. */
   abstract get inputShape(): SymShape | undefined;
+  /** The output shape (batch dimension null), once built. */
   abstract get outputShape(): SymShape | undefined;
 }

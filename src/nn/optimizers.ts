@@ -8,13 +8,19 @@ import { type Variable, variable } from '../tensor/variable.js';
 /** Learning rate as a function of the step (0-based count of updates already applied). */
 export interface LearningRateSchedule {
   (step: number): number;
+  /** The schedule's Keras config (saved with the optimizer), when it has one. */
   config?: Record<string, unknown>;
 }
 
+/** Options of `exponentialDecay` (Keras `ExponentialDecay`). */
 export interface ExponentialDecayArgs {
+  /** The learning rate at step 0. */
   initialLearningRate: number;
+  /** The number of steps over which the rate is multiplied by `decayRate`. */
   decaySteps: number;
+  /** The factor per `decaySteps` steps. */
   decayRate: number;
+  /** Decay in whole periods (`floor(step / decaySteps)`) instead of continuously (default false). */
   staircase?: boolean;
 }
 
@@ -77,9 +83,11 @@ function checkUnit(v: number, name: string, who: string, allowZero = true): numb
  * update in place on the GPU.
  */
 export abstract class Optimizer {
+  /** The learning rate: a number, or a schedule of the step. */
   readonly learningRate: number | LearningRateSchedule;
   /** Number of updates applied (Keras `optimizer.iterations`). */
   iterations = 0;
+  /** The optimizer's state per weight (momentum, Adam's moments), created on the first update. */
   protected readonly slots = new Map<Variable, Variable[]>();
 
   constructor(learningRate: number | LearningRateSchedule, who: string) {
@@ -91,8 +99,11 @@ export abstract class Optimizer {
     return typeof this.learningRate === 'function' ? this.learningRate(this.iterations) : this.learningRate;
   }
 
+  /** How many state variables each weight needs. */
   protected abstract readonly numSlots: number;
+  /** Updates `w` in place from its gradient `g` and its state `slots`, at learning rate `lr`. */
   protected abstract update(w: Variable, g: Tensor, slots: Variable[], lr: number): void;
+  /** The Keras config (name, learning rate, hyperparameters). */
   abstract getConfig(): Record<string, unknown>;
 
   /** Applies one update to each variable from its gradient, then advances `iterations`. */
@@ -148,6 +159,7 @@ export abstract class Optimizer {
     this.slots.clear();
   }
 
+  /** The learning rate as saved in the config: the number, or the schedule's config. */
   protected lrConfig(): unknown {
     return typeof this.learningRate === 'function'
       ? (this.learningRate.config ?? 'schedule')
@@ -155,16 +167,23 @@ export abstract class Optimizer {
   }
 }
 
+/** Options of SGD (Keras `SGD`). */
 export interface SGDArgs {
+  /** Learning rate or schedule (default 0.01). */
   learningRate?: number | LearningRateSchedule;
+  /** Momentum in [0, 1) (default 0: plain SGD). */
   momentum?: number;
+  /** Nesterov momentum (default false). */
   nesterov?: boolean;
 }
 
 /** Keras SGD: plain, with momentum, or Nesterov momentum. */
 export class SGD extends Optimizer {
+  /** Momentum in [0, 1). */
   readonly momentum: number;
+  /** Whether the momentum is Nesterov's. */
   readonly nesterov: boolean;
+  /** 1 with momentum (the velocity), else 0. */
   protected readonly numSlots: number;
 
   constructor(args: SGDArgs = {}) {
@@ -177,28 +196,39 @@ export class SGD extends Optimizer {
     this.numSlots = this.momentum > 0 ? 1 : 0;
   }
 
+  /** One SGD step on the GPU, in place. */
   protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {
     const rule: UpdateRule = this.momentum === 0 ? 'sgd' : this.nesterov ? 'nesterov' : 'momentum';
     applyUpdate(rule, w, g, slots, { lr, a: this.momentum });
   }
 
+  /** The Keras config: learning_rate, momentum, nesterov. */
   getConfig(): Record<string, unknown> {
     return { name: 'SGD', learningRate: this.lrConfig(), momentum: this.momentum, nesterov: this.nesterov };
   }
 }
 
+/** Options of Adam (Keras `Adam`). */
 export interface AdamArgs {
+  /** Learning rate or schedule (default 0.001). */
   learningRate?: number | LearningRateSchedule;
+  /** Decay of the first-moment estimate (default 0.9). */
   beta1?: number;
+  /** Decay of the second-moment estimate (default 0.999). */
   beta2?: number;
+  /** Added to the denominator (default 1e-7, as Keras). */
   epsilon?: number;
 }
 
 /** Keras Adam (epsilon 1e-7 outside the square root, bias correction folded into the step size). */
 export class Adam extends Optimizer {
+  /** Decay of the first-moment estimate. */
   readonly beta1: number;
+  /** Decay of the second-moment estimate. */
   readonly beta2: number;
+  /** Added to the denominator. */
   readonly epsilon: number;
+  /** The two moment estimates. */
   protected readonly numSlots = 2;
 
   constructor(args: AdamArgs = {}) {
@@ -211,12 +241,14 @@ export class Adam extends Optimizer {
       throw new ArgumentError(`Adam: epsilon must be a finite number > 0, got ${this.epsilon}`);
   }
 
+  /** One Adam step on the GPU, in place. */
   protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {
     const t = this.iterations + 1;
     const lrT = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
     applyUpdate('adam', w, g, slots, { lr: lrT, a: this.beta1, b: this.beta2, eps: this.epsilon });
   }
 
+  /** The Keras config: learning_rate, beta_1, beta_2, epsilon. */
   getConfig(): Record<string, unknown> {
     return {
       name: 'Adam',

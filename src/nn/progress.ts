@@ -3,10 +3,14 @@
  * one plain line per epoch otherwise.
  */
 
+/** Log output of `fit` / `evaluate`: 0 silent, 1 progress bar, 2 one line per epoch, 'auto' 1 on a terminal else 2. */
 export type Verbose = 0 | 1 | 2 | 'auto';
 
+/** Where training logs go: a stream-like object (`process.stdout` by default). */
 export interface LogSink {
+  /** Whether it is a terminal (the progress bar redraws in place only then). */
   isTTY: boolean;
+  /** Writes text. */
   write(s: string): void;
 }
 

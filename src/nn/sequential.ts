@@ -16,6 +16,7 @@ import {
 import { Model } from './model.js';
 
 export interface SequentialArgs extends LayerArgs {
+  /** The layers, in order (more can be added with `add`). */
   layers?: Layer[];
 }
 
@@ -47,6 +48,7 @@ export class Sequential extends Model {
     return this.stack[this.stack.length - 1]?.outputShapeBuilt;
   }
 
+  /** Appends a layer (Keras `model.add`). */
   add(layer: Layer): void {
     if (!(layer instanceof Layer))
       throw new ArgumentError(`Sequential.add: expected a Layer, got ${typeof layer}`);
@@ -97,6 +99,7 @@ export class Sequential extends Model {
     };
   }
 
+  /** Recreates a Sequential from its `getConfig()` (the layers' weights are new). */
   static fromConfig(config: Record<string, unknown>): Sequential {
     const entries = config.layers as
       | Array<{ className: string; config: Record<string, unknown> }>

@@ -15,7 +15,9 @@ import { defaultSink, fmtLogs, type LogSink, ProgressBar, type Verbose } from '.
 
 /** A batch of inputs and targets (a type alias, so it is a `TensorContainer`: `dispose(batch)`). */
 export type Batch = {
+  /** The inputs, batch first. */
   xs: Tensor;
+  /** The targets, batch first. */
   ys: Tensor;
 };
 
@@ -31,18 +33,25 @@ export type BatchSource = AsyncIterable<Batch | MultiBatch>;
 /** A batch as one tensor per model input and per output (what the steps below consume). */
 type Lists = { xs: Tensor[]; ys: Tensor[] };
 
+/** Options of `model.fit` (Keras `fit`, camelCase). */
 export interface FitArgs {
+  /** Passes over the data (default 1). */
   epochs?: number;
+  /** Samples per step when fitting tensors (default 32; a dataset brings its own batches). */
   batchSize?: number;
   /** Fraction of the (tensor) data held out for validation: the last samples, as Keras. */
   validationSplit?: number;
   /** [x, y] (each a tensor, a list or an object keyed by layer name) or a dataset. */
   validationData?: [Tensors, Tensors] | BatchSource;
+  /** Shuffle tensor data each epoch (default true). */
   shuffle?: boolean;
   /** Seed of the per-epoch shuffles (default: the global sequence, see `setSeed`). */
   seed?: number;
+  /** Called at the start and end of training, epochs and batches. */
   callbacks?: Callback[];
+  /** 0 silent, 1 progress bar, 2 one line per epoch; 'auto' (default) is 1 on a terminal, else 2. */
   verbose?: Verbose;
+  /** The epoch to start at (to resume training; default 0). */
   initialEpoch?: number;
   /** Where the log goes (default: process.stdout). */
   logSink?: LogSink;
@@ -371,9 +380,13 @@ function prefixed(logs: Record<string, number>, p: string): Record<string, numbe
   return Object.fromEntries(Object.entries(logs).map(([k, v]) => [p + k, v]));
 }
 
+/** Options of `model.evaluate`. */
 export interface EvaluateArgs {
+  /** Samples per step when evaluating tensors (default 32). */
   batchSize?: number;
+  /** Progress output (default 0: silent). */
   verbose?: Verbose;
+  /** Where the log goes (default: process.stdout). */
   logSink?: LogSink;
 }
 
@@ -404,7 +417,9 @@ export async function evaluate(
   return logs;
 }
 
+/** Options of `model.predict`. */
 export interface PredictArgs {
+  /** Samples per step (default 32). */
   batchSize?: number;
 }
 

@@ -22,6 +22,7 @@ export interface AssignOptions {
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 const INT_DTYPES = new Set(['I32', 'I64', 'I16', 'I8', 'U8', 'U16', 'U32', 'BOOL']);
 
+/** Copies the tensors of a parsed safetensors file into `vars`, matched by name (shapes checked; float files of other precisions converted). */
 export function assignWeights(
   vars: readonly Variable[],
   file: ParsedSafetensors,

@@ -96,6 +96,7 @@ export function upload(values: ArrayLike<number>, shape: readonly number[], dtyp
   return new Tensor(storage, shape, dtype);
 }
 
+/** A rank-0 tensor holding `value` (dtype inferred from the value unless given). */
 export function scalar(value: number | boolean, dtype?: DType): Tensor {
   if (typeof value !== 'number' && typeof value !== 'boolean')
     throw new DTypeError(
@@ -109,6 +110,7 @@ function checkShape(shape: readonly number[], fn: string): void {
   assertShape(shape as number[], `${fn}: shape`);
 }
 
+/** A tensor of `shape` with every element `value`. */
 export function fill(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
   return filled(shape, value, dtype, 'fill');
 }
@@ -125,10 +127,12 @@ function filled(shape: readonly number[], value: number, dtype: DType, fn: strin
   return fillKernel(shape, value, dtype);
 }
 
+/** A tensor of `shape` filled with 0. */
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
   return filled(shape, 0, dtype, 'zeros');
 }
 
+/** A tensor of `shape` filled with 1. */
 export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
   return filled(shape, 1, dtype, 'ones');
 }
@@ -155,8 +159,11 @@ function nextSeed(seed: number | undefined, fn: string): number {
   return seed >>> 0;
 }
 
+/** Options of the random creation functions. */
 export interface RandomOptions {
+  /** A seed for this call (default: the global seed sequence, see `setSeed`). */
   seed?: number;
+  /** The dtype (default float32). */
   dtype?: DType;
 }
 

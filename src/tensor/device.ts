@@ -20,20 +20,34 @@ declare global {
   interface GPUComputePipeline {}
 }
 
+/** What `deviceInfo()` reports about the adapter in use. */
 export interface DeviceInfo {
+  /** The adapter's description (on lavapipe `llvmpipe (LLVM ...)`). */
   description: string;
+  /** The vendor, as the adapter reports it. */
   vendor: string;
+  /** The architecture, as the adapter reports it. */
   architecture: string;
+  /** The device limits that matter to the kernels (WebGPU names). */
   limits: {
+    /** The largest storage buffer one kernel can bind (bytes; bigger tensors are processed in chunks). */
     maxStorageBufferBindingSize: number;
+    /** The largest buffer (bytes). */
     maxBufferSize: number;
+    /** Threads per workgroup. */
     maxComputeInvocationsPerWorkgroup: number;
+    /** Workgroup width. */
     maxComputeWorkgroupSizeX: number;
+    /** Workgroups per dispatch dimension. */
     maxComputeWorkgroupsPerDimension: number;
+    /** Shared memory per workgroup (bytes). */
     maxComputeWorkgroupStorageSize: number;
+    /** Storage buffers one kernel can bind. */
     maxStorageBuffersPerShaderStage: number;
+    /** Alignment of buffer offsets in bindings (bytes). */
     minStorageBufferOffsetAlignment: number;
   };
+  /** The optional WebGPU features the device was created with (`shader-f16`, `subgroups`...). */
   features: string[];
 }
 
@@ -204,6 +218,7 @@ export function currentDevice(): GPUDevice {
   );
 }
 
+/** The adapter's description, limits and features (after `await getDevice()`; throws before). */
 export function deviceInfo(): DeviceInfo {
   currentDevice();
   return info!;

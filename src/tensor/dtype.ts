@@ -4,6 +4,7 @@ import { DTypeError } from './errors.js';
 export type DType = 'float32' | 'int32' | 'bool';
 
 export type TypedArrayFor<D extends DType> = D extends 'float32' ? Float32Array : Int32Array;
+/** The values `data()` returns: Float32Array for float32, Int32Array for int32 and bool (0/1). */
 export type DataArray = Float32Array | Int32Array;
 
 export const DTYPES: readonly DType[] = ['float32', 'int32', 'bool'];

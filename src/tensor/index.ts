@@ -1,6 +1,7 @@
 export {
   fill,
   ones,
+  type RandomOptions,
   randomNormal,
   randomUniform,
   scalar,
@@ -20,6 +21,7 @@ export {
   ShapeError,
   WgslNnError,
 } from './errors.js';
+export type { OptionKeys } from './options.js';
 export { drainPool } from './pool.js';
 export { type KernelProfile, type KernelTime, profile } from './profile.js';
 export { flush, sync } from './queue.js';
@@ -32,5 +34,5 @@ export {
   type TensorContainer,
   tidy,
 } from './scope.js';
-export { type NestedArray, Tensor } from './tensor.js';
+export { type NestedArray, type ReduceAxis, Tensor } from './tensor.js';
 export { Variable, type VariableOptions, variable } from './variable.js';

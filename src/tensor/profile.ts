@@ -23,6 +23,7 @@ export interface KernelTime {
   ms: number;
 }
 
+/** What `profile(fn)` returns. */
 export interface KernelProfile<T> {
   /** What fn returned (resolved). */
   result: T;
@@ -30,11 +31,13 @@ export interface KernelProfile<T> {
   wallMs: number;
   /** Sum of all timed dispatches, ms. */
   kernelMs: number;
+  /** The number of GPU dispatches. */
   dispatches: number;
   /** Per pipeline, largest total time first. */
   kernels: KernelTime[];
   /** Tensors and bytes alive after fn minus before (what fn returned or leaked). */
   newTensors: number;
+  /** Bytes of the tensors `fn` left alive (its result included). */
   newBytes: number;
   /** The peak of live tensor bytes during fn (`memory().peakBytes` if fn raised it). */
   peakBytes: number;

@@ -68,6 +68,7 @@ export function dispose(x: TensorContainer): void {
   for (const t of s) t.dispose();
 }
 
+/** What `memory()` reports: live tensors and GPU memory. */
 export interface MemoryInfo {
   /** Live (not disposed) tensors. */
   numTensors: number;
@@ -84,6 +85,7 @@ export interface MemoryInfo {
   allocatedBytes: number;
 }
 
+/** Counts of live tensors and bytes, the high-water mark since `resetPeakBytes()`, and the buffer pool's size (like `tf.memory()`). */
 export function memory(): MemoryInfo {
   const { numTensors, numBytes, peakBytes } = liveCounts();
   const { pooledBytes, allocatedBytes } = poolStats();

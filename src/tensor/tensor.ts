@@ -22,10 +22,15 @@ export type NestedArray = number | NestedArray[];
  * An n-dimensional array on the GPU. Ops never mutate their inputs; `dispose()` (or `tidy`) frees
  * the buffer. Reading values back is asynchronous: `await t.data()` / `await t.array()`.
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the op methods are declared by the interface below and installed at import by src/tensor-methods.ts
 export class Tensor {
+  /** A number unique to this tensor in the process (shown in errors). */
   readonly id = nextId++;
+  /** The size of each dimension (`[]` for a scalar). */
   readonly shape: readonly number[];
+  /** 'float32', 'int32' or 'bool'. */
   readonly dtype: DType;
+  /** The number of elements (the product of the shape). */
   readonly size: number;
   /** @internal */ readonly storage: Storage;
   /** @internal */ kept = false;
@@ -43,10 +48,12 @@ export class Tensor {
     registerTensor(this);
   }
 
+  /** The number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** Whether `dispose()` has freed it. */
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -62,6 +69,7 @@ export class Tensor {
     return this.size * 4;
   }
 
+  /** Throws a DisposedTensorError if disposed, or a DeviceError if its GPU memory is gone (device lost, failed allocation); `arg` names it in the message. */
   assertAlive(arg = 'tensor'): void {
     if (this.storage.generation !== deviceGeneration()) {
       throw new DeviceError(
@@ -144,9 +152,109 @@ export class Tensor {
     this.storage.release();
   }
 
+  /** `Tensor(shape=[2,3], dtype=float32)` (no values: they are on the GPU; see `print()`). */
   toString(): string {
     return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}${this.disposed ? ', disposed' : ''})`;
   }
+}
+
+/** An axis argument of the reductions: one axis, several, or `null`/omitted for all of them. */
+export type ReduceAxis = number | readonly number[] | null;
+
+// Op methods (`x.add(y).relu().sum()`), as TensorFlow.js users write them. They are declared here
+// by declaration merging (types only) and installed on Tensor.prototype by src/tensor-methods.ts,
+// which src/ops.ts imports: src/tensor never imports the kernels, so there is no import cycle. Each
+// method calls the function of the same name with `this` as the first argument (same checks, same
+// autograd recording, same errors). To add one: declare it here, add it to the table there.
+export interface Tensor {
+  /** `add(this, b)`: this + b with broadcasting. */
+  add(b: Tensor | number): Tensor;
+  /** `sub(this, b)`: this - b with broadcasting. */
+  sub(b: Tensor | number): Tensor;
+  /** `mul(this, b)`: this * b with broadcasting. */
+  mul(b: Tensor | number): Tensor;
+  /** `div(this, b)`: this / b with broadcasting (int32 division floors). */
+  div(b: Tensor | number): Tensor;
+  /** `pow(this, b)`: this ** b with broadcasting. */
+  pow(b: Tensor | number): Tensor;
+  /** `maximum(this, b)`: elementwise maximum with broadcasting. */
+  maximum(b: Tensor | number): Tensor;
+  /** `minimum(this, b)`: elementwise minimum with broadcasting. */
+  minimum(b: Tensor | number): Tensor;
+  /** `squaredDifference(this, b)`: (this - b)^2 with broadcasting. */
+  squaredDifference(b: Tensor | number): Tensor;
+  /** `equal(this, b)`: this == b as a bool tensor. */
+  equal(b: Tensor | number): Tensor;
+  /** `notEqual(this, b)`: this != b as a bool tensor. */
+  notEqual(b: Tensor | number): Tensor;
+  /** `greater(this, b)`: this > b as a bool tensor. */
+  greater(b: Tensor | number): Tensor;
+  /** `greaterEqual(this, b)`: this >= b as a bool tensor. */
+  greaterEqual(b: Tensor | number): Tensor;
+  /** `less(this, b)`: this < b as a bool tensor. */
+  less(b: Tensor | number): Tensor;
+  /** `lessEqual(this, b)`: this <= b as a bool tensor. */
+  lessEqual(b: Tensor | number): Tensor;
+  /** `matmul(this, b, opts)`: the matrix product, batched over leading dimensions. */
+  matmul(b: Tensor, opts?: { transposeA?: boolean; transposeB?: boolean }): Tensor;
+  /** `reshape(this, shape)`: the same values in another shape (one dimension may be -1). */
+  reshape(shape: readonly number[]): Tensor;
+  /** `reshape(this, [-1])`: the values as a rank-1 tensor. */
+  flatten(): Tensor;
+  /** `expandDims(this, axis)`: inserts a dimension of size 1 at `axis` (default 0). */
+  expandDims(axis?: number): Tensor;
+  /** `squeeze(this, axis)`: removes dimensions of size 1 (all of them when `axis` is omitted). */
+  squeeze(axis?: number | readonly number[]): Tensor;
+  /** `transpose(this, perm)`: permutes the dimensions (reverses them when `perm` is omitted). */
+  transpose(perm?: readonly number[]): Tensor;
+  /** `sum(this, axis, keepDims)`: the sum over `axis` (all axes when omitted). */
+  sum(axis?: ReduceAxis, keepDims?: boolean): Tensor;
+  /** `mean(this, axis, keepDims)`: the mean over `axis` (all axes when omitted). */
+  mean(axis?: ReduceAxis, keepDims?: boolean): Tensor;
+  /** `max(this, axis, keepDims)`: the maximum over `axis` (all axes when omitted). */
+  max(axis?: ReduceAxis, keepDims?: boolean): Tensor;
+  /** `min(this, axis, keepDims)`: the minimum over `axis` (all axes when omitted). */
+  min(axis?: ReduceAxis, keepDims?: boolean): Tensor;
+  /** `prod(this, axis, keepDims)`: the product over `axis` (all axes when omitted). */
+  prod(axis?: ReduceAxis, keepDims?: boolean): Tensor;
+  /** `argMax(this, axis)`: int32 indices of the maxima along `axis` (default 0). */
+  argMax(axis?: number): Tensor;
+  /** `argMin(this, axis)`: int32 indices of the minima along `axis` (default 0). */
+  argMin(axis?: number): Tensor;
+  /** `softmax(this, axis)`: softmax along `axis` (default the last). */
+  softmax(axis?: number): Tensor;
+  /** `logSoftmax(this, axis)`: log-softmax along `axis` (default the last). */
+  logSoftmax(axis?: number): Tensor;
+  /** `exp(this)`: e^x elementwise. */
+  exp(): Tensor;
+  /** `log(this)`: the natural logarithm elementwise. */
+  log(): Tensor;
+  /** `square(this)`: x^2 elementwise. */
+  square(): Tensor;
+  /** `sqrt(this)`: the square root elementwise. */
+  sqrt(): Tensor;
+  /** `rsqrt(this)`: 1 / sqrt(x) elementwise. */
+  rsqrt(): Tensor;
+  /** `abs(this)`: |x| elementwise. */
+  abs(): Tensor;
+  /** `neg(this)`: -x elementwise. */
+  neg(): Tensor;
+  /** `relu(this)`: max(x, 0) elementwise. */
+  relu(): Tensor;
+  /** `sigmoid(this)`: 1 / (1 + e^-x) elementwise. */
+  sigmoid(): Tensor;
+  /** `tanh(this)`: the hyperbolic tangent elementwise. */
+  tanh(): Tensor;
+  /** `clipByValue(this, min, max)`: the values clamped to [min, max]. */
+  clipByValue(min: number, max: number): Tensor;
+  /** `cast(this, dtype)`: the values converted to `dtype`. */
+  cast(dtype: DType): Tensor;
+  /**
+   * Logs the tensor like TensorFlow.js's `print()`: a `Tensor(shape=..., dtype=...)` line, then
+   * the values as nested arrays. Asynchronous here (the values are read back from the GPU):
+   * `await x.print()`.
+   */
+  print(): Promise<void>;
 }
 
 function nest(flat: DataArray, shape: readonly number[]): NestedArray {

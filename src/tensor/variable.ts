@@ -13,6 +13,7 @@ let nextVar = 0;
  * `assign` and the optimizers update its buffer in place on the GPU.
  */
 export class Variable extends Tensor {
+  /** Whether optimizers update it (layers set it from `layer.trainable`). */
   trainable: boolean;
 
   /** @internal Use `variable()`. */
@@ -45,8 +46,11 @@ export class Variable extends Tensor {
   }
 }
 
+/** Options of `variable()`. */
 export interface VariableOptions {
+  /** A name (layers name theirs `layer/weight`). */
   name?: string;
+  /** Whether optimizers update it (default true). */
   trainable?: boolean;
 }
 

@@ -34,13 +34,16 @@ export class Flatten extends Layer {
 }
 registerLayer('Flatten', (c) => new Flatten(c as LayerArgs));
 
+/** Options of Activation. */
 export interface ActivationArgs extends LayerArgs {
+  /** The activation to apply. */
   activation: ActivationName;
 }
 
 /** Applies an activation by name. */
 export class Activation extends Layer {
   static override readonly optionKeys: OptionKeys<ActivationArgs> = { ...LAYER_KEYS, activation: true };
+  /** The activation applied. */
   readonly activation: ActivationName;
   constructor(args: ActivationArgs) {
     super(args);
@@ -63,6 +66,7 @@ export interface ReLUArgs extends LayerArgs {
 
 export class ReLU extends Layer {
   static override readonly optionKeys: OptionKeys<ReLUArgs> = { ...LAYER_KEYS, maxValue: true };
+  /** The upper clamp, if any (6 gives ReLU6). */
   readonly maxValue?: number;
   constructor(args: ReLUArgs = {}) {
     super(args);
@@ -86,12 +90,15 @@ export class ReLU extends Layer {
 }
 registerLayer('ReLU', (c) => new ReLU(c as unknown as ReLUArgs));
 
+/** Options of Softmax. */
 export interface SoftmaxArgs extends LayerArgs {
+  /** The axis to normalise (default -1, the last). */
   axis?: number;
 }
 
 export class Softmax extends Layer {
   static override readonly optionKeys: OptionKeys<SoftmaxArgs> = { ...LAYER_KEYS, axis: true };
+  /** The axis normalised. */
   readonly axis: number;
   constructor(args: SoftmaxArgs = {}) {
     super(args);
@@ -111,15 +118,20 @@ export class Softmax extends Layer {
 }
 registerLayer('Softmax', (c) => new Softmax(c as unknown as SoftmaxArgs));
 
+/** Options of Dropout. */
 export interface DropoutArgs extends LayerArgs {
+  /** The fraction of inputs zeroed in training, in [0, 1). */
   rate: number;
+  /** Seed of the drop masks (default: the global seed sequence). */
   seed?: number;
 }
 
 /** Zeroes a `rate` fraction of inputs in training and scales the rest by 1/(1-rate); identity otherwise. */
 export class Dropout extends Layer {
   static override readonly optionKeys: OptionKeys<DropoutArgs> = { ...LAYER_KEYS, rate: true, seed: true };
+  /** The fraction of inputs zeroed in training. */
   readonly rate: number;
+  /** Seed of the drop masks, if one was given. */
   readonly seed?: number;
   private calls = 0;
   constructor(args: DropoutArgs) {

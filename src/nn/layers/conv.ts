@@ -20,6 +20,7 @@ import {
 } from '../layer.js';
 import { dilatedConv2d, stride1Pads } from './conv-ops.js';
 
+/** 'same' pads so that the output is `ceil(input / stride)`; 'valid' uses no padding. */
 export type Padding = 'same' | 'valid';
 
 /** n or [h, w] as a pair of positive integers (`dflt` when undefined); errors name `what`. */
@@ -64,16 +65,25 @@ export function convOutSize(n: number | null, k: number, s: number, padding: Pad
   return padding === 'same' ? Math.ceil(n / s) : Math.max(0, Math.floor((n - k) / s) + 1);
 }
 
+/** Options shared by the 2-D convolution layers (Keras names, camelCase). */
 export interface ConvBaseArgs extends LayerArgs {
+  /** The window, `[height, width]` or one number for both. */
   kernelSize: number | [number, number];
+  /** The step of the window, `[height, width]` or one number (default 1). */
   strides?: number | [number, number];
+  /** 'valid' (default) or 'same'. */
   padding?: Padding;
   /** Spacing of the kernel taps (atrous convolution); rates above 1 need strides 1, as Keras. */
   dilationRate?: number | [number, number];
+  /** Applied to the output (default 'linear'; relu/relu6 run inside the conv kernel). */
   activation?: ActivationName;
+  /** Whether to add a bias per output channel (default true). */
   useBias?: boolean;
+  /** How the kernel starts (default 'glorotUniform'). */
   kernelInitializer?: InitializerName;
+  /** How the bias starts (default 'zeros'). */
   biasInitializer?: InitializerName;
+  /** Seed of the kernel initializer (default: the global seed sequence, see `setSeed`). */
   seed?: number;
 }
 
@@ -91,16 +101,27 @@ export const CONV_KEYS = {
 
 /** What the 2-D convolution layers share: window, strides, padding, dilation, activation, bias. */
 export abstract class ConvBase extends Layer {
+  /** The window `[height, width]`. */
   readonly kernelSize: [number, number];
+  /** The step `[height, width]`. */
   readonly strides: [number, number];
+  /** 'valid' or 'same'. */
   readonly padding: Padding;
+  /** Spacing of the kernel taps `[height, width]` (1 for an ordinary convolution). */
   readonly dilationRate: [number, number];
+  /** The activation applied to the output. */
   readonly activation: ActivationName;
+  /** Whether a bias is added. */
   readonly useBias: boolean;
+  /** How the kernel was initialised. */
   readonly kernelInitializer: InitializerName;
+  /** How the bias was initialised. */
   readonly biasInitializer: InitializerName;
+  /** Seed of the kernel initializer, if one was given. */
   protected readonly seed?: number;
+  /** The kernel (created by `build`). */
   kernel?: Variable;
+  /** The bias, `[outChannels]` (created by `build` when `useBias`). */
   bias?: Variable;
 
   constructor(args: ConvBaseArgs) {
@@ -122,6 +143,7 @@ export abstract class ConvBase extends Layer {
     this.seed = args.seed;
   }
 
+  /** The channel count of an NHWC input shape (throws a ShapeError for other ranks). */
   protected inChannels(inputShape: SymShape): number {
     const c = inputShape[3];
     if (inputShape.length !== 4 || c === null) {
@@ -132,8 +154,10 @@ export abstract class ConvBase extends Layer {
     return c;
   }
 
+  /** The number of output channels. */
   protected abstract get outChannels(): number;
 
+  /** NHWC output: the spatial sizes after the window, stride and padding; `outChannels` channels. */
   override computeOutputShape(s: SymShape): SymShape {
     const [kh, kw] = this.kernelSize;
     const [dh, dw] = this.dilationRate;
@@ -164,10 +188,12 @@ export abstract class ConvBase extends Layer {
     return fusedPart(this.activation);
   }
 
+  /** Applies the activation that the kernel could not fuse (softmax). */
   protected finish(y: Tensor): Tensor {
     return finishActivation(this.activation, y);
   }
 
+  /** The Keras config (kernel_size, strides, padding, activation...). */
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
@@ -183,7 +209,9 @@ export abstract class ConvBase extends Layer {
   }
 }
 
+/** Options of Conv2D (Keras `Conv2D`). */
 export interface Conv2DArgs extends ConvBaseArgs {
+  /** The number of output channels. */
   filters: number;
 }
 
@@ -194,6 +222,7 @@ export class Conv2D extends ConvBase {
     ...CONV_KEYS,
     filters: true,
   };
+  /** The number of output channels. */
   readonly filters: number;
   constructor(args: Conv2DArgs) {
     super(args);
@@ -204,6 +233,7 @@ export class Conv2D extends ConvBase {
     }
     this.filters = args.filters;
   }
+  /** `filters`. */
   protected get outChannels(): number {
     return this.filters;
   }
@@ -224,14 +254,18 @@ export class Conv2D extends ConvBase {
     checkInputShape(this, x, this.inputShapeBuilt);
     return this.finish(this.convolve(x, false));
   }
+  /** The Keras config, with `filters`. */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters };
   }
 }
 registerLayer('Conv2D', (c) => new Conv2D(c as unknown as Conv2DArgs));
 
+/** Options of DepthwiseConv2D (Keras `DepthwiseConv2D`). */
 export interface DepthwiseConv2DArgs extends ConvBaseArgs {
+  /** Output channels per input channel (default 1). */
   depthMultiplier?: number;
+  /** How the depthwise kernel starts (default 'glorotUniform'; Keras' name for `kernelInitializer`). */
   depthwiseInitializer?: InitializerName;
 }
 
@@ -243,6 +277,7 @@ export class DepthwiseConv2D extends ConvBase {
     depthMultiplier: true,
     depthwiseInitializer: true,
   };
+  /** Output channels per input channel. */
   readonly depthMultiplier: number;
   private cin = 0;
   constructor(args: DepthwiseConv2DArgs) {
@@ -254,6 +289,7 @@ export class DepthwiseConv2D extends ConvBase {
       );
     }
   }
+  /** Input channels times `depthMultiplier`. */
   protected get outChannels(): number {
     return this.cin * this.depthMultiplier;
   }
@@ -271,6 +307,7 @@ export class DepthwiseConv2D extends ConvBase {
       this.bias = this.addWeight('bias', [this.cin * this.depthMultiplier], this.biasInitializer);
     super.build(inputShape);
   }
+  /** NHWC output: the spatial sizes after the window, stride and padding; `inChannels * depthMultiplier` channels. */
   override computeOutputShape(s: SymShape): SymShape {
     if (!this.cin) this.cin = this.inChannels(s);
     return super.computeOutputShape(s);
@@ -280,6 +317,7 @@ export class DepthwiseConv2D extends ConvBase {
     checkInputShape(this, x, this.inputShapeBuilt);
     return this.finish(this.convolve(x, true));
   }
+  /** The Keras config, with `depth_multiplier`. */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), depthMultiplier: this.depthMultiplier };
   }

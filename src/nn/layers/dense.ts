@@ -19,11 +19,17 @@ import {
   single,
 } from '../layer.js';
 
+/** Options of Dense (Keras `Dense`). */
 export interface DenseArgs extends LayerArgs {
+  /** Output size. */
   units: number;
+  /** Applied to the output (default 'linear'). */
   activation?: ActivationName;
+  /** Whether to add a bias (default true). */
   useBias?: boolean;
+  /** How the kernel starts (default 'glorotUniform'). */
   kernelInitializer?: InitializerName;
+  /** How the bias starts (default 'zeros'). */
   biasInitializer?: InitializerName;
   /** Seed of the kernel initializer (default: the global sequence, see `setSeed`). */
   seed?: number;
@@ -40,13 +46,20 @@ export class Dense extends Layer {
     biasInitializer: true,
     seed: true,
   };
+  /** Output size. */
   readonly units: number;
+  /** The activation applied to the output. */
   readonly activation: ActivationName;
+  /** Whether a bias is added. */
   readonly useBias: boolean;
+  /** How the kernel was initialised. */
   readonly kernelInitializer: InitializerName;
+  /** How the bias was initialised. */
   readonly biasInitializer: InitializerName;
   private readonly seed?: number;
+  /** The kernel `[inputSize, units]` (created by `build`). */
   kernel?: Variable;
+  /** The bias `[units]` (created by `build` when `useBias`). */
   bias?: Variable;
 
   constructor(args: DenseArgs) {

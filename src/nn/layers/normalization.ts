@@ -14,9 +14,13 @@ import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../
 export interface BatchNormalizationArgs extends LayerArgs {
   /** Only the last axis (channels) is supported. */
   axis?: number;
+  /** Momentum of the moving mean and variance (default 0.99). */
   momentum?: number;
+  /** Added to the variance (default 0.001). */
   epsilon?: number;
+  /** Whether to add the learned offset `beta` (default true). */
   center?: boolean;
+  /** Whether to multiply by the learned scale `gamma` (default true). */
   scale?: boolean;
 }
 
@@ -35,13 +39,21 @@ export class BatchNormalization extends Layer {
     center: true,
     scale: true,
   };
+  /** Momentum of the moving statistics. */
   readonly momentum: number;
+  /** Added to the variance. */
   readonly epsilon: number;
+  /** Whether `beta` is added. */
   readonly center: boolean;
+  /** Whether `gamma` multiplies. */
   readonly scale: boolean;
+  /** The learned scale (when `scale`). */
   gamma?: Variable;
+  /** The learned offset (when `center`). */
   beta?: Variable;
+  /** The moving mean used in inference (not trainable). */
   movingMean?: Variable;
+  /** The moving variance used in inference (not trainable). */
   movingVariance?: Variable;
 
   constructor(args: BatchNormalizationArgs = {}) {

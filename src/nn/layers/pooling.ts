@@ -9,9 +9,11 @@ import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../
 import { checkPadding, convOutSize, type Padding, pair } from './conv.js';
 
 export interface Pooling2DArgs extends LayerArgs {
+  /** The window, `[height, width]` or one number (default 2). */
   poolSize?: number | [number, number];
   /** Defaults to poolSize, as Keras. */
   strides?: number | [number, number];
+  /** 'valid' (default) or 'same'. */
   padding?: Padding;
 }
 
@@ -21,8 +23,11 @@ function needNHWC(layer: Layer, s: SymShape): void {
 }
 
 abstract class Pooling2D extends Layer {
+  /** The window `[height, width]`. */
   readonly poolSize: [number, number];
+  /** The step `[height, width]`. */
   readonly strides: [number, number];
+  /** 'valid' or 'same'. */
   readonly padding: Padding;
   constructor(args: Pooling2DArgs = {}) {
     super(args);
@@ -45,6 +50,7 @@ abstract class Pooling2D extends Layer {
   }
 }
 
+/** The maximum over each window (Keras `MaxPooling2D`), NHWC. */
 export class MaxPooling2D extends Pooling2D {
   static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
     ...LAYER_KEYS,
@@ -58,6 +64,7 @@ export class MaxPooling2D extends Pooling2D {
 }
 registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c as Pooling2DArgs));
 
+/** The mean over each window (Keras `AveragePooling2D`), NHWC. */
 export class AveragePooling2D extends Pooling2D {
   static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
     ...LAYER_KEYS,
@@ -72,12 +79,14 @@ export class AveragePooling2D extends Pooling2D {
 registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c as Pooling2DArgs));
 
 export interface GlobalPoolingArgs extends LayerArgs {
+  /** Keep the spatial dimensions as size 1 (default false). */
   keepDims?: boolean;
 }
 
 /** Mean over height and width: [b, h, w, c] -> [b, c]. */
 export class GlobalAveragePooling2D extends Layer {
   static override readonly optionKeys: OptionKeys<GlobalPoolingArgs> = { ...LAYER_KEYS, keepDims: true };
+  /** Whether the output keeps the spatial dimensions as size 1. */
   readonly keepDims: boolean;
   constructor(args: GlobalPoolingArgs = {}) {
     super(args);

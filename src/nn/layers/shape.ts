@@ -15,6 +15,7 @@ export interface ZeroPadding2DArgs extends LayerArgs {
 /** Pads height and width with zeros; MobileNetV2 uses ((0,1),(0,1)) before stride-2 convs. */
 export class ZeroPadding2D extends Layer {
   static override readonly optionKeys: OptionKeys<ZeroPadding2DArgs> = { ...LAYER_KEYS, padding: true };
+  /** The zeros added: `[[top, bottom], [left, right]]`. */
   readonly padding: [[number, number], [number, number]];
   constructor(args: ZeroPadding2DArgs = {}) {
     super(args);
@@ -60,6 +61,7 @@ export interface ReshapeArgs extends LayerArgs {
 
 export class Reshape extends Layer {
   static override readonly optionKeys: OptionKeys<ReshapeArgs> = { ...LAYER_KEYS, targetShape: true };
+  /** The output shape without the batch dimension. */
   readonly targetShape: number[];
   constructor(args: ReshapeArgs) {
     super(args);
