@@ -48,9 +48,11 @@ export {
   autotune,
   setAutotune,
   type TuneResult,
+  type TuneTask,
   tuneCacheLocation,
   tunedWinners,
 } from './kernels/autotune.js';
+export type { Precision } from './kernels/matmul-f16.js';
 export * from './nn/index.js';
 export * from './ops.js';
 export * from './tensor/index.js';

@@ -32,7 +32,9 @@ import {
 
 /** A shape class met with autotune on and not yet timed, with a shape of that class to time. */
 export interface TuneTask<F extends TuneFamily = TuneFamily> {
+  /** The kernel family the class belongs to. */
   family: F;
+  /** The shape class, as the family keys it in the cache. */
   cls: string;
   /** Makes inputs at a shape of the class (once per class; disposed after timing). */
   inputs: () => Tensor[];
@@ -42,7 +44,9 @@ export interface TuneTask<F extends TuneFamily = TuneFamily> {
 
 /** One timed shape class. */
 export interface TuneResult {
+  /** The cache key: the family and the shape class. */
   key: string;
+  /** The fastest candidate configuration (a `TuneCandidates` entry of the family). */
   winner: unknown;
   /** Milliseconds per run of each candidate, by its JSON. */
   ms: Record<string, number>;
@@ -164,6 +168,7 @@ export function bucket(n: number): number {
   return b;
 }
 
+/** Options of `autotune`. */
 export interface AutotuneOptions {
   /** Runs per timing (default 3); the best of 3 timings counts. */
   reps?: number;

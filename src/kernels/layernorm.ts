@@ -138,6 +138,7 @@ function checkParam(t: Tensor | undefined, shape: readonly number[], op: string,
   }
 }
 
+/** Options of `layerNorm`. */
 export interface LayerNormOptions {
   /** Scale, of the normalized axes' shape (default: none). */
   gamma?: Tensor;

@@ -14,6 +14,7 @@ import { assertBindable, grid } from './util.js';
  * Measured on lavapipe (test/matmul-f16.test.ts, scripts/gpu-check.ts): see bench/README.md.
  */
 
+/** Matmul operand precision: 'f32' (exact f32 kernels) or 'f16' (operands rounded to half precision, f32 accumulation). */
 export type Precision = 'f32' | 'f16';
 
 /** A logical [R, C] matrix with source strides (rs, cs), as a row-major f16 copy of [R, Cp]. */

@@ -21,6 +21,7 @@ export interface TuneCandidates {
   batchNorm: { rows: number };
 }
 
+/** A tunable kernel family: 'matmul', 'conv', 'depthwise' or 'batchNorm'. */
 export type TuneFamily = keyof TuneCandidates;
 
 /** The values each field of a family's candidates may take (the search space). */

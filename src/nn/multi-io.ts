@@ -14,16 +14,26 @@ export type TensorMap = { [name: string]: Tensor };
 /** One tensor, a list in model order, or an object keyed by layer name (Keras, TF.js). */
 export type Tensors = Tensor | Tensor[] | TensorMap;
 
+/** A loss for `compile`: a Keras loss name or a function (yTrue, yPred) -> loss. */
 export type LossSpec = LossName | string | LossFn;
+/** A metric for `compile`: a Keras metric name or a function (yTrue, yPred) -> value. */
 export type MetricSpec = string | MetricFn;
 
 /** What `compile` resolves for one output. */
 export interface OutputSpec {
   /** The output layer's name (log prefix when the model has several outputs). */
   name: string;
+  /** The resolved loss function for this output. */
   loss: LossFn;
+  /** Weight of this loss in the total loss (`lossWeights`, default 1). */
   weight: number;
-  metrics: Array<{ name: string; fn: MetricFn }>;
+  /** The metrics of this output, each with its log name. */
+  metrics: Array<{
+    /** The metric's log name (prefixed by the output name when the model has several outputs). */
+    name: string;
+    /** The metric function (yTrue, yPred) -> value. */
+    fn: MetricFn;
+  }>;
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {

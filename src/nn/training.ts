@@ -23,7 +23,9 @@ export type Batch = {
 
 /** A batch of a model with several inputs or outputs: lists, or objects keyed by layer name. */
 export type MultiBatch = {
+  /** The inputs, batch first: one tensor, a list in model order, or an object keyed by input name. */
   xs: Tensors;
+  /** The targets, batch first: one tensor, a list in model order, or an object keyed by output name. */
   ys: Tensors;
 };
 

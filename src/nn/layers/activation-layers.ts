@@ -24,6 +24,7 @@ export interface ELUArgs extends LayerArgs {
 
 /** Keras `ELU`: x for x > 0, alpha * (exp(x) - 1) otherwise. */
 export class ELU extends Layer {
+  /** Scale of the negative part: alpha * (exp(x) - 1) for x <= 0 (default 1). */
   readonly alpha: number;
   constructor(args: ELUArgs = {}) {
     super(args);
@@ -47,6 +48,7 @@ export interface LeakyReLUArgs extends LayerArgs {
 
 /** Keras `LeakyReLU`: x for x >= 0, alpha * x otherwise. */
 export class LeakyReLU extends Layer {
+  /** Slope for x < 0 (default 0.3, as Keras). */
   readonly alpha: number;
   constructor(args: LeakyReLUArgs = {}) {
     super(args);

@@ -111,6 +111,7 @@ registerLayer('GlobalAveragePooling2D', (c) => new GlobalAveragePooling2D(c as G
 /** Maximum over height and width: [b, h, w, c] -> [b, c] (Keras `GlobalMaxPooling2D`). */
 export class GlobalMaxPooling2D extends Layer {
   static override readonly optionKeys: OptionKeys<GlobalPoolingArgs> = { ...LAYER_KEYS, keepDims: true };
+  /** Keep the pooled axes as size 1 (default false). */
   readonly keepDims: boolean;
   constructor(args: GlobalPoolingArgs = {}) {
     super(args);
@@ -138,16 +139,21 @@ function needSteps(layer: Layer, s: SymShape): void {
 }
 
 export interface Pooling1DArgs extends LayerArgs {
+  /** Window length in steps (default 2). */
   poolSize?: number;
   /** Defaults to poolSize, as Keras. */
   strides?: number;
+  /** 'valid' (no padding, default) or 'same' (output length ceil(steps / strides)). */
   padding?: Padding;
 }
 
 /** Pooling over the steps of [b, steps, c]: a 2-D pooling of height 1. */
 abstract class Pooling1D extends Layer {
+  /** Window length in steps. */
   readonly poolSize: number;
+  /** Step between windows (defaults to poolSize). */
   readonly strides: number;
+  /** 'valid' or 'same'. */
   readonly padding: Padding;
   constructor(args: Pooling1DArgs = {}) {
     super(args);
@@ -193,6 +199,7 @@ registerLayer('AveragePooling1D', (c) => new AveragePooling1D(c as Pooling1DArgs
 
 /** Mean or maximum over all steps: [b, steps, c] -> [b, c]. */
 abstract class GlobalPooling1D extends Layer {
+  /** Keep the pooled axis as size 1: [b, 1, c] (default false). */
   readonly keepDims: boolean;
   constructor(args: GlobalPoolingArgs = {}) {
     super(args);

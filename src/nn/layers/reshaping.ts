@@ -26,6 +26,7 @@ export interface PermuteArgs extends LayerArgs {
 /** Permutes the non-batch axes: `dims` [2, 1] maps [b, n, m] to [b, m, n]. */
 export class Permute extends Layer {
   static override readonly optionKeys: OptionKeys<PermuteArgs> = { ...LAYER_KEYS, dims: true };
+  /** The permutation of the non-batch axes (1-based). */
   readonly dims: number[];
   constructor(args: PermuteArgs) {
     super(args);
@@ -64,6 +65,7 @@ export interface RepeatVectorArgs extends LayerArgs {
 /** Repeats a [b, f] input n times: [b, n, f]. */
 export class RepeatVector extends Layer {
   static override readonly optionKeys: OptionKeys<RepeatVectorArgs> = { ...LAYER_KEYS, n: true };
+  /** How many times the input vector is repeated. */
   readonly n: number;
   constructor(args: RepeatVectorArgs) {
     super(args);
@@ -124,6 +126,7 @@ export interface Cropping2DArgs extends LayerArgs {
 /** Drops rows and columns at the borders of NHWC images. */
 export class Cropping2D extends Layer {
   static override readonly optionKeys: OptionKeys<Cropping2DArgs> = { ...LAYER_KEYS, cropping: true };
+  /** Rows cropped [top, bottom] and columns cropped [left, right]. */
   readonly cropping: Pairs;
   constructor(args: Cropping2DArgs = {}) {
     super(args);
@@ -169,7 +172,9 @@ export class UpSampling2D extends Layer {
     size: true,
     interpolation: true,
   };
+  /** Upsampling factors for rows and columns. */
   readonly size: [number, number];
+  /** 'nearest' or 'bilinear'. */
   readonly interpolation: 'nearest' | 'bilinear';
   constructor(args: UpSampling2DArgs = {}) {
     super(args);
