@@ -37,10 +37,15 @@ function positiveInt(v: unknown, what: string, who: string): number {
   return v as number;
 }
 
+/** Options of `SeparableConv2D` (besides the common convolution options). */
 export interface SeparableConv2DArgs extends ConvBaseArgs {
+  /** Output channels of the pointwise (1x1) convolution. */
   filters: number;
+  /** Depthwise output channels per input channel (default 1). */
   depthMultiplier?: number;
+  /** Initializer of `depthwise_kernel` (default `kernelInitializer`, else 'glorotUniform'). */
   depthwiseInitializer?: InitializerName;
+  /** Initializer of `pointwise_kernel` (default 'glorotUniform'). */
   pointwiseInitializer?: InitializerName;
 }
 
@@ -58,9 +63,13 @@ export class SeparableConv2D extends ConvBase {
     depthwiseInitializer: true,
     pointwiseInitializer: true,
   };
+  /** Output channels of the pointwise convolution. */
   readonly filters: number;
+  /** Depthwise output channels per input channel. */
   readonly depthMultiplier: number;
+  /** Initializer of `pointwise_kernel`. */
   readonly pointwiseInitializer: InitializerName;
+  /** The pointwise kernel [1, 1, cin * depthMultiplier, filters], created by `build`. */
   pointwiseKernel?: Variable;
   constructor(args: SeparableConv2DArgs) {
     super({ ...args, kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer });
@@ -120,7 +129,9 @@ export class SeparableConv2D extends ConvBase {
 }
 registerLayer('SeparableConv2D', (c) => new SeparableConv2D(c as unknown as SeparableConv2DArgs));
 
+/** Options of `Conv2DTranspose` (besides the common convolution options). */
 export interface Conv2DTransposeArgs extends ConvBaseArgs {
+  /** Output channels. */
   filters: number;
 }
 
@@ -135,6 +146,7 @@ export class Conv2DTranspose extends ConvBase {
     ...CONV_KEYS,
     filters: true,
   };
+  /** Output channels. */
   readonly filters: number;
   constructor(args: Conv2DTransposeArgs) {
     super(args);
@@ -186,16 +198,25 @@ export class Conv2DTranspose extends ConvBase {
 registerLayer('Conv2DTranspose', (c) => new Conv2DTranspose(c as unknown as Conv2DTransposeArgs));
 
 export interface Conv1DArgs extends LayerArgs {
+  /** Output channels. */
   filters: number;
+  /** Kernel length in steps. */
   kernelSize: number | [number];
+  /** Step between output positions (default 1). */
   strides?: number | [number];
   /** 'causal' pads only before, so output t sees inputs up to t (WaveNet, Keras). */
   padding?: 'same' | 'valid' | 'causal';
+  /** Spacing between kernel taps (default 1; above 1 needs strides 1). */
   dilationRate?: number | [number];
+  /** Activation applied to the output (default 'linear'). */
   activation?: ActivationName;
+  /** Add a bias of shape [filters] (default true). */
   useBias?: boolean;
+  /** Initializer of the kernel (default 'glorotUniform'). */
   kernelInitializer?: InitializerName;
+  /** Initializer of the bias (default 'zeros'). */
   biasInitializer?: InitializerName;
+  /** Seed of the random initializers (default: unseeded). */
   seed?: number;
 }
 
@@ -214,17 +235,28 @@ export class Conv1D extends Layer {
     ...CONV_KEYS,
     filters: true,
   };
+  /** Output channels. */
   readonly filters: number;
+  /** Kernel length in steps. */
   readonly kernelSize: number;
+  /** Step between output positions. */
   readonly strides: number;
+  /** 'valid' (default), 'same' or 'causal'. */
   readonly padding: 'same' | 'valid' | 'causal';
+  /** Spacing between kernel taps. */
   readonly dilationRate: number;
+  /** Activation applied to the output. */
   readonly activation: ActivationName;
+  /** Whether a bias is added. */
   readonly useBias: boolean;
+  /** Initializer of the kernel. */
   readonly kernelInitializer: InitializerName;
+  /** Initializer of the bias. */
   readonly biasInitializer: InitializerName;
   private readonly seed?: number;
+  /** The kernel [k, cin, filters], created by `build`. */
   kernel?: Variable;
+  /** The bias [filters] (when `useBias`), created by `build`. */
   bias?: Variable;
   constructor(args: Conv1DArgs) {
     super(args);
