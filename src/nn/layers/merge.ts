@@ -39,8 +39,11 @@ function checkCount(layer: Layer, shapes: SymShape[], min: number, max = Infinit
 
 /** Elementwise merges: every input has the same shape (null = unknown matches anything). */
 abstract class ElementwiseMerge extends Layer {
+  /** Layer options this class accepts (the common layer options only). */
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
+  /** Fewest inputs accepted (2). */
   protected readonly minInputs: number = 2;
+  /** Most inputs accepted (unbounded). */
   protected readonly maxInputs: number = Infinity;
 
   override computeOutputShapeMulti(shapes: SymShape[]): SymShape {
@@ -73,12 +76,15 @@ abstract class ElementwiseMerge extends Layer {
     return this.merge(xs);
   }
 
+  /** Combines the input tensors (already checked for count and shape) into the output. */
   protected abstract merge(xs: Tensor[]): Tensor;
 }
 
 /** Elementwise product of its inputs. */
 export class Multiply extends ElementwiseMerge {
+  /** Layer options this class accepts (the common layer options only). */
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
+  /** Elementwise product of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
     return xs.slice(1).reduce((acc, t) => mul(acc, t), xs[0]);
   }
@@ -87,7 +93,9 @@ registerLayer('Multiply', (c) => new Multiply(c as LayerArgs));
 
 /** Elementwise mean of its inputs. */
 export class Average extends ElementwiseMerge {
+  /** Layer options this class accepts (the common layer options only). */
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
+  /** Elementwise mean of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
     return mul(
       xs.slice(1).reduce((acc, t) => add(acc, t), xs[0]),
@@ -99,7 +107,9 @@ registerLayer('Average', (c) => new Average(c as LayerArgs));
 
 /** Elementwise maximum of its inputs. */
 export class Maximum extends ElementwiseMerge {
+  /** Layer options this class accepts (the common layer options only). */
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
+  /** Elementwise maximum of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
     return xs.slice(1).reduce((acc, t) => maximum(acc, t), xs[0]);
   }
@@ -108,7 +118,9 @@ registerLayer('Maximum', (c) => new Maximum(c as LayerArgs));
 
 /** Elementwise minimum of its inputs. */
 export class Minimum extends ElementwiseMerge {
+  /** Layer options this class accepts (the common layer options only). */
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
+  /** Elementwise minimum of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
     return xs.slice(1).reduce((acc, t) => minimum(acc, t), xs[0]);
   }
@@ -117,8 +129,11 @@ registerLayer('Minimum', (c) => new Minimum(c as LayerArgs));
 
 /** inputs[0] - inputs[1] (exactly two inputs). */
 export class Subtract extends ElementwiseMerge {
+  /** Layer options this class accepts (the common layer options only). */
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
+  /** Most inputs accepted: Subtract takes exactly 2. */
   protected override readonly maxInputs: number = 2;
+  /** The first input minus the second. */
   protected merge(xs: Tensor[]): Tensor {
     return sub(xs[0], xs[1]);
   }
@@ -133,6 +148,7 @@ export interface ConcatenateArgs extends LayerArgs {
 /** Joins its inputs along `axis`; the other dimensions must match. */
 export class Concatenate extends Layer {
   static override readonly optionKeys: OptionKeys<ConcatenateArgs> = { ...LAYER_KEYS, axis: true };
+  /** The axis joined along, counting the batch axis (negative counts from the end). */
   readonly axis: number;
   constructor(args: ConcatenateArgs = {}) {
     super(args);
@@ -204,7 +220,9 @@ export interface DotArgs extends LayerArgs {
  */
 export class Dot extends Layer {
   static override readonly optionKeys: OptionKeys<DotArgs> = { ...LAYER_KEYS, axes: true, normalize: true };
+  /** The axis (or one axis per input) contracted, counting the batch axis. */
   readonly axes: number | [number, number];
+  /** Whether the inputs are L2-normalized along the dot axes first (cosine similarity). */
   readonly normalize: boolean;
   constructor(args: DotArgs) {
     super(args);
