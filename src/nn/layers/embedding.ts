@@ -36,6 +36,7 @@ export interface EmbeddingArgs extends LayerArgs {
   embeddingsInitializer?: InitializerName;
   /** Id 0 is padding: `computeMask` returns where ids != 0 (Keras `mask_zero`). */
   maskZero?: boolean;
+  /** Seed of the random initializer (default: unseeded). */
   seed?: number;
 }
 
@@ -44,11 +45,16 @@ export interface EmbeddingArgs extends LayerArgs {
  * gather; its gradient is a segment sum into the table). Ids outside [0, inputDim) give zeros.
  */
 export class Embedding extends Layer {
+  /** Vocabulary size: ids are in [0, inputDim). */
   readonly inputDim: number;
+  /** Size of each embedding vector. */
   readonly outputDim: number;
+  /** Initializer of the embedding table. */
   readonly embeddingsInitializer: InitializerName;
+  /** Whether id 0 is padding and masked. */
   readonly maskZero: boolean;
   private readonly seed?: number;
+  /** The embedding table [inputDim, outputDim], created by `build`. */
   embeddings?: Variable;
 
   constructor(args: EmbeddingArgs) {
@@ -106,6 +112,7 @@ export interface PositionEmbeddingArgs extends LayerArgs {
   sequenceLength: number;
   /** Default 'glorotUniform' (as keras_hub). */
   initializer?: InitializerName;
+  /** Seed of the random initializer (default: unseeded). */
   seed?: number;
 }
 
@@ -115,9 +122,12 @@ export interface PositionEmbeddingArgs extends LayerArgs {
  * inputs). The table is [sequenceLength, dim].
  */
 export class PositionEmbedding extends Layer {
+  /** The longest sequence: positions are in [0, sequenceLength). */
   readonly sequenceLength: number;
+  /** Initializer of the position table. */
   readonly initializer: InitializerName;
   private readonly seed?: number;
+  /** The position table [sequenceLength, dim], created by `build`. */
   embeddings?: Variable;
 
   constructor(args: PositionEmbeddingArgs) {
@@ -177,12 +187,17 @@ export class PositionEmbedding extends Layer {
 registerLayer('PositionEmbedding', (c) => new PositionEmbedding(c as unknown as PositionEmbeddingArgs));
 
 export interface TokenAndPositionEmbeddingArgs extends LayerArgs {
+  /** Vocabulary size: token ids are in [0, vocabularySize). */
   vocabularySize: number;
+  /** The longest sequence: positions are in [0, sequenceLength). */
   sequenceLength: number;
+  /** Size of each token and position embedding. */
   embeddingDim: number;
+  /** Id 0 is padding: `computeMask` returns where ids != 0 (default false). */
   maskZero?: boolean;
   /** Of the token table (default 'randomUniform', as keras_hub); the position table is glorotUniform. */
   embeddingsInitializer?: InitializerName;
+  /** Seed of the random initializers (default: unseeded). */
   seed?: number;
 }
 
@@ -191,10 +206,15 @@ export interface TokenAndPositionEmbeddingArgs extends LayerArgs {
  * position embeddings, [batch, T, embeddingDim] (the position rows are broadcast, not copied).
  */
 export class TokenAndPositionEmbedding extends Layer {
+  /** The token embedding (named `<name>/token_embedding`). */
   readonly tokens: Embedding;
+  /** The position embedding (named `<name>/position_embedding`). */
   readonly positionsLayer: PositionEmbedding;
+  /** Vocabulary size: token ids are in [0, vocabularySize). */
   readonly vocabularySize: number;
+  /** The longest sequence. */
   readonly sequenceLength: number;
+  /** Size of each embedding vector. */
   readonly embeddingDim: number;
 
   constructor(args: TokenAndPositionEmbeddingArgs) {
@@ -246,6 +266,7 @@ export class TokenAndPositionEmbedding extends Layer {
     return add(tok, this.positionsLayer.positions(x.shape[1]));
   }
 
+  /** With `maskZero`: a bool tensor of the ids' shape, true where the id is not 0; else undefined. */
   computeMask(inputs: Tensor): Tensor | undefined {
     return this.tokens.computeMask(inputs);
   }

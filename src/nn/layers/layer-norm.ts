@@ -26,19 +26,29 @@ export interface LayerNormalizationArgs extends LayerArgs {
   center?: boolean;
   /** Learn a scale gamma (default true). */
   scale?: boolean;
+  /** Initializer of gamma (default 'ones'). */
   gammaInitializer?: InitializerName;
+  /** Initializer of beta (default 'zeros'). */
   betaInitializer?: InitializerName;
 }
 
 /** Keras `LayerNormalization`: normalizes each example over its last axes (one fused kernel). */
 export class LayerNormalization extends Layer {
+  /** The normalized axes. */
   readonly axis: number | number[];
+  /** Added to the variance. */
   readonly epsilon: number;
+  /** Whether an offset beta is learned. */
   readonly center: boolean;
+  /** Whether a scale gamma is learned. */
   readonly scale: boolean;
+  /** Initializer of gamma. */
   readonly gammaInitializer: InitializerName;
+  /** Initializer of beta. */
   readonly betaInitializer: InitializerName;
+  /** The scale, of the normalized axes' shape (when `scale`), created by `build`. */
   gamma?: Variable;
+  /** The offset, of the normalized axes' shape (when `center`), created by `build`. */
   beta?: Variable;
 
   constructor(args: LayerNormalizationArgs = {}) {
@@ -112,7 +122,9 @@ export interface GroupNormalizationArgs extends LayerArgs {
   groups?: number;
   /** Added to the variance (default 1e-3). */
   epsilon?: number;
+  /** Learn an offset beta per channel (default true). */
   center?: boolean;
+  /** Learn a scale gamma per channel (default true). */
   scale?: boolean;
 }
 
@@ -135,11 +147,17 @@ export function groupNorm(x: Tensor, groups: number, gamma?: Tensor, beta?: Tens
  * scaled and shifted per channel. Composed from reductions (autograd through them).
  */
 export class GroupNormalization extends Layer {
+  /** Number of channel groups. */
   readonly groups: number;
+  /** Added to the variance. */
   readonly epsilon: number;
+  /** Whether an offset beta is learned. */
   readonly center: boolean;
+  /** Whether a scale gamma is learned. */
   readonly scale: boolean;
+  /** The scale [channels] (when `scale`), created by `build`. */
   gamma?: Variable;
+  /** The offset [channels] (when `center`), created by `build`. */
   beta?: Variable;
 
   constructor(args: GroupNormalizationArgs = {}) {

@@ -18,6 +18,7 @@ import { checkBool, checkSeed, fmtSym, Layer, registerLayer } from '../layer.js'
 export interface ComposedAttentionOptions extends DotProductAttentionOptions {
   /** Dropout rate on the attention probabilities (training). */
   dropout?: number;
+  /** Seed of the dropout mask (default: the global seed sequence). */
   seed?: number;
 }
 
@@ -66,6 +67,7 @@ export function composedAttention(
 }
 
 export interface MultiHeadAttentionArgs extends LayerArgs {
+  /** Number of attention heads. */
   numHeads: number;
   /** Size of each head of query and key. */
   keyDim: number;
@@ -73,11 +75,15 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
   valueDim?: number;
   /** Dropout on the attention probabilities in training (default 0; > 0 uses the composed path). */
   dropout?: number;
+  /** Add biases to the projections (default true). */
   useBias?: boolean;
   /** Output size (default: the query's last dim). */
   outputShape?: number;
+  /** Initializer of the projection kernels (default 'glorotUniform'). */
   kernelInitializer?: InitializerName;
+  /** Initializer of the biases (default 'zeros'). */
   biasInitializer?: InitializerName;
+  /** Seed of the initializers and dropout (default: unseeded). */
   seed?: number;
 }
 
@@ -91,13 +97,21 @@ export interface MultiHeadAttentionArgs extends LayerArgs {
  * attention_output/kernel [heads, valueDim, out], attention_output/bias [out].
  */
 export class MultiHeadAttention extends Layer {
+  /** Number of attention heads. */
   readonly numHeads: number;
+  /** Size of each head of query and key. */
   readonly keyDim: number;
+  /** Size of each head of value. */
   readonly valueDim: number;
+  /** Dropout rate on the attention probabilities in training. */
   readonly dropout: number;
+  /** Whether the projections have biases. */
   readonly useBias: boolean;
+  /** Output size (`outputShape`; undefined: the query's last dim). */
   readonly outputDim?: number;
+  /** Initializer of the projection kernels. */
   readonly kernelInitializer: InitializerName;
+  /** Initializer of the biases. */
   readonly biasInitializer: InitializerName;
   private readonly seed?: number;
   private calls = 0;
