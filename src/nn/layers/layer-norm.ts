@@ -9,6 +9,7 @@ import type { Variable } from '../../tensor/variable.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import { checkBool, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { pickConfig } from './util.js';
 
 function checkEpsilon(v: unknown, who: string): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
@@ -96,12 +97,7 @@ export class LayerNormalization extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      axis: this.axis,
-      epsilon: this.epsilon,
-      center: this.center,
-      scale: this.scale,
-      gammaInitializer: this.gammaInitializer,
-      betaInitializer: this.betaInitializer,
+      ...pickConfig(this, ['axis', 'epsilon', 'center', 'scale', 'gammaInitializer', 'betaInitializer']),
     };
   }
 }
