@@ -104,9 +104,7 @@ export class SeparableConv2D extends ConvBase {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      filters: this.filters,
-      depthMultiplier: this.depthMultiplier,
-      pointwiseInitializer: this.pointwiseInitializer,
+      ...pickConfig(this, ['filters', 'depthMultiplier', 'pointwiseInitializer']),
     };
   }
 }

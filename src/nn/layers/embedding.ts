@@ -251,11 +251,8 @@ export class TokenAndPositionEmbedding extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      vocabularySize: this.vocabularySize,
-      sequenceLength: this.sequenceLength,
-      embeddingDim: this.embeddingDim,
-      maskZero: this.tokens.maskZero,
-      embeddingsInitializer: this.tokens.embeddingsInitializer,
+      ...pickConfig(this, ['vocabularySize', 'sequenceLength', 'embeddingDim']),
+      ...pickConfig(this.tokens, ['maskZero', 'embeddingsInitializer']),
     };
   }
 }

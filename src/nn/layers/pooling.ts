@@ -20,6 +20,13 @@ function needNHWC(layer: Layer, s: SymShape): void {
     throw new ShapeError(`${layer.className} '${layer.name}' needs NHWC inputs, got ${fmtSym(s)}`);
 }
 
+const POOL2D_KEYS: OptionKeys<Pooling2DArgs> = {
+  ...LAYER_KEYS,
+  poolSize: true,
+  strides: true,
+  padding: true,
+};
+
 abstract class Pooling2D extends Layer {
   readonly poolSize: [number, number];
   readonly strides: [number, number];
@@ -46,12 +53,7 @@ abstract class Pooling2D extends Layer {
 }
 
 export class MaxPooling2D extends Pooling2D {
-  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
-    ...LAYER_KEYS,
-    poolSize: true,
-    strides: true,
-    padding: true,
-  };
+  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = POOL2D_KEYS;
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     return maxPool(single(this, inputs), this.poolSize, this.strides, this.padding);
   }
@@ -59,12 +61,7 @@ export class MaxPooling2D extends Pooling2D {
 registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c as Pooling2DArgs));
 
 export class AveragePooling2D extends Pooling2D {
-  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
-    ...LAYER_KEYS,
-    poolSize: true,
-    strides: true,
-    padding: true,
-  };
+  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = POOL2D_KEYS;
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     return avgPool(single(this, inputs), this.poolSize, this.strides, this.padding);
   }

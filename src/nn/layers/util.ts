@@ -12,8 +12,11 @@ import { checkBool, checkSeed } from '../layer.js';
  * @param keys the names of the fields to copy.
  * @returns a new object with those fields.
  */
-export function pickConfig<T extends object, K extends keyof T>(layer: T, keys: readonly K[]): Pick<T, K> {
-  const out = {} as Pick<T, K>;
+export function pickConfig<T extends object>(
+  layer: T,
+  keys: readonly (keyof T & string)[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
   for (const k of keys) out[k] = layer[k];
   return out;
 }
@@ -45,4 +48,23 @@ export function kernelBiasArgs(
   assertInitializer(kernelInitializer, `${who}: kernelInitializer`);
   assertInitializer(biasInitializer, `${who}: biasInitializer`);
   return { useBias: args.useBias ?? true, kernelInitializer, biasInitializer, seed: args.seed };
+}
+
+/**
+ * Checks and defaults the `center` / `scale` flags of a normalization layer (both true by default).
+ *
+ * @param args the layer's arguments.
+ * @param who the layer, for error messages.
+ * @returns the checked flags.
+ */
+export function centerScaleArgs(
+  args: { center?: boolean; scale?: boolean },
+  who: string,
+): {
+  center: boolean;
+  scale: boolean;
+} {
+  checkBool(args.center, 'center', who);
+  checkBool(args.scale, 'scale', who);
+  return { center: args.center ?? true, scale: args.scale ?? true };
 }
