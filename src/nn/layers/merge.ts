@@ -37,6 +37,11 @@ function checkCount(layer: Layer, shapes: SymShape[], min: number, max = Infinit
   }
 }
 
+/** Combines xs[0], xs[1], ... left to right with `f`. */
+function fold(xs: Tensor[], f: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  return xs.slice(1).reduce((acc, t) => f(acc, t), xs[0]);
+}
+
 /** Elementwise merges: every input has the same shape (null = unknown matches anything). */
 abstract class ElementwiseMerge extends Layer {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
@@ -80,7 +85,7 @@ abstract class ElementwiseMerge extends Layer {
 export class Multiply extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   protected merge(xs: Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, t) => mul(acc, t), xs[0]);
+    return fold(xs, mul);
   }
 }
 registerLayer('Multiply', (c) => new Multiply(c as LayerArgs));
@@ -89,10 +94,7 @@ registerLayer('Multiply', (c) => new Multiply(c as LayerArgs));
 export class Average extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   protected merge(xs: Tensor[]): Tensor {
-    return mul(
-      xs.slice(1).reduce((acc, t) => add(acc, t), xs[0]),
-      1 / xs.length,
-    );
+    return mul(fold(xs, add), 1 / xs.length);
   }
 }
 registerLayer('Average', (c) => new Average(c as LayerArgs));
@@ -101,7 +103,7 @@ registerLayer('Average', (c) => new Average(c as LayerArgs));
 export class Maximum extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   protected merge(xs: Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, t) => maximum(acc, t), xs[0]);
+    return fold(xs, maximum);
   }
 }
 registerLayer('Maximum', (c) => new Maximum(c as LayerArgs));
@@ -110,7 +112,7 @@ registerLayer('Maximum', (c) => new Maximum(c as LayerArgs));
 export class Minimum extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   protected merge(xs: Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, t) => minimum(acc, t), xs[0]);
+    return fold(xs, minimum);
   }
 }
 registerLayer('Minimum', (c) => new Minimum(c as LayerArgs));
