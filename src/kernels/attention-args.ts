@@ -1,6 +1,7 @@
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { notEqual } from './binary.js';
+import type { BindingSpec } from './program.js';
 import { assertBindable, assertTensor } from './util.js';
 
 /** Options of `dotProductAttention`. */
@@ -93,4 +94,17 @@ export function attentionArgs(
     if (mask.dtype === 'float32') mask = notEqual(mask, 0);
   }
   return { g: { b, tq, tk, h, d, dv, causal, mask: kind }, mask, scale };
+}
+
+/** The uniforms every attention kernel declares: query and key lengths, heads, and the score scale. */
+export const ATTENTION_UNIFORMS = { tq: 'u32', tk: 'u32', h: 'u32', scale: 'f32' } as const;
+
+/**
+ * The bindings every attention kernel starts with: q, k and v of element type `t`, then the i32
+ * mask unless `mask` is 'none'.
+ */
+export function qkvBindings(t: string, mask: 'none' | 'batch' | 'shared'): Record<string, BindingSpec> {
+  const b: Record<string, BindingSpec> = { q: `read ${t}`, k: `read ${t}`, v: `read ${t}` };
+  if (mask !== 'none') b.mask = 'read i32';
+  return b;
 }

@@ -1,3 +1,4 @@
+import { ATTENTION_UNIFORMS, qkvBindings } from './attention-args.js';
 import { defineKernel } from './program.js';
 
 /**
@@ -44,11 +45,13 @@ function maskTest(c: SgC, qi: string, kj: string): string {
   return `mask[${bOff}${qi} * p.tk + ${kj}] == 0`;
 }
 
-const maskBinding = (c: SgC): Record<string, 'read i32'> => (c.mask === 'none' ? {} : { mask: 'read i32' });
+/** What the three subgroup kernels share: uniforms, one subgroup a workgroup, its lane count. */
 const common = {
-  uniforms: { tq: 'u32', tk: 'u32', h: 'u32', scale: 'f32' },
+  uniforms: ATTENTION_UNIFORMS,
   builtins: ['wid', 'sgi'],
   enables: ['subgroups'],
+  workgroupSize: (c: SgC) => c.lanes,
+  helpers: (c: SgC) => `const LANES: u32 = ${c.lanes}u;`,
 } as const;
 
 /** Head-vector base (in vec4s) of row `t` of a [b, T, h, n*4*lanes] tensor, for this lane. */
@@ -59,15 +62,10 @@ export const sgForward = defineKernel<SgC, string, 'tq' | 'tk' | 'h' | 'scale'>(
   name: 'attention_fwd_sg',
   ...common,
   bindings: (c) => ({
-    q: 'read vec4f',
-    k: 'read vec4f',
-    v: 'read vec4f',
-    ...maskBinding(c),
+    ...qkvBindings('vec4f', c.mask),
     o: 'rw vec4f',
     lse: 'rw f32',
   }),
-  workgroupSize: (c) => c.lanes,
-  helpers: (c) => `const LANES: u32 = ${c.lanes}u;`,
   body: (c) => `
   let b = wid.y / p.h;
   let hh = wid.y % p.h;
@@ -122,18 +120,13 @@ export const sgBackwardQ = defineKernel<SgC, string, 'tq' | 'tk' | 'h' | 'scale'
   name: 'attention_bwd_q_sg',
   ...common,
   bindings: (c) => ({
-    q: 'read vec4f',
-    k: 'read vec4f',
-    v: 'read vec4f',
-    ...maskBinding(c),
+    ...qkvBindings('vec4f', c.mask),
     o: 'read vec4f',
     dout: 'read vec4f',
     lse: 'read f32',
     dq: 'rw vec4f',
     drow: 'rw f32',
   }),
-  workgroupSize: (c) => c.lanes,
-  helpers: (c) => `const LANES: u32 = ${c.lanes}u;`,
   body: (c) => `
   let b = wid.y / p.h;
   let hh = wid.y % p.h;
@@ -192,18 +185,13 @@ export const sgBackwardKV = defineKernel<SgC, string, 'tq' | 'tk' | 'h' | 'scale
   name: 'attention_bwd_kv_sg',
   ...common,
   bindings: (c) => ({
-    q: 'read vec4f',
-    k: 'read vec4f',
-    v: 'read vec4f',
-    ...maskBinding(c),
+    ...qkvBindings('vec4f', c.mask),
     dout: 'read vec4f',
     lse: 'read f32',
     drow: 'read f32',
     dk: 'rw vec4f',
     dv: 'rw vec4f',
   }),
-  workgroupSize: (c) => c.lanes,
-  helpers: (c) => `const LANES: u32 = ${c.lanes}u;`,
   body: (c) => `
   let b = wid.y / p.h;
   let hh = wid.y % p.h;

@@ -2,7 +2,13 @@ import { deviceFacts } from '../tensor/device-info.js';
 import { DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { isRecording, recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { attentionArgs, type DotProductAttentionOptions, type Geometry } from './attention-args.js';
+import {
+  ATTENTION_UNIFORMS,
+  attentionArgs,
+  type DotProductAttentionOptions,
+  type Geometry,
+  qkvBindings,
+} from './attention-args.js';
 import { R, type SgC, sgBackwardKV, sgBackwardQ, sgForward } from './attention-subgroup.js';
 import { defineKernel } from './program.js';
 import { assertTensor } from './util.js';
@@ -45,9 +51,12 @@ function maskLoad(c: C, qi: string, kj: string, live = false): string {
   return `if (mask[${bOff}${qi} * p.tk + ${kj}] == 0) { s = ${NEG};${live ? ' live = false;' : ''} }`;
 }
 
-function maskBinding(c: C): Record<string, 'read i32'> {
-  return c.mask === 'none' ? {} : { mask: 'read i32' };
-}
+/** What the three portable kernels share: uniforms, one lane per row, workgroup and lane ids. */
+const tiled = {
+  uniforms: ATTENTION_UNIFORMS,
+  workgroupSize: (c: C) => c.wg,
+  builtins: ['wid', 'lid'],
+} as const;
 
 /** Stages rows j0..j0+tk-1 of `src` ([b, T, h, width]) into `dst` (zeros past T). */
 function stage(dst: string, src: string, width: string, rows: string, c: C): string {
@@ -64,16 +73,11 @@ function stage(dst: string, src: string, width: string, rows: string, c: C): str
 const forward = defineKernel<C, string, 'tq' | 'tk' | 'h' | 'scale'>({
   name: 'attention_fwd',
   bindings: (c) => ({
-    q: 'read f32',
-    k: 'read f32',
-    v: 'read f32',
-    ...maskBinding(c),
+    ...qkvBindings('f32', c.mask),
     o: 'rw f32',
     lse: 'rw f32',
   }),
-  uniforms: { tq: 'u32', tk: 'u32', h: 'u32', scale: 'f32' },
-  workgroupSize: (c) => c.wg,
-  builtins: ['wid', 'lid'],
+  ...tiled,
   helpers: (c) => `
 var<workgroup> ks: array<f32, ${c.tk * c.d}>;
 var<workgroup> vs: array<f32, ${c.tk * c.dv}>;`,
@@ -134,19 +138,14 @@ var<workgroup> vs: array<f32, ${c.tk * c.dv}>;`,
 const backwardQ = defineKernel<C, string, 'tq' | 'tk' | 'h' | 'scale'>({
   name: 'attention_bwd_q',
   bindings: (c) => ({
-    q: 'read f32',
-    k: 'read f32',
-    v: 'read f32',
-    ...maskBinding(c),
+    ...qkvBindings('f32', c.mask),
     o: 'read f32',
     dout: 'read f32',
     lse: 'read f32',
     dq: 'rw f32',
     drow: 'rw f32',
   }),
-  uniforms: { tq: 'u32', tk: 'u32', h: 'u32', scale: 'f32' },
-  workgroupSize: (c) => c.wg,
-  builtins: ['wid', 'lid'],
+  ...tiled,
   helpers: (c) => `
 var<workgroup> ks: array<f32, ${c.tk * c.d}>;
 var<workgroup> vs: array<f32, ${c.tk * c.dv}>;`,
@@ -198,19 +197,14 @@ var<workgroup> vs: array<f32, ${c.tk * c.dv}>;`,
 const backwardKV = defineKernel<C, string, 'tq' | 'tk' | 'h' | 'scale'>({
   name: 'attention_bwd_kv',
   bindings: (c) => ({
-    q: 'read f32',
-    k: 'read f32',
-    v: 'read f32',
-    ...maskBinding(c),
+    ...qkvBindings('f32', c.mask),
     dout: 'read f32',
     lse: 'read f32',
     drow: 'read f32',
     dk: 'rw f32',
     dv: 'rw f32',
   }),
-  uniforms: { tq: 'u32', tk: 'u32', h: 'u32', scale: 'f32' },
-  workgroupSize: (c) => c.wg,
-  builtins: ['wid', 'lid'],
+  ...tiled,
   helpers: (c) => `
 var<workgroup> qs: array<f32, ${c.tk * c.d}>;
 var<workgroup> dos: array<f32, ${c.tk * c.dv}>;

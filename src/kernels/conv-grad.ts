@@ -140,14 +140,19 @@ const sumPartsKernel = defineKernel({
   o[i] = s;`,
 });
 
-/** Sums `parts` slices of `n` elements: out[i] = sum_p part[p * n + i]. */
+/**
+ * Finishes a split filter gradient: with parts > 1, sums the `parts` slices of `n` elements into out
+ * (out[i] = sum_p part[p * n + i]) and frees `partials`; with one part, `partials` is `out` already.
+ */
 export function sumParts(partials: Tensor, parts: number, out: Tensor): void {
+  if (parts <= 1) return;
   const n = out.size;
   sumPartsKernel.run({
     buffers: { part: partials, o: out },
     uniforms: { n, parts },
     workgroups: grid(n, 64),
   });
+  partials.dispose();
 }
 
 function dispatchFilterGrad(x: Tensor, dy: Tensor, df: Tensor, g: Geometry, co: number): void {
@@ -184,10 +189,7 @@ function dispatchFilterGrad(x: Tensor, dy: Tensor, df: Tensor, g: Geometry, co: 
     },
     workgroups: [wx, wy, parts * taps],
   });
-  if (parts > 1) {
-    sumParts(out, parts, df);
-    out.dispose();
-  }
+  sumParts(out, parts, df);
 }
 
 /**

@@ -120,10 +120,7 @@ function dispatch(x: Tensor, dy: Tensor, df: Tensor, g: Geometry): void {
     uniforms: { ...dwHead(forwardWindow(g), c / q, co, mult), rows, rowsPerPart, n },
     workgroups: grid(n, 64),
   });
-  if (used > 1) {
-    sumParts(out, used, df);
-    out.dispose();
-  }
+  sumParts(out, used, df);
 }
 
 /** The gradient of depthwiseConv2d w.r.t. its filter: -> filterShape [kh,kw,C,mult]. */

@@ -82,6 +82,7 @@ ${fmas}
   },
 });
 
+/** The shape, transposes, activation and bias of an f16 matmul. */
 export interface F16Problem {
   M: number;
   N: number;

@@ -4,7 +4,7 @@ import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
 import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
-import { matmulF16, type Precision, useF16 } from './matmul-f16.js';
+import { type F16Problem, matmulF16, type Precision, useF16 } from './matmul-f16.js';
 import {
   type Epilogue,
   type MatmulUniforms,
@@ -105,18 +105,11 @@ interface Operand {
   ld: number;
 }
 
-interface Problem {
+interface Problem extends F16Problem {
   a: Operand;
   b: Operand;
   c: Operand;
-  bias?: Tensor;
   biasOff: number;
-  M: number;
-  N: number;
-  K: number;
-  tA: boolean;
-  tB: boolean;
-  act: Activation;
   epi: Epilogue;
   /** Batch entries run in-kernel (workgroup_id.z), with the element strides of A and B between them. */
   z: number;

@@ -101,13 +101,7 @@ function postExpr(spec: PostSpec, a: string, m: string): string {
 }
 
 /** What a pass bakes into its WGSL: the spec's combining code, group counts, shape and role. */
-export type PassC = {
-  comb: Comb;
-  pre: Pre;
-  post: Post;
-  inT: T;
-  accT: T;
-  outT: T;
+export type PassC = Omit<Spec, 'scale'> & {
   /** Numbers of kept and reduced groups (their dims and strides are uniforms). */
   kept: number;
   red: number;

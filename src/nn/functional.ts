@@ -7,17 +7,8 @@ import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type FusedChain, findChains, runChain } from './fusion.js';
-import {
-  type CallArgs,
-  fmtSym,
-  LAYER_KEYS,
-  Layer,
-  type LayerArgs,
-  layerFromConfig,
-  registerLayer,
-  SymbolicTensor,
-  type SymShape,
-} from './layer.js';
+import type { CallArgs, LayerArgs, SymShape } from './layer.js';
+import { fmtSym, LAYER_KEYS, Layer, layerFromConfig, registerLayer, SymbolicTensor } from './layer.js';
 import { Model } from './model.js';
 import { type SummaryRow, summaryLines } from './summary.js';
 

@@ -200,9 +200,21 @@ export function randomNormal(
   stddev = 1,
   opts: { seed?: number } = {},
 ): Tensor {
-  checkShape(shape, 'randomNormal');
-  checkNormal(mean, stddev, 'randomNormal');
-  return randomKernel(shape, 'normal', mean, stddev, nextSeed(opts.seed, 'randomNormal'), 'float32');
+  return normalKernel('randomNormal', 'normal', shape, mean, stddev, opts.seed);
+}
+
+/** Checks a normal draw's arguments (errors name `fn`) and runs the random kernel. */
+function normalKernel(
+  fn: string,
+  kind: 'normal' | 'truncatedNormal',
+  shape: readonly number[],
+  mean: number,
+  stddev: number,
+  seed: number | undefined,
+): Tensor {
+  checkShape(shape, fn);
+  checkNormal(mean, stddev, fn);
+  return randomKernel(shape, kind, mean, stddev, nextSeed(seed, fn), 'float32');
 }
 
 /** Normal values redrawn when more than two standard deviations from the mean (Keras' TruncatedNormal). */
@@ -212,14 +224,5 @@ export function truncatedNormal(
   stddev = 1,
   opts: { seed?: number } = {},
 ): Tensor {
-  checkShape(shape, 'truncatedNormal');
-  checkNormal(mean, stddev, 'truncatedNormal');
-  return randomKernel(
-    shape,
-    'truncatedNormal',
-    mean,
-    stddev,
-    nextSeed(opts.seed, 'truncatedNormal'),
-    'float32',
-  );
+  return normalKernel('truncatedNormal', 'truncatedNormal', shape, mean, stddev, opts.seed);
 }

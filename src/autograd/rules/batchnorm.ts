@@ -4,6 +4,7 @@ import { sum } from '../../kernels/reduce.js';
 import { reluGrad, rsqrt } from '../../kernels/unary.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { GradTable } from '../registry.js';
+import { normGrads } from './util.js';
 
 // Batch normalisation, in inference mode (fixed statistics) and training mode (batch statistics).
 
@@ -35,13 +36,7 @@ export const batchNormGrads = {
     const gamma = hasGamma ? r.inputs[1] : undefined;
     // A fused relu / relu6: its mask from the output (the same as from the batch norm's output).
     const dz = activation === 'linear' ? dy : reluGrad(dy, r.output, activation);
-    const { dx, dgamma, dbeta } = batchNormGrad(dz, x, gamma, mean, variance, epsilon);
-    const out: Array<Tensor | null> = [dx];
-    if (hasGamma) out.push(dgamma);
-    else dgamma.dispose();
-    if (hasBeta) out.push(dbeta);
-    else dbeta.dispose();
-    return out;
+    return normGrads(batchNormGrad(dz, x, gamma, mean, variance, epsilon), hasGamma, hasBeta);
   },
 
   batchNormGrad: 'nondiff',

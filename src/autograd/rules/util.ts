@@ -30,3 +30,20 @@ export function keptShape(t: Tensor, shape: readonly number[], axes: readonly nu
     shape.map((d, i) => (axes.includes(i) ? 1 : d)),
   );
 }
+
+/**
+ * The input gradients of a normalization (x, then gamma and beta where the op had them), disposing
+ * the parameter gradients the op did not ask for.
+ */
+export function normGrads(
+  g: { dx: Tensor; dgamma: Tensor; dbeta: Tensor },
+  hasGamma: boolean,
+  hasBeta: boolean,
+): Array<Tensor | null> {
+  const out: Array<Tensor | null> = [g.dx];
+  if (hasGamma) out.push(g.dgamma);
+  else g.dgamma.dispose();
+  if (hasBeta) out.push(g.dbeta);
+  else g.dbeta.dispose();
+  return out;
+}

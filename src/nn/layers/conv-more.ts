@@ -16,18 +16,10 @@ import {
 } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import {
-  checkBool,
-  checkInputShape,
-  checkSeed,
-  fmtSym,
-  LAYER_KEYS,
-  Layer,
-  registerLayer,
-  single,
-} from '../layer.js';
+import { checkInputShape, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 import { CONV_KEYS, ConvBase, type ConvBaseArgs, convOutSize } from './conv.js';
 import { dilatedConv2d, stride1Pads } from './conv-ops.js';
+import { kernelBiasArgs, pickConfig } from './util.js';
 
 /** SeparableConv2D, Conv2DTranspose and Conv1D, composed from the 2-D convolution kernels. */
 
@@ -121,9 +113,7 @@ export class SeparableConv2D extends ConvBase {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      filters: this.filters,
-      depthMultiplier: this.depthMultiplier,
-      pointwiseInitializer: this.pointwiseInitializer,
+      ...pickConfig(this, ['filters', 'depthMultiplier', 'pointwiseInitializer']),
     };
   }
 }
@@ -277,14 +267,11 @@ export class Conv1D extends Layer {
     this.padding = p;
     this.activation = args.activation ?? 'linear';
     assertActivationName(this.activation, `${who}: activation`);
-    checkBool(args.useBias, 'useBias', who);
-    checkSeed(args.seed, who);
-    this.useBias = args.useBias ?? true;
-    this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
-    this.biasInitializer = args.biasInitializer ?? 'zeros';
-    assertInitializer(this.kernelInitializer, `${who}: kernelInitializer`);
-    assertInitializer(this.biasInitializer, `${who}: biasInitializer`);
-    this.seed = args.seed;
+    const kb = kernelBiasArgs(args, who);
+    this.useBias = kb.useBias;
+    this.kernelInitializer = kb.kernelInitializer;
+    this.biasInitializer = kb.biasInitializer;
+    this.seed = kb.seed;
   }
   private inChannels(s: SymShape): number {
     const c = s[2];
@@ -338,15 +325,17 @@ export class Conv1D extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      filters: this.filters,
-      kernelSize: this.kernelSize,
-      strides: this.strides,
-      padding: this.padding,
-      dilationRate: this.dilationRate,
-      activation: this.activation,
-      useBias: this.useBias,
-      kernelInitializer: this.kernelInitializer,
-      biasInitializer: this.biasInitializer,
+      ...pickConfig(this, [
+        'filters',
+        'kernelSize',
+        'strides',
+        'padding',
+        'dilationRate',
+        'activation',
+        'useBias',
+        'kernelInitializer',
+        'biasInitializer',
+      ]),
     };
   }
 }

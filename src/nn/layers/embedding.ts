@@ -10,6 +10,7 @@ import type { Variable } from '../../tensor/variable.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import { checkBool, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { pickConfig } from './util.js';
 
 function positiveInt(v: unknown, what: string, who: string): number {
   if (!Number.isInteger(v) || (v as number) < 1) {
@@ -98,10 +99,7 @@ export class Embedding extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      inputDim: this.inputDim,
-      outputDim: this.outputDim,
-      embeddingsInitializer: this.embeddingsInitializer,
-      maskZero: this.maskZero,
+      ...pickConfig(this, ['inputDim', 'outputDim', 'embeddingsInitializer', 'maskZero']),
     };
   }
 }
@@ -274,11 +272,8 @@ export class TokenAndPositionEmbedding extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      vocabularySize: this.vocabularySize,
-      sequenceLength: this.sequenceLength,
-      embeddingDim: this.embeddingDim,
-      maskZero: this.tokens.maskZero,
-      embeddingsInitializer: this.tokens.embeddingsInitializer,
+      ...pickConfig(this, ['vocabularySize', 'sequenceLength', 'embeddingDim']),
+      ...pickConfig(this.tokens, ['maskZero', 'embeddingsInitializer']),
     };
   }
 }

@@ -8,7 +8,8 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { centerScaleArgs, pickConfig } from './util.js';
 
 function checkEpsilon(v: unknown, who: string): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
@@ -63,10 +64,9 @@ export class LayerNormalization extends Layer {
     }
     this.axis = axis;
     this.epsilon = checkEpsilon(args.epsilon ?? 1e-3, who);
-    checkBool(args.center, 'center', who);
-    checkBool(args.scale, 'scale', who);
-    this.center = args.center ?? true;
-    this.scale = args.scale ?? true;
+    const cs = centerScaleArgs(args, who);
+    this.center = cs.center;
+    this.scale = cs.scale;
     this.gammaInitializer = args.gammaInitializer ?? 'ones';
     this.betaInitializer = args.betaInitializer ?? 'zeros';
     assertInitializer(this.gammaInitializer, `${who}: gammaInitializer`);
@@ -106,12 +106,7 @@ export class LayerNormalization extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      axis: this.axis,
-      epsilon: this.epsilon,
-      center: this.center,
-      scale: this.scale,
-      gammaInitializer: this.gammaInitializer,
-      betaInitializer: this.betaInitializer,
+      ...pickConfig(this, ['axis', 'epsilon', 'center', 'scale', 'gammaInitializer', 'betaInitializer']),
     };
   }
 }
@@ -171,10 +166,9 @@ export class GroupNormalization extends Layer {
     }
     this.groups = g;
     this.epsilon = checkEpsilon(args.epsilon ?? 1e-3, who);
-    checkBool(args.center, 'center', who);
-    checkBool(args.scale, 'scale', who);
-    this.center = args.center ?? true;
-    this.scale = args.scale ?? true;
+    const cs = centerScaleArgs(args, who);
+    this.center = cs.center;
+    this.scale = cs.scale;
   }
 
   override build(inputShape: SymShape): void {
@@ -206,9 +200,7 @@ export class GroupNormalization extends Layer {
       ...super.getConfig(),
       groups: this.groups,
       axis: -1,
-      epsilon: this.epsilon,
-      center: this.center,
-      scale: this.scale,
+      ...pickConfig(this, ['epsilon', 'center', 'scale']),
     };
   }
 }

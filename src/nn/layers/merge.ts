@@ -37,6 +37,11 @@ function checkCount(layer: Layer, shapes: SymShape[], min: number, max = Infinit
   }
 }
 
+/** Combines xs[0], xs[1], ... left to right with `f`. */
+function fold(xs: Tensor[], f: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  return xs.slice(1).reduce((acc, t) => f(acc, t), xs[0]);
+}
+
 /** Elementwise merges: every input has the same shape (null = unknown matches anything). */
 abstract class ElementwiseMerge extends Layer {
   /** Layer options this class accepts (the common layer options only). */
@@ -86,7 +91,7 @@ export class Multiply extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   /** Elementwise product of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, t) => mul(acc, t), xs[0]);
+    return fold(xs, mul);
   }
 }
 registerLayer('Multiply', (c) => new Multiply(c as LayerArgs));
@@ -97,10 +102,7 @@ export class Average extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   /** Elementwise mean of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
-    return mul(
-      xs.slice(1).reduce((acc, t) => add(acc, t), xs[0]),
-      1 / xs.length,
-    );
+    return mul(fold(xs, add), 1 / xs.length);
   }
 }
 registerLayer('Average', (c) => new Average(c as LayerArgs));
@@ -111,7 +113,7 @@ export class Maximum extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   /** Elementwise maximum of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, t) => maximum(acc, t), xs[0]);
+    return fold(xs, maximum);
   }
 }
 registerLayer('Maximum', (c) => new Maximum(c as LayerArgs));
@@ -122,7 +124,7 @@ export class Minimum extends ElementwiseMerge {
   static override readonly optionKeys: OptionKeys<LayerArgs> = { ...LAYER_KEYS };
   /** Elementwise minimum of all inputs. */
   protected merge(xs: Tensor[]): Tensor {
-    return xs.slice(1).reduce((acc, t) => minimum(acc, t), xs[0]);
+    return fold(xs, minimum);
   }
 }
 registerLayer('Minimum', (c) => new Minimum(c as LayerArgs));

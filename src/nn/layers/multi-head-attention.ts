@@ -11,9 +11,10 @@ import { fill, nextSeedValue, randomUniform, tensor } from '../../tensor/creatio
 import { ArgumentError, fmtShape, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
-import { assertInitializer, type InitializerName } from '../initializers.js';
+import type { InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, checkSeed, fmtSym, Layer, registerLayer } from '../layer.js';
+import { checkBool, fmtSym, Layer, registerLayer } from '../layer.js';
+import { kernelBiasArgs, pickConfig } from './util.js';
 
 export interface ComposedAttentionOptions extends DotProductAttentionOptions {
   /** Dropout rate on the attention probabilities (training). */
@@ -135,14 +136,11 @@ export class MultiHeadAttention extends Layer {
       throw new ArgumentError(`${who}: dropout must be in [0, 1), got ${JSON.stringify(args.dropout)}`);
     }
     this.dropout = dr;
-    checkBool(args.useBias, 'useBias', who);
-    checkSeed(args.seed, who);
-    this.useBias = args.useBias ?? true;
-    this.kernelInitializer = args.kernelInitializer ?? 'glorotUniform';
-    this.biasInitializer = args.biasInitializer ?? 'zeros';
-    assertInitializer(this.kernelInitializer, `${who}: kernelInitializer`);
-    assertInitializer(this.biasInitializer, `${who}: biasInitializer`);
-    this.seed = args.seed;
+    const kb = kernelBiasArgs(args, who);
+    this.useBias = kb.useBias;
+    this.kernelInitializer = kb.kernelInitializer;
+    this.biasInitializer = kb.biasInitializer;
+    this.seed = kb.seed;
   }
 
   override computeOutputShapeMulti(shapes: SymShape[]): SymShape {
@@ -259,14 +257,9 @@ export class MultiHeadAttention extends Layer {
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
-      numHeads: this.numHeads,
-      keyDim: this.keyDim,
-      valueDim: this.valueDim,
-      dropout: this.dropout,
-      useBias: this.useBias,
+      ...pickConfig(this, ['numHeads', 'keyDim', 'valueDim', 'dropout', 'useBias']),
       ...(this.outputDim !== undefined ? { outputShape: this.outputDim } : {}),
-      kernelInitializer: this.kernelInitializer,
-      biasInitializer: this.biasInitializer,
+      ...pickConfig(this, ['kernelInitializer', 'biasInitializer']),
     };
   }
 }

@@ -9,7 +9,8 @@ import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
+import { fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
+import { centerScaleArgs } from './util.js';
 
 export interface BatchNormalizationArgs extends LayerArgs {
   /** Only the last axis (channels) is supported. */
@@ -68,10 +69,9 @@ export class BatchNormalization extends Layer {
       throw new ArgumentError(`${who}: momentum must be in [0, 1], got ${this.momentum}`);
     if (!(this.epsilon > 0 && Number.isFinite(this.epsilon)))
       throw new ArgumentError(`${who}: epsilon must be a finite number > 0, got ${this.epsilon}`);
-    checkBool(args.center, 'center', who);
-    checkBool(args.scale, 'scale', who);
-    this.center = args.center ?? true;
-    this.scale = args.scale ?? true;
+    const cs = centerScaleArgs(args, who);
+    this.center = cs.center;
+    this.scale = cs.scale;
   }
 
   override build(inputShape: SymShape): void {

@@ -22,6 +22,13 @@ function needNHWC(layer: Layer, s: SymShape): void {
     throw new ShapeError(`${layer.className} '${layer.name}' needs NHWC inputs, got ${fmtSym(s)}`);
 }
 
+const POOL2D_KEYS: OptionKeys<Pooling2DArgs> = {
+  ...LAYER_KEYS,
+  poolSize: true,
+  strides: true,
+  padding: true,
+};
+
 abstract class Pooling2D extends Layer {
   /** The window `[height, width]`. */
   readonly poolSize: [number, number];
@@ -52,12 +59,7 @@ abstract class Pooling2D extends Layer {
 
 /** The maximum over each window (Keras `MaxPooling2D`), NHWC. */
 export class MaxPooling2D extends Pooling2D {
-  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
-    ...LAYER_KEYS,
-    poolSize: true,
-    strides: true,
-    padding: true,
-  };
+  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = POOL2D_KEYS;
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     return maxPool(single(this, inputs), this.poolSize, this.strides, this.padding);
   }
@@ -66,12 +68,7 @@ registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c as Pooling2DArgs));
 
 /** The mean over each window (Keras `AveragePooling2D`), NHWC. */
 export class AveragePooling2D extends Pooling2D {
-  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = {
-    ...LAYER_KEYS,
-    poolSize: true,
-    strides: true,
-    padding: true,
-  };
+  static override readonly optionKeys: OptionKeys<Pooling2DArgs> = POOL2D_KEYS;
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
     return avgPool(single(this, inputs), this.poolSize, this.strides, this.padding);
   }
