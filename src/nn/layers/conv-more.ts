@@ -163,14 +163,7 @@ export class Conv2DTranspose extends ConvBase {
   }
   override build(inputShape: SymShape): void {
     const cin = this.inChannels(inputShape);
-    this.kernel = this.addWeight(
-      'kernel',
-      [...this.kernelSize, this.filters, cin],
-      this.kernelInitializer,
-      true,
-      this.seed,
-    );
-    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], this.biasInitializer);
+    this.addKernelAndBias('kernel', [...this.kernelSize, this.filters, cin], this.filters);
     super.build(inputShape);
   }
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {

@@ -143,6 +143,15 @@ export abstract class ConvBase extends Layer {
     this.seed = args.seed;
   }
 
+  /**
+   * Creates the kernel weight `name` of `shape` (the kernel initializer and seed) and, with
+   * useBias, a bias of `biasSize` (the bias initializer), in that order.
+   */
+  protected addKernelAndBias(name: string, shape: number[], biasSize: number): void {
+    this.kernel = this.addWeight(name, shape, this.kernelInitializer, true, this.seed);
+    if (this.useBias) this.bias = this.addWeight('bias', [biasSize], this.biasInitializer);
+  }
+
   /** The channel count of an NHWC input shape (throws a ShapeError for other ranks). */
   protected inChannels(inputShape: SymShape): number {
     const c = inputShape[3];
@@ -239,14 +248,7 @@ export class Conv2D extends ConvBase {
   }
   override build(inputShape: SymShape): void {
     const cin = this.inChannels(inputShape);
-    this.kernel = this.addWeight(
-      'kernel',
-      [...this.kernelSize, cin, this.filters],
-      this.kernelInitializer,
-      true,
-      this.seed,
-    );
-    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], this.biasInitializer);
+    this.addKernelAndBias('kernel', [...this.kernelSize, cin, this.filters], this.filters);
     super.build(inputShape);
   }
   call(inputs: Tensor | Tensor[], _args: CallArgs): Tensor {
@@ -296,15 +298,8 @@ export class DepthwiseConv2D extends ConvBase {
   override build(inputShape: SymShape): void {
     this.cin = this.inChannels(inputShape);
     // Keras names this weight `depthwise_kernel`.
-    this.kernel = this.addWeight(
-      'depthwise_kernel',
-      [...this.kernelSize, this.cin, this.depthMultiplier],
-      this.kernelInitializer,
-      true,
-      this.seed,
-    );
-    if (this.useBias)
-      this.bias = this.addWeight('bias', [this.cin * this.depthMultiplier], this.biasInitializer);
+    const shape = [...this.kernelSize, this.cin, this.depthMultiplier];
+    this.addKernelAndBias('depthwise_kernel', shape, this.cin * this.depthMultiplier);
     super.build(inputShape);
   }
   /** NHWC output: the spatial sizes after the window, stride and padding; `inChannels * depthMultiplier` channels. */
