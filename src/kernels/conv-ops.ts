@@ -1,3 +1,4 @@
+import { fillKernel } from '../tensor/fill-kernel.js';
 import type { ConvAttrs, ConvFilterGradAttrs, ConvInputGradAttrs } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
@@ -15,7 +16,6 @@ import {
   type WindowDispatch,
   windowAttrs,
 } from './conv-args.js';
-import { fillKernel } from './fill.js';
 
 /**
  * The skeleton that conv2d and depthwiseConv2d and their gradients share: check the arguments,

@@ -1,9 +1,9 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { fillKernel } from '../tensor/fill-kernel.js';
 import type { PoolAttrs } from '../tensor/op-table.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { checkShapeArg, forwardWindow, type Geometry, geometry, windowAttrs } from './conv-args.js';
-import { fillKernel } from './fill.js';
 import { defineKernel } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
 

@@ -1,8 +1,8 @@
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { fillKernel } from '../tensor/fill-kernel.js';
 import { recordOp } from '../tensor/record.js';
 import { normalizeAxis, stridesOf } from '../tensor/shape.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { fillKernel } from './fill.js';
 import { stridedCopy } from './transpose.js';
 import { assertTensor } from './util.js';
 
