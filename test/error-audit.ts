@@ -4,8 +4,22 @@
  * to it have at least one bad call, so a new public function cannot ship without error-path tests.
  */
 
+import { augmentExports } from './error-audit-augment.js';
+import { metricsExports } from './error-audit-metrics.js';
+import { optimExports } from './error-audit-optim.js';
+import { trainingExports } from './error-audit-training.js';
+
 /** The test files that hold the bad calls. */
-export type Owner = 'errors-ops' | 'errors-nn' | 'errors-data' | 'errors-graph' | 'errors-modern';
+export type Owner =
+  | 'errors-ops'
+  | 'errors-nn'
+  | 'errors-data'
+  | 'errors-graph'
+  | 'errors-modern'
+  | 'errors-augment'
+  | 'errors-optim'
+  | 'errors-metrics'
+  | 'errors-training';
 
 /** Exports with nothing to validate, and why. */
 export const NOT_VALIDATED: Readonly<Record<string, string>> = {
@@ -273,6 +287,10 @@ export const AUDITED: Readonly<Record<string, Owner>> = Object.fromEntries([
   ...data.map((n) => [n, 'errors-data'] as const),
   ...graph.map((n) => [n, 'errors-graph'] as const),
   ...modern.map((n) => [n, 'errors-modern'] as const),
+  ...augmentExports.map((n) => [n, 'errors-augment'] as const),
+  ...optimExports.map((n) => [n, 'errors-optim'] as const),
+  ...metricsExports.map((n) => [n, 'errors-metrics'] as const),
+  ...trainingExports.map((n) => [n, 'errors-training'] as const),
 ]);
 
 export const OP_FAMILIES = { unary, binary, reductions, otherOps };

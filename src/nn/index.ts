@@ -1,9 +1,11 @@
 export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
+export type { Batch, BatchSource, MultiBatch } from './batches.js';
 export { type Callback, History } from './callbacks.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
 export type { SaveFormat, SaveOptions } from './export.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { setGraphFusion } from './fusion.js';
+export type { EvaluateArgs, PredictArgs } from './inference.js';
 export { type InitializerName, initialize } from './initializers.js';
 export {
   type CallArgs,
@@ -126,5 +128,5 @@ export {
 export type { LogSink, Verbose } from './progress.js';
 export { loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
-export type { Batch, BatchSource, EvaluateArgs, FitArgs, MultiBatch, PredictArgs } from './training.js';
+export type { FitArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';

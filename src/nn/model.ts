@@ -3,25 +3,17 @@ import { ArgumentError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Variable } from '../tensor/variable.js';
+import type { Batch, BatchSource, MultiBatch } from './batches.js';
 import type { History } from './callbacks.js';
 import type { SaveOptions } from './export.js';
+import { type EvaluateArgs, evaluate, type PredictArgs, predict } from './inference.js';
 import { type CallArgs, Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
 import type { LossFn, LossName, MetricFn } from './losses.js';
 import { type LossSpec, type MetricSpec, type OutputSpec, resolveOutputs, type Tensors } from './multi-io.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
 import { loadModelWeights, saveModelWeights } from './saving.js';
 import { summaryLines } from './summary.js';
-import {
-  type Batch,
-  type BatchSource,
-  type EvaluateArgs,
-  evaluate,
-  type FitArgs,
-  fit,
-  type MultiBatch,
-  type PredictArgs,
-  predict,
-} from './training.js';
+import { type FitArgs, fit } from './training.js';
 
 /** Options of `model.compile` (Keras `compile`). */
 export interface CompileArgs {

@@ -83,15 +83,25 @@ function checkUnit(v: number, name: string, who: string, allowZero = true): numb
  * update in place on the GPU.
  */
 export abstract class Optimizer {
-  /** The learning rate: a number, or a schedule of the step. */
-  readonly learningRate: number | LearningRateSchedule;
+  private lr: number | LearningRateSchedule;
   /** Number of updates applied (Keras `optimizer.iterations`). */
   iterations = 0;
   /** The optimizer's state per weight (momentum, Adam's moments), created on the first update. */
   protected readonly slots = new Map<Variable, Variable[]>();
 
   constructor(learningRate: number | LearningRateSchedule, who: string) {
-    this.learningRate = checkLr(learningRate, who);
+    this.lr = checkLr(learningRate, who);
+  }
+
+  /**
+   * The learning rate: a number, or a schedule of the step. Settable (Keras
+   * `optimizer.learning_rate = x`; what ReduceLROnPlateau and LearningRateScheduler do).
+   */
+  get learningRate(): number | LearningRateSchedule {
+    return this.lr;
+  }
+  set learningRate(v: number | LearningRateSchedule) {
+    this.lr = checkLr(v, this.constructor.name);
   }
 
   /** The learning rate for the current step. */

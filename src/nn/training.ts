@@ -1,39 +1,35 @@
 import { variableGrads } from '../autograd/grad.js';
-import { concat } from '../kernels/concat.js';
-import { gather } from '../kernels/gather.js';
 import { slice } from '../kernels/slice.js';
-import { nextSeedValue, tensor } from '../tensor/creation.js';
-import type { DataArray } from '../tensor/dtype.js';
-import { ArgumentError, ShapeError } from '../tensor/errors.js';
+import { nextSeedValue } from '../tensor/creation.js';
+import { ArgumentError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
-import { keep, tidy } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  Averager,
+  type BatchSource,
+  checkData,
+  checkPositiveInt,
+  checkSink,
+  checkVerbose,
+  disposeBatch,
+  forward,
+  isBatchSource,
+  type Lists,
+  listBatches,
+  permutation,
+  readLogs,
+  requireCompiled,
+  tensorBatches,
+} from './batches.js';
 import { type Callback, History } from './callbacks.js';
+import { evaluateBatches } from './inference.js';
 import type { Model } from './model.js';
-import { lossAndLogs, sampleCount, type Tensors, tensorList } from './multi-io.js';
-import { defaultSink, fmtLogs, type LogSink, ProgressBar, type Verbose } from './progress.js';
+import { lossAndLogs, type Tensors } from './multi-io.js';
+import type { LogSink } from './progress.js';
+import { ProgressBar, type Verbose } from './progress.js';
 
-/** A batch of inputs and targets (a type alias, so it is a `TensorContainer`: `dispose(batch)`). */
-export type Batch = {
-  /** The inputs, batch first. */
-  xs: Tensor;
-  /** The targets, batch first. */
-  ys: Tensor;
-};
-
-/** A batch of a model with several inputs or outputs: lists, or objects keyed by layer name. */
-export type MultiBatch = {
-  /** The inputs, batch first: one tensor, a list in model order, or an object keyed by input name. */
-  xs: Tensors;
-  /** The targets, batch first: one tensor, a list in model order, or an object keyed by output name. */
-  ys: Tensors;
-};
-
-/** Anything async-iterable over batches (e.g. `imageDatasetFromDirectory`). The consumer disposes each batch. */
-export type BatchSource = AsyncIterable<Batch | MultiBatch>;
-
-/** A batch as one tensor per model input and per output (what the steps below consume). */
-type Lists = { xs: Tensor[]; ys: Tensor[] };
+export type { Batch, BatchSource, MultiBatch } from './batches.js';
 
 /** Options of `model.fit` (Keras `fit`, camelCase). */
 export interface FitArgs {
@@ -75,134 +71,6 @@ const FIT_KEYS: OptionKeys<FitArgs> = {
   stepsPerEpoch: true,
 };
 
-function isBatchSource(x: unknown): x is BatchSource {
-  return typeof x === 'object' && x !== null && !(x instanceof Tensor) && Symbol.asyncIterator in x;
-}
-
-function checkVerbose(v: unknown, who: string): Verbose {
-  if (v !== 'auto' && v !== 0 && v !== 1 && v !== 2)
-    throw new ArgumentError(`${who}: verbose must be 0, 1, 2 or 'auto', got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function checkSink(s: LogSink | undefined, who: string): LogSink {
-  if (s === undefined) return defaultSink();
-  if (s === null || typeof s.write !== 'function')
-    throw new ArgumentError(`${who}: logSink must have a write(text) method`);
-  return s;
-}
-
-function checkPositiveInt(v: unknown, name: string, who: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1)
-    throw new ArgumentError(`${who}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v as number;
-}
-
-/** Mulberry32-based Fisher-Yates shuffle of 0..n-1. */
-export function permutation(n: number, seed: number): Int32Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const p = new Int32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
-}
-
-/** Batches of in-memory tensors (one list per input, one per output), optionally shuffled. */
-async function* tensorBatches(data: Lists, batchSize: number, order?: Int32Array): AsyncGenerator<Lists> {
-  const n = data.xs[0].shape[0];
-  for (let s = 0; s < n; s += batchSize) {
-    const b = Math.min(batchSize, n - s);
-    if (order) {
-      const idx = tensor(order.subarray(s, s + b), [b], 'int32');
-      const take = (t: Tensor) => gather(t, idx, 0);
-      const batch = { xs: data.xs.map(take), ys: data.ys.map(take) };
-      idx.dispose();
-      yield batch;
-    } else {
-      const take = (t: Tensor) => slice(t, [s, ...t.shape.slice(1).map(() => 0)], [b, ...t.shape.slice(1)]);
-      yield { xs: data.xs.map(take), ys: data.ys.map(take) };
-    }
-  }
-}
-
-/** x (and y) as one tensor per model input (and output), with the same number of samples. */
-function checkData(model: Model, x: unknown, y: unknown, who: string, what = ['x', 'y']): Lists {
-  const xs = tensorList(x, model.inputNames, what[0], who);
-  const ys = y === undefined ? [] : tensorList(y, model.outputNames, what[1], who);
-  sampleCount(
-    [
-      [what[0], xs],
-      [what[1], ys],
-    ],
-    who,
-  );
-  return { xs, ys };
-}
-
-/** A dataset's batches as lists (the original tensors: disposing the lists disposes the batch). */
-async function* listBatches(model: Model, source: BatchSource, who: string): AsyncGenerator<Lists> {
-  for await (const b of source) {
-    let lists: Lists;
-    try {
-      if (b === null || typeof b !== 'object' || !('xs' in b) || !('ys' in b))
-        throw new ArgumentError(`${who}: a dataset must yield { xs, ys } batches, got ${String(b)}`);
-      lists = checkData(model, b.xs, b.ys, who, ['batch xs', 'batch ys']);
-    } catch (e) {
-      disposeBatch(b);
-      throw e;
-    }
-    yield lists;
-  }
-}
-
-/** Disposes every tensor of a batch (tensors, lists or objects of them; each once). */
-function disposeBatch(b: unknown): void {
-  if (b === null || typeof b !== 'object') return;
-  const all = new Set<Tensor>();
-  for (const v of [(b as { xs?: unknown }).xs, (b as { ys?: unknown }).ys]) {
-    const ts =
-      v instanceof Tensor ? [v] : Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : [];
-    for (const t of ts) if (t instanceof Tensor) all.add(t);
-  }
-  for (const t of all) t.dispose();
-}
-
-/** The model's outputs for a batch's inputs. */
-function forward(model: Model, xs: Tensor[], training: boolean): Tensor[] {
-  return model.applyOutputs(xs.length === 1 ? xs[0] : xs, { training });
-}
-
-/** Running, sample-weighted means of the step logs. */
-class Averager {
-  private sums: Record<string, number> = {};
-  private count = 0;
-  add(values: Record<string, number>, n: number): void {
-    for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v * n;
-    this.count += n;
-  }
-  result(prefix = ''): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(this.sums)) out[prefix + k] = v / Math.max(1, this.count);
-    return out;
-  }
-}
-
-function requireCompiled(model: Model, who: string): void {
-  if (!model.optimizer || model.outputSpecs.length === 0)
-    throw new ArgumentError(`${who}: call model.compile({ optimizer, loss }) first`);
-}
-
 /** One optimisation step; returns the loss and metric values of the batch. */
 async function trainStep(model: Model, b: Lists): Promise<Record<string, number>> {
   const vars = model.trainableWeights;
@@ -217,41 +85,6 @@ async function trainStep(model: Model, b: Lists): Promise<Record<string, number>
   model.optimizer!.applyGradients(grads);
   for (const g of grads.values()) g.dispose();
   return readLogs([value, ...values], names);
-}
-
-/** Reads the loss and the named values back, then frees them (also when the readback throws). */
-async function readLogs(ts: Tensor[], names: string[]): Promise<Record<string, number>> {
-  let vals: DataArray[];
-  try {
-    vals = await Promise.all(ts.map((t) => t.data()));
-  } finally {
-    for (const t of ts) t.dispose();
-  }
-  const logs: Record<string, number> = { loss: vals[0][0] };
-  names.forEach((k, i) => {
-    logs[k] = vals[i + 1][0];
-  });
-  return logs;
-}
-
-async function evaluateBatches(model: Model, source: AsyncIterable<Lists>): Promise<Record<string, number>> {
-  const avg = new Averager();
-  for await (const b of source) {
-    let logs: Record<string, number>;
-    try {
-      let names: string[] = [];
-      const ts = tidy(() => {
-        const { loss, logs: named } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, false));
-        names = named.map(([k]) => k);
-        return [loss, ...named.map(([, t]) => t)];
-      });
-      logs = await readLogs(ts, names);
-    } finally {
-      disposeBatch(b);
-    }
-    avg.add(logs, b.xs[0].shape[0]);
-  }
-  return avg.result();
 }
 
 export async function fit(
@@ -380,104 +213,4 @@ export async function fit(
 
 function prefixed(logs: Record<string, number>, p: string): Record<string, number> {
   return Object.fromEntries(Object.entries(logs).map(([k, v]) => [p + k, v]));
-}
-
-/** Options of `model.evaluate`. */
-export interface EvaluateArgs {
-  /** Samples per step when evaluating tensors (default 32). */
-  batchSize?: number;
-  /** Progress output (default 0: silent). */
-  verbose?: Verbose;
-  /** Where the log goes (default: process.stdout). */
-  logSink?: LogSink;
-}
-
-const EVALUATE_KEYS: OptionKeys<EvaluateArgs> = { batchSize: true, verbose: true, logSink: true };
-
-/** Loss and metrics over all samples (sample-weighted means), as `{ loss, accuracy }`. */
-export async function evaluate(
-  model: Model,
-  x: Tensors | BatchSource,
-  y?: Tensors | EvaluateArgs,
-  argsIn?: EvaluateArgs,
-): Promise<Record<string, number>> {
-  requireCompiled(model, 'evaluate');
-  const fromDataset = isBatchSource(x);
-  const args = (fromDataset ? (y as EvaluateArgs | undefined) : argsIn) ?? {};
-  checkOptions(args, EVALUATE_KEYS, 'evaluate');
-  const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'evaluate');
-  let src: AsyncIterable<Lists>;
-  if (fromDataset) src = listBatches(model, x, 'evaluate');
-  else {
-    if (y === undefined) throw new ArgumentError('evaluate: y is required when x is not a dataset');
-    src = tensorBatches(checkData(model, x, y, 'evaluate'), batchSize);
-  }
-  const verbose = checkVerbose(args.verbose ?? 0, 'evaluate');
-  const sink = checkSink(args.logSink, 'evaluate');
-  const logs = await evaluateBatches(model, src);
-  if (verbose) sink.write(`${fmtLogs(logs).slice(3)}\n`);
-  return logs;
-}
-
-/** Options of `model.predict`. */
-export interface PredictArgs {
-  /** Samples per step (default 32). */
-  batchSize?: number;
-}
-
-const PREDICT_KEYS: OptionKeys<PredictArgs> = { batchSize: true };
-
-/**
- * Runs the model in inference mode over `x` in batches and concatenates the outputs: one tensor,
- * or a list (one per output) for a model with several outputs.
- */
-export async function predict(
-  model: Model,
-  x: Tensors | AsyncIterable<Batch | MultiBatch | Tensor | Tensor[]>,
-  args: PredictArgs = {},
-): Promise<Tensor | Tensor[]> {
-  checkOptions(args, PREDICT_KEYS, 'predict');
-  const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'predict');
-  const outs: Tensor[][] = [];
-  try {
-    if (x instanceof Tensor || Array.isArray(x) || !isBatchSource(x)) {
-      if (x instanceof Tensor) {
-        x.assertAlive('predict: x');
-        if (x.rank === 0) throw new ShapeError('predict: x must have a batch dimension, got a scalar');
-      } else if (x === null || typeof x !== 'object')
-        throw new ArgumentError(
-          `predict: x must be a Tensor or an async iterable of tensors or batches (a list or an object of tensors for several inputs), got ${x === null ? 'null' : typeof x}`,
-        );
-      const data = checkData(model, x, undefined, 'predict');
-      for await (const b of tensorBatches(data, batchSize)) {
-        outs.push(tidy(() => forward(model, b.xs, false)));
-        disposeBatch(b);
-      }
-    } else {
-      for await (const item of x as AsyncIterable<Batch | MultiBatch | Tensor | Tensor[]>) {
-        try {
-          const given = item instanceof Tensor || Array.isArray(item) ? item : item.xs;
-          const xs = tensorList(given, model.inputNames, 'x', 'predict');
-          outs.push(tidy(() => forward(model, xs, false)));
-        } finally {
-          if (item instanceof Tensor) item.dispose();
-          else if (Array.isArray(item)) for (const t of item) t.dispose();
-          else disposeBatch(item);
-        }
-      }
-    }
-    const k = model.outputNames.length;
-    const joined = Array.from({ length: k }, (_, i) =>
-      outs.length === 1
-        ? outs[0][i]
-        : concat(
-            outs.map((o) => o[i]),
-            0,
-          ),
-    );
-    if (outs.length === 1) outs.length = 0;
-    return k === 1 ? joined[0] : joined;
-  } finally {
-    for (const t of outs.flat()) t.dispose();
-  }
 }
