@@ -7,8 +7,8 @@ import type { Model } from './model.js';
 import { assignWeights } from './weights.js';
 
 /**
- * Training checkpoints (Node): the model's weights plus the optimizer's slot variables and step
- * count in one safetensors file, written atomically (temp file + rename), so an interrupted save
+ * Training checkpoints (Node): the model's weights plus the optimizer's slot variables, step
+ * count and scalar state (`getState`) in one safetensors file, written atomically (temp file + rename), so an interrupted save
  * leaves the previous checkpoint loadable. `fit(..., { initialEpoch })` after `loadCheckpoint`
  * continues the same run.
  */
@@ -43,6 +43,7 @@ export async function saveCheckpoint(model: Model, path: string, epoch: number):
     epoch: String(epoch),
     iterations: String(model.optimizer.iterations),
     optimizer: JSON.stringify(model.optimizer.getConfig()),
+    optimizerState: JSON.stringify(model.optimizer.getState()),
   });
 }
 
@@ -88,6 +89,7 @@ export async function loadCheckpoint(model: Model, path: string): Promise<number
     for (const t of slots.values()) t.dispose();
   }
   model.optimizer.iterations = Number(file.metadata.iterations ?? 0);
+  if (file.metadata.optimizerState) model.optimizer.setState(JSON.parse(file.metadata.optimizerState));
   return Number(file.metadata.epoch ?? 0);
 }
 

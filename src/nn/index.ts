@@ -118,13 +118,38 @@ export type { LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './mul
 export {
   Adam,
   type AdamArgs,
-  type ExponentialDecayArgs,
-  exponentialDecay,
-  type LearningRateSchedule,
+  AdamW,
+  type AdamWArgs,
   Optimizer,
+  type OptimizerArgs,
   SGD,
   type SGDArgs,
 } from './optimizers.js';
+export {
+  Adagrad,
+  type AdagradArgs,
+  getOptimizer,
+  Nadam,
+  type NadamArgs,
+  type OptimizerName,
+  optimizerFromConfig,
+  RMSprop,
+  type RMSpropArgs,
+} from './optimizers-more.js';
+export {
+  type CosineDecayArgs,
+  cosineDecay,
+  type ExponentialDecayArgs,
+  exponentialDecay,
+  type InverseTimeDecayArgs,
+  inverseTimeDecay,
+  type LearningRateSchedule,
+  type PiecewiseConstantDecayArgs,
+  type PolynomialDecayArgs,
+  piecewiseConstantDecay,
+  polynomialDecay,
+  scheduleFromConfig,
+} from './schedules.js';
 export type { LogSink, Verbose } from './progress.js';
 export { loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';

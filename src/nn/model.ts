@@ -10,7 +10,8 @@ import { type EvaluateArgs, evaluate, type PredictArgs, predict } from './infere
 import { type CallArgs, Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
 import type { LossFn, LossName, MetricFn } from './losses.js';
 import { type LossSpec, type MetricSpec, type OutputSpec, resolveOutputs, type Tensors } from './multi-io.js';
-import { getOptimizer, type Optimizer } from './optimizers.js';
+import type { Optimizer } from './optimizers.js';
+import { getOptimizer, type OptimizerName } from './optimizers-more.js';
 import { loadModelWeights, saveModelWeights } from './saving.js';
 import { summaryLines } from './summary.js';
 import { type FitArgs, fit } from './training.js';
@@ -18,7 +19,7 @@ import { type FitArgs, fit } from './training.js';
 /** Options of `model.compile` (Keras `compile`). */
 export interface CompileArgs {
   /** An optimizer, or the name of one with its defaults. */
-  optimizer: Optimizer | 'sgd' | 'adam';
+  optimizer: Optimizer | OptimizerName;
   /** One loss (for every output), or one per output as a list or an object keyed by output name. */
   loss: LossName | string | LossFn | Array<LossName | string | LossFn> | Record<string, LossSpec>;
   /** Weights of the per-output losses in the total (default 1 each): a list or keyed by output name. */

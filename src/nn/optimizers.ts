@@ -1,63 +1,39 @@
-import { applyUpdate, type UpdateRule } from '../kernels/optimizer.js';
+import { add, div, maximum, minimum, mul, sub } from '../kernels/binary.js';
+import { applyUpdate, type UpdateParams, type UpdateRule } from '../kernels/optimizer.js';
+import { sum } from '../kernels/reduce.js';
+import { sqrt, square } from '../kernels/unary.js';
 import { fill } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { checkOptions, type OptionKeys } from '../tensor/options.js';
+import type { OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
 import { type Variable, variable } from '../tensor/variable.js';
+import { checkArgs, type LearningRateSchedule } from './schedules.js';
 
-/** Learning rate as a function of the step (0-based count of updates already applied). */
-export interface LearningRateSchedule {
-  (step: number): number;
-  /** The schedule's Keras config (saved with the optimizer), when it has one. */
-  config?: Record<string, unknown>;
+export { checkArgs, type LearningRateSchedule };
+
+/** Options every optimizer takes (Keras 3 base optimizer keywords, TF.js camelCase). */
+export interface OptimizerArgs {
+  /** Learning rate or schedule (default per optimizer). */
+  learningRate?: number | LearningRateSchedule;
+  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none). */
+  weightDecay?: number;
+  /** Clip each gradient to this L2 norm (default none). */
+  clipnorm?: number;
+  /** Clip each gradient element to [-clipvalue, clipvalue] (default none). */
+  clipvalue?: number;
+  /** Clip all gradients together to this global L2 norm (default none; not with `clipnorm`). */
+  globalClipnorm?: number;
 }
 
-/** Options of `exponentialDecay` (Keras `ExponentialDecay`). */
-export interface ExponentialDecayArgs {
-  /** The learning rate at step 0. */
-  initialLearningRate: number;
-  /** The number of steps over which the rate is multiplied by `decayRate`. */
-  decaySteps: number;
-  /** The factor per `decaySteps` steps. */
-  decayRate: number;
-  /** Decay in whole periods (`floor(step / decaySteps)`) instead of continuously (default false). */
-  staircase?: boolean;
-}
-
-/** Keras `ExponentialDecay`: lr = initial * decayRate ^ (step / decaySteps) (floored with staircase). */
-export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedule {
-  checkArgs<ExponentialDecayArgs>(args, 'exponentialDecay', {
-    initialLearningRate: true,
-    decaySteps: true,
-    decayRate: true,
-    staircase: true,
-  });
-  const { initialLearningRate: lr0, decaySteps, decayRate, staircase = false } = args;
-  for (const [name, v] of [
-    ['initialLearningRate', lr0],
-    ['decaySteps', decaySteps],
-    ['decayRate', decayRate],
-  ] as const) {
-    if (!(v > 0) || !Number.isFinite(v))
-      throw new ArgumentError(`exponentialDecay: ${name} must be a finite number > 0, got ${v}`);
-  }
-  if (typeof staircase !== 'boolean')
-    throw new ArgumentError(
-      `exponentialDecay: staircase must be a boolean, got ${JSON.stringify(staircase)}`,
-    );
-  const f: LearningRateSchedule = (step) => {
-    const p = step / decaySteps;
-    return lr0 * decayRate ** (staircase ? Math.floor(p) : p);
-  };
-  f.config = { name: 'ExponentialDecay', ...args, staircase };
-  return f;
-}
-
-function checkArgs<T>(args: unknown, who: string, keys: OptionKeys<T>): void {
-  if (args === null || typeof args !== 'object')
-    throw new ArgumentError(`${who}: expected an options object, got ${JSON.stringify(args)}`);
-  checkOptions(args, keys, who);
-}
+/** The option keys of OptimizerArgs, for the subclasses' checks. */
+export const BASE_KEYS: OptionKeys<OptimizerArgs> = {
+  learningRate: true,
+  weightDecay: true,
+  clipnorm: true,
+  clipvalue: true,
+  globalClipnorm: true,
+};
 
 function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
   if (typeof lr === 'function') return lr as LearningRateSchedule;
@@ -69,7 +45,8 @@ function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
   return lr;
 }
 
-function checkUnit(v: number, name: string, who: string, allowZero = true): number {
+/** A number in [0, 1) (or (0, 1)), else an ArgumentError naming it. */
+export function checkUnit(v: unknown, name: string, who: string, allowZero = true): number {
   if (typeof v !== 'number' || !(allowZero ? v >= 0 : v > 0) || v >= 1) {
     throw new ArgumentError(
       `${who}: ${name} must be in ${allowZero ? '[0, 1)' : '(0, 1)'}, got ${JSON.stringify(v)}`,
@@ -78,19 +55,51 @@ function checkUnit(v: number, name: string, who: string, allowZero = true): numb
   return v;
 }
 
+/** A finite number > 0 (>= 0 with allowZero), or undefined when not given. */
+export function checkPositive(v: unknown, name: string, who: string, allowZero = false): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(allowZero ? v >= 0 : v > 0))
+    throw new ArgumentError(
+      `${who}: ${name} must be a finite number ${allowZero ? '>=' : '>'} 0, got ${JSON.stringify(v)}`,
+    );
+  return v;
+}
+
+/** What the base class passes every update: the clip and the weight decay of this step. */
+export type StepParams = Pick<UpdateParams, 'clip' | 'weightDecay' | 'lr0'>;
+
 /**
  * Base optimizer: keeps slot variables per weight (created on first update) and applies every
- * update in place on the GPU.
+ * update in place on the GPU. Gradient clipping (`clipnorm`, `globalClipnorm`, `clipvalue`, as
+ * Keras 3: at most one applies, in that order) and decoupled weight decay are fused into the update
+ * kernel; the norms are computed on the GPU and read by the kernel from a 1-element buffer.
  */
 export abstract class Optimizer {
   private lr: number | LearningRateSchedule;
   /** Number of updates applied (Keras `optimizer.iterations`). */
   iterations = 0;
+  /** Decoupled weight decay (Keras `weight_decay`), or undefined. */
+  readonly weightDecay?: number;
+  /** Per-gradient L2 clip norm, or undefined. */
+  readonly clipnorm?: number;
+  /** Per-element clip value, or undefined. */
+  readonly clipvalue?: number;
+  /** Global L2 clip norm over all gradients, or undefined. */
+  readonly globalClipnorm?: number;
   /** The optimizer's state per weight (momentum, Adam's moments), created on the first update. */
   protected readonly slots = new Map<Variable, Variable[]>();
 
-  constructor(learningRate: number | LearningRateSchedule, who: string) {
-    this.lr = checkLr(learningRate, who);
+  /** Checks the learning rate and the base options (`who` names the class in errors). */
+  constructor(args: OptimizerArgs, defaultLearningRate: number, who: string) {
+    this.lr = checkLr(args.learningRate ?? defaultLearningRate, who);
+    this.weightDecay = checkPositive(args.weightDecay, 'weightDecay', who, true);
+    this.clipnorm = checkPositive(args.clipnorm, 'clipnorm', who);
+    this.clipvalue = checkPositive(args.clipvalue, 'clipvalue', who);
+    this.globalClipnorm = checkPositive(args.globalClipnorm, 'globalClipnorm', who);
+    if (this.clipnorm !== undefined && this.globalClipnorm !== undefined)
+      throw new ArgumentError(
+        `${who}: only one of clipnorm and globalClipnorm can be set, got clipnorm ${this.clipnorm} and globalClipnorm ${this.globalClipnorm}`,
+      );
   }
 
   /**
@@ -112,9 +121,17 @@ export abstract class Optimizer {
   /** How many state variables each weight needs. */
   protected abstract readonly numSlots: number;
   /** Updates `w` in place from its gradient `g` and its state `slots`, at learning rate `lr`. */
-  protected abstract update(w: Variable, g: Tensor, slots: Variable[], lr: number): void;
+  protected abstract update(w: Variable, g: Tensor, slots: Variable[], lr: number, step: StepParams): void;
   /** The Keras config (name, learning rate, hyperparameters). */
   abstract getConfig(): Record<string, unknown>;
+
+  /** The initial value of slot `k` (Adagrad's accumulator starts above 0). */
+  protected slotInitialValue(_k: number): number {
+    return 0;
+  }
+
+  /** Runs once per step before the updates (Nadam advances its momentum-cache product here). */
+  protected beforeStep(): void {}
 
   /** Applies one update to each variable from its gradient, then advances `iterations`. */
   applyGradients(grads: Map<Variable, Tensor> | Array<[Variable, Tensor]>): void {
@@ -125,18 +142,42 @@ export abstract class Optimizer {
         `${this.constructor.name}: the learning-rate schedule returned ${String(lr)} at step ${this.iterations}; it must return a finite number > 0`,
       );
     }
-    for (const [w, g] of grads instanceof Map ? grads.entries() : grads) {
-      let s = this.slots.get(w);
-      if (!s) {
-        s = Array.from({ length: this.numSlots }, (_, k) => {
-          const z = fill(w.shape, 0);
-          const v = variable(z, { name: `${w.name}/slot${k}`, trainable: false });
-          z.dispose();
-          return v;
-        });
-        this.slots.set(w, s);
+    const pairs = [...(grads instanceof Map ? grads.entries() : grads)];
+    const global = this.globalClipnorm === undefined ? undefined : globalScale(pairs, this.globalClipnorm);
+    try {
+      this.beforeStep();
+      for (const [w, g] of pairs) {
+        let s = this.slots.get(w);
+        if (!s) {
+          s = Array.from({ length: this.numSlots }, (_, k) => {
+            const z = fill(w.shape, this.slotInitialValue(k));
+            const v = variable(z, { name: `${w.name}/slot${k}`, trainable: false });
+            z.dispose();
+            return v;
+          });
+          this.slots.set(w, s);
+        }
+        const denom = this.clipnorm === undefined ? undefined : normDenominator(g, this.clipnorm);
+        const step: StepParams = {
+          weightDecay: this.weightDecay,
+          lr0: lr,
+          clip:
+            denom && this.clipnorm !== undefined
+              ? { mode: 'norm', value: this.clipnorm, denom }
+              : global
+                ? { mode: 'global', scale: global }
+                : this.clipvalue !== undefined
+                  ? { mode: 'value', value: this.clipvalue }
+                  : undefined,
+        };
+        try {
+          this.update(w, g, s, lr, step);
+        } finally {
+          denom?.dispose();
+        }
       }
-      this.update(w, g, s, lr);
+    } finally {
+      global?.dispose();
     }
     this.iterations++;
   }
@@ -148,7 +189,7 @@ export abstract class Optimizer {
 
   /**
    * Replaces the slot variables of `w` with copies of `values` (checkpoint restore); the optimizer
-   * then continues exactly where the saved one stopped (set `iterations` too).
+   * then continues exactly where the saved one stopped (set `iterations` and `setState` too).
    */
   setSlots(w: Variable, values: readonly Tensor[]): void {
     if (values.length !== this.numSlots) {
@@ -163,6 +204,17 @@ export abstract class Optimizer {
     );
   }
 
+  /** Scalar state beyond the slots and `iterations` (Nadam's momentum-cache product), for checkpoints. */
+  getState(): Record<string, number> {
+    return {};
+  }
+
+  /** Restores what `getState` returned. */
+  setState(state: Record<string, number>): void {
+    if (state === null || typeof state !== 'object')
+      throw new ArgumentError(`setState: expected an object of numbers, got ${JSON.stringify(state)}`);
+  }
+
   /** Frees the slot variables. */
   dispose(): void {
     for (const s of this.slots.values()) for (const v of s) v.dispose();
@@ -175,19 +227,43 @@ export abstract class Optimizer {
       ? (this.learningRate.config ?? 'schedule')
       : this.learningRate;
   }
+
+  /** The base options that are set, for the subclasses' configs. */
+  protected baseConfig(): Record<string, unknown> {
+    const c: Record<string, unknown> = {};
+    for (const k of ['weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm'] as const)
+      if (this[k] !== undefined) c[k] = this[k];
+    return c;
+  }
+}
+
+/** max(||g||, c) as a 1-element tensor (Keras clip_by_norm divides g * c by it). */
+function normDenominator(g: Tensor, c: number): Tensor {
+  return tidy(() => maximum(sqrt(sum(square(g))), c));
+}
+
+/** Keras clip_by_global_norm's scale: c * min(1 / norm, 1 / c), NaN when the norm is not finite. */
+function globalScale(pairs: Array<[Variable, Tensor]>, c: number): Tensor {
+  return tidy(() => {
+    let total: Tensor | undefined;
+    for (const [, g] of pairs) {
+      const s = sum(square(g));
+      total = total ? add(total, s) : s;
+    }
+    const norm = sqrt(total ?? fill([], 0));
+    return add(mul(minimum(div(1, norm), 1 / c), c), sub(norm, norm));
+  });
 }
 
 /** Options of SGD (Keras `SGD`). */
-export interface SGDArgs {
-  /** Learning rate or schedule (default 0.01). */
-  learningRate?: number | LearningRateSchedule;
+export interface SGDArgs extends OptimizerArgs {
   /** Momentum in [0, 1) (default 0: plain SGD). */
   momentum?: number;
   /** Nesterov momentum (default false). */
   nesterov?: boolean;
 }
 
-/** Keras SGD: plain, with momentum, or Nesterov momentum. */
+/** Keras SGD: plain, with momentum, or Nesterov momentum (default learning rate 0.01). */
 export class SGD extends Optimizer {
   /** Momentum in [0, 1). */
   readonly momentum: number;
@@ -196,9 +272,10 @@ export class SGD extends Optimizer {
   /** 1 with momentum (the velocity), else 0. */
   protected readonly numSlots: number;
 
+  /** See SGDArgs. */
   constructor(args: SGDArgs = {}) {
-    checkArgs<SGDArgs>(args, 'SGD', { learningRate: true, momentum: true, nesterov: true });
-    super(args.learningRate ?? 0.01, 'SGD');
+    checkArgs<SGDArgs>(args, 'SGD', { ...BASE_KEYS, momentum: true, nesterov: true });
+    super(args, 0.01, 'SGD');
     this.momentum = checkUnit(args.momentum ?? 0, 'momentum', 'SGD');
     if (args.nesterov !== undefined && typeof args.nesterov !== 'boolean')
       throw new ArgumentError(`SGD: nesterov must be a boolean, got ${JSON.stringify(args.nesterov)}`);
@@ -207,28 +284,36 @@ export class SGD extends Optimizer {
   }
 
   /** One SGD step on the GPU, in place. */
-  protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {
+  protected update(w: Variable, g: Tensor, slots: Variable[], lr: number, step: StepParams): void {
     const rule: UpdateRule = this.momentum === 0 ? 'sgd' : this.nesterov ? 'nesterov' : 'momentum';
-    applyUpdate(rule, w, g, slots, { lr, a: this.momentum });
+    applyUpdate(rule, w, g, slots, { ...step, lr, a: this.momentum });
   }
 
-  /** The Keras config: learning_rate, momentum, nesterov. */
+  /** The Keras config: learning_rate, momentum, nesterov (and the base options set). */
   getConfig(): Record<string, unknown> {
-    return { name: 'SGD', learningRate: this.lrConfig(), momentum: this.momentum, nesterov: this.nesterov };
+    return {
+      name: 'SGD',
+      learningRate: this.lrConfig(),
+      momentum: this.momentum,
+      nesterov: this.nesterov,
+      ...this.baseConfig(),
+    };
   }
 }
 
 /** Options of Adam (Keras `Adam`). */
-export interface AdamArgs {
-  /** Learning rate or schedule (default 0.001). */
-  learningRate?: number | LearningRateSchedule;
+export interface AdamArgs extends OptimizerArgs {
   /** Decay of the first-moment estimate (default 0.9). */
   beta1?: number;
   /** Decay of the second-moment estimate (default 0.999). */
   beta2?: number;
   /** Added to the denominator (default 1e-7, as Keras). */
   epsilon?: number;
+  /** Use the running maximum of the second moment (AMSGrad; default false). */
+  amsgrad?: boolean;
 }
+
+const ADAM_KEYS: OptionKeys<AdamArgs> = { ...BASE_KEYS, beta1: true, beta2: true, epsilon: true, amsgrad: true };
 
 /** Keras Adam (epsilon 1e-7 outside the square root, bias correction folded into the step size). */
 export class Adam extends Optimizer {
@@ -238,49 +323,59 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   /** Added to the denominator. */
   readonly epsilon: number;
-  /** The two moment estimates. */
-  protected readonly numSlots = 2;
+  /** Whether AMSGrad's running maximum of the second moment is used. */
+  readonly amsgrad: boolean;
+  /** The two moment estimates (and AMSGrad's maximum). */
+  protected readonly numSlots: number;
 
-  constructor(args: AdamArgs = {}) {
-    checkArgs<AdamArgs>(args, 'Adam', { learningRate: true, beta1: true, beta2: true, epsilon: true });
-    super(args.learningRate ?? 0.001, 'Adam');
-    this.beta1 = checkUnit(args.beta1 ?? 0.9, 'beta1', 'Adam');
-    this.beta2 = checkUnit(args.beta2 ?? 0.999, 'beta2', 'Adam');
-    this.epsilon = args.epsilon ?? 1e-7;
-    if (!(this.epsilon > 0) || !Number.isFinite(this.epsilon))
-      throw new ArgumentError(`Adam: epsilon must be a finite number > 0, got ${this.epsilon}`);
+  /** See AdamArgs. */
+  constructor(args: AdamArgs = {}, who = 'Adam') {
+    checkArgs<AdamArgs>(args, who, ADAM_KEYS);
+    super(args, 0.001, who);
+    this.beta1 = checkUnit(args.beta1 ?? 0.9, 'beta1', who);
+    this.beta2 = checkUnit(args.beta2 ?? 0.999, 'beta2', who);
+    this.epsilon = checkPositive(args.epsilon ?? 1e-7, 'epsilon', who) as number;
+    if (args.amsgrad !== undefined && typeof args.amsgrad !== 'boolean')
+      throw new ArgumentError(`${who}: amsgrad must be a boolean, got ${JSON.stringify(args.amsgrad)}`);
+    this.amsgrad = args.amsgrad ?? false;
+    this.numSlots = this.amsgrad ? 3 : 2;
   }
 
   /** One Adam step on the GPU, in place. */
-  protected update(w: Variable, g: Tensor, slots: Variable[], lr: number): void {
+  protected update(w: Variable, g: Tensor, slots: Variable[], lr: number, step: StepParams): void {
     const t = this.iterations + 1;
     const lrT = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
-    applyUpdate('adam', w, g, slots, { lr: lrT, a: this.beta1, b: this.beta2, eps: this.epsilon });
+    applyUpdate(this.amsgrad ? 'amsgrad' : 'adam', w, g, slots, {
+      ...step,
+      lr: lrT,
+      a: this.beta1,
+      b: this.beta2,
+      eps: this.epsilon,
+    });
   }
 
-  /** The Keras config: learning_rate, beta_1, beta_2, epsilon. */
+  /** The Keras config: learning_rate, beta_1, beta_2, epsilon, amsgrad (and the base options set). */
   getConfig(): Record<string, unknown> {
     return {
-      name: 'Adam',
+      name: this.constructor.name,
       learningRate: this.lrConfig(),
       beta1: this.beta1,
       beta2: this.beta2,
       epsilon: this.epsilon,
+      ...(this.amsgrad ? { amsgrad: true } : {}),
+      ...this.baseConfig(),
     };
   }
 }
 
-/** Resolves Keras-style string names ('sgd', 'adam') or returns the optimizer given. */
-export function getOptimizer(o: Optimizer | string): Optimizer {
-  if (o instanceof Optimizer) return o;
-  switch (typeof o === 'string' ? o.toLowerCase() : o) {
-    case 'sgd':
-      return new SGD();
-    case 'adam':
-      return new Adam();
-    default:
-      throw new ArgumentError(
-        `compile: optimizer must be an Optimizer or one of 'sgd', 'adam', got ${JSON.stringify(o)}`,
-      );
+/** Options of AdamW (Keras `AdamW`): Adam's, with `weightDecay` defaulting to 0.004. */
+export type AdamWArgs = AdamArgs;
+
+/** Keras AdamW: Adam with decoupled weight decay (`w -= w * weightDecay * lr` each step; default 0.004). */
+export class AdamW extends Adam {
+  /** See AdamWArgs. */
+  constructor(args: AdamWArgs = {}) {
+    checkArgs<AdamWArgs>(args, 'AdamW', ADAM_KEYS);
+    super({ ...args, weightDecay: args.weightDecay ?? 0.004 }, 'AdamW');
   }
 }
