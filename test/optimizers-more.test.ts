@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { setTuning } from '../src/kernels/tuning.js';
 import {
   Adagrad,
   Adam,
@@ -19,14 +20,13 @@ import {
   piecewiseConstantDecay,
   polynomialDecay,
   RMSprop,
-  SGD,
   Sequential,
+  SGD,
   saveCheckpoint,
   setSeed,
   tensor,
   variable,
 } from '../src/node.js';
-import { setTuning } from '../src/kernels/tuning.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { type OracleOptimizer, oracleSchedules, oracleTrain } from './oracle/optimizers.js';
 
@@ -95,7 +95,7 @@ async function runOurs(make: Make, w0: Float32Array[], gs: Float32Array[][]): Pr
   });
   for (const step of gs) {
     const g = step.map((x) => tensor(x));
-    opt.applyGradients(vars.map((v, k) => [v, g[k]] as [typeof v, typeof g[0]]));
+    opt.applyGradients(vars.map((v, k) => [v, g[k]] as [typeof v, (typeof g)[0]]));
     for (const t of g) t.dispose();
   }
   const out = await Promise.all(vars.map((v) => v.data() as Promise<Float32Array>));
@@ -121,9 +121,8 @@ describe('optimizers against the float64 Keras formulas', () => {
           w0.map((w) => Array.from(w)),
           gs.map((s) => s.map((g) => Array.from(g))),
         );
-        ours.forEach((w, k) =>
-          expectClose(w, ref[k], { atol: 2e-6, rtol: 1e-5 }, `${label} n=${sizes[k]} chunk=${limit}`),
-        );
+        for (const [k, w] of ours.entries())
+          expectClose(w, ref[k], { atol: 2e-6, rtol: 1e-5 }, `${label} n=${sizes[k]} chunk=${limit}`);
       }
     }
     expect(memory().numTensors).toBe(before);
@@ -135,7 +134,9 @@ describe('optimizers against the float64 Keras formulas', () => {
     const ours = await runOurs(() => new SGD({ learningRate: 1, clipnorm: 1, clipvalue: 0.1 }), w0, g);
     // ||g|| = 5: g becomes [0.6, 0.8, 0, 0, 0]; clipvalue is not applied.
     expectClose(ours[0], [0.4, 1.2, 3, 4, 5], { atol: 1e-6, rtol: 1e-6 }, 'clipnorm');
-    const decayed = await runOurs(() => new SGD({ learningRate: 0.5, weightDecay: 0.2 }), w0, [[new Float32Array(5)]]);
+    const decayed = await runOurs(() => new SGD({ learningRate: 0.5, weightDecay: 0.2 }), w0, [
+      [new Float32Array(5)],
+    ]);
     expectClose(decayed[0], [0.9, 1.8, 2.7, 3.6, 4.5], { atol: 1e-6, rtol: 1e-6 }, 'weight decay');
   });
 });
@@ -146,9 +147,19 @@ describe('schedules', () => {
     const cos = cosineDecay({ initialLearningRate: 0.1, decaySteps: 10, alpha: 0.1 });
     const warm = cosineDecay({ initialLearningRate: 0, decaySteps: 10, warmupTarget: 0.2, warmupSteps: 5 });
     const poly = polynomialDecay({ initialLearningRate: 0.1, decaySteps: 10, power: 2 });
-    const cyc = polynomialDecay({ initialLearningRate: 0.1, decaySteps: 4, endLearningRate: 0.01, cycle: true });
+    const cyc = polynomialDecay({
+      initialLearningRate: 0.1,
+      decaySteps: 4,
+      endLearningRate: 0.01,
+      cycle: true,
+    });
     const inv = inverseTimeDecay({ initialLearningRate: 0.1, decaySteps: 3, decayRate: 0.5 });
-    const invS = inverseTimeDecay({ initialLearningRate: 0.1, decaySteps: 3, decayRate: 0.5, staircase: true });
+    const invS = inverseTimeDecay({
+      initialLearningRate: 0.1,
+      decaySteps: 3,
+      decayRate: 0.5,
+      staircase: true,
+    });
     const pw = piecewiseConstantDecay({ boundaries: [2, 10], values: [1, 0.5, 0.1] });
     for (const s of steps) {
       expect(cos(s)).toBeCloseTo(oracleSchedules.cosine(s, 0.1, 10, 0.1), 12);
@@ -160,7 +171,13 @@ describe('schedules', () => {
     }
     expect([0, 2, 3, 10, 11].map(pw)).toEqual([1, 1, 0.5, 0.5, 0.1]);
     // Warmup is linear from initialLearningRate; the cosine starts at the target; the floor is alpha.
-    [0, 0.04, 0.2, 0].forEach((v, i) => expect(warm([0, 1, 5, 15][i])).toBeCloseTo(v, 15));
+    for (const [s, v] of [
+      [0, 0],
+      [1, 0.04],
+      [5, 0.2],
+      [15, 0],
+    ])
+      expect(warm(s)).toBeCloseTo(v, 15);
     expect(cos(10)).toBeCloseTo(0.01, 12);
   });
 });
@@ -170,9 +187,25 @@ describe('configs and checkpoints', () => {
     const opts: Optimizer[] = [
       new RMSprop({ learningRate: 0.01, rho: 0.8, momentum: 0.5, centered: true, clipnorm: 2 }),
       new Adagrad({ initialAccumulatorValue: 0.3, epsilon: 1e-6, weightDecay: 0.01 }),
-      new Nadam({ learningRate: cosineDecay({ initialLearningRate: 0.1, decaySteps: 5, name: 'c', warmupTarget: 0.2, warmupSteps: 2 }) }),
-      new AdamW({ amsgrad: true, globalClipnorm: 1, learningRate: piecewiseConstantDecay({ boundaries: [3], values: [0.1, 0.01] }) }),
-      new SGD({ momentum: 0.9, clipvalue: 0.5, learningRate: polynomialDecay({ initialLearningRate: 0.1, decaySteps: 4 }) }),
+      new Nadam({
+        learningRate: cosineDecay({
+          initialLearningRate: 0.1,
+          decaySteps: 5,
+          name: 'c',
+          warmupTarget: 0.2,
+          warmupSteps: 2,
+        }),
+      }),
+      new AdamW({
+        amsgrad: true,
+        globalClipnorm: 1,
+        learningRate: piecewiseConstantDecay({ boundaries: [3], values: [0.1, 0.01] }),
+      }),
+      new SGD({
+        momentum: 0.9,
+        clipvalue: 0.5,
+        learningRate: polynomialDecay({ initialLearningRate: 0.1, decaySteps: 4 }),
+      }),
       new Adam({ learningRate: inverseTimeDecay({ initialLearningRate: 0.1, decaySteps: 4, decayRate: 1 }) }),
     ];
     for (const o of opts) {

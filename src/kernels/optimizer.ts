@@ -194,7 +194,10 @@ export interface UpdateParams {
   /** Nadam's coefficients k1..k5 (see the kernel). */
   k?: readonly [number, number, number, number, number];
   /** Gradient clipping: by value, or by a norm-derived scalar in a 1-element tensor (see ClipMode). */
-  clip?: { mode: 'value'; value: number } | { mode: 'norm'; value: number; denom: Tensor } | { mode: 'global'; scale: Tensor };
+  clip?:
+    | { mode: 'value'; value: number }
+    | { mode: 'norm'; value: number; denom: Tensor }
+    | { mode: 'global'; scale: Tensor };
 }
 
 /** Updates `w` in place from `grad`, using and updating `slotVars` (velocity, moments...). */
@@ -221,7 +224,9 @@ export function applyUpdate(
   const clip = p.clip ?? { mode: 'none' as const };
   const clipBuf = clip.mode === 'norm' ? clip.denom : clip.mode === 'global' ? clip.scale : undefined;
   if (clipBuf && clipBuf.size !== 1)
-    throw new ShapeError(`applyUpdate(${rule}): the clip tensor must have 1 element, got ${fmtShape(clipBuf.shape)}`);
+    throw new ShapeError(
+      `applyUpdate(${rule}): the clip tensor must have 1 element, got ${fmtShape(clipBuf.shape)}`,
+    );
   const decay = (p.weightDecay ?? 0) !== 0;
   const k = p.k ?? [0, 0, 0, 0, 0];
   // Chunk starts are multiples of 64 elements, so with size % 4 == 0 every chunk is whole quads.

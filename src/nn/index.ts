@@ -136,6 +136,21 @@ export {
   RMSprop,
   type RMSpropArgs,
 } from './optimizers-more.js';
+export type { LogSink, Verbose } from './progress.js';
+export {
+  getRegularizer,
+  type L1Args,
+  type L1L2Args,
+  type L2Args,
+  l1,
+  l1l2,
+  l2,
+  Regularizer,
+  type RegularizerConfig,
+  type RegularizerSpec,
+  regularizers,
+} from './regularizers.js';
+export { loadModel, type ModelSource } from './saving.js';
 export {
   type CosineDecayArgs,
   cosineDecay,
@@ -150,8 +165,6 @@ export {
   polynomialDecay,
   scheduleFromConfig,
 } from './schedules.js';
-export type { LogSink, Verbose } from './progress.js';
-export { loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
 export type { FitArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';

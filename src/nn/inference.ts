@@ -1,3 +1,4 @@
+import { add } from '../kernels/binary.js';
 import { concat } from '../kernels/concat.js';
 import { ArgumentError, ShapeError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
@@ -40,7 +41,8 @@ export async function evaluateBatches(
       const ts = tidy(() => {
         const { loss, logs: named } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, false));
         names = named.map(([k]) => k);
-        return [loss, ...named.map(([, t]) => t)];
+        const reg = model.regularizationLoss(); // Keras 3 compute_loss adds model.losses
+        return [reg ? add(loss, reg) : loss, ...named.map(([, t]) => t)];
       });
       logs = await readLogs(ts, names);
     } finally {

@@ -1,8 +1,10 @@
+import { add } from '../kernels/binary.js';
 import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type Variable, variable } from '../tensor/variable.js';
 import { type InitializerName, initialize } from './initializers.js';
+import type { Regularizer } from './regularizers.js';
 
 /** A shape with `null` for unknown sizes (the batch dimension), as Keras prints `(None, 5)`. */
 export type SymShape = Array<number | null>;
@@ -83,6 +85,8 @@ export abstract class Layer {
   /** The weights in creation order (what `addWeight` appends to). */
   protected readonly _weights: LayerWeight[] = [];
   private _trainable: boolean;
+  /** Regularizers by weight short name (see `setRegularizer`). */
+  private readonly _regularizers = new Map<string, Regularizer>();
   /** Shapes seen at build time (with batch dim null). */
   inputShapeBuilt?: SymShape;
   /** The output shape computed at build time (batch dimension null). */
@@ -265,6 +269,30 @@ export abstract class Layer {
     const c: Record<string, unknown> = { name: this.name, trainable: this.trainable };
     if (this.batchInputShape) c.batchInputShape = this.batchInputShape;
     return c;
+  }
+
+  /**
+   * Sets the regularizer of the weight named `weightName` (short name, e.g. 'kernel'); its penalty
+   * is part of `regularizationLoss` while the weight exists and is trainable.
+   */
+  protected setRegularizer(weightName: string, r: Regularizer | undefined): void {
+    if (r) this._regularizers.set(weightName, r);
+    else this._regularizers.delete(weightName);
+  }
+
+  /**
+   * The sum of the regularizers' penalties of the trainable weights (Keras `sum(layer.losses)`), or
+   * undefined when none is set. Recorded on the tape: call it inside `tidy` or a gradient function.
+   */
+  regularizationLoss(): Tensor | undefined {
+    let total: Tensor | undefined;
+    for (const w of this._weights) {
+      const r = this._regularizers.get(w.name);
+      if (!r || !(w.trainable && this.trainable)) continue;
+      const p = r.apply(w.variable);
+      total = total ? add(total, p) : p;
+    }
+    return total;
   }
 
   /** Frees the weights. */

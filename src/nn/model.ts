@@ -1,4 +1,5 @@
 import type { Source } from '../io/resource.js';
+import { add } from '../kernels/binary.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -93,6 +94,16 @@ export abstract class Model extends Layer {
 
   override get nonTrainableWeights(): Variable[] {
     return this.trainable ? this.layers.flatMap((l) => l.nonTrainableWeights) : this.weights;
+  }
+
+  /** The sum of every layer's regularization penalty (nested models included), or undefined. */
+  override regularizationLoss(): Tensor | undefined {
+    let total: Tensor | undefined;
+    for (const l of this.layers) {
+      const p = l.regularizationLoss();
+      if (p) total = total ? add(total, p) : p;
+    }
+    return total;
   }
 
   override countParams(): number {

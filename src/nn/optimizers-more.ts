@@ -44,7 +44,13 @@ export class RMSprop extends Optimizer {
   /** See RMSpropArgs. */
   constructor(args: RMSpropArgs = {}) {
     const who = 'RMSprop';
-    checkArgs<RMSpropArgs>(args, who, { ...BASE_KEYS, rho: true, momentum: true, epsilon: true, centered: true });
+    checkArgs<RMSpropArgs>(args, who, {
+      ...BASE_KEYS,
+      rho: true,
+      momentum: true,
+      epsilon: true,
+      centered: true,
+    });
     super(args, 0.001, who);
     this.rho = checkUnit(args.rho ?? 0.9, 'rho', who);
     this.momentum = checkUnit(args.momentum ?? 0, 'momentum', who);
@@ -57,7 +63,8 @@ export class RMSprop extends Optimizer {
 
   /** One RMSprop step on the GPU, in place. */
   protected update(w: Variable, g: Tensor, slots: Variable[], lr: number, step: StepParams): void {
-    const rule = `rmsprop${this.centered ? '_centered' : ''}${this.momentum > 0 ? '_momentum' : ''}` as UpdateRule;
+    const rule =
+      `rmsprop${this.centered ? '_centered' : ''}${this.momentum > 0 ? '_momentum' : ''}` as UpdateRule;
     applyUpdate(rule, w, g, slots, { ...step, lr, a: this.rho, b: this.momentum, eps: this.epsilon });
   }
 
@@ -193,7 +200,9 @@ export class Nadam extends Optimizer {
     super.setState(state);
     const u = state.uProduct;
     if (typeof u !== 'number' || !(u > 0 && u <= 1))
-      throw new ArgumentError(`Nadam.setState: uProduct must be a number in (0, 1], got ${JSON.stringify(u)}`);
+      throw new ArgumentError(
+        `Nadam.setState: uProduct must be a number in (0, 1], got ${JSON.stringify(u)}`,
+      );
     this.uProduct = u;
   }
 

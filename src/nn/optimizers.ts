@@ -5,8 +5,8 @@ import { sqrt, square } from '../kernels/unary.js';
 import { fill } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
 import type { OptionKeys } from '../tensor/options.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { type Variable, variable } from '../tensor/variable.js';
 import { checkArgs, type LearningRateSchedule } from './schedules.js';
 
@@ -313,7 +313,13 @@ export interface AdamArgs extends OptimizerArgs {
   amsgrad?: boolean;
 }
 
-const ADAM_KEYS: OptionKeys<AdamArgs> = { ...BASE_KEYS, beta1: true, beta2: true, epsilon: true, amsgrad: true };
+const ADAM_KEYS: OptionKeys<AdamArgs> = {
+  ...BASE_KEYS,
+  beta1: true,
+  beta2: true,
+  epsilon: true,
+  amsgrad: true,
+};
 
 /** Keras Adam (epsilon 1e-7 outside the square root, bias correction folded into the step size). */
 export class Adam extends Optimizer {

@@ -34,7 +34,8 @@ function nonNegative(v: unknown, name: string, who: string): number {
 }
 
 function bool(v: unknown, name: string, who: string): boolean {
-  if (typeof v !== 'boolean') throw new ArgumentError(`${who}: ${name} must be a boolean, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean')
+    throw new ArgumentError(`${who}: ${name} must be a boolean, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -169,7 +170,10 @@ export function piecewiseConstantDecay(args: PiecewiseConstantDecayArgs): Learni
   const who = 'piecewiseConstantDecay';
   checkArgs<PiecewiseConstantDecayArgs>(args, who, { boundaries: true, values: true });
   const { boundaries, values } = args;
-  if (!Array.isArray(boundaries) || boundaries.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= boundaries[i - 1])))
+  if (
+    !Array.isArray(boundaries) ||
+    boundaries.some((b, i) => !Number.isFinite(b) || (i > 0 && b <= boundaries[i - 1]))
+  )
     throw new ArgumentError(
       `${who}: boundaries must be an array of increasing finite numbers, got ${JSON.stringify(boundaries)}`,
     );
@@ -177,7 +181,7 @@ export function piecewiseConstantDecay(args: PiecewiseConstantDecayArgs): Learni
     throw new ArgumentError(
       `${who}: values must be an array of boundaries.length + 1 = ${boundaries.length + 1} numbers, got ${JSON.stringify(values)}`,
     );
-  values.forEach((v, i) => positive(v, `values[${i}]`, who));
+  for (const [i, x] of values.entries()) positive(x, `values[${i}]`, who);
   const b = [...boundaries];
   const v = [...values];
   return withConfig(
@@ -225,7 +229,10 @@ export function cosineDecay(args: CosineDecayArgs): LearningRateSchedule {
   const alpha = nonNegative(args.alpha ?? 0, 'alpha', who);
   if (alpha > 1) throw new ArgumentError(`${who}: alpha must be in [0, 1], got ${alpha}`);
   const warmupSteps = nonNegative(args.warmupSteps ?? 0, 'warmupSteps', who);
-  const target = args.warmupTarget === undefined || args.warmupTarget === null ? undefined : positive(args.warmupTarget, 'warmupTarget', who);
+  const target =
+    args.warmupTarget === undefined || args.warmupTarget === null
+      ? undefined
+      : positive(args.warmupTarget, 'warmupTarget', who);
   if (args.name !== undefined && typeof args.name !== 'string')
     throw new ArgumentError(`${who}: name must be a string, got ${JSON.stringify(args.name)}`);
   if (target === undefined && lr0 === 0)

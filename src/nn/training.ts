@@ -1,4 +1,5 @@
 import { variableGrads } from '../autograd/grad.js';
+import { add } from '../kernels/binary.js';
 import { slice } from '../kernels/slice.js';
 import { nextSeedValue } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
@@ -80,7 +81,8 @@ async function trainStep(model: Model, b: Lists): Promise<Record<string, number>
     const { loss, logs } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, true));
     names = logs.map(([k]) => k);
     values = logs.map(([, t]) => keep(t));
-    return loss;
+    const reg = model.regularizationLoss(); // Keras 3 compute_loss adds model.losses
+    return reg ? add(loss, reg) : loss;
   }, vars);
   model.optimizer!.applyGradients(grads);
   for (const g of grads.values()) g.dispose();

@@ -45,7 +45,8 @@ export function oracleTrain(o: OracleOptimizer, weights: number[][], grads: numb
       const n = Math.sqrt(gs.reduce((s, g) => s + norm(g) ** 2, 0));
       const scale = o.globalClipnorm * Math.min(1 / n, 1 / o.globalClipnorm);
       gs = gs.map((g) => g.map((x) => x * scale));
-    } else if (o.clipvalue) gs = gs.map((g) => g.map((x) => Math.min(o.clipvalue!, Math.max(-o.clipvalue!, x))));
+    } else if (o.clipvalue)
+      gs = gs.map((g) => g.map((x) => Math.min(o.clipvalue!, Math.max(-o.clipvalue!, x))));
     if (wd !== undefined) for (const a of w) for (let i = 0; i < a.length; i++) a[i] -= a[i] * wd * lr;
     const t = it + 1;
     if (o.name === 'Nadam') uProduct *= u(t);
@@ -109,7 +110,9 @@ export const oracleSchedules = {
       from * ((1 - alpha) * 0.5 * (1 + Math.cos((Math.PI * s) / decaySteps)) + alpha);
     if (warmupTarget === undefined) return decay(Math.min(step, decaySteps), lr0);
     const s = Math.min(step, decaySteps + warmupSteps);
-    return s < warmupSteps ? lr0 + ((warmupTarget - lr0) * s) / warmupSteps : decay(s - warmupSteps, warmupTarget);
+    return s < warmupSteps
+      ? lr0 + ((warmupTarget - lr0) * s) / warmupSteps
+      : decay(s - warmupSteps, warmupTarget);
   },
   polynomial(step: number, lr0: number, decaySteps: number, end = 1e-4, power = 1, cycle = false) {
     let ds = decaySteps;

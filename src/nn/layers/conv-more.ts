@@ -17,6 +17,12 @@ import {
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import { checkInputShape, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
+import {
+  getRegularizer,
+  type Regularizer,
+  type RegularizerSpec,
+  regularizerConfigs,
+} from '../regularizers.js';
 import { CONV_KEYS, ConvBase, type ConvBaseArgs, convOutSize } from './conv.js';
 import { dilatedConv2d, stride1Pads } from './conv-ops.js';
 import { kernelBiasArgs, pickConfig } from './util.js';
@@ -39,6 +45,10 @@ export interface SeparableConv2DArgs extends ConvBaseArgs {
   depthwiseInitializer?: InitializerName;
   /** Initializer of `pointwise_kernel` (default 'glorotUniform'). */
   pointwiseInitializer?: InitializerName;
+  /** Penalty of `depthwise_kernel` (Keras' name; `kernelRegularizer` means the same). */
+  depthwiseRegularizer?: RegularizerSpec;
+  /** Penalty of `pointwise_kernel` (default none). */
+  pointwiseRegularizer?: RegularizerSpec;
 }
 
 /**
@@ -54,6 +64,8 @@ export class SeparableConv2D extends ConvBase {
     depthMultiplier: true,
     depthwiseInitializer: true,
     pointwiseInitializer: true,
+    depthwiseRegularizer: true,
+    pointwiseRegularizer: true,
   };
   /** Output channels of the pointwise convolution. */
   readonly filters: number;
@@ -63,9 +75,19 @@ export class SeparableConv2D extends ConvBase {
   readonly pointwiseInitializer: InitializerName;
   /** The pointwise kernel [1, 1, cin * depthMultiplier, filters], created by `build`. */
   pointwiseKernel?: Variable;
+  /** The pointwise kernel's regularizer, if any. */
+  readonly pointwiseRegularizer?: Regularizer;
   constructor(args: SeparableConv2DArgs) {
-    super({ ...args, kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer });
+    super({
+      ...args,
+      kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer,
+      kernelRegularizer: args?.depthwiseRegularizer ?? args?.kernelRegularizer,
+    });
     const who = `SeparableConv2D '${this.name}'`;
+    this.pointwiseRegularizer = getRegularizer(args.pointwiseRegularizer, `${who}: pointwiseRegularizer`);
+    this.setRegularizer('depthwise_kernel', this.kernelRegularizer);
+    this.setRegularizer('pointwise_kernel', this.pointwiseRegularizer);
+    this.setRegularizer('bias', this.biasRegularizer);
     this.filters = positiveInt(args.filters, 'filters', who);
     this.depthMultiplier = positiveInt(args.depthMultiplier ?? 1, 'depthMultiplier', who);
     this.pointwiseInitializer = args.pointwiseInitializer ?? 'glorotUniform';
@@ -114,6 +136,7 @@ export class SeparableConv2D extends ConvBase {
     return {
       ...super.getConfig(),
       ...pickConfig(this, ['filters', 'depthMultiplier', 'pointwiseInitializer']),
+      ...regularizerConfigs({ pointwiseRegularizer: this.pointwiseRegularizer }),
     };
   }
 }
@@ -201,6 +224,10 @@ export interface Conv1DArgs extends LayerArgs {
   biasInitializer?: InitializerName;
   /** Seed of the random initializers (default: unseeded). */
   seed?: number;
+  /** Penalty of the kernel added to the loss (default none). */
+  kernelRegularizer?: RegularizerSpec;
+  /** Penalty of the bias added to the loss (default none). */
+  biasRegularizer?: RegularizerSpec;
 }
 
 function one(v: number | [number] | undefined, dflt: number, what: string, who: string): number {
@@ -237,6 +264,10 @@ export class Conv1D extends Layer {
   /** Initializer of the bias. */
   readonly biasInitializer: InitializerName;
   private readonly seed?: number;
+  /** The kernel's regularizer, if any. */
+  readonly kernelRegularizer?: Regularizer;
+  /** The bias's regularizer, if any. */
+  readonly biasRegularizer?: Regularizer;
   /** The kernel [k, cin, filters], created by `build`. */
   kernel?: Variable;
   /** The bias [filters] (when `useBias`), created by `build`. */
@@ -265,6 +296,10 @@ export class Conv1D extends Layer {
     this.kernelInitializer = kb.kernelInitializer;
     this.biasInitializer = kb.biasInitializer;
     this.seed = kb.seed;
+    this.kernelRegularizer = getRegularizer(args.kernelRegularizer, `${who}: kernelRegularizer`);
+    this.biasRegularizer = getRegularizer(args.biasRegularizer, `${who}: biasRegularizer`);
+    this.setRegularizer('kernel', this.kernelRegularizer);
+    this.setRegularizer('bias', this.biasRegularizer);
   }
   private inChannels(s: SymShape): number {
     const c = s[2];
@@ -329,6 +364,10 @@ export class Conv1D extends Layer {
         'kernelInitializer',
         'biasInitializer',
       ]),
+      ...regularizerConfigs({
+        kernelRegularizer: this.kernelRegularizer,
+        biasRegularizer: this.biasRegularizer,
+      }),
     };
   }
 }

@@ -18,6 +18,12 @@ import {
   registerLayer,
   single,
 } from '../layer.js';
+import {
+  getRegularizer,
+  type Regularizer,
+  type RegularizerSpec,
+  regularizerConfigs,
+} from '../regularizers.js';
 import { dilatedConv2d, stride1Pads } from './conv-ops.js';
 
 /** 'same' pads so that the output is `ceil(input / stride)`; 'valid' uses no padding. */
@@ -85,9 +91,15 @@ export interface ConvBaseArgs extends LayerArgs {
   biasInitializer?: InitializerName;
   /** Seed of the kernel initializer (default: the global seed sequence, see `setSeed`). */
   seed?: number;
+  /** Penalty of the kernel added to the loss (`l2({ l2: 1e-4 })`, 'l2'...; default none). */
+  kernelRegularizer?: RegularizerSpec;
+  /** Penalty of the bias added to the loss (default none). */
+  biasRegularizer?: RegularizerSpec;
 }
 
 export const CONV_KEYS = {
+  kernelRegularizer: true,
+  biasRegularizer: true,
   kernelSize: true,
   strides: true,
   padding: true,
@@ -119,6 +131,10 @@ export abstract class ConvBase extends Layer {
   readonly biasInitializer: InitializerName;
   /** Seed of the kernel initializer, if one was given. */
   protected readonly seed?: number;
+  /** The kernel's regularizer, if any. */
+  readonly kernelRegularizer?: Regularizer;
+  /** The bias's regularizer, if any. */
+  readonly biasRegularizer?: Regularizer;
   /** The kernel (created by `build`). */
   kernel?: Variable;
   /** The bias, `[outChannels]` (created by `build` when `useBias`). */
@@ -141,6 +157,8 @@ export abstract class ConvBase extends Layer {
     assertInitializer(this.kernelInitializer, `${who}: kernelInitializer`);
     assertInitializer(this.biasInitializer, `${who}: biasInitializer`);
     this.seed = args.seed;
+    this.kernelRegularizer = getRegularizer(args.kernelRegularizer, `${who}: kernelRegularizer`);
+    this.biasRegularizer = getRegularizer(args.biasRegularizer, `${who}: biasRegularizer`);
   }
 
   /**
@@ -150,6 +168,8 @@ export abstract class ConvBase extends Layer {
   protected addKernelAndBias(name: string, shape: number[], biasSize: number): void {
     this.kernel = this.addWeight(name, shape, this.kernelInitializer, true, this.seed);
     if (this.useBias) this.bias = this.addWeight('bias', [biasSize], this.biasInitializer);
+    this.setRegularizer(name, this.kernelRegularizer);
+    this.setRegularizer('bias', this.biasRegularizer);
   }
 
   /** The channel count of an NHWC input shape (throws a ShapeError for other ranks). */
@@ -213,6 +233,10 @@ export abstract class ConvBase extends Layer {
       activation: this.activation,
       useBias: this.useBias,
       kernelInitializer: this.kernelInitializer,
+      ...regularizerConfigs({
+        kernelRegularizer: this.kernelRegularizer,
+        biasRegularizer: this.biasRegularizer,
+      }),
       biasInitializer: this.biasInitializer,
     };
   }
@@ -269,6 +293,8 @@ export interface DepthwiseConv2DArgs extends ConvBaseArgs {
   depthMultiplier?: number;
   /** How the depthwise kernel starts (default 'glorotUniform'; Keras' name for `kernelInitializer`). */
   depthwiseInitializer?: InitializerName;
+  /** Penalty of the depthwise kernel (Keras' name for `kernelRegularizer`). */
+  depthwiseRegularizer?: RegularizerSpec;
 }
 
 /** Depthwise 2-D convolution (one filter per input channel, times `depthMultiplier`). */
@@ -278,12 +304,17 @@ export class DepthwiseConv2D extends ConvBase {
     ...CONV_KEYS,
     depthMultiplier: true,
     depthwiseInitializer: true,
+    depthwiseRegularizer: true,
   };
   /** Output channels per input channel. */
   readonly depthMultiplier: number;
   private cin = 0;
   constructor(args: DepthwiseConv2DArgs) {
-    super({ ...args, kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer });
+    super({
+      ...args,
+      kernelInitializer: args?.depthwiseInitializer ?? args?.kernelInitializer,
+      kernelRegularizer: args?.depthwiseRegularizer ?? args?.kernelRegularizer,
+    });
     this.depthMultiplier = args.depthMultiplier ?? 1;
     if (!Number.isInteger(this.depthMultiplier) || this.depthMultiplier < 1) {
       throw new ArgumentError(

@@ -18,6 +18,12 @@ import {
   registerLayer,
   single,
 } from '../layer.js';
+import {
+  getRegularizer,
+  type Regularizer,
+  type RegularizerSpec,
+  regularizerConfigs,
+} from '../regularizers.js';
 
 /** Options of Dense (Keras `Dense`). */
 export interface DenseArgs extends LayerArgs {
@@ -33,6 +39,10 @@ export interface DenseArgs extends LayerArgs {
   biasInitializer?: InitializerName;
   /** Seed of the kernel initializer (default: the global sequence, see `setSeed`). */
   seed?: number;
+  /** Penalty of the kernel added to the loss (`l2({ l2: 1e-4 })`, 'l2'...; default none). */
+  kernelRegularizer?: RegularizerSpec;
+  /** Penalty of the bias added to the loss (default none). */
+  biasRegularizer?: RegularizerSpec;
 }
 
 /** `activation(x @ kernel + bias)` on the last axis; bias and simple activations fused into the matmul. */
@@ -45,6 +55,8 @@ export class Dense extends Layer {
     kernelInitializer: true,
     biasInitializer: true,
     seed: true,
+    kernelRegularizer: true,
+    biasRegularizer: true,
   };
   /** Output size. */
   readonly units: number;
@@ -57,6 +69,10 @@ export class Dense extends Layer {
   /** How the bias was initialised. */
   readonly biasInitializer: InitializerName;
   private readonly seed?: number;
+  /** The kernel's regularizer, if any. */
+  readonly kernelRegularizer?: Regularizer;
+  /** The bias's regularizer, if any. */
+  readonly biasRegularizer?: Regularizer;
   /** The kernel `[inputSize, units]` (created by `build`). */
   kernel?: Variable;
   /** The bias `[units]` (created by `build` when `useBias`). */
@@ -78,6 +94,13 @@ export class Dense extends Layer {
     assertInitializer(this.kernelInitializer, `Dense '${this.name}': kernelInitializer`);
     assertInitializer(this.biasInitializer, `Dense '${this.name}': biasInitializer`);
     this.seed = args.seed;
+    this.kernelRegularizer = getRegularizer(
+      args.kernelRegularizer,
+      `Dense '${this.name}': kernelRegularizer`,
+    );
+    this.biasRegularizer = getRegularizer(args.biasRegularizer, `Dense '${this.name}': biasRegularizer`);
+    this.setRegularizer('kernel', this.kernelRegularizer);
+    this.setRegularizer('bias', this.biasRegularizer);
   }
 
   override build(inputShape: SymShape): void {
@@ -114,6 +137,10 @@ export class Dense extends Layer {
       useBias: this.useBias,
       kernelInitializer: this.kernelInitializer,
       biasInitializer: this.biasInitializer,
+      ...regularizerConfigs({
+        kernelRegularizer: this.kernelRegularizer,
+        biasRegularizer: this.biasRegularizer,
+      }),
     };
   }
 }

@@ -10,6 +10,12 @@ import type { Variable } from '../../tensor/variable.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
 import { checkBool, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import {
+  getRegularizer,
+  type Regularizer,
+  type RegularizerSpec,
+  regularizerConfigs,
+} from '../regularizers.js';
 import { pickConfig } from './util.js';
 
 function positiveInt(v: unknown, what: string, who: string): number {
@@ -39,6 +45,8 @@ export interface EmbeddingArgs extends LayerArgs {
   maskZero?: boolean;
   /** Seed of the random initializer (default: unseeded). */
   seed?: number;
+  /** Penalty of the table added to the loss (default none). */
+  embeddingsRegularizer?: RegularizerSpec;
 }
 
 /**
@@ -55,6 +63,8 @@ export class Embedding extends Layer {
   /** Whether id 0 is padding and masked. */
   readonly maskZero: boolean;
   private readonly seed?: number;
+  /** The table's regularizer, if any. */
+  readonly embeddingsRegularizer?: Regularizer;
   /** The embedding table [inputDim, outputDim], created by `build`. */
   embeddings?: Variable;
 
@@ -69,6 +79,8 @@ export class Embedding extends Layer {
     checkSeed(args.seed, who);
     this.maskZero = args.maskZero ?? false;
     this.seed = args.seed;
+    this.embeddingsRegularizer = getRegularizer(args.embeddingsRegularizer, `${who}: embeddingsRegularizer`);
+    this.setRegularizer('embeddings', this.embeddingsRegularizer);
   }
 
   override build(inputShape: SymShape): void {
@@ -100,6 +112,7 @@ export class Embedding extends Layer {
     return {
       ...super.getConfig(),
       ...pickConfig(this, ['inputDim', 'outputDim', 'embeddingsInitializer', 'maskZero']),
+      ...regularizerConfigs({ embeddingsRegularizer: this.embeddingsRegularizer }),
     };
   }
 }
