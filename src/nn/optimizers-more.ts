@@ -14,7 +14,7 @@ import {
   SGD,
   type StepParams,
 } from './optimizers.js';
-import { type LearningRateSchedule, scheduleFromConfig } from './schedules.js';
+import { fmt, type LearningRateSchedule, scheduleFromConfig } from './schedules.js';
 
 /** Options of RMSprop (Keras `RMSprop`). */
 export interface RMSpropArgs extends OptimizerArgs {
@@ -201,7 +201,7 @@ export class Nadam extends Optimizer {
     const u = state.uProduct;
     if (typeof u !== 'number' || !(u > 0 && u <= 1))
       throw new ArgumentError(
-        `Nadam.setState: uProduct must be a number in (0, 1], got ${JSON.stringify(u)}`,
+        `Nadam.setState: uProduct must be a number in (0, 1], got ${fmt(u)}`,
       );
     this.uProduct = u;
   }

@@ -8,7 +8,7 @@ import type { OptionKeys } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Variable, variable } from '../tensor/variable.js';
-import { checkArgs, type LearningRateSchedule } from './schedules.js';
+import { checkArgs, fmt, type LearningRateSchedule } from './schedules.js';
 
 export { checkArgs, type LearningRateSchedule };
 
@@ -49,7 +49,7 @@ function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
 export function checkUnit(v: unknown, name: string, who: string, allowZero = true): number {
   if (typeof v !== 'number' || !(allowZero ? v >= 0 : v > 0) || v >= 1) {
     throw new ArgumentError(
-      `${who}: ${name} must be in ${allowZero ? '[0, 1)' : '(0, 1)'}, got ${JSON.stringify(v)}`,
+      `${who}: ${name} must be in ${allowZero ? '[0, 1)' : '(0, 1)'}, got ${fmt(v)}`,
     );
   }
   return v;
@@ -60,7 +60,7 @@ export function checkPositive(v: unknown, name: string, who: string, allowZero =
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || !(allowZero ? v >= 0 : v > 0))
     throw new ArgumentError(
-      `${who}: ${name} must be a finite number ${allowZero ? '>=' : '>'} 0, got ${JSON.stringify(v)}`,
+      `${who}: ${name} must be a finite number ${allowZero ? '>=' : '>'} 0, got ${fmt(v)}`,
     );
   return v;
 }

@@ -3,7 +3,7 @@ import { sum } from '../kernels/reduce.js';
 import { abs, square } from '../kernels/unary.js';
 import { ArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { checkArgs } from './schedules.js';
+import { checkArgs, fmt } from './schedules.js';
 
 /**
  * Weight regularizers (Keras `keras.regularizers`, TF.js `tf.regularizers.*`): a penalty of a weight
@@ -28,16 +28,14 @@ export class Regularizer {
   /** 'L1', 'L2' or 'L1L2', as Keras names the class. */
   readonly className: RegularizerConfig['className'];
 
-  /** Checks the factors (finite, >= 0). */
-  constructor(l1: number, l2: number, className: RegularizerConfig['className']) {
+  /** Checks the factors (finite, >= 0); `who` names the caller in errors (default the class name). */
+  constructor(l1: number, l2: number, className: RegularizerConfig['className'], who: string = className) {
     for (const [name, v] of [
       ['l1', l1],
       ['l2', l2],
     ] as const) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-        throw new ArgumentError(
-          `${className}: ${name} must be a finite number >= 0, got ${JSON.stringify(v)}`,
-        );
+        throw new ArgumentError(`${who}: ${name} must be a finite number >= 0, got ${fmt(v)}`);
     }
     this.l1 = l1;
     this.l2 = l2;
@@ -90,19 +88,19 @@ export interface L1L2Args {
 /** `l1 * sum(|x|)` (Keras `L1`, default 0.01). */
 export function l1(args: L1Args = {}): Regularizer {
   checkArgs<L1Args>(args, 'l1', { l1: true });
-  return new Regularizer(args.l1 ?? 0.01, 0, 'L1');
+  return new Regularizer(args.l1 ?? 0.01, 0, 'L1', 'l1');
 }
 
 /** `l2 * sum(x^2)` (Keras `L2`, default 0.01). */
 export function l2(args: L2Args = {}): Regularizer {
   checkArgs<L2Args>(args, 'l2', { l2: true });
-  return new Regularizer(0, args.l2 ?? 0.01, 'L2');
+  return new Regularizer(0, args.l2 ?? 0.01, 'L2', 'l2');
 }
 
 /** `l1 * sum(|x|) + l2 * sum(x^2)` (Keras `L1L2`; defaults 0.01 each as TF.js `l1l2`). */
 export function l1l2(args: L1L2Args = {}): Regularizer {
   checkArgs<L1L2Args>(args, 'l1l2', { l1: true, l2: true });
-  return new Regularizer(args.l1 ?? 0.01, args.l2 ?? 0.01, 'L1L2');
+  return new Regularizer(args.l1 ?? 0.01, args.l2 ?? 0.01, 'L1L2', 'l1l2');
 }
 
 /** A regularizer, its name ('l1', 'l2', 'l1l2'; Keras spellings 'L1', 'l1_l2' too) or its Keras config. */

@@ -14,6 +14,11 @@ export interface LearningRateSchedule {
   config?: Record<string, unknown>;
 }
 
+/** A value for an error message: numbers as JS prints them (Infinity, NaN), the rest as JSON. */
+export function fmt(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
 /** Rejects a non-object and unknown keys. */
 export function checkArgs<T>(args: unknown, who: string, keys: OptionKeys<T>): void {
   if (args === null || typeof args !== 'object' || Array.isArray(args))
@@ -23,19 +28,19 @@ export function checkArgs<T>(args: unknown, who: string, keys: OptionKeys<T>): v
 
 function positive(v: unknown, name: string, who: string): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
-    throw new ArgumentError(`${who}: ${name} must be a finite number > 0, got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`${who}: ${name} must be a finite number > 0, got ${fmt(v)}`);
   return v;
 }
 
 function nonNegative(v: unknown, name: string, who: string): number {
   if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))
-    throw new ArgumentError(`${who}: ${name} must be a finite number >= 0, got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`${who}: ${name} must be a finite number >= 0, got ${fmt(v)}`);
   return v;
 }
 
 function bool(v: unknown, name: string, who: string): boolean {
   if (typeof v !== 'boolean')
-    throw new ArgumentError(`${who}: ${name} must be a boolean, got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`${who}: ${name} must be a boolean, got ${fmt(v)}`);
   return v;
 }
 
