@@ -737,7 +737,7 @@ describe('audit and runtime checks', () => {
     m.compile({ optimizer: new SGD({ learningRate: () => Number.NaN }), loss: 'mse' });
     const before = Array.from(await m.weights[0].data());
     await expect(m.fit(t2(), t2(), { logSink: quiet })).rejects.toThrow(
-      /SGD: the learning-rate schedule returned NaN at step 0; it must return a finite number > 0/,
+      /SGD: the learning-rate schedule returned NaN at step 0; it must return a finite number >= 0/,
     );
     expect(Array.from(await m.weights[0].data())).toEqual(before);
     m.dispose();

@@ -136,10 +136,11 @@ export abstract class Optimizer {
   /** Applies one update to each variable from its gradient, then advances `iterations`. */
   applyGradients(grads: Map<Variable, Tensor> | Array<[Variable, Tensor]>): void {
     const lr = this.currentLearningRate();
-    // A schedule is user code: a NaN or negative rate would silently ruin every weight.
-    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) {
+    // A schedule is user code: a NaN or negative rate would silently ruin every weight. 0 is a
+    // legitimate rate (a warmup from 0, as Keras' CosineDecay allows).
+    if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) {
       throw new ArgumentError(
-        `${this.constructor.name}: the learning-rate schedule returned ${String(lr)} at step ${this.iterations}; it must return a finite number > 0`,
+        `${this.constructor.name}: the learning-rate schedule returned ${String(lr)} at step ${this.iterations}; it must return a finite number >= 0`,
       );
     }
     const pairs = [...(grads instanceof Map ? grads.entries() : grads)];
