@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fromKerasLayer, toKerasLayerConfig } from '../src/io/keras-layers.js';
 import {
   Conv1D,
   Conv2D,
@@ -161,5 +162,52 @@ describe('regularizers', () => {
     for (let i = 0; i < a.length; i++) expect(a[i] - b[i]).toBeCloseTo(-0.1 * 2 * 0.5 * k0[i], 5);
     for (const t of [m, ...two, x, y, y2]) t.dispose();
     expect(memory().numTensors).toBe(before);
+  });
+
+  it('Keras and TF.js layer configs carry regularizers both ways; unknown ones load without', () => {
+    const dense = fromKerasLayer('Dense', {
+      name: 'd',
+      units: 2,
+      kernel_regularizer: {
+        module: 'keras.regularizers',
+        class_name: 'L2',
+        config: { l2: 0.02 },
+        registered_name: null,
+      },
+      bias_regularizer: { class_name: 'L1L2', config: { l1: 0.1, l2: 0 } },
+    });
+    expect(dense).toEqual({
+      ok: {
+        className: 'Dense',
+        config: expect.objectContaining({
+          kernelRegularizer: { className: 'L2', config: { l2: 0.02 } },
+          biasRegularizer: { className: 'L1L2', config: { l1: 0.1, l2: 0 } },
+        }),
+      },
+    });
+    const layer = layerFromConfig(
+      (dense as { ok: { className: string; config: Record<string, unknown> } }).ok,
+    );
+    const back = toKerasLayerConfig('Dense', layer.getConfig());
+    expect(back.kernel_regularizer).toEqual({ class_name: 'L2', config: { l2: 0.02 } });
+    expect(back.bias_regularizer).toEqual({ class_name: 'L1L2', config: { l1: 0.1, l2: 0 } });
+    const dw = fromKerasLayer('DepthwiseConv2D', {
+      name: 'dw',
+      kernel_size: [3, 3],
+      depthwise_regularizer: { class_name: 'L1', config: { l1: 0.3 } },
+    });
+    expect((dw as { ok: { config: Record<string, unknown> } }).ok.config.kernelRegularizer).toEqual({
+      className: 'L1',
+      config: { l1: 0.3 },
+    });
+    const custom = fromKerasLayer('Conv2D', {
+      name: 'c',
+      filters: 1,
+      kernel_size: 1,
+      kernel_regularizer: { class_name: 'OrthogonalRegularizer', config: { factor: 0.01 } },
+    });
+    expect('ok' in custom && !('kernelRegularizer' in custom.ok.config)).toBe(true);
+    expect(toKerasLayerConfig('Conv2D', { kernelSize: [1, 1] }).kernel_regularizer).toBeNull();
+    layer.dispose();
   });
 });

@@ -6,6 +6,7 @@
  * layer in one error before any weight is read.
  */
 import type { InitializerName } from '../nn/initializers.js';
+import { getRegularizer, type RegularizerConfig } from '../nn/regularizers.js';
 
 /** A layer entry of a Keras model config (Keras 2, Keras 3 or TensorFlow.js). */
 export interface KerasLayerJson {
@@ -80,6 +81,25 @@ export function kerasInitializer(name: unknown): { class_name: string; config: R
   return { class_name: cls, config: cls === 'Zeros' || cls === 'Ones' ? {} : { seed: null } };
 }
 
+/**
+ * Keras / TF.js regularizer config (L1, L2, L1L2 with `class_name`) -> ours; anything else (none,
+ * a custom class) gives undefined, so the model still loads for inference.
+ */
+function regularizer(v: unknown): RegularizerConfig | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  try {
+    return getRegularizer(v)?.getConfig();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ours -> Keras `{ class_name, config }` (null when none). */
+function kerasRegularizer(r: unknown): { class_name: string; config: Record<string, unknown> } | null {
+  const ours = regularizer(r);
+  return ours ? { class_name: ours.className, config: { ...ours.config } } : null;
+}
+
 function pairOf(v: unknown): [number, number] | undefined {
   if (typeof v === 'number') return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every((d) => typeof d === 'number')) return [v[0], v[1]];
@@ -127,6 +147,7 @@ function convCommon(c: Record<string, unknown>, why: string[]): Record<string, u
     activation: checkActivation(c, why),
     useBias: c.use_bias ?? true,
     biasInitializer: initializer(c.bias_initializer),
+    biasRegularizer: regularizer(c.bias_regularizer),
   };
 }
 
@@ -138,16 +159,20 @@ const MAPPERS: Record<string, Mapper> = {
     useBias: c.use_bias ?? true,
     kernelInitializer: initializer(c.kernel_initializer),
     biasInitializer: initializer(c.bias_initializer),
+    kernelRegularizer: regularizer(c.kernel_regularizer),
+    biasRegularizer: regularizer(c.bias_regularizer),
   }),
   Conv2D: (c, why) => ({
     ...convCommon(c, why),
     filters: c.filters,
     kernelInitializer: initializer(c.kernel_initializer),
+    kernelRegularizer: regularizer(c.kernel_regularizer),
   }),
   DepthwiseConv2D: (c, why) => ({
     ...convCommon(c, why),
     depthMultiplier: c.depth_multiplier ?? 1,
     kernelInitializer: initializer(c.depthwise_initializer),
+    kernelRegularizer: regularizer(c.depthwise_regularizer),
   }),
   BatchNormalization: (c, why) => {
     const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
@@ -222,6 +247,7 @@ export function toKerasLayerConfig(className: string, c: Record<string, unknown>
     activation: c.activation,
     use_bias: c.useBias,
     bias_initializer: kerasInitializer(c.biasInitializer),
+    bias_regularizer: kerasRegularizer(c.biasRegularizer),
   });
   switch (className) {
     case 'Dense':
@@ -232,6 +258,8 @@ export function toKerasLayerConfig(className: string, c: Record<string, unknown>
         use_bias: c.useBias,
         kernel_initializer: kerasInitializer(c.kernelInitializer),
         bias_initializer: kerasInitializer(c.biasInitializer),
+        kernel_regularizer: kerasRegularizer(c.kernelRegularizer),
+        bias_regularizer: kerasRegularizer(c.biasRegularizer),
       };
     case 'Conv2D':
       return {
@@ -240,6 +268,7 @@ export function toKerasLayerConfig(className: string, c: Record<string, unknown>
         filters: c.filters,
         groups: 1,
         kernel_initializer: kerasInitializer(c.kernelInitializer),
+        kernel_regularizer: kerasRegularizer(c.kernelRegularizer),
       };
     case 'DepthwiseConv2D':
       return {
@@ -247,6 +276,7 @@ export function toKerasLayerConfig(className: string, c: Record<string, unknown>
         ...conv(),
         depth_multiplier: c.depthMultiplier,
         depthwise_initializer: kerasInitializer(c.kernelInitializer),
+        depthwise_regularizer: kerasRegularizer(c.kernelRegularizer),
       };
     case 'BatchNormalization':
       return {
