@@ -65,7 +65,7 @@ export interface SessionCase {
   group: string;
   op: string;
   shape: string;
-  unit: 'img/s' | 'tokens/s';
+  unit: 'img/s' | 'tokens/s' | 'steps/s';
   /** Images (tokens) per repetition. */
   work: number;
   /** Untimed repetitions per side after the check (default: --warmup). */

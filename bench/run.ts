@@ -22,6 +22,7 @@ import {
   SCALING_INFERENCE_CASES,
   type SessionCase,
 } from './model-cases.js';
+import { OPTIMIZER_CASES } from './optimizer-cases.js';
 import {
   assertSameAdapter,
   captureGpuErrors,
@@ -49,6 +50,7 @@ const ALL: AnyCase[] = [
   ...CASES,
   ...INFERENCE_CASES,
   ...TRAIN_CASES,
+  ...OPTIMIZER_CASES,
   ...TRANSFORMER_CASES,
   ...SCALING_CASES,
   ...SCALING_INFERENCE_CASES,
@@ -165,7 +167,9 @@ interface Row {
 
 /** GFLOP/s or GB/s (work in FLOPs or bytes), or images per second. */
 const rate = (c: AnyCase, ms: number) =>
-  c.unit === 'img/s' || c.unit === 'tokens/s' ? c.work / (ms / 1000) : c.work / (ms * 1e6);
+  c.unit === 'img/s' || c.unit === 'tokens/s' || c.unit === 'steps/s'
+    ? c.work / (ms / 1000)
+    : c.work / (ms * 1e6);
 
 const options = (args: Args, warmup = args.warmup, minReps?: number) => ({
   warmup,
