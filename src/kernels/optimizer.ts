@@ -178,6 +178,35 @@ const updateQuad = defineKernel({
   }`,
 });
 
+/** Clamp each gradient element to [-value, value]. */
+export interface ClipByValue {
+  /** 'value'. */
+  mode: 'value';
+  /** The bound. */
+  value: number;
+}
+
+/** Scale the gradient by value / denom (Keras clip_by_norm). */
+export interface ClipByNorm {
+  /** 'norm'. */
+  mode: 'norm';
+  /** The clip norm. */
+  value: number;
+  /** max(||g||, value), a 1-element tensor computed on the GPU. */
+  denom: Tensor;
+}
+
+/** Scale every gradient by one factor (Keras clip_by_global_norm). */
+export interface ClipByGlobalNorm {
+  /** 'global'. */
+  mode: 'global';
+  /** The factor, a 1-element tensor computed on the GPU. */
+  scale: Tensor;
+}
+
+/** Gradient clipping fused into the update kernel. */
+export type GradientClip = ClipByValue | ClipByNorm | ClipByGlobalNorm;
+
 export interface UpdateParams {
   /** Step size (Adam: the bias-corrected alpha). */
   lr: number;
@@ -194,10 +223,7 @@ export interface UpdateParams {
   /** Nadam's coefficients k1..k5 (see the kernel). */
   k?: readonly [number, number, number, number, number];
   /** Gradient clipping: by value, or by a norm-derived scalar in a 1-element tensor (see ClipMode). */
-  clip?:
-    | { mode: 'value'; value: number }
-    | { mode: 'norm'; value: number; denom: Tensor }
-    | { mode: 'global'; scale: Tensor };
+  clip?: GradientClip;
 }
 
 /** Updates `w` in place from `grad`, using and updating `slotVars` (velocity, moments...). */

@@ -1,3 +1,9 @@
+export type {
+  ClipByGlobalNorm,
+  ClipByNorm,
+  ClipByValue,
+  GradientClip,
+} from '../kernels/optimizer.js';
 export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
 export type { Batch, BatchSource, MultiBatch } from './batches.js';
 export { type Callback, History } from './callbacks.js';
@@ -124,6 +130,7 @@ export {
   type OptimizerArgs,
   SGD,
   type SGDArgs,
+  type StepParams,
 } from './optimizers.js';
 export {
   Adagrad,
@@ -147,6 +154,8 @@ export {
   l2,
   Regularizer,
   type RegularizerConfig,
+  type RegularizerFactories,
+  type RegularizerFactors,
   type RegularizerSpec,
   regularizers,
 } from './regularizers.js';

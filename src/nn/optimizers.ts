@@ -1,5 +1,5 @@
 import { add, div, maximum, minimum, mul, sub } from '../kernels/binary.js';
-import { applyUpdate, type UpdateParams, type UpdateRule } from '../kernels/optimizer.js';
+import { applyUpdate, type GradientClip, type UpdateRule } from '../kernels/optimizer.js';
 import { sum } from '../kernels/reduce.js';
 import { sqrt, square } from '../kernels/unary.js';
 import { fill } from '../tensor/creation.js';
@@ -48,9 +48,7 @@ function checkLr(lr: unknown, who: string): number | LearningRateSchedule {
 /** A number in [0, 1) (or (0, 1)), else an ArgumentError naming it. */
 export function checkUnit(v: unknown, name: string, who: string, allowZero = true): number {
   if (typeof v !== 'number' || !(allowZero ? v >= 0 : v > 0) || v >= 1) {
-    throw new ArgumentError(
-      `${who}: ${name} must be in ${allowZero ? '[0, 1)' : '(0, 1)'}, got ${fmt(v)}`,
-    );
+    throw new ArgumentError(`${who}: ${name} must be in ${allowZero ? '[0, 1)' : '(0, 1)'}, got ${fmt(v)}`);
   }
   return v;
 }
@@ -66,7 +64,14 @@ export function checkPositive(v: unknown, name: string, who: string, allowZero =
 }
 
 /** What the base class passes every update: the clip and the weight decay of this step. */
-export type StepParams = Pick<UpdateParams, 'clip' | 'weightDecay' | 'lr0'>;
+export interface StepParams {
+  /** The gradient clipping of this step, if any (see `Optimizer`). */
+  clip?: GradientClip;
+  /** Decoupled weight decay, if any. */
+  weightDecay?: number;
+  /** The step's learning rate (what the weight decay is scaled by). */
+  lr0?: number;
+}
 
 /**
  * Base optimizer: keeps slot variables per weight (created on first update) and applies every
@@ -109,6 +114,7 @@ export abstract class Optimizer {
   get learningRate(): number | LearningRateSchedule {
     return this.lr;
   }
+  /** Sets the learning rate (a positive number or a schedule). */
   set learningRate(v: number | LearningRateSchedule) {
     this.lr = checkLr(v, this.constructor.name);
   }

@@ -16,7 +16,15 @@ export interface RegularizerConfig {
   /** 'L1', 'L2' or 'L1L2'. */
   className: 'L1' | 'L2' | 'L1L2';
   /** The factors (Keras snake_case keys are the same: l1, l2). */
-  config: { l1?: number; l2?: number };
+  config: RegularizerFactors;
+}
+
+/** The factors in a regularizer config. */
+export interface RegularizerFactors {
+  /** The L1 factor (L1 and L1L2). */
+  l1?: number;
+  /** The L2 factor (L2 and L1L2). */
+  l2?: number;
 }
 
 /** `l1 * sum(|x|) + l2 * sum(x^2)` (Keras L1, L2 and L1L2; a factor of 0 leaves its term out). */
@@ -141,5 +149,15 @@ export function regularizerConfigs(
   return out;
 }
 
+/** The regularizer factories, grouped as TF.js's `tf.regularizers`. */
+export interface RegularizerFactories {
+  /** See `l1`. */
+  l1: typeof l1;
+  /** See `l2`. */
+  l2: typeof l2;
+  /** See `l1l2`. */
+  l1l2: typeof l1l2;
+}
+
 /** The factories as TF.js groups them: `regularizers.l2({ l2: 1e-4 })`. */
-export const regularizers = { l1, l2, l1l2 } as const;
+export const regularizers: RegularizerFactories = { l1, l2, l1l2 };
