@@ -71,6 +71,13 @@ const calls: BadCall[] = [
     'uProduct',
     '2',
   ),
+  bad(
+    'excludeFromWeightDecay',
+    'varNames not strings',
+    () => new api.AdamW().excludeFromWeightDecay({ varNames: [3 as never] }),
+    ArgumentError,
+    'varNames',
+  ),
   bad('RMSprop', 'rho of 1', () => new api.RMSprop({ rho: 1 }), ArgumentError, 'rho', '1'),
   bad(
     'RMSprop',

@@ -138,6 +138,23 @@ describe('optimizers against the float64 Keras formulas', () => {
       [new Float32Array(5)],
     ]);
     expectClose(decayed[0], [0.9, 1.8, 2.7, 3.6, 4.5], { atol: 1e-6, rtol: 1e-6 }, 'weight decay');
+    // excludeFromWeightDecay: by variable and by name pattern, as Keras.
+    const vs = ['dense/kernel', 'dense/bias', 'other/kernel'].map((name) => {
+      const t = tensor([1, 2]);
+      const v = variable(t, { name });
+      t.dispose();
+      return v;
+    });
+    const opt = new SGD({ learningRate: 0.5, weightDecay: 0.2 });
+    opt.excludeFromWeightDecay({ varList: [vs[2]], varNames: ['bias$'] });
+    const zero = tensor([0, 0]);
+    opt.applyGradients(vs.map((v) => [v, zero] as [typeof v, typeof zero]));
+    expect(await Promise.all(vs.map((v) => v.data()))).toEqual([
+      new Float32Array([0.9, 1.8]),
+      new Float32Array([1, 2]),
+      new Float32Array([1, 2]),
+    ]);
+    for (const t of [...vs, zero]) t.dispose();
   });
 });
 

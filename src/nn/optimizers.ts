@@ -93,6 +93,8 @@ export abstract class Optimizer {
   readonly globalClipnorm?: number;
   /** The optimizer's state per weight (momentum, Adam's moments), created on the first update. */
   protected readonly slots = new Map<Variable, Variable[]>();
+  private readonly noDecay = new Set<Variable>();
+  private noDecayNames: RegExp[] = [];
 
   /** Checks the learning rate and the base options (`who` names the class in errors). */
   constructor(args: OptimizerArgs, defaultLearningRate: number, who: string) {
@@ -136,6 +138,27 @@ export abstract class Optimizer {
     return 0;
   }
 
+  /**
+   * Keras `exclude_from_weight_decay`: the variables in `varList`, and those whose name matches
+   * (as a regular expression, anywhere) one of `varNames` (e.g. `['bias']`), get no weight decay.
+   */
+  excludeFromWeightDecay(args: { varList?: Variable[]; varNames?: string[] }): void {
+    const who = 'excludeFromWeightDecay';
+    checkArgs<{ varList?: Variable[]; varNames?: string[] }>(args, who, { varList: true, varNames: true });
+    const { varList = [], varNames = [] } = args;
+    if (!Array.isArray(varList) || !Array.isArray(varNames) || varNames.some((n) => typeof n !== 'string'))
+      throw new ArgumentError(
+        `${who}: varList must be an array of variables and varNames an array of strings, got ${JSON.stringify({ varList: typeof varList, varNames })}`,
+      );
+    this.noDecay.clear();
+    for (const v of varList) this.noDecay.add(v);
+    this.noDecayNames = varNames.map((n) => new RegExp(n));
+  }
+
+  private decays(w: Variable): boolean {
+    return !this.noDecay.has(w) && !this.noDecayNames.some((r) => r.test(w.name ?? ''));
+  }
+
   /** Runs once per step before the updates (Nadam advances its momentum-cache product here). */
   protected beforeStep(): void {}
 
@@ -166,7 +189,7 @@ export abstract class Optimizer {
         }
         const denom = this.clipnorm === undefined ? undefined : normDenominator(g, this.clipnorm);
         const step: StepParams = {
-          weightDecay: this.weightDecay,
+          weightDecay: this.weightDecay !== undefined && this.decays(w) ? this.weightDecay : undefined,
           lr0: lr,
           clip:
             denom && this.clipnorm !== undefined
