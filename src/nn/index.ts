@@ -1,7 +1,23 @@
 export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
 export type { Batch, BatchSource, MultiBatch } from './batches.js';
-export { type Callback, History } from './callbacks.js';
+export { BaseCallback, type Callback, History, type Logs } from './callbacks.js';
+export { CSVLogger, type CSVLoggerArgs, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks-io.js';
+export {
+  LambdaCallback,
+  type LambdaCallbackArgs,
+  LearningRateScheduler,
+  type LearningRateSchedulerArgs,
+  TerminateOnNaN,
+} from './callbacks-misc.js';
+export {
+  EarlyStopping,
+  type EarlyStoppingArgs,
+  type MonitorMode,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauArgs,
+} from './callbacks-monitor.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
+export type { ValidationFreq } from './epoch-steps.js';
 export type { SaveFormat, SaveOptions } from './export.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { setGraphFusion } from './fusion.js';
@@ -126,7 +142,7 @@ export {
   type SGDArgs,
 } from './optimizers.js';
 export type { LogSink, Verbose } from './progress.js';
-export { loadModel, type ModelSource } from './saving.js';
+export { type LoadModelOptions, loadModel, type ModelSource } from './saving.js';
 export { Sequential, type SequentialArgs } from './sequential.js';
 export type { FitArgs } from './training.js';
 export { type AssignOptions, assignWeights } from './weights.js';

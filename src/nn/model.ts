@@ -10,6 +10,7 @@ import { type EvaluateArgs, evaluate, type PredictArgs, predict } from './infere
 import { type CallArgs, Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
 import type { LossFn, LossName, MetricFn } from './losses.js';
 import { type LossSpec, type MetricSpec, type OutputSpec, resolveOutputs, type Tensors } from './multi-io.js';
+import { predictOnBatch, testOnBatch, trainOnBatch } from './on-batch.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
 import { loadModelWeights, saveModelWeights } from './saving.js';
 import { summaryLines } from './summary.js';
@@ -58,7 +59,12 @@ export abstract class Model extends Layer {
   }> = [];
   /** Loss, loss weight and metrics of each output, as `compile` resolved them. */
   outputSpecs: OutputSpec[] = [];
-  /** Set by a callback to stop `fit` after the current epoch (Keras `model.stop_training`). */
+  /** The arguments `compile` was last called with (saved with the model when they are names). */
+  compileArgs?: CompileArgs;
+  /**
+   * Set by a callback to stop `fit` (Keras `model.stop_training`): checked after each step, so the
+   * epoch ends there; its validation and `onEpochEnd` still run.
+   */
   stopTraining = false;
 
   constructor(args: LayerArgs = {}) {
@@ -136,6 +142,22 @@ export abstract class Model extends Layer {
     this.outputSpecs = specs;
     this.loss = specs[0].loss;
     this.metrics = specs[0].metrics;
+    this.compileArgs = { ...args };
+  }
+
+  /** One optimizer step on a batch (Keras `train_on_batch`): the loss, or [loss, ...metrics]. */
+  trainOnBatch(x: Tensors, y: Tensors): Promise<number | number[]> {
+    return trainOnBatch(this, x, y);
+  }
+
+  /** Loss and metrics of a batch in inference mode (Keras `test_on_batch`): the loss, or [loss, ...metrics]. */
+  testOnBatch(x: Tensors, y: Tensors): Promise<number | number[]> {
+    return testOnBatch(this, x, y);
+  }
+
+  /** The outputs for one batch, in inference mode (Keras `predict_on_batch`); synchronous. */
+  predictOnBatch<T extends Tensor | Tensor[] = Tensor>(x: Tensors): T {
+    return predictOnBatch(this, x) as T;
   }
 
   /**
@@ -182,7 +204,9 @@ export abstract class Model extends Layer {
 
   /**
    * Saves the model: `{ format: 'wgsl-nn' }` (default: model.json + model.safetensors), `'tfjs'`
-   * (a TensorFlow.js LayersModel folder) or `'keras'` (a Keras 3 `.keras` file). Node only.
+   * (a TensorFlow.js LayersModel folder) or `'keras'` (a Keras 3 `.keras` file). Node only. Saved to
+   * a folder in our format, a compiled model also gets its optimizer state and compile config
+   * (`includeOptimizer`, default true), so `loadModel(dir)` returns it compiled and `fit` continues.
    */
   async save(target: string, opts: SaveOptions = {}): Promise<void> {
     const { saveModel } = await import('./export.js');

@@ -22,7 +22,14 @@ import {
   requireCompiled,
   tensorBatches,
 } from './batches.js';
-import { type Callback, History } from './callbacks.js';
+import { type Callback, checkCallbacks, History, type Logs } from './callbacks.js';
+import {
+  checkValidationFreq,
+  EpochBatches,
+  shouldValidate,
+  takeBatches,
+  type ValidationFreq,
+} from './epoch-steps.js';
 import { evaluateBatches } from './inference.js';
 import type { Model } from './model.js';
 import { lossAndLogs, type Tensors } from './multi-io.js';
@@ -53,8 +60,16 @@ export interface FitArgs {
   initialEpoch?: number;
   /** Where the log goes (default: process.stdout). */
   logSink?: LogSink;
-  /** Steps per epoch when a dataset's length is unknown (for the progress bar only). */
+  /**
+   * Batches per epoch. The pass over the data then carries on into the next epoch and a new pass
+   * starts when it runs out (Keras 3): tensors are re-shuffled, a dataset is iterated again. An
+   * epoch ends early when its pass runs out. Without it, each epoch is one full pass.
+   */
   stepsPerEpoch?: number;
+  /** Validate after every N-th epoch (default 1), or after the listed epochs (1-based), as Keras. */
+  validationFreq?: ValidationFreq;
+  /** Batches of the validation data per validation (default: all of it). */
+  validationSteps?: number;
 }
 
 const FIT_KEYS: OptionKeys<FitArgs> = {
@@ -69,10 +84,12 @@ const FIT_KEYS: OptionKeys<FitArgs> = {
   initialEpoch: true,
   logSink: true,
   stepsPerEpoch: true,
+  validationFreq: true,
+  validationSteps: true,
 };
 
 /** One optimisation step; returns the loss and metric values of the batch. */
-async function trainStep(model: Model, b: Lists): Promise<Record<string, number>> {
+export async function trainStep(model: Model, b: Lists): Promise<Record<string, number>> {
   const vars = model.trainableWeights;
   let names: string[] = [];
   let values: Tensor[] = [];
@@ -113,9 +130,9 @@ export async function fit(
   const sink = checkSink(args.logSink, who);
   const verbose = checkVerbose(args.verbose ?? 'auto', who);
   const mode: 0 | 1 | 2 = verbose === 'auto' ? (sink.isTTY ? 1 : 2) : verbose;
-  const callbacks = args.callbacks ?? [];
-  if (!Array.isArray(callbacks) || callbacks.some((c) => c === null || typeof c !== 'object'))
-    throw new ArgumentError(`${who}: callbacks must be an array of callback objects`);
+  const callbacks = checkCallbacks(args.callbacks ?? [], who);
+  const validationFreq = checkValidationFreq(args.validationFreq, who);
+  if (args.validationSteps !== undefined) checkPositiveInt(args.validationSteps, 'validationSteps', who);
 
   let train: Lists | undefined;
   let valData: Lists | BatchSource | undefined;
@@ -159,9 +176,35 @@ export async function fit(
 
   const history = new History();
   const nTrain = train?.xs[0].shape[0];
-  const steps = nTrain !== undefined ? Math.ceil(nTrain / batchSize) : args.stepsPerEpoch;
-  history.params = { epochs, steps, batchSize, verbose: mode };
+  const passSteps = nTrain !== undefined ? Math.ceil(nTrain / batchSize) : undefined;
+  const steps =
+    args.stepsPerEpoch !== undefined && passSteps !== undefined
+      ? Math.min(args.stepsPerEpoch, passSteps)
+      : (args.stepsPerEpoch ?? passSteps);
+  history.params = { epochs, steps, batchSize, verbose: mode, doValidation: valData !== undefined };
+  for (const c of callbacks) {
+    c.setModel?.(model);
+    c.setParams?.(history.params);
+  }
+  const shuffle = args.shuffle ?? true;
+  const batches = new EpochBatches(
+    (epoch) =>
+      train
+        ? tensorBatches(
+            train,
+            batchSize,
+            shuffle
+              ? permutation(
+                  train.xs[0].shape[0],
+                  args.seed !== undefined ? (args.seed + epoch * 7919) >>> 0 : nextSeedValue(),
+                )
+              : undefined,
+          )
+        : listBatches(model, x as BatchSource, who),
+    args.stepsPerEpoch,
+  );
   model.stopTraining = false;
+  let lastLogs: Logs = {};
   try {
     for (const c of callbacks) await c.onTrainBegin?.();
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
@@ -170,18 +213,8 @@ export async function fit(
       const bar = mode > 0 ? new ProgressBar(steps, sink, mode as 1 | 2) : undefined;
       const avg = new Averager();
       let step = 0;
-      const shuffle = args.shuffle ?? true;
-      const order =
-        train && shuffle
-          ? permutation(
-              train.xs[0].shape[0],
-              args.seed !== undefined ? (args.seed + epoch * 7919) >>> 0 : nextSeedValue(),
-            )
-          : undefined;
-      const source = train
-        ? tensorBatches(train, batchSize, order)
-        : listBatches(model, x as BatchSource, who);
-      for await (const b of source) {
+      for await (const b of batches.epoch(epoch)) {
+        for (const c of callbacks) await c.onBatchBegin?.(step);
         let logs: Record<string, number>;
         try {
           logs = await trainStep(model, b);
@@ -192,20 +225,24 @@ export async function fit(
         step++;
         bar?.update(step, avg.result());
         for (const c of callbacks) await c.onBatchEnd?.(step - 1, logs);
+        if (model.stopTraining) break; // Keras 3: a callback may stop mid-epoch (TerminateOnNaN)
       }
       const epochLogs = avg.result();
-      if (valData) {
+      if (valData && shouldValidate(epoch, validationFreq)) {
         const src = isBatchSource(valData)
           ? listBatches(model, valData, `${who}: validationData`)
           : tensorBatches(valData, batchSize);
-        Object.assign(epochLogs, prefixed(await evaluateBatches(model, src), 'val_'));
+        const val = await evaluateBatches(model, takeBatches(src, args.validationSteps));
+        Object.assign(epochLogs, prefixed(val, 'val_'));
       }
       bar?.finish(step, epochLogs);
-      history.record(epoch, epochLogs);
       for (const c of callbacks) await c.onEpochEnd?.(epoch, epochLogs);
+      history.record(epoch, epochLogs); // after the callbacks, which may add entries (learning_rate)
+      lastLogs = epochLogs;
     }
-    for (const c of callbacks) await c.onTrainEnd?.(history.history as unknown as Record<string, number>);
+    for (const c of callbacks) await c.onTrainEnd?.(lastLogs);
   } finally {
+    await batches.close();
     for (const t of owned) t.dispose();
   }
   return history;
