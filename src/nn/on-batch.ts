@@ -1,3 +1,4 @@
+import { ArgumentError } from '../tensor/errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkData, forward, requireCompiled, tensorBatches } from './batches.js';
@@ -12,6 +13,11 @@ import { trainStep } from './training.js';
  */
 
 /** The loss alone when there is nothing else to log, else [loss, ...the other logs in order] (Keras, TF.js). */
+function checkY(y: unknown, who: string): void {
+  if (y === undefined || y === null)
+    throw new ArgumentError(`${who}: y (the targets) is required, got ${String(y)}`);
+}
+
 function scalarOrList(logs: Record<string, number>): number | number[] {
   const values = Object.values(logs);
   return values.length === 1 ? values[0] : values;
@@ -20,6 +26,7 @@ function scalarOrList(logs: Record<string, number>): number | number[] {
 /** One optimizer step on (x, y); resolves to the loss, or [loss, ...metrics]. */
 export async function trainOnBatch(model: Model, x: Tensors, y: Tensors): Promise<number | number[]> {
   requireCompiled(model, 'trainOnBatch');
+  checkY(y, 'trainOnBatch');
   const data = checkData(model, x, y, 'trainOnBatch');
   return scalarOrList(await trainStep(model, data));
 }
@@ -27,6 +34,7 @@ export async function trainOnBatch(model: Model, x: Tensors, y: Tensors): Promis
 /** The loss (and metrics) of (x, y) in inference mode: the loss, or [loss, ...metrics]. */
 export async function testOnBatch(model: Model, x: Tensors, y: Tensors): Promise<number | number[]> {
   requireCompiled(model, 'testOnBatch');
+  checkY(y, 'testOnBatch');
   const data = checkData(model, x, y, 'testOnBatch');
   // One batch holding every sample (sliced views the evaluation frees; the caller's stay).
   return scalarOrList(await evaluateBatches(model, tensorBatches(data, data.xs[0].shape[0])));
