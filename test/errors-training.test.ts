@@ -297,7 +297,7 @@ const calls = [
     'x',
     'y',
   ),
-  bad('testOnBatch', 'a missing y', () => model().testOnBatch(x(), never(undefined)), ArgumentError, 'y'),
+  bad('testOnBatch', 'a missing y', () => model().testOnBatch(x(), never(undefined)), ArgumentError, 'y (the targets) is required'),
   bad('predictOnBatch', 'a string x', () => model().predictOnBatch(never('x')), ArgumentError, 'x'),
   bad(
     'save',
