@@ -87,6 +87,14 @@ const calls = [
     'no model set',
   ),
   bad(
+    'EarlyStopping',
+    'a string minDelta',
+    () => new api.EarlyStopping(never({ minDelta: '0.1' })),
+    ArgumentError,
+    'minDelta',
+    'finite number, got "0.1"',
+  ),
+  bad(
     'ReduceLROnPlateau',
     'factor >= 1',
     () => new api.ReduceLROnPlateau({ factor: 1.5 }),
@@ -297,7 +305,13 @@ const calls = [
     'x',
     'y',
   ),
-  bad('testOnBatch', 'a missing y', () => model().testOnBatch(x(), never(undefined)), ArgumentError, 'y (the targets) is required'),
+  bad(
+    'testOnBatch',
+    'a missing y',
+    () => model().testOnBatch(x(), never(undefined)),
+    ArgumentError,
+    'y (the targets) is required',
+  ),
   bad('predictOnBatch', 'a string x', () => model().predictOnBatch(never('x')), ArgumentError, 'x'),
   bad(
     'save',

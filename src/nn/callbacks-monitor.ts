@@ -53,7 +53,7 @@ export function checkMode(v: unknown, who: string): MonitorMode {
 export function checkNumber(v: unknown, name: string, who: string, min = 0, integer = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)))
     throw new ArgumentError(
-      `${who}: ${name} must be a finite ${integer ? 'integer' : 'number'} >= ${min}, got ${JSON.stringify(v)}`,
+      `${who}: ${name} must be a finite ${integer ? 'integer' : 'number'}${min > -Infinity ? ` >= ${min}` : ''}, got ${JSON.stringify(v)}`,
     );
   return v;
 }
