@@ -354,6 +354,31 @@ describe('CSVLogger', () => {
   });
 });
 
+describe('CSVLogger with validationFreq', () => {
+  it('keeps val_ columns (NA) for epochs that did not validate', async () => {
+    const [x, y] = data(20, 12);
+    const m = build();
+    const file = join(dir, 'freq', 'log.tsv');
+    const h = await m.fit(x, y, {
+      epochs: 2,
+      batchSize: 10,
+      validationData: [x, y],
+      validationFreq: 2,
+      logSink: quiet,
+      callbacks: [new CSVLogger({ filename: file, separator: '\t' })],
+    });
+    const lines = readFileSync(file, 'utf8').split('\r\n');
+    expect(lines[0]).toBe('epoch\taccuracy\tloss\tval_accuracy\tval_loss');
+    expect(lines[1]).toBe(`0\t${h.history.accuracy[0]}\t${h.history.loss[0]}\tNA\tNA`);
+    expect(lines[2]).toBe(
+      `1\t${h.history.accuracy[1]}\t${h.history.loss[1]}\t${h.history.val_accuracy[0]}\t${h.history.val_loss[0]}`,
+    );
+    m.dispose();
+    x.dispose();
+    y.dispose();
+  });
+});
+
 describe('TerminateOnNaN', () => {
   it('stops at the first batch whose loss is NaN', async () => {
     const x = tensor(randArray(40 * 4, rng(9)), [40, 4]);
