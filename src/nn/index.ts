@@ -20,6 +20,28 @@ export {
 } from './layer.js';
 export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
 export {
+  AffineAugmentation,
+  type AffineLayerArgs,
+  type AffinePlan,
+  type ResampleOptions,
+} from './layers/affine-chain.js';
+export {
+  type ColorAugmentArgs,
+  RandomBrightness,
+  RandomContrast,
+  RandomCrop,
+  type RandomCropArgs,
+  RandomFlip,
+  type RandomFlipArgs,
+  RandomRotation,
+  type RandomRotationArgs,
+  RandomTranslation,
+  type RandomTranslationArgs,
+  RandomZoom,
+  type RandomZoomArgs,
+  type ResampleLayerArgs,
+} from './layers/augmentation.js';
+export {
   Activation,
   type ActivationArgs,
   Dropout,
@@ -91,6 +113,17 @@ export {
   type Pooling1DArgs,
   type Pooling2DArgs,
 } from './layers/pooling.js';
+export {
+  type AdaptData,
+  CenterCrop,
+  type CenterCropArgs,
+  Normalization,
+  type NormalizationArgs,
+  Rescaling,
+  type RescalingArgs,
+  Resizing,
+  type ResizingArgs,
+} from './layers/preprocessing.js';
 export {
   Cropping2D,
   type Cropping2DArgs,
