@@ -19,11 +19,11 @@ export {
   type SymShape,
 } from './layer.js';
 export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
-export {
+export type {
   AffineAugmentation,
-  type AffineLayerArgs,
-  type AffinePlan,
-  type ResampleOptions,
+  AffineLayerArgs,
+  AffinePlan,
+  ResampleOptions,
 } from './layers/affine-chain.js';
 export {
   type ColorAugmentArgs,

@@ -327,15 +327,16 @@ export function resizeBilinearAffine(
   window?: { y: number; x: number; h: number; w: number },
   interpolation: AffineInterpolation = 'bilinear',
 ): Tensor {
-  const win = window ?? { y: 0, x: 0, h: x.shape[1], w: x.shape[2] };
-  const sy = win.h / height;
-  const sx = win.w / width;
-  const t = upload(
-    Float32Array.from([sx, 0, win.x + 0.5 * sx - 0.5, 0, sy, win.y + 0.5 * sy - 0.5]),
-    [1, 6],
-    'float32',
-  );
-  return affineResample(x, t, { outputSize: [height, width], interpolation, fillMode: 'nearest' });
+  // The window is cut first so that the edge clamping happens at the window's edges, as TF's.
+  const [b, h, w, c] = x.shape;
+  const src =
+    window && (window.h !== h || window.w !== w)
+      ? slice(x, [0, window.y, window.x, 0], [b, window.h, window.w, c])
+      : x;
+  const sy = src.shape[1] / height;
+  const sx = src.shape[2] / width;
+  const t = upload(Float32Array.from([sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5]), [1, 6], 'float32');
+  return affineResample(src, t, { outputSize: [height, width], interpolation, fillMode: 'nearest' });
 }
 
 /** Options of RandomContrast and RandomBrightness. */
