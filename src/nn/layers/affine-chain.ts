@@ -206,7 +206,7 @@ export function checkResample(args: Record<string, unknown>, who: string): Resam
       `${who}: interpolation must be one of ${INTERPOLATIONS.join(', ')}, got ${JSON.stringify(interpolation)}`,
     );
   if (typeof fillValue !== 'number' || !Number.isFinite(fillValue))
-    throw new ArgumentError(`${who}: fillValue must be a finite number, got ${JSON.stringify(fillValue)}`);
+    throw new ArgumentError(`${who}: fillValue must be a finite number, got ${String(fillValue)}`);
   return { fillMode, interpolation, fillValue };
 }
 
