@@ -81,39 +81,64 @@ fn source(b: u32, px: u32, py: u32) -> vec2<f32> {
 }
 `;
 
-/** Splits the flat output index into (batch, row, column, channel) and the sampling point. */
-const locate = `  let k = i % p.c;
-  let px = (i / p.c) % p.outW;
-  let py = (i / (p.c * p.outW)) % p.outH;
-  let b = i / (p.c * p.outW * p.outH);
+/**
+ * One lane per output pixel: the sampling point, the tap offsets and weights are computed once and
+ * used for every channel (on lavapipe the index arithmetic, not the loads, dominated a lane per
+ * value). A tap outside the image in 'constant' mode has offset -1.
+ */
+const locate = (interp: AffineInterpolation) => `  let px = i % p.outW;
+  let py = (i / p.outW) % p.outH;
+  let b = i / (p.outW * p.outH);
   let s = source(b, px, py);
   let h = i32(p.inH);
   let w = i32(p.inW);
-  let base = b * p.inH * p.inW * p.c + k;`;
+  let base = i32(b * p.inH * p.inW * p.c);
+  let o = i * p.c;
+${
+  interp === 'nearest'
+    ? `  let t0 = tapOffset(base, i32(round(s.y)), i32(round(s.x)), h, w);`
+    : `  let f = floor(s);
+  let x0 = i32(f.x);
+  let y0 = i32(f.y);
+  let wx = s.x - f.x;
+  let wy = s.y - f.y;
+  let t00 = tapOffset(base, y0, x0, h, w);
+  let t01 = tapOffset(base, y0, x0 + 1, h, w);
+  let t10 = tapOffset(base, y0 + 1, x0, h, w);
+  let t11 = tapOffset(base, y0 + 1, x0 + 1, h, w);
+  let w00 = (1.0 - wy) * (1.0 - wx);
+  let w01 = (1.0 - wy) * wx;
+  let w10 = wy * (1.0 - wx);
+  let w11 = wy * wx;`
+}`;
+
+const tapOffset = `
+fn tapOffset(base: i32, iy: i32, ix: i32, h: i32, w: i32) -> i32 {
+  if (!inside(iy, h) || !inside(ix, w)) { return -1; }
+  return base + (fixIndex(iy, h) * w + fixIndex(ix, w)) * i32(p.c);
+}
+`;
 
 const forward = defineKernel<Consts, 'x' | 't' | 'out', keyof typeof UNIFORMS>({
   name: 'affine_resample',
   bindings: { x: 'read f32', t: 'read f32', out: 'rw f32' },
   uniforms: UNIFORMS,
   index: { total: 'n' },
-  helpers: (c) => `${helpers(c)}
-fn tap(base: u32, iy: i32, ix: i32, h: i32, w: i32) -> f32 {
-  if (!inside(iy, h) || !inside(ix, w)) { return p.fillValue; }
-  return x[base + (u32(fixIndex(iy, h)) * p.inW + u32(fixIndex(ix, w))) * p.c];
+  helpers: (c) => `${helpers(c)}${tapOffset}
+fn readTap(at: i32, k: u32) -> f32 {
+  if (at < 0) { return p.fillValue; }
+  return x[u32(at) + k];
 }
 `,
   body: ({ interp }) =>
     interp === 'nearest'
-      ? `${locate}
-  out[i] = tap(base, i32(round(s.y)), i32(round(s.x)), h, w);`
-      : `${locate}
-  let f = floor(s);
-  let x0 = i32(f.x);
-  let y0 = i32(f.y);
-  let wx = s.x - f.x;
-  let wy = s.y - f.y;
-  out[i] = (1.0 - wy) * ((1.0 - wx) * tap(base, y0, x0, h, w) + wx * tap(base, y0, x0 + 1, h, w))
-    + wy * ((1.0 - wx) * tap(base, y0 + 1, x0, h, w) + wx * tap(base, y0 + 1, x0 + 1, h, w));`,
+      ? `${locate(interp)}
+  for (var k = 0u; k < p.c; k++) { out[o + k] = readTap(t0, k); }`
+      : `${locate(interp)}
+  for (var k = 0u; k < p.c; k++) {
+    out[o + k] = (1.0 - wy) * ((1.0 - wx) * readTap(t00, k) + wx * readTap(t01, k))
+      + wy * ((1.0 - wx) * readTap(t10, k) + wx * readTap(t11, k));
+  }`,
 });
 
 const backward = defineKernel<Consts, 'dy' | 't' | 'dx', keyof typeof UNIFORMS>({
@@ -121,13 +146,13 @@ const backward = defineKernel<Consts, 'dy' | 't' | 'dx', keyof typeof UNIFORMS>(
   bindings: { dy: 'read f32', t: 'read f32', dx: 'rw atomic<u32>' },
   uniforms: UNIFORMS,
   index: { total: 'n' },
-  helpers: (c) => `${helpers(c)}
-fn scatter(base: u32, iy: i32, ix: i32, h: i32, w: i32, v: f32) {
-  if (v == 0.0 || !inside(iy, h) || !inside(ix, w)) { return; }
-  let at = base + (u32(fixIndex(iy, h)) * p.inW + u32(fixIndex(ix, w))) * p.c;
-  var old = atomicLoad(&dx[at]);
+  helpers: (c) => `${helpers(c)}${tapOffset}
+fn scatter(at: i32, v: f32) {
+  if (v == 0.0 || at < 0) { return; }
+  let a = u32(at);
+  var old = atomicLoad(&dx[a]);
   loop {
-    let r = atomicCompareExchangeWeak(&dx[at], old, bitcast<u32>(bitcast<f32>(old) + v));
+    let r = atomicCompareExchangeWeak(&dx[a], old, bitcast<u32>(bitcast<f32>(old) + v));
     if (r.exchanged) { break; }
     old = r.old_value;
   }
@@ -135,19 +160,17 @@ fn scatter(base: u32, iy: i32, ix: i32, h: i32, w: i32, v: f32) {
 `,
   body: ({ interp }) =>
     interp === 'nearest'
-      ? `${locate}
-  scatter(base, i32(round(s.y)), i32(round(s.x)), h, w, dy[i]);`
-      : `${locate}
-  let g = dy[i];
-  let f = floor(s);
-  let x0 = i32(f.x);
-  let y0 = i32(f.y);
-  let wx = s.x - f.x;
-  let wy = s.y - f.y;
-  scatter(base, y0, x0, h, w, g * (1.0 - wy) * (1.0 - wx));
-  scatter(base, y0, x0 + 1, h, w, g * (1.0 - wy) * wx);
-  scatter(base, y0 + 1, x0, h, w, g * wy * (1.0 - wx));
-  scatter(base, y0 + 1, x0 + 1, h, w, g * wy * wx);`,
+      ? `${locate(interp)}
+  for (var k = 0u; k < p.c; k++) { scatter(select(-1, t0 + i32(k), t0 >= 0), dy[o + k]); }`
+      : `${locate(interp)}
+  for (var k = 0u; k < p.c; k++) {
+    let g = dy[o + k];
+    let ki = i32(k);
+    scatter(select(-1, t00 + ki, t00 >= 0), g * w00);
+    scatter(select(-1, t01 + ki, t01 >= 0), g * w01);
+    scatter(select(-1, t10 + ki, t10 >= 0), g * w10);
+    scatter(select(-1, t11 + ki, t11 >= 0), g * w11);
+  }`,
 });
 
 const OPTION_KEYS = { outputSize: true, interpolation: true, fillMode: true, fillValue: true } as const;
@@ -206,7 +229,7 @@ export function affineResample(images: Tensor, transforms: Tensor, opts: AffineR
     throw new ShapeError(`${op}: images must be at least 1x1, got shape ${fmtShape(images.shape)}`);
   assertBindable(x4, op, 'images');
   const out = emptyTensor([b, size[0], size[1], c], 'float32');
-  const n = out.size;
+  const n = out.size === 0 ? 0 : b * size[0] * size[1];
   if (n > 0) {
     forward.run({
       constants: { mode: o.fillMode, interp: o.interpolation },
@@ -259,7 +282,7 @@ export function affineResampleGrad(
   assertBindable(dy, op, 'dy');
   const [inH, inW] = inputSize;
   const dx = zeros([b, inH, inW, c]);
-  const n = dy.size;
+  const n = dy.size === 0 ? 0 : b * outH * outW;
   if (n > 0) {
     backward.run({
       constants: { mode: o.fillMode, interp: o.interpolation },
