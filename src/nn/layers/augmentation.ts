@@ -257,8 +257,9 @@ function positiveInt(v: unknown, what: string, who: string): number {
 
 /**
  * Crops a random `height` x `width` window (one offset per batch, as Keras) in training when the
- * input is larger on both axes; otherwise (and at inference) Keras's fallback: a window at the
- * aspect-ratio-preserving offset, resized bilinearly to the target if its size differs.
+ * input is larger on both axes; otherwise, in training, Keras's fallback: a window at the
+ * aspect-ratio-preserving offset, resized bilinearly to the target if its size differs. At
+ * inference the images pass unchanged, as in Keras 3.15.
  */
 export class RandomCrop extends AffineAugmentation {
   static override readonly optionKeys: OptionKeys<RandomCropArgs> = {
@@ -292,7 +293,9 @@ export class RandomCrop extends AffineAugmentation {
     for (let i = 0; i < b; i++) rows.set([1, 0, x0, 0, 1, y0], i * 6);
     return { rows, outH: this.height, outW: this.width };
   }
-  override fallback(x: Tensor): Tensor {
+  override fallback(x: Tensor, training: boolean): Tensor {
+    // Keras 3 (3.15) returns the images unchanged at inference.
+    if (!training) return x;
     const [b, h, w, c] = x.shape;
     const ch = Math.max(Math.min(h, Math.trunc((w * this.height) / this.width)), 1);
     const cw = Math.max(Math.min(w, Math.trunc((h * this.width) / this.height)), 1);
@@ -335,7 +338,16 @@ export function resizeBilinearAffine(
       : x;
   const sy = src.shape[1] / height;
   const sx = src.shape[2] / width;
-  const t = upload(Float32Array.from([sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5]), [1, 6], 'float32');
+  // Nearest reads floor((x + 0.5) * scale) (tf and jax); the kernel rounds x_in = that - 0.5, half to
+  // even. Nudging x_in up by 1 / (4 * size) makes exact ties round up, as floor does, and moves no
+  // other point across a rounding boundary (their fractions are multiples of 1 / (2 * size)).
+  const ny = interpolation === 'nearest' ? 0.25 / height : 0;
+  const nx = interpolation === 'nearest' ? 0.25 / width : 0;
+  const t = upload(
+    Float32Array.from([sx, 0, 0.5 * sx - 0.5 + nx, 0, sy, 0.5 * sy - 0.5 + ny]),
+    [1, 6],
+    'float32',
+  );
   return affineResample(src, t, { outputSize: [height, width], interpolation, fillMode: 'nearest' });
 }
 
