@@ -114,11 +114,13 @@ export {
   type Pooling2DArgs,
 } from './layers/pooling.js';
 export {
+  type AdaptBatch,
   type AdaptData,
   CenterCrop,
   type CenterCropArgs,
   Normalization,
   type NormalizationArgs,
+  type Numbers,
   Rescaling,
   type RescalingArgs,
   Resizing,

@@ -26,8 +26,11 @@ import { fmtSym, Layer, single } from '../layer.js';
 
 /** How a chain reads the image: the options of its interpolating layers. */
 export interface ResampleOptions {
+  /** 'bilinear' or 'nearest'. */
   interpolation: AffineInterpolation;
+  /** How points outside the image are read. */
   fillMode: FillMode;
+  /** The value outside the image with fillMode 'constant'. */
   fillValue: number;
 }
 
@@ -35,7 +38,9 @@ export interface ResampleOptions {
 export interface AffinePlan {
   /** b rows of [a0, a1, a2, b0, b1, b2] (output pixel -> input pixel), flat. */
   rows: Float64Array;
+  /** Output height. */
   outH: number;
+  /** Output width. */
   outW: number;
   /** How to read between pixels; undefined when every map sends pixel centres onto pixel centres. */
   resample?: ResampleOptions;

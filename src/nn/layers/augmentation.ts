@@ -58,6 +58,7 @@ abstract class ResampleLayer extends AffineAugmentation {
   readonly resample: ResampleOptions;
   /** The seed given (undefined: the global sequence). */
   readonly seed?: number;
+  /** The layer's seeded uniform [0, 1) sequence. */
   protected readonly random: () => number;
   constructor(args: ResampleLayerArgs) {
     super(args);
@@ -65,6 +66,7 @@ abstract class ResampleLayer extends AffineAugmentation {
     this.random = makeRandom(this, args.seed);
     this.seed = args.seed;
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
@@ -112,6 +114,7 @@ export class RandomFlip extends AffineAugmentation {
     }
     return { rows, outH: h, outW: w };
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), mode: this.mode, ...(this.seed !== undefined ? { seed: this.seed } : {}) };
   }
@@ -149,6 +152,7 @@ export class RandomRotation extends ResampleLayer {
     }
     return { rows, outH: h, outW: w, resample: this.resample };
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), factor: this.factor };
   }
@@ -170,8 +174,9 @@ export class RandomZoom extends ResampleLayer {
     heightFactor: true,
     widthFactor: true,
   };
-  /** The factors as given. */
+  /** The vertical factor as given. */
   readonly heightFactor: number | [number, number];
+  /** The horizontal factor as given. */
   readonly widthFactor?: number | [number, number] | null;
   private readonly hRange: [number, number];
   private readonly wRange?: [number, number];
@@ -193,6 +198,7 @@ export class RandomZoom extends ResampleLayer {
       rows.set([zx[i], 0, ((w - 1) / 2) * (1 - zx[i]), 0, zy[i], ((h - 1) / 2) * (1 - zy[i])], i * 6);
     return { rows, outH: h, outW: w, resample: this.resample };
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor ?? null };
   }
@@ -214,8 +220,9 @@ export class RandomTranslation extends ResampleLayer {
     heightFactor: true,
     widthFactor: true,
   };
-  /** The factors as given. */
+  /** The vertical factor as given. */
   readonly heightFactor: number | [number, number];
+  /** The horizontal factor as given. */
   readonly widthFactor: number | [number, number];
   private readonly hRange: [number, number];
   private readonly wRange: [number, number];
@@ -235,6 +242,7 @@ export class RandomTranslation extends ResampleLayer {
     for (let i = 0; i < b; i++) rows.set([1, 0, -Math.fround(dx[i]), 0, 1, -Math.fround(dy[i])], i * 6);
     return { rows, outH: h, outW: w, resample: this.resample };
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
   }
@@ -267,8 +275,9 @@ export class RandomCrop extends AffineAugmentation {
     height: true,
     width: true,
   };
-  /** Output size. */
+  /** Output height. */
   readonly height: number;
+  /** Output width. */
   readonly width: number;
   /** The seed given. */
   readonly seed?: number;
@@ -308,6 +317,7 @@ export class RandomCrop extends AffineAugmentation {
     if (sh === this.height && sw === this.width) return win;
     return resizeBilinearAffine(win, this.height, this.width);
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),
@@ -373,7 +383,9 @@ abstract class ColorAugment extends Layer {
   readonly valueRange: [number, number];
   /** The seed given. */
   readonly seed?: number;
+  /** The layer's seeded uniform [0, 1) sequence. */
   protected readonly random: () => number;
+  /** The factor as [lower, upper]. */
   protected readonly range: [number, number];
   constructor(args: ColorAugmentArgs, bounds: [number, number]) {
     super(args);
@@ -399,6 +411,7 @@ abstract class ColorAugment extends Layer {
       'float32',
     );
   }
+  /** The options that recreate the layer. */
   override getConfig(): Record<string, unknown> {
     return {
       ...super.getConfig(),

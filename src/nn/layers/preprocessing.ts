@@ -18,7 +18,8 @@ import { resizeBilinearAffine } from './augmentation.js';
  * differentiable and can sit inside a model.
  */
 
-type Numbers = number | number[];
+/** A number, or one per channel / feature. */
+export type Numbers = number | number[];
 
 function checkNumbers(v: unknown, what: string, who: string): void {
   const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
@@ -79,7 +80,12 @@ export interface NormalizationArgs extends LayerArgs {
 }
 
 /** What `Normalization.adapt` reads: one tensor, or batches of tensors or of `{ xs }`. */
-export type AdaptData = Tensor | AsyncIterable<Tensor | { xs: Tensor }> | Iterable<Tensor | { xs: Tensor }>;
+export type AdaptData = Tensor | AsyncIterable<Tensor | AdaptBatch> | Iterable<Tensor | AdaptBatch>;
+/** A dataset batch `adapt` reads the inputs of. */
+export interface AdaptBatch {
+  /** The inputs (labels, if any, are ignored). */
+  xs: Tensor;
+}
 
 /** Keras 3 divides by max(sqrt(variance), epsilon) with epsilon = backend.epsilon(). */
 const EPSILON = 1e-7;
@@ -178,7 +184,7 @@ export class Normalization extends Layer {
    */
   async adapt(data: AdaptData): Promise<void> {
     const who = `Normalization '${this.name}'.adapt`;
-    const batches: AsyncIterable<Tensor | { xs: Tensor }> | Iterable<Tensor | { xs: Tensor }> =
+    const batches: AsyncIterable<Tensor | AdaptBatch> | Iterable<Tensor | AdaptBatch> =
       data instanceof Tensor ? [data] : data;
     if (
       batches === null ||
@@ -324,8 +330,9 @@ export class Resizing extends Layer {
     interpolation: true,
     cropToAspectRatio: true,
   };
-  /** Output size. */
+  /** Output height. */
   readonly height: number;
+  /** Output width. */
   readonly width: number;
   /** How pixels are read. */
   readonly interpolation: AffineInterpolation;
@@ -387,8 +394,9 @@ export class CenterCrop extends Layer {
     height: true,
     width: true,
   };
-  /** Output size. */
+  /** Output height. */
   readonly height: number;
+  /** Output width. */
   readonly width: number;
   constructor(args: CenterCropArgs) {
     super(args);
