@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { affineResample } from '../src/kernels/augment.js';
 import { type AffineAugmentation, seededRandom } from '../src/nn/layers/affine-chain.js';
 import {
+  Adam,
+  Conv2D,
+  Dense,
+  Flatten,
   input,
   type Layer,
   layerFromConfig,
@@ -14,6 +18,7 @@ import {
   RandomRotation,
   RandomTranslation,
   RandomZoom,
+  Rescaling,
   Sequential,
   type Tensor,
   tensor,
@@ -341,5 +346,44 @@ describe('affineResample of a flip is exact', () => {
       }),
     );
     expect(Array.from(values)).toEqual([x[1], x[0], x[3], x[2], x[5], x[4]]);
+  });
+});
+
+describe('in a model', () => {
+  it('fit trains through the augmentation layers (training mode), predict skips them, no leaks', async () => {
+    const n = 16;
+    const xs = tensor(randArray(n * 8 * 8 * 3, rng(21), 0, 255), [n, 8, 8, 3]);
+    const ys = tensor(
+      Int32Array.from({ length: n }, (_, i) => i % 2),
+      [n],
+      'int32',
+    );
+    const model = new Sequential({
+      layers: [
+        new Rescaling({ scale: 1 / 255, inputShape: [8, 8, 3] }),
+        new RandomFlip({ seed: 1 }),
+        new RandomRotation({ factor: 0.1, seed: 2 }),
+        new RandomZoom({ heightFactor: 0.1, seed: 3 }),
+        new RandomContrast({ factor: 0.2, valueRange: [0, 1], seed: 4 }),
+        new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu' }),
+        new Flatten(),
+        new Dense({ units: 2, activation: 'softmax' }),
+      ],
+    });
+    model.compile({ optimizer: new Adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+    await model.fit(xs, ys, { epochs: 1, batchSize: 8, verbose: 0 });
+    // after the optimizer made its slots: nothing more may stay behind
+    const before = memory().numTensors;
+    const h = await model.fit(xs, ys, { epochs: 3, batchSize: 8, verbose: 0 });
+    expect(h.history.loss.every((l) => Number.isFinite(l))).toBe(true);
+    const p1 = await model.predict(xs);
+    const p2 = await model.predict(xs);
+    expect(await p1.data()).toEqual(await p2.data());
+    p1.dispose();
+    p2.dispose();
+    expect(memory().numTensors).toBe(before);
+    model.dispose();
+    xs.dispose();
+    ys.dispose();
   });
 });
