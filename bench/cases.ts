@@ -4,6 +4,7 @@ import { add } from '../src/kernels/binary.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax } from '../src/kernels/softmax.js';
 import { dilatedConv2d } from '../src/nn/layers/conv-ops.js';
+import { augmentCase } from './augment-case.js';
 import { seededUniform } from './harness.js';
 import { matmulJs } from './jsbaseline.js';
 import type { Tf, TfTensor } from './peer-tfjs.js';
@@ -275,6 +276,8 @@ export const CASES: BenchCase[] = [
   // Dilation rate 2 (composed by space-to-batch), beside the undilated rows above.
   dilatedCase([64, 48, 48, 32], 3, 64, 2, false),
   dilatedCase([64, 48, 48, 144], 3, 1, 2, true),
+  // Flip + rotation + zoom of a batch of 64 at 192x192x3: our one composed resample vs TF.js's three passes.
+  augmentCase(),
 ];
 
 /**

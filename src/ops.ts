@@ -13,6 +13,13 @@ export {
 export { dotProductAttention } from './kernels/attention.js';
 export type { DotProductAttentionOptions } from './kernels/attention-args.js';
 export {
+  type AffineInterpolation,
+  type AffineResampleOptions,
+  affineResample,
+  affineResampleGrad,
+  type FillMode,
+} from './kernels/augment.js';
+export {
   type BatchNormTrainingResult,
   type BnActivation,
   batchNorm,

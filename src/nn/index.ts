@@ -35,6 +35,28 @@ export {
   type SymShape,
 } from './layer.js';
 export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
+export type {
+  AffineAugmentation,
+  AffineLayerArgs,
+  AffinePlan,
+  ResampleOptions,
+} from './layers/affine-chain.js';
+export {
+  type ColorAugmentArgs,
+  RandomBrightness,
+  RandomContrast,
+  RandomCrop,
+  type RandomCropArgs,
+  RandomFlip,
+  type RandomFlipArgs,
+  RandomRotation,
+  type RandomRotationArgs,
+  RandomTranslation,
+  type RandomTranslationArgs,
+  RandomZoom,
+  type RandomZoomArgs,
+  type ResampleLayerArgs,
+} from './layers/augmentation.js';
 export {
   Activation,
   type ActivationArgs,
@@ -107,6 +129,19 @@ export {
   type Pooling1DArgs,
   type Pooling2DArgs,
 } from './layers/pooling.js';
+export {
+  type AdaptBatch,
+  type AdaptData,
+  CenterCrop,
+  type CenterCropArgs,
+  Normalization,
+  type NormalizationArgs,
+  type Numbers,
+  Rescaling,
+  type RescalingArgs,
+  Resizing,
+  type ResizingArgs,
+} from './layers/preprocessing.js';
 export {
   Cropping2D,
   type Cropping2DArgs,

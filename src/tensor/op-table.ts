@@ -173,6 +173,15 @@ export interface OpAttrs
   oneHot: { depth: number; onValue: number; offValue: number };
   unsortedSegmentSum: { numSegments: number };
   resizeBilinear: { size: [number, number]; cropToAspectRatio: boolean; padToAspectRatio: boolean };
+  affineResample: {
+    interpolation: 'bilinear' | 'nearest';
+    fillMode: 'reflect' | 'wrap' | 'constant' | 'nearest';
+  };
+  affineResampleGrad: {
+    interpolation: 'bilinear' | 'nearest';
+    fillMode: 'reflect' | 'wrap' | 'constant' | 'nearest';
+    outputSize: [number, number];
+  };
 }
 
 /** Every op name of the table. */
