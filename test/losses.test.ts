@@ -38,9 +38,27 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'binaryCrossentropy', make: (o) => binaryCrossentropy(o), opts: {}, target: 'binary', pred: 'prob' },
-  { name: 'binaryCrossentropy', make: (o) => binaryCrossentropy(o), opts: { labelSmoothing: 0.2 }, target: 'prob', pred: 'prob' },
-  { name: 'binaryCrossentropy', make: (o) => binaryCrossentropy(o), opts: { fromLogits: true }, target: 'binary', pred: 'logits' },
+  {
+    name: 'binaryCrossentropy',
+    make: (o) => binaryCrossentropy(o),
+    opts: {},
+    target: 'binary',
+    pred: 'prob',
+  },
+  {
+    name: 'binaryCrossentropy',
+    make: (o) => binaryCrossentropy(o),
+    opts: { labelSmoothing: 0.2 },
+    target: 'prob',
+    pred: 'prob',
+  },
+  {
+    name: 'binaryCrossentropy',
+    make: (o) => binaryCrossentropy(o),
+    opts: { fromLogits: true },
+    target: 'binary',
+    pred: 'logits',
+  },
   {
     name: 'binaryCrossentropy',
     make: (o) => binaryCrossentropy(o),
@@ -48,7 +66,13 @@ const cases: Case[] = [
     target: 'prob',
     pred: 'logits',
   },
-  { name: 'categoricalCrossentropy', make: (o) => categoricalCrossentropy(o), opts: {}, target: 'onehot', pred: 'softmax' },
+  {
+    name: 'categoricalCrossentropy',
+    make: (o) => categoricalCrossentropy(o),
+    opts: {},
+    target: 'onehot',
+    pred: 'softmax',
+  },
   {
     name: 'categoricalCrossentropy',
     make: (o) => categoricalCrossentropy(o),
@@ -63,12 +87,30 @@ const cases: Case[] = [
     target: 'sparse',
     pred: 'logits',
   },
-  { name: 'sparseCategoricalCrossentropy', make: (o) => sparseCategoricalCrossentropy(o), opts: {}, target: 'sparse', pred: 'softmax' },
+  {
+    name: 'sparseCategoricalCrossentropy',
+    make: (o) => sparseCategoricalCrossentropy(o),
+    opts: {},
+    target: 'sparse',
+    pred: 'softmax',
+  },
   { name: 'meanSquaredError', make: () => meanSquaredError(), opts: {}, target: 'real', pred: 'real' },
   { name: 'meanAbsoluteError', make: () => meanAbsoluteError(), opts: {}, target: 'real', pred: 'real' },
   { name: 'huber', make: () => huber(), opts: {}, target: 'real', pred: 'real' },
-  { name: 'huber', make: (o) => huber({ delta: o.delta }), opts: { delta: 0.3 }, target: 'real', pred: 'real' },
-  { name: 'kullbackLeiblerDivergence', make: () => kullbackLeiblerDivergence(), opts: {}, target: 'dist', pred: 'softmax' },
+  {
+    name: 'huber',
+    make: (o) => huber({ delta: o.delta }),
+    opts: { delta: 0.3 },
+    target: 'real',
+    pred: 'real',
+  },
+  {
+    name: 'kullbackLeiblerDivergence',
+    make: () => kullbackLeiblerDivergence(),
+    opts: {},
+    target: 'dist',
+    pred: 'softmax',
+  },
   { name: 'hinge', make: () => hinge(), opts: {}, target: 'binary', pred: 'real' },
   { name: 'hinge', make: () => hinge(), opts: {}, target: 'real', pred: 'real' },
   { name: 'categoricalHinge', make: () => categoricalHinge(), opts: {}, target: 'onehot', pred: 'real' },
@@ -101,7 +143,8 @@ function data(k: Case, b: number, c: number, r: () => number, edge: boolean) {
   const labels = randInts(b, r, 0, c);
   let t: Float32Array | Int32Array;
   if (k.target === 'sparse') t = labels;
-  else if (k.target === 'onehot') t = Float32Array.from({ length: n }, (_, i) => (labels[Math.floor(i / c)] === i % c ? 1 : 0));
+  else if (k.target === 'onehot')
+    t = Float32Array.from({ length: n }, (_, i) => (labels[Math.floor(i / c)] === i % c ? 1 : 0));
   else if (k.target === 'binary') t = Float32Array.from({ length: n }, () => (r() < 0.5 ? 0 : 1));
   else if (k.target === 'dist') t = softmaxRows(randArray(n, r, -2, 2), c);
   else if (k.target === 'prob') t = randArray(n, r, 0, 1);

@@ -30,7 +30,12 @@ export function sigmoidCe(z: number, x: number, s = 0): number {
 }
 
 /** Per-sample losses of the elementwise losses: the mean over the last axis of `term`. */
-function lastMean(t: ArrayLike<number>, p: ArrayLike<number>, c: number, term: (t: number, p: number) => number) {
+function lastMean(
+  t: ArrayLike<number>,
+  p: ArrayLike<number>,
+  c: number,
+  term: (t: number, p: number) => number,
+) {
   const rt = rows(t, c);
   return rows(p, c).map((r, i) => r.reduce((s, v, j) => s + term(rt[i][j], v), 0) / c);
 }
@@ -91,9 +96,15 @@ export function lossOracle(
         sw,
       );
     case 'meanSquaredError':
-      return reduce(lastMean(t, p, c, (a, b) => (b - a) ** 2), sw);
+      return reduce(
+        lastMean(t, p, c, (a, b) => (b - a) ** 2),
+        sw,
+      );
     case 'meanAbsoluteError':
-      return reduce(lastMean(t, p, c, (a, b) => Math.abs(b - a)), sw);
+      return reduce(
+        lastMean(t, p, c, (a, b) => Math.abs(b - a)),
+        sw,
+      );
     case 'huber': {
       const d = opts.delta ?? 1;
       return reduce(
@@ -114,7 +125,10 @@ export function lossOracle(
       );
     case 'hinge': {
       const binary = Array.from(t).every((v) => v === 0 || v === 1);
-      return reduce(lastMean(t, p, c, (a, b) => Math.max(1 - (binary ? 2 * a - 1 : a) * b, 0)), sw);
+      return reduce(
+        lastMean(t, p, c, (a, b) => Math.max(1 - (binary ? 2 * a - 1 : a) * b, 0)),
+        sw,
+      );
     }
     case 'categoricalHinge': {
       const rt = rows(t, c);
