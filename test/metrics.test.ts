@@ -2,17 +2,14 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   AUC,
-  type BatchSource,
   BinaryAccuracy,
   binaryCrossentropy,
   CategoricalAccuracy,
   categoricalCrossentropy,
   categoricalHinge,
-  Dense,
   hinge,
   huber,
   kullbackLeiblerDivergence,
-  type LogSink,
   type LossFn,
   Mean,
   MeanAbsoluteError,
@@ -24,8 +21,6 @@ import {
   memory,
   Precision,
   Recall,
-  Sequential,
-  SGD,
   SparseCategoricalAccuracy,
   SparseTopKCategoricalAccuracy,
   sparseCategoricalCrossentropy,
@@ -35,7 +30,6 @@ import {
   tidy,
 } from '../src/index.js';
 import { randArray, randInts, rng } from './helpers.js';
-import { lossOracle } from './oracle/losses.js';
 import { metricOracle } from './oracle/metrics.js';
 
 /*

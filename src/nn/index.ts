@@ -102,7 +102,6 @@ export {
   type UpSampling2DArgs,
 } from './layers/reshaping.js';
 export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
-export { lossKind } from './loss-reduce.js';
 export {
   type BinaryCrossentropyArgs,
   binaryCrossentropy,
