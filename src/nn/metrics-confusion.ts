@@ -27,9 +27,13 @@ const NEG_INF = -1e10;
 abstract class ConfusionMetric extends Metric {
   /** The thresholds (a prediction above one counts as positive there). */
   protected readonly thresholds: Float32Array;
+  /** Weighted true positives at each threshold. */
   protected tp: Float64Array;
+  /** Weighted false positives at each threshold. */
   protected fp: Float64Array;
+  /** Weighted count of positive labels. */
   protected pos = 0;
+  /** Weighted count of negative labels. */
   protected negs = 0;
 
   constructor(
