@@ -121,7 +121,7 @@ export class MeanMetricWrapper extends Metric {
       sampleWeight === undefined ? undefined : sampleWeightVector(sampleWeight, b, this.constructor.name);
     if (v.rank === 0) {
       const wsum = w ? sum(w) : b;
-      return statVector([typeof wsum === 'number' ? mul(v, wsum) : mul(v, wsum), wsum]);
+      return statVector([mul(v, wsum), wsum]);
     }
     return w ? statVector([sum(mul(v, w)), sum(w)]) : statVector([sum(v), b]);
   }
