@@ -51,7 +51,7 @@ export { cast } from './kernels/cast.js';
 export { concat, stack, tile } from './kernels/concat.js';
 export { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from './kernels/conv.js';
 export type { ConvOptions, Padding as ConvPadding, Strides } from './kernels/conv-args.js';
-export { sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
+export { sigmoidCrossEntropyWithLogits, sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
 export {
   depthwiseConv2d,
   depthwiseConv2dBackpropFilter,

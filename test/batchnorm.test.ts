@@ -135,7 +135,6 @@ describe('batchNormTraining', () => {
     });
   });
 
-
   it('one statistics pass stays exact far from zero and with an uneven last part', async () => {
     // Mean 1000, unit spread: sum and sum-of-squares in float32 would lose the variance entirely
     // (1e6 * rows against a spread of rows); shifted part sums + Chan's update keep it. 1003 rows

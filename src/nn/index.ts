@@ -1,5 +1,5 @@
 export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
-export type { Batch, BatchSource, MultiBatch } from './batches.js';
+export type { Batch, BatchSource, ClassWeight, MultiBatch } from './batches.js';
 export { BaseCallback, type Callback, History, type Logs } from './callbacks.js';
 export { CSVLogger, type CSVLoggerArgs, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks-io.js';
 export {
@@ -154,18 +154,49 @@ export {
 } from './layers/reshaping.js';
 export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
 export {
-  categoricalAccuracy,
+  type BinaryCrossentropyArgs,
+  binaryCrossentropy,
+  type CrossentropyArgs,
   categoricalCrossentropy,
   getLoss,
   type LossFn,
   type LossName,
-  type MetricFn,
-  meanSquaredError,
-  sparseCategoricalAccuracy,
+  type SparseCrossentropyArgs,
   sparseCategoricalCrossentropy,
 } from './losses.js';
+export {
+  categoricalHinge,
+  type HuberArgs,
+  hinge,
+  huber,
+  kullbackLeiblerDivergence,
+  kullbackLeiblerDivergence as kld,
+  meanAbsoluteError,
+  meanSquaredError,
+} from './losses-more.js';
+export {
+  BinaryAccuracy,
+  type BinaryAccuracyArgs,
+  CategoricalAccuracy,
+  categoricalAccuracy,
+  Mean,
+  MeanAbsoluteError,
+  type MeanArgs,
+  MeanMetricWrapper,
+  MeanSquaredError,
+  Metric,
+  type MetricArgs,
+  type MetricFn,
+  SparseCategoricalAccuracy,
+  SparseTopKCategoricalAccuracy,
+  sparseCategoricalAccuracy,
+  type TopKArgs,
+  TopKCategoricalAccuracy,
+} from './metrics.js';
+export { AUC, type AUCArgs, Precision, type PrecisionArgs, Recall } from './metrics-confusion.js';
+export { getMetric } from './metrics-get.js';
 export { type CompileArgs, Model } from './model.js';
-export type { LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
+export type { CompiledMetric, LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
 export {
   Adam,
   type AdamArgs,

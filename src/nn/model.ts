@@ -8,11 +8,20 @@ import type { History } from './callbacks.js';
 import type { SaveOptions } from './export.js';
 import { type EvaluateArgs, evaluate, type PredictArgs, predict } from './inference.js';
 import { type CallArgs, Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
-import type { LossFn, LossName, MetricFn } from './losses.js';
-import { type LossSpec, type MetricSpec, type OutputSpec, resolveOutputs, type Tensors } from './multi-io.js';
+import type { LossFn, LossName } from './losses.js';
+import type { MetricFn } from './metrics.js';
+import {
+  type CompiledMetric,
+  type LossSpec,
+  type MetricSpec,
+  type OutputSpec,
+  resolveOutputs,
+  type Tensors,
+} from './multi-io.js';
 import { predictOnBatch, testOnBatch, trainOnBatch } from './on-batch.js';
 import { getOptimizer, type Optimizer } from './optimizers.js';
 import { loadModelWeights, saveModelWeights } from './saving.js';
+import { stepMetricsOf } from './step-metrics.js';
 import { summaryLines } from './summary.js';
 import { type FitArgs, fit } from './training.js';
 
@@ -32,6 +41,15 @@ export interface CompileArgs {
     | Array<string | MetricFn>
     | Array<MetricSpec | MetricSpec[]>
     | Record<string, MetricSpec | MetricSpec[]>;
+  /**
+   * Metrics that the sample weights (and class weights) apply to (Keras 3 `weighted_metrics`; the
+   * plain `metrics` ignore them). Same forms as `metrics`; a name already in `metrics` logs as
+   * `weighted_<name>`.
+   */
+  weightedMetrics?:
+    | Array<string | MetricFn>
+    | Array<MetricSpec | MetricSpec[]>
+    | Record<string, MetricSpec | MetricSpec[]>;
 }
 
 const COMPILE_KEYS: OptionKeys<CompileArgs> = {
@@ -39,6 +57,7 @@ const COMPILE_KEYS: OptionKeys<CompileArgs> = {
   loss: true,
   lossWeights: true,
   metrics: true,
+  weightedMetrics: true,
 };
 
 /**
@@ -50,13 +69,8 @@ export abstract class Model extends Layer {
   optimizer?: Optimizer;
   /** The loss set by `compile`. */
   loss?: LossFn;
-  /** The metrics set by `compile`, with their names. */
-  metrics: Array<{
-    /** The name in logs and `history` (`accuracy`, `val_accuracy`). */
-    name: string;
-    /** Computes the metric of a batch. */
-    fn: MetricFn;
-  }> = [];
+  /** The metrics of the first output set by `compile`, with their log names and their state. */
+  metrics: CompiledMetric[] = [];
   /** Loss, loss weight and metrics of each output, as `compile` resolved them. */
   outputSpecs: OutputSpec[] = [];
   /** The arguments `compile` was last called with (saved with the model when they are names). */
@@ -135,9 +149,19 @@ export abstract class Model extends Layer {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
     checkOptions(args, COMPILE_KEYS, 'compile');
-    if (args.metrics !== undefined && (args.metrics === null || typeof args.metrics !== 'object'))
-      throw new ArgumentError(`compile: metrics must be an array, got ${JSON.stringify(args.metrics)}`);
-    const specs = resolveOutputs(this.outputNames, args.loss, args.lossWeights, args.metrics);
+    for (const k of ['metrics', 'weightedMetrics'] as const) {
+      const m = args[k];
+      if (m !== undefined && (m === null || typeof m !== 'object'))
+        throw new ArgumentError(`compile: ${k} must be an array or an object, got ${JSON.stringify(m)}`);
+    }
+    const specs = resolveOutputs(
+      this.outputNames,
+      args.loss,
+      args.lossWeights,
+      args.metrics,
+      'compile',
+      args.weightedMetrics,
+    );
     this.optimizer = getOptimizer(args.optimizer);
     this.outputSpecs = specs;
     this.loss = specs[0].loss;
@@ -158,6 +182,11 @@ export abstract class Model extends Layer {
   /** The outputs for one batch, in inference mode (Keras `predict_on_batch`); synchronous. */
   predictOnBatch<T extends Tensor | Tensor[] = Tensor>(x: Tensors): T {
     return predictOnBatch(this, x) as T;
+  }
+
+  /** Clears the loss trackers and the metrics' state (Keras `reset_metrics`). */
+  resetMetrics(): void {
+    stepMetricsOf(this.outputSpecs).reset();
   }
 
   /**

@@ -28,6 +28,7 @@ export async function trainOnBatch(model: Model, x: Tensors, y: Tensors): Promis
   requireCompiled(model, 'trainOnBatch');
   checkY(y, 'trainOnBatch');
   const data = checkData(model, x, y, 'trainOnBatch');
+  model.resetMetrics(); // Keras reset_metrics=True: the values of this batch only
   return scalarOrList(await trainStep(model, data));
 }
 

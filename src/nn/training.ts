@@ -6,19 +6,20 @@ import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  Averager,
   type BatchSource,
+  type ClassWeight,
+  checkClassWeight,
   checkData,
   checkPositiveInt,
   checkSink,
   checkVerbose,
+  classSampleWeights,
   disposeBatch,
   forward,
   isBatchSource,
   type Lists,
   listBatches,
   permutation,
-  readLogs,
   requireCompiled,
   tensorBatches,
 } from './batches.js';
@@ -32,9 +33,10 @@ import {
 } from './epoch-steps.js';
 import { evaluateBatches } from './inference.js';
 import type { Model } from './model.js';
-import { lossAndLogs, type Tensors } from './multi-io.js';
+import type { Tensors } from './multi-io.js';
 import type { LogSink } from './progress.js';
 import { ProgressBar, type Verbose } from './progress.js';
+import { readStep, stepMetricsOf, stepTensors } from './step-metrics.js';
 
 export type { Batch, BatchSource, MultiBatch } from './batches.js';
 
@@ -46,8 +48,8 @@ export interface FitArgs {
   batchSize?: number;
   /** Fraction of the (tensor) data held out for validation: the last samples, as Keras. */
   validationSplit?: number;
-  /** [x, y] (each a tensor, a list or an object keyed by layer name) or a dataset. */
-  validationData?: [Tensors, Tensors] | BatchSource;
+  /** [x, y] or [x, y, sampleWeight] (x, y each a tensor, a list or an object keyed by layer name) or a dataset. */
+  validationData?: [Tensors, Tensors] | [Tensors, Tensors, Tensor] | BatchSource;
   /** Shuffle tensor data each epoch (default true). */
   shuffle?: boolean;
   /** Seed of the per-epoch shuffles (default: the global sequence, see `setSeed`). */
@@ -70,6 +72,18 @@ export interface FitArgs {
   validationFreq?: ValidationFreq;
   /** Batches of the validation data per validation (default: all of it). */
   validationSteps?: number;
+  /**
+   * Per-sample weights `[n]` for tensor data (Keras `sample_weight`): they weight the loss
+   * (sum(l_i w_i) / batch size) and the `weightedMetrics`. A dataset's batches bring their own
+   * (`{ xs, ys, sampleWeight }`).
+   */
+  sampleWeight?: Tensor;
+  /**
+   * Class index -> weight (Keras `class_weight`; single-output models): each sample weighs its
+   * class's weight (integer label, or argmax of a one-hot label; unlisted classes weigh 1). Not
+   * together with sample weights.
+   */
+  classWeight?: ClassWeight;
 }
 
 const FIT_KEYS: OptionKeys<FitArgs> = {
@@ -86,22 +100,31 @@ const FIT_KEYS: OptionKeys<FitArgs> = {
   stepsPerEpoch: true,
   validationFreq: true,
   validationSteps: true,
+  sampleWeight: true,
+  classWeight: true,
 };
 
-/** One optimisation step; returns the loss and metric values of the batch. */
+/**
+ * One optimisation step on a batch (with its sample weights `b.sw`, if any); the loss and metrics
+ * are added to the model's metric state (one readback) and the running values are returned, as
+ * Keras' logs at each step. `model.resetMetrics()` starts them afresh.
+ */
 export async function trainStep(model: Model, b: Lists): Promise<Record<string, number>> {
   const vars = model.trainableWeights;
-  let names: string[] = [];
-  let values: Tensor[] = [];
+  let parts: Tensor[] = [];
   const { value, grads } = variableGrads(() => {
-    const { loss, logs } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, true));
-    names = logs.map(([k]) => k);
-    values = logs.map(([, t]) => keep(t));
-    return loss;
+    const st = stepTensors(model.outputSpecs, b.ys, forward(model, b.xs, true), b.sw);
+    parts = st.parts.map((t) => keep(t));
+    return st.loss;
   }, vars);
-  model.optimizer!.applyGradients(grads);
-  for (const g of grads.values()) g.dispose();
-  return readLogs([value, ...values], names);
+  try {
+    model.optimizer!.applyGradients(grads);
+  } finally {
+    for (const g of grads.values()) g.dispose();
+  }
+  const sm = stepMetricsOf(model.outputSpecs);
+  await readStep(sm, value, parts, b.xs[0].shape[0]);
+  return sm.logs();
 }
 
 export async function fit(
@@ -134,12 +157,29 @@ export async function fit(
   const validationFreq = checkValidationFreq(args.validationFreq, who);
   if (args.validationSteps !== undefined) checkPositiveInt(args.validationSteps, 'validationSteps', who);
 
+  let classTable: Float32Array | undefined;
+  if (args.classWeight !== undefined) {
+    classTable = checkClassWeight(args.classWeight, who);
+    if (model.outputNames.length > 1)
+      throw new ArgumentError(`${who}: classWeight is only supported for models with a single output`);
+    if (args.sampleWeight !== undefined)
+      throw new ArgumentError(`${who}: give classWeight or sampleWeight, not both (Keras)`);
+  }
+  if (fromDataset && args.sampleWeight !== undefined)
+    throw new ArgumentError(
+      `${who}: sampleWeight is for tensor data; a dataset's batches bring their own ({ xs, ys, sampleWeight })`,
+    );
+
   let train: Lists | undefined;
   let valData: Lists | BatchSource | undefined;
   const owned: Tensor[] = [];
   if (!fromDataset) {
     if (y === undefined) throw new ArgumentError(`${who}: y is required when x is not a dataset`);
-    train = checkData(model, x, y, who);
+    train = checkData(model, x, y, who, undefined, args.sampleWeight);
+    if (classTable) {
+      train = { ...train, sw: classSampleWeights(classTable, train.ys[0]) };
+      owned.push(train.sw!);
+    }
     const split = args.validationSplit ?? 0;
     if (typeof split !== 'number' || split < 0 || split >= 1) {
       throw new ArgumentError(`${who}: validationSplit must be in [0, 1), got ${JSON.stringify(split)}`);
@@ -157,6 +197,15 @@ export async function fit(
       train = { xs: all.xs.map(cut(0, nTrain)), ys: all.ys.map(cut(0, nTrain)) };
       valData = { xs: all.xs.map(cut(nTrain, n - nTrain)), ys: all.ys.map(cut(nTrain, n - nTrain)) };
       owned.push(...train.xs, ...train.ys, ...valData.xs, ...valData.ys);
+      if (all.sw) {
+        // Keras splits the sample weights too (class weights do not apply to validation).
+        train.sw = cut(0, nTrain)(all.sw);
+        owned.push(train.sw);
+        if (!classTable) {
+          valData.sw = cut(nTrain, n - nTrain)(all.sw);
+          owned.push(valData.sw);
+        }
+      }
     }
   } else if (args.validationSplit) {
     throw new ArgumentError(
@@ -166,11 +215,11 @@ export async function fit(
   if (args.validationData !== undefined && valData === undefined) {
     const v = args.validationData;
     if (isBatchSource(v)) valData = v;
-    else if (Array.isArray(v) && v.length === 2)
-      valData = checkData(model, v[0], v[1], `${who}: validationData`);
+    else if (Array.isArray(v) && (v.length === 2 || v.length === 3))
+      valData = checkData(model, v[0], v[1], `${who}: validationData`, undefined, v[2]);
     else
       throw new ArgumentError(
-        `${who}: validationData must be [x, y] or a dataset of { xs, ys } batches, got ${v === null ? 'null' : typeof v}`,
+        `${who}: validationData must be [x, y], [x, y, sampleWeight] or a dataset of { xs, ys } batches, got ${v === null ? 'null' : typeof v}`,
       );
   }
 
@@ -211,23 +260,28 @@ export async function fit(
       for (const c of callbacks) await c.onEpochBegin?.(epoch);
       if (mode > 0) sink.write(`Epoch ${epoch + 1}/${epochs}\n`);
       const bar = mode > 0 ? new ProgressBar(steps, sink, mode as 1 | 2) : undefined;
-      const avg = new Averager();
+      const metrics = stepMetricsOf(model.outputSpecs);
+      metrics.reset();
       let step = 0;
       for await (const b of batches.epoch(epoch)) {
         for (const c of callbacks) await c.onBatchBegin?.(step);
         let logs: Record<string, number>;
         try {
+          if (classTable && !train) {
+            if (b.sw)
+              throw new ArgumentError(`${who}: give classWeight or batch sample weights, not both (Keras)`);
+            b.sw = classSampleWeights(classTable, b.ys[0]);
+          }
           logs = await trainStep(model, b);
         } finally {
           disposeBatch(b);
         }
-        avg.add(logs, b.xs[0].shape[0]);
         step++;
-        bar?.update(step, avg.result());
+        bar?.update(step, logs);
         for (const c of callbacks) await c.onBatchEnd?.(step - 1, logs);
         if (model.stopTraining) break; // Keras 3: a callback may stop mid-epoch (TerminateOnNaN)
       }
-      const epochLogs = avg.result();
+      const epochLogs = metrics.logs();
       if (valData && shouldValidate(epoch, validationFreq)) {
         const src = isBatchSource(valData)
           ? listBatches(model, valData, `${who}: validationData`)

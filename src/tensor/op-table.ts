@@ -122,6 +122,8 @@ export interface OpAttrs
     Plain<'globalAvgPool' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad'>,
     Reductions {
   leakyRelu: { alpha: number };
+  sigmoidCrossEntropy: { labelSmoothing: number };
+  sigmoidCrossEntropyGrad: { labelSmoothing: number };
   activation: { kind: ExtActivation };
   activationGrad: { kind: ExtActivation };
   layerNorm: { epsilon: number; normRank: number; hasGamma: boolean; hasBeta: boolean };
