@@ -1,9 +1,10 @@
 import type * as TF from '@tensorflow/tfjs-core';
-import { batchNorm, conv2d, depthwiseConv2d, fill, type Tensor } from '../src/index.js';
+import { batchNorm, batchNormTraining, conv2d, depthwiseConv2d, fill, type Tensor } from '../src/index.js';
 import { add } from '../src/kernels/binary.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax } from '../src/kernels/softmax.js';
 import { dilatedConv2d } from '../src/nn/layers/conv-ops.js';
+import { augmentCase } from './augment-case.js';
 import { seededUniform } from './harness.js';
 import { matmulJs } from './jsbaseline.js';
 import type { Tf, TfTensor } from './peer-tfjs.js';
@@ -183,6 +184,36 @@ function batchNormCase(xShape: number[]): BenchCase {
 }
 
 /**
+ * Training batch norm (batch statistics, then normalize with relu6 as MobileNetV2's blocks do);
+ * bytes = x read once + y written, the least any implementation moves (ours reads x twice: one
+ * statistics pass, one normalize pass). TF.js: tf.moments + tf.batchNorm + tf.relu6.
+ */
+function batchNormTrainingCase(xShape: number[]): BenchCase {
+  const size = xShape.reduce((a, b) => a * b, 1);
+  const c = xShape[xShape.length - 1];
+  const axes = xShape.slice(0, -1).map((_, i) => i);
+  return {
+    group: 'conv',
+    op: 'batchNormTraining',
+    shape: `${fmtDims(xShape)} batch statistics + relu6`,
+    unit: 'GB/s',
+    work: 2 * size * F32,
+    atol: 2e-5,
+    rtol: 2e-5,
+    inputs: () => [
+      { shape: xShape, data: seededUniform(size, 61, -3, 3) },
+      { shape: [c], data: seededUniform(c, 67, -1, 1) }, // offset (beta)
+      { shape: [c], data: seededUniform(c, 71, 0.5, 2) }, // scale (gamma)
+    ],
+    ours: ([x, o, s]) => batchNormTraining(x, s, o, 1e-3, 'relu6').y,
+    peer: (tf, [x, o, s]) => {
+      const m = tf.moments(x, axes);
+      return tf.relu6(tf.batchNorm(x, m.mean, m.variance, o as TF.Tensor1D, s as TF.Tensor1D, 1e-3));
+    },
+  };
+}
+
+/**
  * Dilated convolutions, composed by space-to-batch (src/nn/layers/conv-ops.ts), against TF.js'
  * dilated kernels; FLOPs count the real taps only, as for conv2d.
  */
@@ -241,9 +272,12 @@ export const CASES: BenchCase[] = [
   depthwiseCase([64, 48, 48, 144], 1),
   depthwiseCase([64, 48, 48, 144], 2),
   batchNormCase([64, 48, 48, 144]),
+  batchNormTrainingCase([64, 48, 48, 144]),
   // Dilation rate 2 (composed by space-to-batch), beside the undilated rows above.
   dilatedCase([64, 48, 48, 32], 3, 64, 2, false),
   dilatedCase([64, 48, 48, 144], 3, 1, 2, true),
+  // Flip + rotation + zoom of a batch of 64 at 192x192x3: our one composed resample vs TF.js's three passes.
+  augmentCase(),
 ];
 
 /**

@@ -52,7 +52,8 @@ export {
   tuneCacheLocation,
   tunedWinners,
 } from './kernels/autotune.js';
-export type { Precision } from './kernels/matmul-f16.js';
+// The matmul precision type is exported as MatmulPrecision: `Precision` is the Keras metric class (src/nn/metrics-confusion.ts).
+export type { Precision as MatmulPrecision } from './kernels/matmul-f16.js';
 export * from './nn/index.js';
 export * from './ops.js';
 export * from './tensor/index.js';

@@ -13,6 +13,13 @@ export {
 export { dotProductAttention } from './kernels/attention.js';
 export type { DotProductAttentionOptions } from './kernels/attention-args.js';
 export {
+  type AffineInterpolation,
+  type AffineResampleOptions,
+  affineResample,
+  affineResampleGrad,
+  type FillMode,
+} from './kernels/augment.js';
+export {
   type BatchNormTrainingResult,
   type BnActivation,
   batchNorm,
@@ -44,7 +51,7 @@ export { cast } from './kernels/cast.js';
 export { concat, stack, tile } from './kernels/concat.js';
 export { conv2d, conv2dBackpropFilter, conv2dBackpropInput } from './kernels/conv.js';
 export type { ConvOptions, Padding as ConvPadding, Strides } from './kernels/conv-args.js';
-export { sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
+export { sigmoidCrossEntropyWithLogits, sparseSoftmaxCrossEntropy } from './kernels/crossentropy.js';
 export {
   depthwiseConv2d,
   depthwiseConv2dBackpropFilter,

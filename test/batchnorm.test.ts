@@ -135,6 +135,23 @@ describe('batchNormTraining', () => {
     });
   });
 
+  it('one statistics pass stays exact far from zero and with an uneven last part', async () => {
+    // Mean 1000, unit spread: sum and sum-of-squares in float32 would lose the variance entirely
+    // (1e6 * rows against a spread of rows); shifted part sums + Chan's update keep it. 1003 rows
+    // of 5 channels split into parts of unequal length (the last one shorter).
+    const rows = 1003;
+    const shape = [rows, 5];
+    const r = rng(11);
+    const xd = Float32Array.from({ length: rows * 5 }, (_, i) => 1000 + (i % 5) * 0.5 + (r() - 0.5) * 3);
+    const { mean, variance } = batchNormTraining(tensor(xd, shape));
+    const mom = momentsRef(xd, 5);
+    expectClose(await mean.data(), mom.mean, { atol: 0, rtol: 1e-6 });
+    expectClose(await variance.data(), mom.variance, { atol: 0, rtol: 2e-4 });
+    // A constant channel: variance exactly 0, never negative.
+    const flat = batchNormTraining(tensor(new Float32Array(4 * 33).fill(7.25), [33, 4]));
+    expect(Array.from(await flat.variance.data())).toEqual([0, 0, 0, 0]);
+    expect(Array.from(await flat.mean.data())).toEqual([7.25, 7.25, 7.25, 7.25]);
+  });
   it('records y with the statistics and rejects bad arguments', () => {
     const recs: OpRecord[] = [];
     const prev = setRecorder((rec) => recs.push(rec));

@@ -378,9 +378,9 @@ const training: BadCall[] = [
   bad(
     'getLoss',
     'an unknown loss',
-    () => getLoss('hinge'),
+    () => getLoss('log_cosh_typo'),
     ArgumentError,
-    'unknown loss "hinge"',
+    'unknown loss "log_cosh_typo"',
     'meanSquaredError',
   ),
   bad(

@@ -13,6 +13,7 @@ import {
   inverseTimeDecay,
   type LogSink,
   loadCheckpoint,
+  loadModel,
   memory,
   Nadam,
   type Optimizer,
@@ -269,6 +270,58 @@ describe('configs and checkpoints', () => {
       const b = build(make());
       await loadCheckpoint(b, path);
       await fitSteps(b, 2);
+      const wa = await Promise.all(a.weights.map((w) => w.data()));
+      const wb = await Promise.all(b.weights.map((w) => w.data()));
+      expect(wb).toEqual(wa);
+      a.dispose();
+      b.dispose();
+    }
+    x.dispose();
+    y.dispose();
+  });
+
+  it('model.save(dir) and loadModel(dir) resume every new optimizer and schedule exactly', async () => {
+    const x = tensor(randArray(16 * 5, rng(2)), [16, 5]);
+    const y = tensor(randArray(16 * 2, rng(3)), [16, 2]);
+    const makes: Make[] = [
+      () =>
+        new Nadam({
+          learningRate: cosineDecay({
+            initialLearningRate: 0,
+            decaySteps: 5,
+            warmupTarget: 0.01,
+            warmupSteps: 2,
+          }),
+        }),
+      () =>
+        new RMSprop({
+          momentum: 0.5,
+          centered: true,
+          clipnorm: 1,
+          learningRate: polynomialDecay({ initialLearningRate: 0.01, decaySteps: 4 }),
+        }),
+      () =>
+        new AdamW({
+          amsgrad: true,
+          learningRate: piecewiseConstantDecay({ boundaries: [2], values: [0.01, 0.005] }),
+        }),
+      () =>
+        new Adagrad({
+          initialAccumulatorValue: 0.3,
+          learningRate: inverseTimeDecay({ initialLearningRate: 0.05, decaySteps: 2, decayRate: 1 }),
+        }),
+    ];
+    for (const make of makes) {
+      const fitSteps = (m: Sequential, n: number) =>
+        m.fit(x, y, { epochs: n, batchSize: 16, shuffle: false, logSink: quiet });
+      const a = build(make());
+      await fitSteps(a, 3);
+      const path = join(dir, 'saved');
+      await a.save(path);
+      await fitSteps(a, 2);
+      const b = await loadModel(path);
+      expect(b.optimizer!.getConfig()).toEqual(a.optimizer!.getConfig());
+      await fitSteps(b as Sequential, 2);
       const wa = await Promise.all(a.weights.map((w) => w.data()));
       const wb = await Promise.all(b.weights.map((w) => w.data()));
       expect(wb).toEqual(wa);

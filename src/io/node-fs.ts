@@ -1,5 +1,5 @@
 // Node's fs, behind a module of our own so browser bundles can replace it (scripts/build.mjs).
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 
 export async function readTextFile(path: string | URL): Promise<string> {
   return readFile(path, 'utf8');
@@ -22,4 +22,9 @@ export async function listDirectory(path: string | URL): Promise<string[] | unde
 
 export async function makeDirectory(path: string): Promise<void> {
   await mkdir(path, { recursive: true });
+}
+
+/** Removes the file `path` if it exists. */
+export async function removeFile(path: string): Promise<void> {
+  await rm(path, { force: true });
 }

@@ -4,6 +4,7 @@ import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { act4, activationWgsl } from './activation.js';
 import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
+import { channelMoments, gradSums, type Layout, layoutOf, read, rw, T } from './batchnorm-stats.js';
 import { defineKernel } from './program.js';
 import { tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
@@ -41,26 +42,6 @@ function batchNormTask(l: Layout): Omit<TuneTask<'batchNorm'>, 'family' | 'cls'>
   };
 }
 
-interface Layout {
-  rows: number;
-  c: number;
-  vec: boolean;
-  /** Channel groups: c / 4 or c. */
-  cq: number;
-}
-
-function layoutOf(x: Tensor): Layout {
-  const c = x.shape[x.rank - 1];
-  const vec = c % 4 === 0;
-  return { rows: c === 0 ? 0 : x.size / c, c, vec, cq: vec ? c / 4 : c };
-}
-
-const T = (vec: boolean) => (vec ? 'vec4f' : 'f32');
-
-/** A read binding of channel values: vec4f quads or f32 channels. */
-const read = (vec: boolean) => `read ${T(vec)}` as const;
-const rw = (vec: boolean) => `rw ${T(vec)}` as const;
-
 // ---------------------------------------------------------------------------------------------
 // Kernels.
 
@@ -93,61 +74,6 @@ const normalizeKernel = defineKernel({
     let j = r * p.C + c;
     y[j] = ${(k.vec ? act4 : activationWgsl)(k.act, 'fma(x[j], s, t)')};
   }`,
-});
-
-type SumMode = 'sum' | 'sqdev' | 'grad';
-
-/** The accumulation step of each partial-sum mode (x[j], dy[j] at row r, channel c). */
-const PARTIAL_LOAD: Record<SumMode, string> = {
-  sum: '    a0 += x[j];',
-  sqdev: '    let d = x[j] - m;\n    a0 = fma(d, d, a0);',
-  grad: '    let g = dy[j];\n    a0 += g;\n    a1 = fma(g, x[j] - m, a1);',
-};
-
-/**
- * Per-part channel sums: 'sum' of x, 'sqdev' sum of (x - mean)^2, 'grad' sums of dy and of
- * dy * (x - mean) (two slices). part[(k * parts + q) * C + c] for slice k and part q.
- */
-const partialKernel = defineKernel({
-  name: 'batchnorm_partial',
-  bindings: (k: { vec: boolean; mode: SumMode }) => ({
-    x: read(k.vec),
-    part: rw(k.vec),
-    mean: k.mode === 'sum' ? undefined : read(k.vec),
-    dy: k.mode === 'grad' ? read(k.vec) : undefined,
-  }),
-  uniforms: { rows: 'u32', C: 'u32', per: 'u32', n: 'u32', parts: 'u32' },
-  workgroupSize: 64,
-  index: { total: 'n' },
-  body: (k) => `  let c = i % p.C;
-  let q = i / p.C;
-  let r0 = q * p.per;
-  let r1 = min(r0 + p.per, p.rows);
-  ${k.mode === 'sum' ? '' : 'let m = mean[c];'}
-  var a0 = ${T(k.vec)}(0.0);
-  var a1 = ${T(k.vec)}(0.0);
-  for (var r = r0; r < r1; r++) {
-    let j = r * p.C + c;
-${PARTIAL_LOAD[k.mode]}
-  }
-  part[q * p.C + c] = a0;
-  ${k.mode === 'grad' ? 'part[(p.parts + q) * p.C + c] = a1;' : ''}`,
-});
-
-/** out[k * C + c] = scale * sum over parts of part[(k * parts + q) * C + c]. */
-const finishKernel = defineKernel({
-  name: 'batchnorm_finish',
-  bindings: (k: { vec: boolean }) => ({ part: read(k.vec), o: rw(k.vec) }),
-  uniforms: { C: 'u32', parts: 'u32', n: 'u32', scale: 'f32' },
-  workgroupSize: 64,
-  builtins: ['gid'],
-  body: (k) => `  let i = gid.x;
-  if (i >= p.n) { return; }
-  let c = i % p.C;
-  let base = (i / p.C) * p.parts * p.C + c;
-  var s = ${T(k.vec)}(0.0);
-  for (var q = 0u; q < p.parts; q++) { s += part[base + q * p.C]; }
-  o[i] = s * p.scale;`,
 });
 
 /** dx = gamma * inv * (dy - sum(dy) / rows - (x - mean) * inv^2 * sum(dy * (x - mean)) / rows). */
@@ -216,33 +142,6 @@ const movingKernel = defineKernel({
 
 function lanes(l: Layout, per: number): number {
   return Math.ceil(l.rows / per) * l.cq;
-}
-
-/** Channel sums of x (or dy, x for 'grad'), scaled: [C] or, for 'grad', [2, C]. */
-function channelSums(mode: SumMode, l: Layout, x: Tensor, mean?: Tensor, dy?: Tensor): Tensor {
-  // About 2048 lanes in all (every lavapipe thread busy), at least 16 rows each.
-  const parts = Math.max(1, Math.min(Math.ceil(2048 / l.cq), Math.ceil(l.rows / 16)));
-  const per = Math.ceil(l.rows / parts);
-  const used = Math.ceil(l.rows / per);
-  const slices = mode === 'grad' ? 2 : 1;
-  const part = emptyTensor([slices, used, l.c], 'float32');
-  const n = used * l.cq;
-  partialKernel.run({
-    constants: { vec: l.vec, mode },
-    buffers: { x, part, mean, dy },
-    uniforms: { rows: l.rows, C: l.cq, per, n, parts: used },
-    workgroups: grid(n, 64),
-  });
-  const out = emptyTensor(slices === 2 ? [2, l.c] : [l.c], 'float32');
-  const m = slices * l.cq;
-  finishKernel.run({
-    constants: { vec: l.vec },
-    buffers: { part, o: out },
-    uniforms: { C: l.cq, parts: used, n: m, scale: mode === 'grad' ? 1 : 1 / l.rows },
-    workgroups: [Math.ceil(m / 64)],
-  });
-  part.dispose();
-  return out;
 }
 
 function normalize(
@@ -359,8 +258,9 @@ export function batchNormTraining(
   if (l.rows === 0) {
     throw new ShapeError(`${op}: x ${fmtShape(x.shape)} has no rows to take batch statistics over`);
   }
-  const mean = channelSums('sum', l, x);
-  const variance = channelSums('sqdev', l, x, mean);
+  // One statistics pass (mean and M2 per part, combined per channel), then one normalize pass
+  // with the activation: x is read twice in all.
+  const { mean, variance } = channelMoments(l, x);
   const y = normalize(l, x, mean, variance, eps, beta, gamma, activation);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   recordOp(op, inputs, y, { epsilon: eps, mean, variance, hasGamma: !!gamma, hasBeta: !!beta, activation });
@@ -399,7 +299,7 @@ export function batchNormGrad(
   const eps = checkEps(epsilon, op);
   if (l.rows === 0) throw new ShapeError(`${op}: x ${fmtShape(x.shape)} has no rows`);
   // sums[0] = sum(dy), sums[1] = sum(dy * (x - mean)).
-  const sums = channelSums('grad', l, x, mean, dy);
+  const sums = gradSums(l, x, mean, dy);
   const dx = emptyTensor(x.shape, 'float32');
   const per = rowsPerLane(l);
   const n = lanes(l, per);

@@ -2,6 +2,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { defineGpuCheck } from '../tensor/gpu-checks.js';
 import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { elementwise } from './elementwise.js';
 import { defineKernel } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, grid } from './util.js';
 
@@ -123,4 +124,82 @@ export function sparseSoftmaxCrossEntropyGrad(labels: Tensor, logits: Tensor, dy
       workgroups: grid(rows, 64),
     });
   return recordOp(op, [labels, logits, dy], out);
+}
+
+/**
+ * Fused sigmoid cross-entropy from logits, elementwise: with z = labels * (1 - s) + s / 2 (label
+ * smoothing s), loss = max(x, 0) - x * z + log1p(exp(-|x|)), which neither overflows nor loses the
+ * small losses of saturated logits (TensorFlow's `sigmoid_cross_entropy_with_logits`).
+ */
+const SIGMOID_CE_HELPERS = `
+fn smooth_(z: f32, s: f32) -> f32 { return z * (1.0 - s) + 0.5 * s; }
+// log(1 + e) accurate for small e (1 + e rounds; the ratio corrects it: Goldberg, 1991).
+fn log1p_(e: f32) -> f32 {
+  let u = 1.0 + e;
+  return select(log(u) * (e / (u - 1.0)), e, u == 1.0);
+}`;
+
+function checkSigmoidCe(labels: Tensor, logits: Tensor, labelSmoothing: number, op: string): void {
+  assertTensor(labels, op, 'labels');
+  assertTensor(logits, op, 'logits');
+  assertDTypeIn(labels, ['float32'], op, 'labels');
+  assertDTypeIn(logits, ['float32'], op, 'logits');
+  if (labels.shape.length !== logits.shape.length || labels.shape.some((d, i) => d !== logits.shape[i]))
+    throw new ShapeError(
+      `${op}: labels ${fmtShape(labels.shape)} and logits ${fmtShape(logits.shape)} must have the same shape`,
+    );
+  if (typeof labelSmoothing !== 'number' || !(labelSmoothing >= 0 && labelSmoothing <= 1))
+    throw new ArgumentError(
+      `${op}: labelSmoothing must be a number in [0, 1], got ${JSON.stringify(labelSmoothing)}`,
+    );
+}
+
+/**
+ * Elementwise sigmoid cross-entropy of `logits` against float32 `labels` of the same shape (Keras'
+ * `binary_crossentropy(from_logits=True)` before the mean), with optional label smoothing.
+ */
+export function sigmoidCrossEntropyWithLogits(labels: Tensor, logits: Tensor, labelSmoothing = 0): Tensor {
+  const op = 'sigmoidCrossEntropyWithLogits';
+  checkSigmoidCe(labels, logits, labelSmoothing, op);
+  const out = elementwise({
+    op,
+    body: 'let t = smooth_(z, s); return max(x, 0.0) - x * t + log1p_(exp(-abs(x)));',
+    args: ['z', 'x', 's'],
+    inputs: [labels, logits, labelSmoothing],
+    types: ['f32', 'f32', 'f32'],
+    outDtype: 'float32',
+    outShape: logits.shape,
+    helpers: SIGMOID_CE_HELPERS,
+  });
+  return recordOp('sigmoidCrossEntropy', [labels, logits], out, { labelSmoothing });
+}
+
+/** Gradient of `sigmoidCrossEntropyWithLogits` w.r.t. the logits: (sigmoid(x) - smoothed z) * dy. */
+export function sigmoidCrossEntropyGrad(
+  labels: Tensor,
+  logits: Tensor,
+  dy: Tensor,
+  labelSmoothing = 0,
+): Tensor {
+  const op = 'sigmoidCrossEntropyGrad';
+  checkSigmoidCe(labels, logits, labelSmoothing, op);
+  assertTensor(dy, op, 'dy');
+  if (dy.size !== logits.size)
+    throw new ShapeError(
+      `${op}: dy ${fmtShape(dy.shape)} must have the shape of logits ${fmtShape(logits.shape)}`,
+    );
+  const out = elementwise({
+    op,
+    // sigmoid(x) without overflow: exp of a non-positive number only.
+    body: `let e = exp(-abs(x));
+  let sg = select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+  return (sg - smooth_(z, s)) * g;`,
+    args: ['z', 'x', 'g', 's'],
+    inputs: [labels, logits, dy, labelSmoothing],
+    types: ['f32', 'f32', 'f32', 'f32'],
+    outDtype: 'float32',
+    outShape: logits.shape,
+    helpers: SIGMOID_CE_HELPERS,
+  });
+  return recordOp('sigmoidCrossEntropyGrad', [labels, logits, dy], out, { labelSmoothing });
 }

@@ -73,7 +73,21 @@ export function softmaxLogits(probs: Tensor): Tensor | undefined {
   return l && !l.isDisposed ? l : undefined;
 }
 
-const FUSABLE: readonly string[] = ['linear', 'relu', 'relu6', 'sigmoid', 'tanh'];
+/**
+ * Sigmoid outputs remember their logits too, so that binary cross-entropy can use the stable fused
+ * sigmoid-cross-entropy path (`Dense(1, activation='sigmoid')` then 'binary_crossentropy').
+ */
+const sigmoidLogitsOf = new WeakMap<Tensor, Tensor>();
+
+/** The logits a sigmoid output was computed from, when it was computed by `applyActivation`. */
+export function sigmoidLogits(probs: Tensor): Tensor | undefined {
+  const l = sigmoidLogitsOf.get(probs);
+  return l && !l.isDisposed ? l : undefined;
+}
+
+// Sigmoid is not fused into matmul/conv epilogues: its input (the logits) must exist for the
+// stable binary cross-entropy above; the extra elementwise pass is small next to the matmul.
+const FUSABLE: readonly string[] = ['linear', 'relu', 'relu6', 'tanh'];
 
 /** The part of `name` a matmul or convolution can apply in its epilogue ('linear' when none). */
 export function fusedPart(name: ActivationName): FusedActivation {
@@ -99,8 +113,11 @@ export function applyActivation(name: ActivationName, x: Tensor): Tensor {
       return relu(x);
     case 'relu6':
       return relu6(x);
-    case 'sigmoid':
-      return sigmoid(x);
+    case 'sigmoid': {
+      const y = sigmoid(x);
+      sigmoidLogitsOf.set(y, x);
+      return y;
+    }
     case 'tanh':
       return tanh(x);
     case 'gelu':

@@ -1,8 +1,13 @@
-import { gather } from '../kernels/gather.js';
+import { add, mul } from '../kernels/binary.js';
+import { cast } from '../kernels/cast.js';
+import { gather, oneHot } from '../kernels/gather.js';
+import { argMax, sum } from '../kernels/reduce.js';
+import { reshape } from '../kernels/reshape.js';
 import { slice } from '../kernels/slice.js';
+import { round } from '../kernels/unary.js';
 import { tensor } from '../tensor/creation.js';
-import type { DataArray } from '../tensor/dtype.js';
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Model } from './model.js';
 import { sampleCount, type Tensors, tensorList } from './multi-io.js';
@@ -16,6 +21,8 @@ export type Batch = {
   xs: Tensor;
   /** The targets, batch first. */
   ys: Tensor;
+  /** Optional per-sample weights `[batch]` for the loss and the weighted metrics. */
+  sampleWeight?: Tensor;
 };
 
 /** A batch of a model with several inputs or outputs: lists, or objects keyed by layer name. */
@@ -24,13 +31,15 @@ export type MultiBatch = {
   xs: Tensors;
   /** The targets, batch first: one tensor, a list in model order, or an object keyed by output name. */
   ys: Tensors;
+  /** Optional per-sample weights `[batch]` (one vector for every output). */
+  sampleWeight?: Tensor;
 };
 
 /** Anything async-iterable over batches (e.g. `imageDatasetFromDirectory`). The consumer disposes each batch. */
 export type BatchSource = AsyncIterable<Batch | MultiBatch>;
 
-/** A batch as one tensor per model input and per output (what the steps consume). */
-export type Lists = { xs: Tensor[]; ys: Tensor[] };
+/** A batch as one tensor per model input and per output, and optional sample weights (what the steps consume). */
+export type Lists = { xs: Tensor[]; ys: Tensor[]; sw?: Tensor };
 
 export function isBatchSource(x: unknown): x is BatchSource {
   return typeof x === 'object' && x !== null && !(x instanceof Tensor) && Symbol.asyncIterator in x;
@@ -87,28 +96,51 @@ export async function* tensorBatches(
     if (order) {
       const idx = tensor(order.subarray(s, s + b), [b], 'int32');
       const take = (t: Tensor) => gather(t, idx, 0);
-      const batch = { xs: data.xs.map(take), ys: data.ys.map(take) };
+      const batch: Lists = { xs: data.xs.map(take), ys: data.ys.map(take) };
+      if (data.sw) batch.sw = take(data.sw);
       idx.dispose();
       yield batch;
     } else {
       const take = (t: Tensor) => slice(t, [s, ...t.shape.slice(1).map(() => 0)], [b, ...t.shape.slice(1)]);
-      yield { xs: data.xs.map(take), ys: data.ys.map(take) };
+      const batch: Lists = { xs: data.xs.map(take), ys: data.ys.map(take) };
+      if (data.sw) batch.sw = take(data.sw);
+      yield batch;
     }
   }
 }
 
-/** x (and y) as one tensor per model input (and output), with the same number of samples. */
-export function checkData(model: Model, x: unknown, y: unknown, who: string, what = ['x', 'y']): Lists {
+/**
+ * x (and y, and the sample weights `[n]`) as one tensor per model input (and output), with the
+ * same number of samples.
+ */
+export function checkData(
+  model: Model,
+  x: unknown,
+  y: unknown,
+  who: string,
+  what = ['x', 'y', 'sampleWeight'],
+  sampleWeight?: unknown,
+): Lists {
   const xs = tensorList(x, model.inputNames, what[0], who);
   const ys = y === undefined ? [] : tensorList(y, model.outputNames, what[1], who);
-  sampleCount(
+  const n = sampleCount(
     [
       [what[0], xs],
       [what[1], ys],
     ],
     who,
   );
-  return { xs, ys };
+  if (sampleWeight === undefined) return { xs, ys };
+  if (!(sampleWeight instanceof Tensor))
+    throw new ArgumentError(
+      `${who}: ${what[2]} must be a Tensor of shape [${n}], got ${sampleWeight === null ? 'null' : typeof sampleWeight}`,
+    );
+  sampleWeight.assertAlive(`${who}: ${what[2]}`);
+  if (sampleWeight.rank !== 1 || sampleWeight.shape[0] !== n)
+    throw new ShapeError(
+      `${who}: ${what[2]} must have shape [${n}] (one weight per sample), got ${fmtShape(sampleWeight.shape)}`,
+    );
+  return { xs, ys, sw: sampleWeight };
 }
 
 /** A dataset's batches as lists (the original tensors: disposing the lists disposes the batch). */
@@ -118,7 +150,14 @@ export async function* listBatches(model: Model, source: BatchSource, who: strin
     try {
       if (b === null || typeof b !== 'object' || !('xs' in b) || !('ys' in b))
         throw new ArgumentError(`${who}: a dataset must yield { xs, ys } batches, got ${String(b)}`);
-      lists = checkData(model, b.xs, b.ys, who, ['batch xs', 'batch ys']);
+      lists = checkData(
+        model,
+        b.xs,
+        b.ys,
+        who,
+        ['batch xs', 'batch ys', 'batch sampleWeight'],
+        b.sampleWeight,
+      );
     } catch (e) {
       disposeBatch(b);
       throw e;
@@ -131,7 +170,8 @@ export async function* listBatches(model: Model, source: BatchSource, who: strin
 export function disposeBatch(b: unknown): void {
   if (b === null || typeof b !== 'object') return;
   const all = new Set<Tensor>();
-  for (const v of [(b as { xs?: unknown }).xs, (b as { ys?: unknown }).ys]) {
+  const bb = b as { xs?: unknown; ys?: unknown; sw?: unknown; sampleWeight?: unknown };
+  for (const v of [bb.xs, bb.ys, bb.sw, bb.sampleWeight]) {
     const ts =
       v instanceof Tensor ? [v] : Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : [];
     for (const t of ts) if (t instanceof Tensor) all.add(t);
@@ -144,37 +184,59 @@ export function forward(model: Model, xs: Tensor[], training: boolean): Tensor[]
   return model.applyOutputs(xs.length === 1 ? xs[0] : xs, { training });
 }
 
-/** Running, sample-weighted means of the step logs. */
-export class Averager {
-  private sums: Record<string, number> = {};
-  private count = 0;
-  add(values: Record<string, number>, n: number): void {
-    for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v * n;
-    this.count += n;
-  }
-  result(prefix = ''): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(this.sums)) out[prefix + k] = v / Math.max(1, this.count);
-    return out;
-  }
-}
-
 export function requireCompiled(model: Model, who: string): void {
   if (!model.optimizer || model.outputSpecs.length === 0)
     throw new ArgumentError(`${who}: call model.compile({ optimizer, loss }) first`);
 }
 
-/** Reads the loss and the named values back, then frees them (also when the readback throws). */
-export async function readLogs(ts: Tensor[], names: string[]): Promise<Record<string, number>> {
-  let vals: DataArray[];
-  try {
-    vals = await Promise.all(ts.map((t) => t.data()));
-  } finally {
-    for (const t of ts) t.dispose();
+/** Keras' `class_weight`: class index -> weight (classes not listed weigh 1). */
+export type ClassWeight = { [classIndex: number]: number };
+
+/** Checks a classWeight object: integer keys >= 0, finite weights >= 0. */
+export function checkClassWeight(cw: unknown, who: string): Float32Array {
+  if (cw === null || typeof cw !== 'object' || Array.isArray(cw))
+    throw new ArgumentError(
+      `${who}: classWeight must be an object { classIndex: weight }, got ${JSON.stringify(cw)}`,
+    );
+  const entries = Object.entries(cw);
+  let size = 0;
+  for (const [k, w] of entries) {
+    if (!/^\d+$/.test(k))
+      throw new ArgumentError(
+        `${who}: classWeight keys must be class indices (integers >= 0), got ${JSON.stringify(k)}`,
+      );
+    if (typeof w !== 'number' || !Number.isFinite(w) || w < 0)
+      throw new ArgumentError(
+        `${who}: classWeight[${k}] must be a finite number >= 0, got ${JSON.stringify(w)}`,
+      );
+    size = Math.max(size, Number(k) + 1);
   }
-  const logs: Record<string, number> = { loss: vals[0][0] };
-  names.forEach((k, i) => {
-    logs[k] = vals[i + 1][0];
+  const table = new Float32Array(size).fill(1);
+  for (const [k, w] of entries) table[Number(k)] = w as number;
+  return table;
+}
+
+/**
+ * Per-sample weights `[batch]` from class weights (Keras' class_weight_to_sample_weights): the class
+ * of a sample is its integer label (`[batch]` or `[batch, 1]`, rounded) or the argmax of its one-hot
+ * row; classes outside the table weigh 1. Computed on the GPU (no readback).
+ */
+export function classSampleWeights(table: Float32Array, y: Tensor): Tensor {
+  return tidy(() => {
+    const n = y.shape[0];
+    let labels: Tensor;
+    if (y.rank > 1 && y.shape[y.rank - 1] !== 1) labels = argMax(reshape(y, [n, -1]), -1);
+    else {
+      const flat = reshape(y, [n]);
+      labels = flat.dtype === 'int32' ? flat : cast(round(cast(flat, 'float32')), 'int32');
+    }
+    // oneHot gives a zero row outside [0, size): weight 1 + 0.
+    const hot = oneHot(labels, table.length);
+    return add(sum(mul(hot, tensor(sub1(table), [1, table.length])), -1), 1);
   });
-  return logs;
+}
+
+/** table - 1, elementwise. */
+function sub1(t: Float32Array): Float32Array {
+  return t.map((v) => v - 1);
 }

@@ -1,9 +1,8 @@
-import { toFloat32 } from '../io/safetensors.js';
-import { tensor } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Callback } from './callbacks.js';
 import type { Model } from './model.js';
+import { isSlotName, optimizerStateTensors, restoreOptimizerState } from './training-state.js';
 import { assignWeights } from './weights.js';
 
 /**
@@ -12,8 +11,6 @@ import { assignWeights } from './weights.js';
  * leaves the previous checkpoint loadable. `fit(..., { initialEpoch })` after `loadCheckpoint`
  * continues the same run.
  */
-
-const SLOT = '__optimizer__/';
 
 function checkModelAndPath(model: unknown, path: unknown, who: string): void {
   if (model === null || typeof model !== 'object' || !('optimizer' in model) || !('weights' in model))
@@ -30,14 +27,8 @@ export async function saveCheckpoint(model: Model, path: string, epoch: number):
   if (!model.optimizer)
     throw new ArgumentError('saveCheckpoint: the model is not compiled (no optimizer to save)');
   const io = await import('../io/weights-file.js');
-  const map = new Map<string, Tensor>();
-  for (const v of model.weights) map.set(v.name!, v);
-  const trainable = model.trainableWeights;
-  model.optimizer.slotVariables(trainable).forEach((slots, i) => {
-    slots.forEach((s, k) => {
-      map.set(`${SLOT}${trainable[i].name}/${k}`, s);
-    });
-  });
+  const map = new Map(model.weights.map((v) => [v.name!, v as Tensor]));
+  for (const [k, s] of optimizerStateTensors(model)) map.set(k, s);
   await io.saveTensorsFile(path, map, {
     format: 'wgsl-nn-checkpoint/1',
     epoch: String(epoch),
@@ -63,37 +54,23 @@ export async function loadCheckpoint(model: Model, path: string): Promise<number
   }
   const weights = {
     metadata: file.metadata,
-    tensors: new Map([...file.tensors].filter(([n]) => !n.startsWith(SLOT))),
+    tensors: new Map([...file.tensors].filter(([n]) => !isSlotName(n))),
   };
   assignWeights(model.weights, weights, { source: path });
-  const slotFile = {
-    metadata: file.metadata,
-    tensors: new Map([...file.tensors].filter(([n]) => n.startsWith(SLOT))),
-  };
-  const slots = new Map<string, Tensor>();
-  for (const [name, e] of slotFile.tensors) slots.set(name, tensor(toFloat32(e), e.shape));
-  try {
-    const byWeight = new Map<string, Tensor[]>();
-    for (const [name, t] of slots) {
-      const rest = name.slice(SLOT.length);
-      const cut = rest.lastIndexOf('/');
-      const list = byWeight.get(rest.slice(0, cut)) ?? [];
-      list[Number(rest.slice(cut + 1))] = t;
-      byWeight.set(rest.slice(0, cut), list);
-    }
-    for (const w of model.trainableWeights) {
-      const vals = byWeight.get(w.name!);
-      if (vals) model.optimizer.setSlots(w, vals);
-    }
-  } finally {
-    for (const t of slots.values()) t.dispose();
-  }
-  model.optimizer.iterations = Number(file.metadata.iterations ?? 0);
-  if (file.metadata.optimizerState) model.optimizer.setState(JSON.parse(file.metadata.optimizerState));
+  restoreOptimizerState(
+    model,
+    file.tensors,
+    Number(file.metadata.iterations ?? 0),
+    file.metadata.optimizerState,
+  );
   return Number(file.metadata.epoch ?? 0);
 }
 
-/** Keras-style `ModelCheckpoint`: saves a checkpoint after every epoch (`path` may use `{epoch}`). */
+/**
+ * Saves a training checkpoint (`saveCheckpoint`: weights, optimizer state, epoch) after every epoch;
+ * `path` may use `{epoch}`. Kept for existing code: the Keras-style class is `ModelCheckpoint`
+ * (`new ModelCheckpoint({ filepath, saveBestOnly })`), which saves models or weights.
+ */
 export function modelCheckpoint(model: Model, path: string): Callback {
   checkModelAndPath(model, path, 'modelCheckpoint');
   return {

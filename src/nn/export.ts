@@ -21,6 +21,14 @@ export interface SaveOptions {
    * means 'keras'.
    */
   format?: SaveFormat;
+  /**
+   * In our format saved to a folder: also write `optimizer.safetensors` (the optimizer's config,
+   * step count and slot variables, and the compile config) when the model is compiled with loss
+   * and metric names (default true, as Keras). A file target and the tfjs and keras formats save
+   * the model alone. Without it (or for an uncompiled model) an older optimizer file in the folder
+   * is removed.
+   */
+  includeOptimizer?: boolean;
 }
 
 const FORMATS: readonly SaveFormat[] = ['wgsl-nn', 'tfjs', 'keras'];
@@ -51,7 +59,11 @@ function splitTarget(target: string, file: string): { dir: string; path: string 
 export async function saveModel(model: Model, target: string, opts: SaveOptions = {}): Promise<void> {
   if (typeof target !== 'string' || target === '')
     throw new ArgumentError(`save: target must be a non-empty path, got ${JSON.stringify(target)}`);
-  checkOptions<SaveOptions>(opts, { format: true }, 'save');
+  checkOptions<SaveOptions>(opts, { format: true, includeOptimizer: true }, 'save');
+  if (opts.includeOptimizer !== undefined && typeof opts.includeOptimizer !== 'boolean')
+    throw new ArgumentError(
+      `save: includeOptimizer must be a boolean, got ${JSON.stringify(opts.includeOptimizer)}`,
+    );
   const format = opts.format ?? (target.endsWith('.keras') ? 'keras' : 'wgsl-nn');
   if (!FORMATS.includes(format))
     throw new ArgumentError(
@@ -62,7 +74,14 @@ export async function saveModel(model: Model, target: string, opts: SaveOptions 
   if (format === 'wgsl-nn') {
     const { dir, path } = splitTarget(target, 'model.safetensors');
     await fs.makeDirectory(dir);
-    return saveModelWeights(model, path);
+    await saveModelWeights(model, path);
+    if (path === `${dir}/model.safetensors` && !target.replace(/\/+$/, '').endsWith('.safetensors')) {
+      const state = await import('./training-state.js');
+      const file = `${dir}/${state.OPTIMIZER_FILE}`;
+      await fs.removeFile(file);
+      if (opts.includeOptimizer !== false) await state.saveTrainingState(model, file);
+    }
+    return;
   }
   if (format === 'tfjs') {
     const { encodeTfjs } = await import('../io/tfjs.js');

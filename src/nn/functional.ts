@@ -9,6 +9,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { type FusedChain, findChains, runChain } from './fusion.js';
 import type { CallArgs, LayerArgs, SymShape } from './layer.js';
 import { fmtSym, LAYER_KEYS, Layer, layerFromConfig, registerLayer, SymbolicTensor } from './layer.js';
+import { type AffineAugmentation, applyAffineChain, findAffineChains } from './layers/affine-chain.js';
 import { Model } from './model.js';
 import { type SummaryRow, summaryLines } from './summary.js';
 
@@ -95,7 +96,11 @@ export class Functional extends Model {
   readonly outputs: SymbolicTensor[];
   private readonly nodes: SymbolicTensor[];
   private readonly layerList: Layer[];
-  private plan?: { chains: Map<SymbolicTensor, FusedChain>; lastUse: Map<SymbolicTensor, number> };
+  private plan?: {
+    chains: Map<SymbolicTensor, FusedChain>;
+    affine: Map<SymbolicTensor, SymbolicTensor[]>;
+    lastUse: Map<SymbolicTensor, number>;
+  };
 
   constructor(args: ModelArgs) {
     if (args === null || typeof args !== 'object')
@@ -283,9 +288,10 @@ export class Functional extends Model {
     });
     this.plan ??= {
       chains: findChains(this.nodes, this.outputs),
+      affine: findAffineChains(this.nodes, this.outputs),
       lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
     };
-    const { chains, lastUse } = this.plan;
+    const { chains, affine, lastUse } = this.plan;
     const keep = new Set<Tensor>(given);
     const skipped = new Set<SymbolicTensor>();
     this.nodes.forEach((n, i) => {
@@ -293,7 +299,13 @@ export class Functional extends Model {
       const ins = n.inputs.map((u) => values.get(u)!);
       const chain = chains.get(n);
       const fused = chain && runChain(chain, ins[0], args);
-      if (fused) {
+      // Consecutive geometric augmentations: one resample in training (layers/affine-chain.ts).
+      const geo = args.training ? affine.get(n) : undefined;
+      if (geo) {
+        for (const c of geo) skipped.add(c);
+        const layers = geo.map((c) => c.layer as AffineAugmentation);
+        values.set(geo[geo.length - 1], applyAffineChain(layers, ins[0], args));
+      } else if (fused) {
         for (const c of chain.nodes) skipped.add(c);
         values.set(chain.nodes[chain.nodes.length - 1], fused);
       } else {

@@ -5,9 +5,25 @@ export type {
   GradientClip,
 } from '../kernels/optimizer.js';
 export { type ActivationName, applyActivation, type ExtActivationName } from './activations.js';
-export type { Batch, BatchSource, MultiBatch } from './batches.js';
-export { type Callback, History } from './callbacks.js';
+export type { Batch, BatchSource, ClassWeight, MultiBatch } from './batches.js';
+export { BaseCallback, type Callback, History, type Logs } from './callbacks.js';
+export { CSVLogger, type CSVLoggerArgs, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks-io.js';
+export {
+  LambdaCallback,
+  type LambdaCallbackArgs,
+  LearningRateScheduler,
+  type LearningRateSchedulerArgs,
+  TerminateOnNaN,
+} from './callbacks-misc.js';
+export {
+  EarlyStopping,
+  type EarlyStoppingArgs,
+  type MonitorMode,
+  ReduceLROnPlateau,
+  type ReduceLROnPlateauArgs,
+} from './callbacks-monitor.js';
 export { loadCheckpoint, modelCheckpoint, saveCheckpoint } from './checkpoint.js';
+export type { ValidationFreq } from './epoch-steps.js';
 export type { SaveFormat, SaveOptions } from './export.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { setGraphFusion } from './fusion.js';
@@ -25,6 +41,28 @@ export {
   type SymShape,
 } from './layer.js';
 export { ELU, type ELUArgs, LeakyReLU, type LeakyReLUArgs } from './layers/activation-layers.js';
+export type {
+  AffineAugmentation,
+  AffineLayerArgs,
+  AffinePlan,
+  ResampleOptions,
+} from './layers/affine-chain.js';
+export {
+  type ColorAugmentArgs,
+  RandomBrightness,
+  RandomContrast,
+  RandomCrop,
+  type RandomCropArgs,
+  RandomFlip,
+  type RandomFlipArgs,
+  RandomRotation,
+  type RandomRotationArgs,
+  RandomTranslation,
+  type RandomTranslationArgs,
+  RandomZoom,
+  type RandomZoomArgs,
+  type ResampleLayerArgs,
+} from './layers/augmentation.js';
 export {
   Activation,
   type ActivationArgs,
@@ -98,6 +136,19 @@ export {
   type Pooling2DArgs,
 } from './layers/pooling.js';
 export {
+  type AdaptBatch,
+  type AdaptData,
+  CenterCrop,
+  type CenterCropArgs,
+  Normalization,
+  type NormalizationArgs,
+  type Numbers,
+  Rescaling,
+  type RescalingArgs,
+  Resizing,
+  type ResizingArgs,
+} from './layers/preprocessing.js';
+export {
   Cropping2D,
   type Cropping2DArgs,
   Permute,
@@ -109,18 +160,49 @@ export {
 } from './layers/reshaping.js';
 export { Add, Reshape, type ReshapeArgs, ZeroPadding2D, type ZeroPadding2DArgs } from './layers/shape.js';
 export {
-  categoricalAccuracy,
+  type BinaryCrossentropyArgs,
+  binaryCrossentropy,
+  type CrossentropyArgs,
   categoricalCrossentropy,
   getLoss,
   type LossFn,
   type LossName,
-  type MetricFn,
-  meanSquaredError,
-  sparseCategoricalAccuracy,
+  type SparseCrossentropyArgs,
   sparseCategoricalCrossentropy,
 } from './losses.js';
+export {
+  categoricalHinge,
+  type HuberArgs,
+  hinge,
+  huber,
+  kullbackLeiblerDivergence,
+  kullbackLeiblerDivergence as kld,
+  meanAbsoluteError,
+  meanSquaredError,
+} from './losses-more.js';
+export {
+  BinaryAccuracy,
+  type BinaryAccuracyArgs,
+  CategoricalAccuracy,
+  categoricalAccuracy,
+  Mean,
+  MeanAbsoluteError,
+  type MeanArgs,
+  MeanMetricWrapper,
+  MeanSquaredError,
+  Metric,
+  type MetricArgs,
+  type MetricFn,
+  SparseCategoricalAccuracy,
+  SparseTopKCategoricalAccuracy,
+  sparseCategoricalAccuracy,
+  type TopKArgs,
+  TopKCategoricalAccuracy,
+} from './metrics.js';
+export { AUC, type AUCArgs, Precision, type PrecisionArgs, Recall } from './metrics-confusion.js';
+export { getMetric } from './metrics-get.js';
 export { type CompileArgs, Model } from './model.js';
-export type { LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
+export type { CompiledMetric, LossSpec, MetricSpec, OutputSpec, TensorMap, Tensors } from './multi-io.js';
 export {
   Adam,
   type AdamArgs,
@@ -159,7 +241,7 @@ export {
   type RegularizerSpec,
   regularizers,
 } from './regularizers.js';
-export { loadModel, type ModelSource } from './saving.js';
+export { type LoadModelOptions, loadModel, type ModelSource } from './saving.js';
 export {
   type CosineDecayArgs,
   cosineDecay,

@@ -5,7 +5,6 @@ import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import {
-  Averager,
   type Batch,
   type BatchSource,
   checkData,
@@ -18,39 +17,40 @@ import {
   type Lists,
   listBatches,
   type MultiBatch,
-  readLogs,
   requireCompiled,
   tensorBatches,
 } from './batches.js';
 import type { Model } from './model.js';
-import { lossAndLogs, type Tensors, tensorList } from './multi-io.js';
+import { type Tensors, tensorList } from './multi-io.js';
 import { fmtLogs, type LogSink, type Verbose } from './progress.js';
+import { readStep, stepMetricsOf, stepTensors } from './step-metrics.js';
 
 /** evaluate and predict: the model over batches in inference mode. */
 
-/** Loss and metric means over a source of batches (inference mode). */
+/**
+ * The loss and metrics over a source of batches (inference mode, sample weights `b.sw` applied):
+ * the model's metric state is reset first, then every batch is added (one readback each); returns
+ * the values over all batches.
+ */
 export async function evaluateBatches(
   model: Model,
   source: AsyncIterable<Lists>,
 ): Promise<Record<string, number>> {
-  const avg = new Averager();
+  const sm = stepMetricsOf(model.outputSpecs);
+  sm.reset();
   for await (const b of source) {
-    let logs: Record<string, number>;
     try {
-      let names: string[] = [];
-      const ts = tidy(() => {
-        const { loss, logs: named } = lossAndLogs(model.outputSpecs, b.ys, forward(model, b.xs, false));
-        names = named.map(([k]) => k);
+      const [loss, ...parts] = tidy(() => {
+        const st = stepTensors(model.outputSpecs, b.ys, forward(model, b.xs, false), b.sw);
         const reg = model.regularizationLoss(); // Keras 3 compute_loss adds model.losses
-        return [reg ? add(loss, reg) : loss, ...named.map(([, t]) => t)];
+        return [reg ? add(st.loss, reg) : st.loss, ...st.parts];
       });
-      logs = await readLogs(ts, names);
+      await readStep(sm, loss, parts, b.xs[0].shape[0]);
     } finally {
       disposeBatch(b);
     }
-    avg.add(logs, b.xs[0].shape[0]);
   }
-  return avg.result();
+  return sm.logs();
 }
 
 /** Options of `model.evaluate`. */
@@ -61,11 +61,18 @@ export interface EvaluateArgs {
   verbose?: Verbose;
   /** Where the log goes (default: process.stdout). */
   logSink?: LogSink;
+  /** Per-sample weights `[n]` for tensor data (the loss and the `weightedMetrics`; Keras `sample_weight`). */
+  sampleWeight?: Tensor;
 }
 
-const EVALUATE_KEYS: OptionKeys<EvaluateArgs> = { batchSize: true, verbose: true, logSink: true };
+const EVALUATE_KEYS: OptionKeys<EvaluateArgs> = {
+  batchSize: true,
+  verbose: true,
+  logSink: true,
+  sampleWeight: true,
+};
 
-/** Loss and metrics over all samples (sample-weighted means), as `{ loss, accuracy }`. */
+/** Loss and metrics over all samples (Keras semantics: metric values over the whole data), as `{ loss, accuracy }`. */
 export async function evaluate(
   model: Model,
   x: Tensors | BatchSource,
@@ -78,10 +85,15 @@ export async function evaluate(
   checkOptions(args, EVALUATE_KEYS, 'evaluate');
   const batchSize = checkPositiveInt(args.batchSize ?? 32, 'batchSize', 'evaluate');
   let src: AsyncIterable<Lists>;
-  if (fromDataset) src = listBatches(model, x, 'evaluate');
-  else {
+  if (fromDataset) {
+    if (args.sampleWeight !== undefined)
+      throw new ArgumentError(
+        "evaluate: sampleWeight is for tensor data; a dataset's batches bring their own ({ xs, ys, sampleWeight })",
+      );
+    src = listBatches(model, x, 'evaluate');
+  } else {
     if (y === undefined) throw new ArgumentError('evaluate: y is required when x is not a dataset');
-    src = tensorBatches(checkData(model, x, y, 'evaluate'), batchSize);
+    src = tensorBatches(checkData(model, x, y, 'evaluate', undefined, args.sampleWeight), batchSize);
   }
   const verbose = checkVerbose(args.verbose ?? 0, 'evaluate');
   const sink = checkSink(args.logSink, 'evaluate');

@@ -1,45 +1,53 @@
-import { div, equal, mul, squaredDifference } from '../kernels/binary.js';
+import { add, div, mul, sub } from '../kernels/binary.js';
 import { cast } from '../kernels/cast.js';
-import { sparseSoftmaxCrossEntropy } from '../kernels/crossentropy.js';
-import { argMax, mean, sum } from '../kernels/reduce.js';
+import { sigmoidCrossEntropyWithLogits, sparseSoftmaxCrossEntropy } from '../kernels/crossentropy.js';
+import { mean, sum } from '../kernels/reduce.js';
 import { reshape } from '../kernels/reshape.js';
 import { clipByValue } from '../kernels/select.js';
 import { logSoftmax } from '../kernels/softmax.js';
 import { log, neg } from '../kernels/unary.js';
-import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../tensor/errors.js';
-import { Tensor } from '../tensor/tensor.js';
-import { softmaxLogits } from './activations.js';
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { sigmoidLogits, softmaxLogits } from './activations.js';
+import {
+  checkLossOpts,
+  checkPair,
+  EPS,
+  type LossFn,
+  named,
+  reduceLoss,
+  sameShapeTargets,
+} from './loss-reduce.js';
+import {
+  categoricalHinge,
+  hinge,
+  huber,
+  kullbackLeiblerDivergence,
+  meanAbsoluteError,
+  meanSquaredError,
+} from './losses-more.js';
 
-/** Losses and metrics with Keras names and semantics: each returns a scalar averaged over the batch. */
+/**
+ * The cross-entropy losses (Keras 3 names and semantics) and the loss registry `getLoss`. Each loss
+ * computes a per-sample loss and reduces it as Keras' 'sum_over_batch_size' (src/nn/loss-reduce.ts).
+ */
 
-export type LossFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
+export { type LossFn, lossKind } from './loss-reduce.js';
+
 /** The built-in losses, by name (Keras' snake_case names are accepted too). */
-export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError';
+export type LossName =
+  | 'sparseCategoricalCrossentropy'
+  | 'categoricalCrossentropy'
+  | 'binaryCrossentropy'
+  | 'meanSquaredError'
+  | 'meanAbsoluteError'
+  | 'huber'
+  | 'kullbackLeiblerDivergence'
+  | 'hinge'
+  | 'categoricalHinge';
 
-// Keras clips probabilities to [eps, 1 - eps] before the log.
-const EPS = 1e-7;
-
-/** yTrue and yPred must be live tensors. */
-function checkPair(yTrue: unknown, yPred: unknown, who: string): void {
-  for (const [name, t] of [
-    ['yTrue', yTrue],
-    ['yPred', yPred],
-  ] as const) {
-    if (!(t instanceof Tensor))
-      throw new DTypeError(`${who}: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
-    t.assertAlive(`${who}: ${name}`);
-  }
-}
-
-function checkLossOpts(opts: unknown, who: string): void {
-  if (opts === null || typeof opts !== 'object')
-    throw new ArgumentError(`${who}: options must be an object, got ${JSON.stringify(opts)}`);
-  const f = (opts as { fromLogits?: unknown }).fromLogits;
-  if (f !== undefined && typeof f !== 'boolean')
-    throw new ArgumentError(`${who}: fromLogits must be a boolean, got ${JSON.stringify(f)}`);
-}
-
-function sparseLabels(yTrue: Tensor, yPred: Tensor, who: string): Tensor {
+/** Integer labels `[batch]` (given as `[batch]` or `[batch, 1]`, any dtype) for yPred `[batch, classes]`. */
+export function sparseLabels(yTrue: Tensor, yPred: Tensor, who: string): Tensor {
   checkPair(yTrue, yPred, who);
   const rows = yPred.shape[0];
   const ok =
@@ -59,22 +67,52 @@ function logitsFor(yPred: Tensor): Tensor {
   return softmaxLogits(yPred) ?? log(clipByValue(yPred, EPS, 1 - EPS));
 }
 
-/** The loss for integer labels `[batch]` against probabilities (or logits with `fromLogits`) `[batch, classes]`; labels outside [0, classes) throw at the next readback. */
-export function sparseCategoricalCrossentropy(opts: { fromLogits?: boolean } = {}): LossFn {
-  checkLossOpts(opts, 'sparseCategoricalCrossentropy');
-  const fn: LossFn = (yTrue, yPred) => {
+/** Options of `sparseCategoricalCrossentropy` (Keras 3 has no label smoothing for it). */
+export interface SparseCrossentropyArgs {
+  /** yPred holds logits rather than probabilities (default false). */
+  fromLogits?: boolean;
+}
+
+/**
+ * The loss for integer labels `[batch]` against probabilities (or logits with `fromLogits`)
+ * `[batch, classes]`; labels outside [0, classes) throw at the next readback. Probabilities that
+ * come from a softmax activation use its logits (the fused, stable kernel).
+ */
+export function sparseCategoricalCrossentropy(opts: SparseCrossentropyArgs = {}): LossFn {
+  checkLossOpts(opts, ['fromLogits'], 'sparseCategoricalCrossentropy');
+  const fn: LossFn = (yTrue, yPred, sampleWeight) => {
     const labels = sparseLabels(yTrue, yPred, 'sparseCategoricalCrossentropy');
     const logits = opts.fromLogits ? yPred : logitsFor(yPred);
-    return mean(sparseSoftmaxCrossEntropy(labels, logits));
+    return reduceLoss(
+      sparseSoftmaxCrossEntropy(labels, logits),
+      sampleWeight,
+      'sparseCategoricalCrossentropy',
+    );
   };
   return named(fn, 'sparse_categorical_crossentropy');
 }
 
-/** The loss for one-hot labels `[batch, classes]` against probabilities (or logits with `fromLogits`). */
-export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): LossFn {
-  checkLossOpts(opts, 'categoricalCrossentropy');
-  const fn: LossFn = (yTrue, yPred) => {
-    checkPair(yTrue, yPred, 'categoricalCrossentropy');
+/** Options of `categoricalCrossentropy` and `binaryCrossentropy`. */
+export interface CrossentropyArgs {
+  /** yPred holds logits rather than probabilities (default false). */
+  fromLogits?: boolean;
+  /**
+   * Label smoothing in [0, 1] (default 0): one-hot targets become `t * (1 - s) + s / classes`
+   * (binary: `t * (1 - s) + s / 2`).
+   */
+  labelSmoothing?: number;
+}
+
+/**
+ * The loss for one-hot labels `[batch, classes]` against probabilities (or logits with
+ * `fromLogits`), with optional label smoothing. Probabilities from a softmax use its logits.
+ */
+export function categoricalCrossentropy(opts: CrossentropyArgs = {}): LossFn {
+  const who = 'categoricalCrossentropy';
+  checkLossOpts(opts, ['fromLogits', 'labelSmoothing'], who);
+  const s = opts.labelSmoothing ?? 0;
+  const fn: LossFn = (yTrue, yPred, sampleWeight) => {
+    checkPair(yTrue, yPred, who);
     if (
       yPred.rank !== 2 ||
       yTrue.rank !== 2 ||
@@ -82,36 +120,58 @@ export function categoricalCrossentropy(opts: { fromLogits?: boolean } = {}): Lo
       yTrue.shape[1] !== yPred.shape[1]
     ) {
       throw new ShapeError(
-        `categoricalCrossentropy: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(yPred.shape)}`,
+        `${who}: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(yPred.shape)}`,
       );
     }
     const known = opts.fromLogits ? yPred : softmaxLogits(yPred);
     const logp = known
       ? logSoftmax(known, -1)
       : log(clipByValue(div(yPred, sum(yPred, -1, true)), EPS, 1 - EPS));
-    const t = yTrue.dtype === 'float32' ? yTrue : cast(yTrue, 'float32');
-    return mean(neg(sum(mul(t, logp), -1)));
+    let t = yTrue.dtype === 'float32' ? yTrue : cast(yTrue, 'float32');
+    if (s > 0) t = add(mul(t, 1 - s), s / yPred.shape[1]);
+    return reduceLoss(neg(sum(mul(t, logp), -1)), sampleWeight, who);
   };
   return named(fn, 'categorical_crossentropy');
 }
 
-/** The mean of the squared differences. */
-export function meanSquaredError(): LossFn {
-  return named((yTrue, yPred) => {
-    checkPair(yTrue, yPred, 'meanSquaredError');
-    if (yTrue.size !== yPred.size) {
-      throw new ShapeError(
-        `meanSquaredError: yTrue ${fmtShape(yTrue.shape)} and yPred ${fmtShape(yPred.shape)} differ in size`,
-      );
-    }
-    const t = yTrue.dtype === 'float32' ? yTrue : cast(yTrue, 'float32');
-    return mean(squaredDifference(reshape(t, yPred.shape), yPred));
-  }, 'mean_squared_error');
+/** Options of `binaryCrossentropy`. */
+export interface BinaryCrossentropyArgs extends CrossentropyArgs {
+  /** The axis the per-sample mean runs over (default -1, the last). */
+  axis?: number;
 }
 
-function named(fn: LossFn, name: string): LossFn {
-  Object.defineProperty(fn, 'lossName', { value: name });
-  return fn;
+/**
+ * The loss for 0/1 targets against probabilities (or logits with `fromLogits`) of the same shape:
+ * the mean over `axis` of the elementwise cross-entropy, then the batch reduction. Logits (given,
+ * or the input of a sigmoid activation) take the fused stable kernel
+ * (`sigmoidCrossEntropyWithLogits`); other probabilities are clipped to [1e-7, 1 - 1e-7] as Keras.
+ */
+export function binaryCrossentropy(opts: BinaryCrossentropyArgs = {}): LossFn {
+  const who = 'binaryCrossentropy';
+  checkLossOpts(opts, ['fromLogits', 'labelSmoothing', 'axis'], who);
+  const s = opts.labelSmoothing ?? 0;
+  const axis = opts.axis ?? -1;
+  if (!Number.isInteger(axis))
+    throw new ArgumentError(`${who}: axis must be an integer, got ${JSON.stringify(opts.axis)}`);
+  const fn: LossFn = (yTrue, yPred, sampleWeight) => {
+    const t = sameShapeTargets(yTrue, yPred, who);
+    if (axis < -yPred.rank || axis >= yPred.rank || (yPred.rank > 1 && (axis === 0 || axis === -yPred.rank)))
+      throw new ArgumentError(
+        `${who}: axis ${axis} is out of range for yPred ${fmtShape(yPred.shape)} (the batch axis 0 cannot be averaged)`,
+      );
+    const logits = opts.fromLogits ? yPred : sigmoidLogits(yPred);
+    let elem: Tensor;
+    if (logits) elem = sigmoidCrossEntropyWithLogits(t, logits, s);
+    else {
+      const z = s > 0 ? add(mul(t, 1 - s), 0.5 * s) : t;
+      const p = clipByValue(yPred, EPS, 1 - EPS);
+      // -(z log p + (1 - z) log(1 - p))
+      elem = neg(add(mul(z, log(p)), mul(sub(1, z), log(sub(1, p)))));
+    }
+    const perSample = yPred.rank > 1 ? mean(elem, axis) : elem;
+    return reduceLoss(perSample, sampleWeight, who);
+  };
+  return named(fn, 'binary_crossentropy');
 }
 
 const LOSSES: Record<string, () => LossFn> = {
@@ -119,9 +179,26 @@ const LOSSES: Record<string, () => LossFn> = {
   sparse_categorical_crossentropy: () => sparseCategoricalCrossentropy(),
   categoricalCrossentropy: () => categoricalCrossentropy(),
   categorical_crossentropy: () => categoricalCrossentropy(),
+  binaryCrossentropy: () => binaryCrossentropy(),
+  binary_crossentropy: () => binaryCrossentropy(),
+  bce: () => binaryCrossentropy(),
   meanSquaredError: () => meanSquaredError(),
   mean_squared_error: () => meanSquaredError(),
   mse: () => meanSquaredError(),
+  MSE: () => meanSquaredError(),
+  meanAbsoluteError: () => meanAbsoluteError(),
+  mean_absolute_error: () => meanAbsoluteError(),
+  mae: () => meanAbsoluteError(),
+  MAE: () => meanAbsoluteError(),
+  huber: () => huber(),
+  kullbackLeiblerDivergence: () => kullbackLeiblerDivergence(),
+  kullback_leibler_divergence: () => kullbackLeiblerDivergence(),
+  kl_divergence: () => kullbackLeiblerDivergence(),
+  kld: () => kullbackLeiblerDivergence(),
+  KLD: () => kullbackLeiblerDivergence(),
+  hinge: () => hinge(),
+  categoricalHinge: () => categoricalHinge(),
+  categorical_hinge: () => categoricalHinge(),
 };
 
 /** The loss function for a name, or `l` itself when it is a function. */
@@ -133,49 +210,4 @@ export function getLoss(l: LossName | string | LossFn, who = 'getLoss'): LossFn 
       `${who}: unknown loss ${JSON.stringify(l)}; use one of ${Object.keys(LOSSES).join(', ')}`,
     );
   return f();
-}
-
-export function lossKind(l: LossFn): string {
-  return (l as { lossName?: string }).lossName ?? 'custom';
-}
-
-/** Accuracy: fraction of rows whose argmax matches the label (sparse) or the one-hot argmax. */
-export function sparseCategoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor {
-  const labels = sparseLabels(yTrue, yPred, 'sparseCategoricalAccuracy');
-  return mean(cast(equal(argMax(yPred, -1), labels), 'float32'));
-}
-
-/** The fraction of rows whose predicted class (argMax) is the one-hot label's. */
-export function categoricalAccuracy(yTrue: Tensor, yPred: Tensor): Tensor {
-  checkPair(yTrue, yPred, 'categoricalAccuracy');
-  if (yPred.rank !== 2 || yTrue.rank !== 2 || yTrue.shape[0] !== yPred.shape[0]) {
-    throw new ShapeError(
-      `categoricalAccuracy: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(yPred.shape)}`,
-    );
-  }
-  return mean(cast(equal(argMax(yPred, -1), argMax(yTrue, -1)), 'float32'));
-}
-
-/** A metric: a scalar tensor from the targets and the predictions of a batch. */
-export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
-
-/** Resolves a metric name; 'accuracy'/'acc' picks the variant matching the loss, as Keras does. */
-export function getMetric(m: string | MetricFn, loss: LossFn): { name: string; fn: MetricFn } {
-  if (typeof m === 'function') return { name: m.name || 'metric', fn: m };
-  switch (m) {
-    case 'accuracy':
-    case 'acc':
-      return {
-        name: 'accuracy',
-        fn: lossKind(loss) === 'categorical_crossentropy' ? categoricalAccuracy : sparseCategoricalAccuracy,
-      };
-    case 'sparseCategoricalAccuracy':
-    case 'sparse_categorical_accuracy':
-      return { name: 'sparse_categorical_accuracy', fn: sparseCategoricalAccuracy };
-    case 'categoricalAccuracy':
-    case 'categorical_accuracy':
-      return { name: 'categorical_accuracy', fn: categoricalAccuracy };
-    default:
-      throw new ArgumentError(`compile: unknown metric ${JSON.stringify(m)}; use 'accuracy' or a function`);
-  }
 }

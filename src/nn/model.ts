@@ -9,11 +9,21 @@ import type { History } from './callbacks.js';
 import type { SaveOptions } from './export.js';
 import { type EvaluateArgs, evaluate, type PredictArgs, predict } from './inference.js';
 import { type CallArgs, Layer, type LayerArgs, type LayerWeight, type SymShape } from './layer.js';
-import type { LossFn, LossName, MetricFn } from './losses.js';
-import { type LossSpec, type MetricSpec, type OutputSpec, resolveOutputs, type Tensors } from './multi-io.js';
+import type { LossFn, LossName } from './losses.js';
+import type { MetricFn } from './metrics.js';
+import {
+  type CompiledMetric,
+  type LossSpec,
+  type MetricSpec,
+  type OutputSpec,
+  resolveOutputs,
+  type Tensors,
+} from './multi-io.js';
+import { predictOnBatch, testOnBatch, trainOnBatch } from './on-batch.js';
 import type { Optimizer } from './optimizers.js';
 import { getOptimizer, type OptimizerName } from './optimizers-more.js';
 import { loadModelWeights, saveModelWeights } from './saving.js';
+import { stepMetricsOf } from './step-metrics.js';
 import { summaryLines } from './summary.js';
 import { type FitArgs, fit } from './training.js';
 
@@ -33,6 +43,15 @@ export interface CompileArgs {
     | Array<string | MetricFn>
     | Array<MetricSpec | MetricSpec[]>
     | Record<string, MetricSpec | MetricSpec[]>;
+  /**
+   * Metrics that the sample weights (and class weights) apply to (Keras 3 `weighted_metrics`; the
+   * plain `metrics` ignore them). Same forms as `metrics`; a name already in `metrics` logs as
+   * `weighted_<name>`.
+   */
+  weightedMetrics?:
+    | Array<string | MetricFn>
+    | Array<MetricSpec | MetricSpec[]>
+    | Record<string, MetricSpec | MetricSpec[]>;
 }
 
 const COMPILE_KEYS: OptionKeys<CompileArgs> = {
@@ -40,6 +59,7 @@ const COMPILE_KEYS: OptionKeys<CompileArgs> = {
   loss: true,
   lossWeights: true,
   metrics: true,
+  weightedMetrics: true,
 };
 
 /**
@@ -51,16 +71,16 @@ export abstract class Model extends Layer {
   optimizer?: Optimizer;
   /** The loss set by `compile`. */
   loss?: LossFn;
-  /** The metrics set by `compile`, with their names. */
-  metrics: Array<{
-    /** The name in logs and `history` (`accuracy`, `val_accuracy`). */
-    name: string;
-    /** Computes the metric of a batch. */
-    fn: MetricFn;
-  }> = [];
+  /** The metrics of the first output set by `compile`, with their log names and their state. */
+  metrics: CompiledMetric[] = [];
   /** Loss, loss weight and metrics of each output, as `compile` resolved them. */
   outputSpecs: OutputSpec[] = [];
-  /** Set by a callback to stop `fit` after the current epoch (Keras `model.stop_training`). */
+  /** The arguments `compile` was last called with (saved with the model when they are names). */
+  compileArgs?: CompileArgs;
+  /**
+   * Set by a callback to stop `fit` (Keras `model.stop_training`): checked after each step, so the
+   * epoch ends there; its validation and `onEpochEnd` still run.
+   */
   stopTraining = false;
 
   constructor(args: LayerArgs = {}) {
@@ -141,13 +161,44 @@ export abstract class Model extends Layer {
     if (!args || typeof args !== 'object')
       throw new ArgumentError('compile: expected { optimizer, loss, metrics? }');
     checkOptions(args, COMPILE_KEYS, 'compile');
-    if (args.metrics !== undefined && (args.metrics === null || typeof args.metrics !== 'object'))
-      throw new ArgumentError(`compile: metrics must be an array, got ${JSON.stringify(args.metrics)}`);
-    const specs = resolveOutputs(this.outputNames, args.loss, args.lossWeights, args.metrics);
+    for (const k of ['metrics', 'weightedMetrics'] as const) {
+      const m = args[k];
+      if (m !== undefined && (m === null || typeof m !== 'object'))
+        throw new ArgumentError(`compile: ${k} must be an array or an object, got ${JSON.stringify(m)}`);
+    }
+    const specs = resolveOutputs(
+      this.outputNames,
+      args.loss,
+      args.lossWeights,
+      args.metrics,
+      'compile',
+      args.weightedMetrics,
+    );
     this.optimizer = getOptimizer(args.optimizer);
     this.outputSpecs = specs;
     this.loss = specs[0].loss;
     this.metrics = specs[0].metrics;
+    this.compileArgs = { ...args };
+  }
+
+  /** One optimizer step on a batch (Keras `train_on_batch`): the loss, or [loss, ...metrics]. */
+  trainOnBatch(x: Tensors, y: Tensors): Promise<number | number[]> {
+    return trainOnBatch(this, x, y);
+  }
+
+  /** Loss and metrics of a batch in inference mode (Keras `test_on_batch`): the loss, or [loss, ...metrics]. */
+  testOnBatch(x: Tensors, y: Tensors): Promise<number | number[]> {
+    return testOnBatch(this, x, y);
+  }
+
+  /** The outputs for one batch, in inference mode (Keras `predict_on_batch`); synchronous. */
+  predictOnBatch<T extends Tensor | Tensor[] = Tensor>(x: Tensors): T {
+    return predictOnBatch(this, x) as T;
+  }
+
+  /** Clears the loss trackers and the metrics' state (Keras `reset_metrics`). */
+  resetMetrics(): void {
+    stepMetricsOf(this.outputSpecs).reset();
   }
 
   /**
@@ -194,7 +245,9 @@ export abstract class Model extends Layer {
 
   /**
    * Saves the model: `{ format: 'wgsl-nn' }` (default: model.json + model.safetensors), `'tfjs'`
-   * (a TensorFlow.js LayersModel folder) or `'keras'` (a Keras 3 `.keras` file). Node only.
+   * (a TensorFlow.js LayersModel folder) or `'keras'` (a Keras 3 `.keras` file). Node only. Saved to
+   * a folder in our format, a compiled model also gets its optimizer state and compile config
+   * (`includeOptimizer`, default true), so `loadModel(dir)` returns it compiled and `fit` continues.
    */
   async save(target: string, opts: SaveOptions = {}): Promise<void> {
     const { saveModel } = await import('./export.js');

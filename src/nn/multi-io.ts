@@ -1,7 +1,8 @@
-import { add, mul } from '../kernels/binary.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
-import { getLoss, getMetric, type LossFn, type LossName, type MetricFn } from './losses.js';
+import { getLoss, type LossFn, type LossName } from './losses.js';
+import { Metric, type MetricFn } from './metrics.js';
+import { getMetric } from './metrics-get.js';
 
 /**
  * Models with several inputs or outputs (Keras functional API): inputs and targets given as one
@@ -16,8 +17,8 @@ export type Tensors = Tensor | Tensor[] | TensorMap;
 
 /** A loss for `compile`: a Keras loss name or a function (yTrue, yPred) -> loss. */
 export type LossSpec = LossName | string | LossFn;
-/** A metric for `compile`: a Keras metric name or a function (yTrue, yPred) -> value. */
-export type MetricSpec = string | MetricFn;
+/** A metric for `compile`: a Keras metric name, a Metric object or a function (yTrue, yPred) -> value. */
+export type MetricSpec = string | MetricFn | Metric;
 
 /** What `compile` resolves for one output. */
 export interface OutputSpec {
@@ -28,12 +29,17 @@ export interface OutputSpec {
   /** Weight of this loss in the total loss (`lossWeights`, default 1). */
   weight: number;
   /** The metrics of this output, each with its log name. */
-  metrics: Array<{
-    /** The metric's log name (prefixed by the output name when the model has several outputs). */
-    name: string;
-    /** The metric function (yTrue, yPred) -> value. */
-    fn: MetricFn;
-  }>;
+  metrics: CompiledMetric[];
+}
+
+/** A metric of one output as `compile` resolved it. */
+export interface CompiledMetric {
+  /** The log name (prefixed by the output name when the model has several outputs). */
+  name: string;
+  /** The stateful metric. */
+  metric: Metric;
+  /** Whether the sample weights apply (Keras: `weightedMetrics` yes, `metrics` no). */
+  weighted: boolean;
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {
@@ -127,11 +133,32 @@ function perOutput<T>(
 
 const isLoss = (x: unknown): x is LossSpec => typeof x === 'string' || typeof x === 'function';
 const isWeight = (x: unknown): x is number => typeof x === 'number';
-const isMetric = (x: unknown): x is MetricSpec => typeof x === 'string' || typeof x === 'function';
+const isMetric = (x: unknown): x is MetricSpec =>
+  typeof x === 'string' || typeof x === 'function' || x instanceof Metric;
+
+/** `compile`'s metrics (or weightedMetrics) as one list of specs per output. */
+function metricLists(metrics: unknown, names: readonly string[], what: string, who: string): MetricSpec[][] {
+  const isList = (x: unknown): x is MetricSpec[] => Array.isArray(x) && x.every(isMetric);
+  // A flat list applies to every output; otherwise one entry (a metric or a list) per output.
+  const raw: unknown[] =
+    metrics === undefined || isList(metrics)
+      ? names.map(() => metrics ?? [])
+      : perOutput(metrics, names, (x): x is never => false, what, who);
+  return raw.map((m, i) => {
+    if (m === undefined) return [];
+    if (isMetric(m)) return [m];
+    if (isList(m)) return m;
+    throw new ArgumentError(
+      `${who}: ${what} for output '${names[i]}' must be a metric name, a Metric, a function or a list of them, got ${describe(m)}`,
+    );
+  });
+}
 
 /**
- * Resolves `compile`'s loss, lossWeights and metrics for outputs `names`. `metrics` may be a flat
- * list (every output gets it), a list of lists (one per output) or an object keyed by output name.
+ * Resolves `compile`'s loss, lossWeights, metrics and weightedMetrics for outputs `names`. The
+ * metrics may be a flat list (every output gets it; a Metric object then only fits one output), a
+ * list of lists (one per output) or an object keyed by output name. Weighted metrics whose name a
+ * plain metric already has log as `weighted_<name>` (Keras 3).
  */
 export function resolveOutputs(
   names: readonly string[],
@@ -139,23 +166,22 @@ export function resolveOutputs(
   lossWeights: unknown,
   metrics: unknown,
   who = 'compile',
+  weightedMetrics?: unknown,
 ): OutputSpec[] {
   const losses = perOutput(loss, names, isLoss, 'loss', who);
   const weights = perOutput(lossWeights, names, isWeight, 'lossWeights', who);
-  const isList = (x: unknown): x is MetricSpec[] => Array.isArray(x) && x.every(isMetric);
-  // A flat list applies to every output; otherwise one entry (a metric or a list) per output.
-  const raw: unknown[] =
-    metrics === undefined || isList(metrics)
-      ? names.map(() => metrics ?? [])
-      : perOutput(metrics, names, (x): x is never => false, 'metrics', who);
-  const ms = raw.map((m, i) => {
-    if (m === undefined) return [];
-    if (isMetric(m)) return [m];
-    if (isList(m)) return m;
-    throw new ArgumentError(
-      `${who}: metrics for output '${names[i]}' must be a metric name, a function or a list of them, got ${describe(m)}`,
-    );
-  });
+  const plain = metricLists(metrics, names, 'metrics', who);
+  const weighted = metricLists(weightedMetrics, names, 'weightedMetrics', who);
+  const seen = new Set<Metric>();
+  const resolve = (m: MetricSpec): Metric => {
+    const r = getMetric(m, who);
+    if (seen.has(r))
+      throw new ArgumentError(
+        `${who}: the Metric object '${r.name}' is given twice (metrics hold state: give each output its own)`,
+      );
+    seen.add(r);
+    return r;
+  };
   return names.map((name, i) => {
     const l = losses[i];
     if (l === undefined)
@@ -167,36 +193,19 @@ export function resolveOutputs(
       throw new ArgumentError(
         `${who}: lossWeights for output '${name}' must be a finite number >= 0, got ${JSON.stringify(weights[i])}`,
       );
-    const fn = getLoss(l, who);
-    return { name, loss: fn, weight: w, metrics: ms[i].map((m) => getMetric(m, fn)) };
+    const prefix = names.length > 1 ? `${name}_` : '';
+    const compiled: CompiledMetric[] = plain[i].map((m) => {
+      const metric = resolve(m);
+      return { name: prefix + metric.name, metric, weighted: false };
+    });
+    const plainNames = new Set(compiled.map((c) => c.name));
+    for (const m of weighted[i]) {
+      const metric = resolve(m);
+      const n = plainNames.has(prefix + metric.name)
+        ? `${prefix}weighted_${metric.name}`
+        : prefix + metric.name;
+      compiled.push({ name: n, metric, weighted: true });
+    }
+    return { name, loss: getLoss(l, who), weight: w, metrics: compiled };
   });
-}
-
-/**
- * The weighted total loss and the named values to log, for targets `ys` and predictions `preds`
- * (one per output): one output logs `loss` and the metric names; several log `loss` (the weighted
- * sum), `<output>_loss` and `<output>_<metric>` each, as Keras.
- */
-export function lossAndLogs(
-  specs: readonly OutputSpec[],
-  ys: readonly Tensor[],
-  preds: readonly Tensor[],
-): { loss: Tensor; logs: Array<[string, Tensor]> } {
-  if (specs.length === 1) {
-    const s = specs[0];
-    const loss = s.weight === 1 ? s.loss(ys[0], preds[0]) : mul(s.loss(ys[0], preds[0]), s.weight);
-    return { loss, logs: s.metrics.map((m) => [m.name, m.fn(ys[0], preds[0])]) };
-  }
-  const logs: Array<[string, Tensor]> = [];
-  let total: Tensor | undefined;
-  specs.forEach((s, i) => {
-    const l = s.loss(ys[i], preds[i]);
-    logs.push([`${s.name}_loss`, l]);
-    const w = s.weight === 1 ? l : mul(l, s.weight);
-    total = total ? add(total, w) : w;
-  });
-  specs.forEach((s, i) => {
-    for (const m of s.metrics) logs.push([`${s.name}_${m.name}`, m.fn(ys[i], preds[i])]);
-  });
-  return { loss: total!, logs };
 }

@@ -1,5 +1,6 @@
 import { listLocalDirectory, readBytes, readSafetensors, readText, type Source } from '../io/resource.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { checkOptions } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { layerFromConfig } from './layer.js';
 import type { Model } from './model.js';
@@ -48,6 +49,16 @@ export async function loadModelWeights(
   assignWeights(model.weights, parsed, { strict: opts.strict, source: String(path) });
 }
 
+/** Options of `loadModel`. */
+export interface LoadModelOptions {
+  /**
+   * Compile the model from the saved compile config and restore the optimizer's state when the
+   * folder holds them (`optimizer.safetensors`, written by `model.save(dir)`; default true, Keras
+   * `compile=True`). With false the model comes back uncompiled.
+   */
+  compile?: boolean;
+}
+
 /** What `loadModel` reads: a path or URL, or (in a browser) files the user picked. */
 export type ModelSource = Source | Blob | Blob[];
 
@@ -65,8 +76,13 @@ function extension(s: string): string {
  * - in Node, a folder holding one of these; in a browser, a URL, a File/Blob (`.keras`, `.h5`) or
  *   a TF.js model.json File with its shard Files.
  * Keras layers we cannot run fail before any weight is read, in one error that names them all.
+ * A folder saved by `model.save(dir)` from a compiled model comes back compiled, with the
+ * optimizer's state, unless `{ compile: false }`.
  */
-export async function loadModel(source: ModelSource): Promise<Model> {
+export async function loadModel(source: ModelSource, opts: LoadModelOptions = {}): Promise<Model> {
+  checkOptions<LoadModelOptions>(opts, { compile: true }, 'loadModel');
+  if (opts.compile !== undefined && typeof opts.compile !== 'boolean')
+    throw new ArgumentError(`loadModel: compile must be a boolean, got ${JSON.stringify(opts.compile)}`);
   if (typeof Blob !== 'undefined' && (source instanceof Blob || (Array.isArray(source) && source.length))) {
     const blobs = Array.isArray(source) ? source : [source];
     if (!blobs.every((b) => b instanceof Blob))
@@ -86,7 +102,18 @@ export async function loadModel(source: ModelSource): Promise<Model> {
   }
   if (ext !== 'json' && ext !== 'safetensors') {
     const entries = await listLocalDirectory(path);
-    if (entries) return loadModel(pickInFolder(s, entries));
+    if (entries) {
+      const model = await loadModel(pickInFolder(s, entries));
+      const state = await import('./training-state.js');
+      if (opts.compile === false || !entries.includes(state.OPTIMIZER_FILE)) return model;
+      try {
+        await state.loadTrainingState(model, `${s.replace(/\/+$/, '')}/${state.OPTIMIZER_FILE}`);
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+      return model;
+    }
   }
   const weightsPath = s.endsWith('.json') ? `${s.slice(0, -5)}.safetensors` : s;
   const configPath = s.endsWith('.json') ? path : configPathFor(weightsPath);

@@ -13,6 +13,7 @@ import {
   type SymShape,
   single,
 } from './layer.js';
+import { applyLayers } from './layers/affine-chain.js';
 import { Model } from './model.js';
 
 export interface SequentialArgs extends LayerArgs {
@@ -86,10 +87,10 @@ export class Sequential extends Model {
   }
 
   call(inputs: Tensor | Tensor[], args: CallArgs): Tensor {
-    let x = single(this, inputs);
+    const x = single(this, inputs);
     checkInputShape(this, x, this.inputShapeBuilt);
-    for (const l of this.stack) x = l.apply(x, args);
-    return x;
+    // Consecutive geometric augmentations run as one resample (layers/affine-chain.ts).
+    return applyLayers(this.stack, x, args);
   }
 
   override getConfig(): Record<string, unknown> {

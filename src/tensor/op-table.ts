@@ -122,6 +122,8 @@ export interface OpAttrs
     Plain<'globalAvgPool' | 'sparseSoftmaxCrossEntropy' | 'sparseSoftmaxCrossEntropyGrad'>,
     Reductions {
   leakyRelu: { alpha: number };
+  sigmoidCrossEntropy: { labelSmoothing: number };
+  sigmoidCrossEntropyGrad: { labelSmoothing: number };
   activation: { kind: ExtActivation };
   activationGrad: { kind: ExtActivation };
   layerNorm: { epsilon: number; normRank: number; hasGamma: boolean; hasBeta: boolean };
@@ -173,6 +175,15 @@ export interface OpAttrs
   oneHot: { depth: number; onValue: number; offValue: number };
   unsortedSegmentSum: { numSegments: number };
   resizeBilinear: { size: [number, number]; cropToAspectRatio: boolean; padToAspectRatio: boolean };
+  affineResample: {
+    interpolation: 'bilinear' | 'nearest';
+    fillMode: 'reflect' | 'wrap' | 'constant' | 'nearest';
+  };
+  affineResampleGrad: {
+    interpolation: 'bilinear' | 'nearest';
+    fillMode: 'reflect' | 'wrap' | 'constant' | 'nearest';
+    outputSize: [number, number];
+  };
 }
 
 /** Every op name of the table. */

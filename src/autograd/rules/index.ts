@@ -1,6 +1,7 @@
 import { type GradTable, registerGradientTable } from '../registry.js';
 import { activationExtGrads } from './activations-ext.js';
 import { attentionGrads } from './attention.js';
+import { augmentGrads } from './augment.js';
 import { batchNormGrads } from './batchnorm.js';
 import { binaryGrads } from './binary.js';
 import { convGrads } from './conv.js';
@@ -30,6 +31,7 @@ export const gradTable: GradTable = {
   ...activationExtGrads,
   ...layerNormGrads,
   ...attentionGrads,
+  ...augmentGrads,
   // Image resizing runs in the data pipeline, before any weight: nothing to differentiate.
   resizeBilinear: 'nondiff',
 };
