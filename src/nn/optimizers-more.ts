@@ -200,9 +200,7 @@ export class Nadam extends Optimizer {
     super.setState(state);
     const u = state.uProduct;
     if (typeof u !== 'number' || !(u > 0 && u <= 1))
-      throw new ArgumentError(
-        `Nadam.setState: uProduct must be a number in (0, 1], got ${fmt(u)}`,
-      );
+      throw new ArgumentError(`Nadam.setState: uProduct must be a number in (0, 1], got ${fmt(u)}`);
     this.uProduct = u;
   }
 

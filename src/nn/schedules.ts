@@ -39,8 +39,7 @@ function nonNegative(v: unknown, name: string, who: string): number {
 }
 
 function bool(v: unknown, name: string, who: string): boolean {
-  if (typeof v !== 'boolean')
-    throw new ArgumentError(`${who}: ${name} must be a boolean, got ${fmt(v)}`);
+  if (typeof v !== 'boolean') throw new ArgumentError(`${who}: ${name} must be a boolean, got ${fmt(v)}`);
   return v;
 }
 
