@@ -4,7 +4,7 @@ import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { act4, activationWgsl } from './activation.js';
 import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
-import { channelMoments, gradSums, type Layout, layoutOf, read, rw, T } from './batchnorm-stats.js';
+import { channelMoments, gradSums, type Layout, layoutOf, read, rw } from './batchnorm-stats.js';
 import { defineKernel } from './program.js';
 import { tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
