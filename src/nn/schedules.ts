@@ -61,9 +61,12 @@ export interface ExponentialDecayArgs {
   staircase?: boolean;
 }
 
-/** Keras `ExponentialDecay`: lr = initial * decayRate ^ (step / decaySteps) (floored with staircase). */
-export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedule {
-  const who = 'exponentialDecay';
+/** The checked options shared by the exponential and inverse-time decays, and the step's period. */
+function periodicDecay(
+  args: ExponentialDecayArgs | InverseTimeDecayArgs,
+  who: string,
+  rate: (v: unknown, name: string, who: string) => number,
+): { lr0: number; decayRate: number; staircase: boolean; period: (step: number) => number } {
   checkArgs<ExponentialDecayArgs>(args, who, {
     initialLearningRate: true,
     decaySteps: true,
@@ -72,15 +75,24 @@ export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedu
   });
   const lr0 = positive(args.initialLearningRate, 'initialLearningRate', who);
   const decaySteps = positive(args.decaySteps, 'decaySteps', who);
-  const decayRate = positive(args.decayRate, 'decayRate', who);
+  const decayRate = rate(args.decayRate, 'decayRate', who);
   const staircase = bool(args.staircase ?? false, 'staircase', who);
-  return withConfig(
-    (step) => {
-      const p = step / decaySteps;
-      return lr0 * decayRate ** (staircase ? Math.floor(p) : p);
-    },
-    { name: 'ExponentialDecay', ...args, staircase },
-  );
+  return {
+    lr0,
+    decayRate,
+    staircase,
+    period: (step) => (staircase ? Math.floor(step / decaySteps) : step / decaySteps),
+  };
+}
+
+/** Keras `ExponentialDecay`: lr = initial * decayRate ^ (step / decaySteps) (floored with staircase). */
+export function exponentialDecay(args: ExponentialDecayArgs): LearningRateSchedule {
+  const { lr0, decayRate, staircase, period } = periodicDecay(args, 'exponentialDecay', positive);
+  return withConfig((step) => lr0 * decayRate ** period(step), {
+    name: 'ExponentialDecay',
+    ...args,
+    staircase,
+  });
 }
 
 /** Options of `inverseTimeDecay` (Keras `InverseTimeDecay`). */
@@ -97,24 +109,12 @@ export interface InverseTimeDecayArgs {
 
 /** Keras `InverseTimeDecay`: lr = initial / (1 + decayRate * step / decaySteps) (floored with staircase). */
 export function inverseTimeDecay(args: InverseTimeDecayArgs): LearningRateSchedule {
-  const who = 'inverseTimeDecay';
-  checkArgs<InverseTimeDecayArgs>(args, who, {
-    initialLearningRate: true,
-    decaySteps: true,
-    decayRate: true,
-    staircase: true,
+  const { lr0, decayRate, staircase, period } = periodicDecay(args, 'inverseTimeDecay', nonNegative);
+  return withConfig((step) => lr0 / (1 + decayRate * period(step)), {
+    name: 'InverseTimeDecay',
+    ...args,
+    staircase,
   });
-  const lr0 = positive(args.initialLearningRate, 'initialLearningRate', who);
-  const decaySteps = positive(args.decaySteps, 'decaySteps', who);
-  const decayRate = nonNegative(args.decayRate, 'decayRate', who);
-  const staircase = bool(args.staircase ?? false, 'staircase', who);
-  return withConfig(
-    (step) => {
-      const p = step / decaySteps;
-      return lr0 / (1 + decayRate * (staircase ? Math.floor(p) : p));
-    },
-    { name: 'InverseTimeDecay', initialLearningRate: lr0, decaySteps, decayRate, staircase },
-  );
 }
 
 /** Options of `polynomialDecay` (Keras `PolynomialDecay`). */
