@@ -33,6 +33,16 @@ export function checkPair(yTrue: unknown, yPred: unknown, who: string): asserts 
   checkTensor(yPred, 'yPred', who);
 }
 
+/** One-hot targets and predictions, both `[batch, classes]` of the same shape. */
+export function checkCategorical(yTrue: unknown, yPred: unknown, who: string): asserts yTrue is Tensor {
+  checkPair(yTrue, yPred, who);
+  const p = yPred as Tensor;
+  if (p.rank !== 2 || yTrue.rank !== 2 || yTrue.shape[0] !== p.shape[0] || yTrue.shape[1] !== p.shape[1])
+    throw new ShapeError(
+      `${who}: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(p.shape)}`,
+    );
+}
+
 /** yTrue as float32 with yPred's shape (same size required). */
 export function sameShapeTargets(yTrue: Tensor, yPred: Tensor, who: string): Tensor {
   checkPair(yTrue, yPred, who);

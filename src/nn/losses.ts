@@ -10,6 +10,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { sigmoidLogits, softmaxLogits } from './activations.js';
 import {
+  checkCategorical,
   checkLossOpts,
   checkPair,
   EPS,
@@ -112,17 +113,7 @@ export function categoricalCrossentropy(opts: CrossentropyArgs = {}): LossFn {
   checkLossOpts(opts, ['fromLogits', 'labelSmoothing'], who);
   const s = opts.labelSmoothing ?? 0;
   const fn: LossFn = (yTrue, yPred, sampleWeight) => {
-    checkPair(yTrue, yPred, who);
-    if (
-      yPred.rank !== 2 ||
-      yTrue.rank !== 2 ||
-      yTrue.shape[0] !== yPred.shape[0] ||
-      yTrue.shape[1] !== yPred.shape[1]
-    ) {
-      throw new ShapeError(
-        `${who}: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(yPred.shape)}`,
-      );
-    }
+    checkCategorical(yTrue, yPred, who);
     const known = opts.fromLogits ? yPred : softmaxLogits(yPred);
     const logp = known
       ? logSoftmax(known, -1)

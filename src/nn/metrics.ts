@@ -10,6 +10,7 @@ import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
+  checkCategorical,
   checkLossOpts,
   checkPair,
   checkTensor,
@@ -214,19 +215,6 @@ function binaryAccuracyValues(yTrue: Tensor, yPred: Tensor, threshold: number): 
   const t = sameShapeTargets(yTrue, yPred, 'BinaryAccuracy');
   const hit = cast(equal(above(yPred, threshold), t), 'float32');
   return hit.rank > 1 ? mean(hit, -1) : hit;
-}
-
-function checkCategorical(yTrue: Tensor, yPred: Tensor, who: string): void {
-  checkPair(yTrue, yPred, who);
-  if (
-    yPred.rank !== 2 ||
-    yTrue.rank !== 2 ||
-    yTrue.shape[0] !== yPred.shape[0] ||
-    yTrue.shape[1] !== yPred.shape[1]
-  )
-    throw new ShapeError(
-      `${who}: yTrue (one-hot) and yPred must both be [batch, classes], got ${fmtShape(yTrue.shape)} and ${fmtShape(yPred.shape)}`,
-    );
 }
 
 /** Accuracy of integer labels: the fraction of rows whose argmax is the label (a batch mean). */
