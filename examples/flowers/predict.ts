@@ -4,6 +4,10 @@
  * accuracy summary printed to stderr.
  *
  *   npm run predict -- --model out/flowers IMAGE_OR_DIR...
+ *   npm run predict -- --model out/flowers --files out/flowers/validation_files.txt
+ *
+ * `--files LIST` reads the image paths from a text file (one per line), e.g. the validation photos
+ * that `npm run flowers` held out of training.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
@@ -20,10 +24,27 @@ import {
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
-  options: { model: { type: 'string' }, batch: { type: 'string', default: '32' } },
+  options: {
+    model: { type: 'string' },
+    batch: { type: 'string', default: '32' },
+    files: { type: 'string' },
+  },
 });
+if (opt.files) {
+  try {
+    positionals.push(
+      ...readFileSync(opt.files, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0),
+    );
+  } catch (e) {
+    console.error(`error: cannot read --files ${opt.files}: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
 if (!opt.model || positionals.length === 0) {
-  console.error('usage: npm run predict -- --model DIR IMAGE_OR_DIR...');
+  console.error('usage: npm run predict -- --model DIR [--files LIST] IMAGE_OR_DIR...');
   process.exit(2);
 }
 const modelDir = opt.model;
