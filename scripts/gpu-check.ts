@@ -17,6 +17,7 @@ import { deviceFacts } from '../src/tensor/device-info.js';
 import { checksF16, checksMatmul } from './gpu-check-cases.js';
 import { type Check, type CheckResult, runCheck } from './gpu-check-lib.js';
 import { checksOthers } from './gpu-check-ops.js';
+import { checksTraining } from './gpu-check-training.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
   console.log(
     `  class ${facts.adapterClass}, subgroups ${facts.subgroupMinSize}-${facts.subgroupMaxSize} (tiles for ${facts.fixedSubgroupLanes || 'none: portable kernels'}), shader-f16 ${facts.hasF16}`,
   );
-  const checks: Check[] = [...checksMatmul(), ...checksOthers()];
+  const checks: Check[] = [...checksMatmul(), ...checksOthers(), ...checksTraining()];
   // The same families again on their portable kernels (no subgroup operations), where the adapter
   // runs the subgroup ones by default.
   const portable = facts.fixedSubgroupLanes > 0;
