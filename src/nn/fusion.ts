@@ -3,12 +3,11 @@ import type { BnActivation } from '../kernels/batchnorm.js';
 import { add, mul, sub } from '../kernels/binary.js';
 import { type ConvOptions, conv2d } from '../kernels/conv.js';
 import { depthwiseConv2d } from '../kernels/depthwise.js';
-import { type FoldedConv, foldBatchNorm } from '../kernels/fold.js';
+import { foldBatchNorm } from '../kernels/fold.js';
 import { reshape } from '../kernels/reshape.js';
 import { rsqrt } from '../kernels/unary.js';
 import { ArgumentError } from '../tensor/errors.js';
-import { freeable, isRecording, needsGradient } from '../tensor/record.js';
-import { keep } from '../tensor/scope.js';
+import { freeable, needsGradient } from '../tensor/record.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CallArgs, SymbolicTensor } from './layer.js';
 import { ReLU } from './layers/basic.js';
@@ -110,34 +109,11 @@ export function findChains(
 }
 
 /**
- * Folded filters and biases shared by the slices of one model call (a batch run as micro-batches
- * folds each batch norm once, not once per slice). The caller owns them: `disposeFolds` when the
- * call is done.
- */
-export type FoldCache = Map<FusedChain, FoldedConv>;
-
-/**
- * Frees a call's folded weights. Without a tape they were kept (so the slices' `tidy` left them);
- * under a tape, one the tape holds (a gradient flows through its conv) is freed by the tape.
- */
-export function disposeFolds(folds: FoldCache): void {
-  for (const f of folds.values())
-    for (const t of [f.filter, f.bias]) if (!t.isDisposed && (t.kept || freeable(t))) t.dispose();
-  folds.clear();
-}
-
-/**
  * Runs `chain` on `x`, or returns undefined when fusion is off. A batch norm in training mode
  * needs the batch statistics of the conv's output, so there the chain runs as two passes: the conv
  * (with the padding), then the batch norm with the activation applied in its normalising pass.
- * `folds`: where the folded weights of this call are shared (see `FoldCache`).
  */
-export function runChain(
-  chain: FusedChain,
-  x: Tensor,
-  args: CallArgs,
-  folds?: FoldCache,
-): Tensor | undefined {
+export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor | undefined {
   const { conv, bn, pad, activation } = chain;
   if (!enabled) return undefined;
   // The conv, with the chain's padding as its own.
@@ -157,24 +133,18 @@ export function runChain(
   }
   let filter: Tensor = conv.kernel!;
   let bias: Tensor | undefined = conv.bias;
-  const foldable =
-    bn && !needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance);
-  let folded = foldable ? folds?.get(chain) : undefined;
-  if (foldable && !folded) {
-    folded = foldBatchNorm({
-      filter,
-      bias,
-      mean: bn.movingMean!,
-      variance: bn.movingVariance!,
-      gamma: bn.gamma,
-      beta: bn.beta,
-      epsilon: bn.epsilon,
-    });
-    if (folded && folds) {
-      folds.set(chain, folded);
-      if (!isRecording()) for (const t of [folded.filter, folded.bias]) keep(t);
-    }
-  }
+  const folded =
+    bn && !needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance)
+      ? foldBatchNorm({
+          filter,
+          bias,
+          mean: bn.movingMean!,
+          variance: bn.movingVariance!,
+          gamma: bn.gamma,
+          beta: bn.beta,
+          epsilon: bn.epsilon,
+        })
+      : undefined;
   if (folded) {
     filter = folded.filter;
     bias = folded.bias;
@@ -188,8 +158,7 @@ export function runChain(
     bias = shift;
   }
   const y = runConv(filter, { bias, activation });
-  // The folded weights are needed again only by a tape (x's gradient through this conv), or by the
-  // call's next slice (then `disposeFolds` frees them).
-  if (folded && !folds) for (const t of [folded.filter, folded.bias]) if (freeable(t)) t.dispose();
+  // The folded weights are needed again only by a tape (x's gradient through this conv).
+  if (folded) for (const t of [folded.filter, folded.bias]) if (freeable(t)) t.dispose();
   return y;
 }
