@@ -29,6 +29,15 @@ import { grid } from './util.js';
  * ROWS output pixels x 32 output channels; each lane loads the filter values of its own 4
  * channels (vec4, Cout is contiguous in HWIO) and ROWS/8 of the input quads, which it hands to the
  * other lanes with subgroupBroadcast. Bias and activation are applied in the epilogue.
+ *
+ * Tried for the pointwise case and rejected (issue 20, lavapipe/Mesa 25.0, batch 32 MobileNetV2
+ * shapes): lanes owning pixels with the filter read at a lane-independent address (2-10x slower:
+ * such storage loads inside a loop are still done lane by lane; from a uniform buffer ~30% faster
+ * than from storage, still 2-3x slower than this kernel); 2-4 channel quads per lane (16x2, 8x3,
+ * 16x3, 8x4 rows x quads: equal or slower); 48 or 64 rows (within noise); the GEMM path (equal or
+ * slower, 0-2x). The JIT code shows why: fma() becomes mul + add, and every load or store whose
+ * address differs between lanes is a per-lane loop with a bounds check, so the time of a small-Cin
+ * conv is about 2 ns per output float, 40% of it the stores.
  */
 
 export { assertOutputBindable, type ConvOptions, type Padding, type Strides } from './conv-args.js';

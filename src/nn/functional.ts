@@ -6,7 +6,7 @@ import { checkOptions, type OptionKeys } from '../tensor/options.js';
 import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type FusedChain, findChains, runChain } from './fusion.js';
+import { type FoldCache, type FusedChain, findChains, runChain } from './fusion.js';
 import type { CallArgs, LayerArgs, SymShape } from './layer.js';
 import { fmtSym, LAYER_KEYS, Layer, layerFromConfig, registerLayer, SymbolicTensor } from './layer.js';
 import { type AffineAugmentation, applyAffineChain, findAffineChains } from './layers/affine-chain.js';
@@ -251,15 +251,23 @@ export class Functional extends Model {
     // the batch (each sample is independent in inference; BatchNormalization in training mode then
     // uses per-slice statistics). slice and concat are differentiable, so training works too.
     const recording = isRecording();
-    const outs: Tensor[][] = parts.map(([start, len]) => {
-      const go = () =>
-        this.run(
-          given.map((t) => slice(t, [start, ...t.shape.slice(1).map(() => 0)], [len, ...t.shape.slice(1)])),
-          args,
-        );
-      // Without a tape, each slice's intermediates can be freed at once.
-      return recording ? go() : tidy(go);
-    });
+    // Without a tape, the batch norms folded into the convs are folded once for all the slices.
+    const folds: FoldCache | undefined = recording ? undefined : new Map();
+    let outs: Tensor[][];
+    try {
+      outs = parts.map(([start, len]) => {
+        const go = () =>
+          this.run(
+            given.map((t) => slice(t, [start, ...t.shape.slice(1).map(() => 0)], [len, ...t.shape.slice(1)])),
+            args,
+            folds,
+          );
+        // Without a tape, each slice's intermediates can be freed at once.
+        return recording ? go() : tidy(go);
+      });
+    } finally {
+      for (const f of folds?.values() ?? []) for (const t of [f.filter, f.bias]) t.dispose();
+    }
     const ys = this.outputs.map((_, k) =>
       concat(
         outs.map((o) => o[k]),
@@ -281,7 +289,7 @@ export class Functional extends Model {
     return evenSlices(n, Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
   }
 
-  private run(given: Tensor[], args: CallArgs): Tensor[] {
+  private run(given: Tensor[], args: CallArgs, folds?: FoldCache): Tensor[] {
     const values = new Map<SymbolicTensor, Tensor>();
     this.inputs.forEach((sym, i) => {
       values.set(sym, given[i]);
@@ -298,7 +306,7 @@ export class Functional extends Model {
       if (values.has(n) || skipped.has(n)) return;
       const ins = n.inputs.map((u) => values.get(u)!);
       const chain = chains.get(n);
-      const fused = chain && runChain(chain, ins[0], args);
+      const fused = chain && runChain(chain, ins[0], args, folds);
       // Consecutive geometric augmentations: one resample in training (layers/affine-chain.ts).
       const geo = args.training ? affine.get(n) : undefined;
       if (geo) {

@@ -3,11 +3,12 @@ import type { BnActivation } from '../kernels/batchnorm.js';
 import { add, mul, sub } from '../kernels/binary.js';
 import { type ConvOptions, conv2d } from '../kernels/conv.js';
 import { depthwiseConv2d } from '../kernels/depthwise.js';
-import { foldBatchNorm } from '../kernels/fold.js';
+import { type FoldedConv, foldBatchNorm } from '../kernels/fold.js';
 import { reshape } from '../kernels/reshape.js';
 import { rsqrt } from '../kernels/unary.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { freeable, needsGradient } from '../tensor/record.js';
+import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CallArgs, SymbolicTensor } from './layer.js';
 import { ReLU } from './layers/basic.js';
@@ -33,6 +34,13 @@ export interface FusedChain {
   bn?: BatchNormalization;
   activation: Activation;
 }
+
+/**
+ * Folded batch norms shared by the micro-batches of one inference call (see Functional.apply): the
+ * weights cannot change between the slices, so each chain's fold runs once. The caller disposes
+ * the cached tensors (they are kept out of `tidy`).
+ */
+export type FoldCache = Map<FusedChain, FoldedConv>;
 
 let enabled = true;
 
@@ -113,7 +121,12 @@ export function findChains(
  * needs the batch statistics of the conv's output, so there the chain runs as two passes: the conv
  * (with the padding), then the batch norm with the activation applied in its normalising pass.
  */
-export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor | undefined {
+export function runChain(
+  chain: FusedChain,
+  x: Tensor,
+  args: CallArgs,
+  folds?: FoldCache,
+): Tensor | undefined {
   const { conv, bn, pad, activation } = chain;
   if (!enabled) return undefined;
   // The conv, with the chain's padding as its own.
@@ -133,8 +146,10 @@ export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor |
   }
   let filter: Tensor = conv.kernel!;
   let bias: Tensor | undefined = conv.bias;
+  const cached = folds?.get(chain);
   const folded =
-    bn && !needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance)
+    cached ??
+    (bn && !needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance)
       ? foldBatchNorm({
           filter,
           bias,
@@ -144,7 +159,10 @@ export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor |
           beta: bn.beta,
           epsilon: bn.epsilon,
         })
-      : undefined;
+      : undefined);
+  if (folded && folds && !cached) {
+    folds.set(chain, { filter: keep(folded.filter), bias: keep(folded.bias) });
+  }
   if (folded) {
     filter = folded.filter;
     bias = folded.bias;
@@ -159,6 +177,6 @@ export function runChain(chain: FusedChain, x: Tensor, args: CallArgs): Tensor |
   }
   const y = runConv(filter, { bias, activation });
   // The folded weights are needed again only by a tape (x's gradient through this conv).
-  if (folded) for (const t of [folded.filter, folded.bias]) if (freeable(t)) t.dispose();
+  if (folded && !folds) for (const t of [folded.filter, folded.bias]) if (freeable(t)) t.dispose();
   return y;
 }
