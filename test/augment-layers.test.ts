@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { affineResample } from '../src/kernels/augment.js';
-import { type AffineAugmentation, seededRandom } from '../src/nn/layers/affine-chain.js';
+import type { AffineAugmentation } from '../src/nn/layers/affine-chain.js';
 import {
   Adam,
   Conv2D,
@@ -24,6 +24,7 @@ import {
   tensor,
   tidy,
 } from '../src/node.js';
+import { mulberry32 } from '../src/tensor/mulberry.js';
 import { type AnyOpRecord, setRecorder } from '../src/tensor/record.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { affineResampleCpu, composeRows, type FillMode } from './oracle/augment.js';
@@ -105,7 +106,7 @@ describe('geometric layers match Keras 3 maps (pixel-index coordinates, centre (
     const { values } = await traced(() =>
       new RandomFlip({ seed: 5 }).apply(tensor(x, [n, 3, 4, 1]), { training: true }),
     );
-    const u = seededRandom(5);
+    const u = mulberry32(5);
     let flipped = 0;
     for (let i = 0; i < n; i++) {
       const f = u() <= 0.5;
@@ -125,7 +126,7 @@ describe('geometric layers match Keras 3 maps (pixel-index coordinates, centre (
     const { values } = await traced(() =>
       new RandomCrop({ height: 4, width: 3, seed: 9 }).apply(tensor(x, [2, 9, 7, 1]), { training: true }),
     );
-    const u = seededRandom(9);
+    const u = mulberry32(9);
     const y0 = Math.floor(u() * 6);
     const x0 = Math.floor(u() * 5);
     for (let i = 0; i < 2; i++)
@@ -300,7 +301,7 @@ describe('RandomContrast and RandomBrightness', () => {
     const { values } = await traced(() =>
       new RandomContrast({ factor: 0.5, seed: 7 }).apply(tensor(data, [b, h, w, c]), { training: true }),
     );
-    const u = seededRandom(7);
+    const u = mulberry32(7);
     const want = new Float64Array(data.length);
     for (let i = 0; i < b; i++) {
       const f = 0.5 + u();
@@ -326,7 +327,7 @@ describe('RandomContrast and RandomBrightness', () => {
         },
       ),
     );
-    const u = seededRandom(8);
+    const u = mulberry32(8);
     const want = new Float64Array(data.length);
     for (let i = 0; i < b; i++) {
       const d = -0.2 + 0.6 * u();

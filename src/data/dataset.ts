@@ -1,5 +1,6 @@
 import { nextSeedValue } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
+import { mulberry32 } from '../tensor/mulberry.js';
 import { checkOptions } from '../tensor/options.js';
 import { dispose, keep, type TensorContainer } from '../tensor/scope.js';
 import { copyOf, Tensor } from '../tensor/tensor.js';
@@ -54,17 +55,6 @@ function assertCount(n: unknown, op: string, arg: string, min: number): asserts 
 function assertFlag(v: unknown, op: string, arg: string): void {
   if (v !== undefined && typeof v !== 'boolean')
     throw new ArgumentError(`Dataset.${op}: ${arg} must be a boolean, got ${JSON.stringify(v)}`);
-}
-
-/** mulberry32: small, fast, seedable; good enough to order elements. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -275,7 +265,7 @@ export class Dataset<T> implements AsyncIterable<T> {
     let epoch = 0;
     return new Dataset<T>(async function* () {
       const e = reshuffle ? epoch++ : 0;
-      const rand = rng((Math.imul(base ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(e, 0x85ebca6b)) >>> 0);
+      const rand = mulberry32((Math.imul(base ^ 0x5bd1e995, 0x9e3779b1) + Math.imul(e, 0x85ebca6b)) >>> 0);
       const buf: T[] = [];
       try {
         for await (const x of self) {

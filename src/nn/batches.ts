@@ -7,6 +7,7 @@ import { slice } from '../kernels/slice.js';
 import { round } from '../kernels/unary.js';
 import { tensor } from '../tensor/creation.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { mulberry32 } from '../tensor/mulberry.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Model } from './model.js';
@@ -66,13 +67,7 @@ export function checkPositiveInt(v: unknown, name: string, who: string): number 
 
 /** Mulberry32-based Fisher-Yates shuffle of 0..n-1. */
 export function permutation(n: number, seed: number): Int32Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {

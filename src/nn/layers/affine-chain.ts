@@ -232,14 +232,3 @@ export function factorRange(
     `${who}: ${what} must be a number or a pair [lower, upper] in [${bounds[0]}, ${bounds[1]}], got ${JSON.stringify(v)}`,
   );
 }
-
-/** mulberry32: a seedable uniform [0, 1) sequence for the per-image parameters (drawn on the CPU). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -7,6 +7,7 @@ import { clipByValue } from '../../kernels/select.js';
 import { slice } from '../../kernels/slice.js';
 import { nextSeedValue, upload } from '../../tensor/creation.js';
 import { ArgumentError } from '../../tensor/errors.js';
+import { mulberry32 } from '../../tensor/mulberry.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
@@ -18,7 +19,6 @@ import {
   checkResample,
   factorRange,
   type ResampleOptions,
-  seededRandom,
 } from './affine-chain.js';
 
 /**
@@ -35,7 +35,7 @@ const RESAMPLE_KEYS = { ...SEED_KEYS, fillMode: true, interpolation: true, fillV
 /** Base of the layers with a seeded random sequence. */
 function makeRandom(layer: Layer, seed: unknown): () => number {
   checkSeed(seed, `${layer.className} '${layer.name}'`);
-  return seededRandom(typeof seed === 'number' ? seed : nextSeedValue());
+  return mulberry32(typeof seed === 'number' ? seed : nextSeedValue());
 }
 
 function uniform(r: () => number, lo: number, hi: number): number {
