@@ -1,4 +1,3 @@
-import { add } from '../kernels/binary.js';
 import { concat } from '../kernels/concat.js';
 import { ArgumentError, ShapeError } from '../tensor/errors.js';
 import { checkOptions, type OptionKeys } from '../tensor/options.js';
@@ -23,7 +22,7 @@ import {
 import type { Model } from './model.js';
 import { type Tensors, tensorList } from './multi-io.js';
 import { fmtLogs, type LogSink, type Verbose } from './progress.js';
-import { readStep, stepMetricsOf, stepTensors } from './step-metrics.js';
+import { batchStep, readStep, stepMetricsOf } from './step-metrics.js';
 
 /** evaluate and predict: the model over batches in inference mode. */
 
@@ -41,9 +40,8 @@ export async function evaluateBatches(
   for await (const b of source) {
     try {
       const [loss, ...parts] = tidy(() => {
-        const st = stepTensors(model.outputSpecs, b.ys, forward(model, b.xs, false), b.sw);
-        const reg = model.regularizationLoss(); // Keras 3 compute_loss adds model.losses
-        return [reg ? add(st.loss, reg) : st.loss, ...st.parts];
+        const st = batchStep(model, b, false);
+        return [st.loss, ...st.parts];
       });
       await readStep(sm, loss, parts, b.xs[0].shape[0]);
     } finally {

@@ -4,7 +4,9 @@ import { reshape } from '../kernels/reshape.js';
 import type { DataArray } from '../tensor/dtype.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { forward, type Lists } from './batches.js';
 import { Mean } from './metrics.js';
+import type { Model } from './model.js';
 import type { OutputSpec } from './multi-io.js';
 
 /**
@@ -46,6 +48,17 @@ export function stepTensors(
       parts.push(m.metric.statistics(ys[i], preds[i], m.weighted ? sampleWeight : undefined));
   });
   return { loss: total!, parts };
+}
+
+/**
+ * One batch through the model (`training` or inference mode): its step tensors, the loss with the
+ * model's regularization penalties added (Keras 3's compute_loss adds `model.losses`), the same
+ * for `fit`'s steps and `evaluate`'s.
+ */
+export function batchStep(model: Model, b: Lists, training: boolean): StepTensors {
+  const st = stepTensors(model.outputSpecs, b.ys, forward(model, b.xs, training), b.sw);
+  const reg = model.regularizationLoss();
+  return reg ? { loss: add(st.loss, reg), parts: st.parts } : st;
 }
 
 /** The loss trackers and metrics of a compiled model, and how to fold one step's readback into them. */

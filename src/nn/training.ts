@@ -1,5 +1,4 @@
 import { variableGrads } from '../autograd/grad.js';
-import { add } from '../kernels/binary.js';
 import { slice } from '../kernels/slice.js';
 import { nextSeedValue } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
@@ -16,7 +15,6 @@ import {
   checkVerbose,
   classSampleWeights,
   disposeBatch,
-  forward,
   isBatchSource,
   type Lists,
   listBatches,
@@ -37,7 +35,7 @@ import type { Model } from './model.js';
 import type { Tensors } from './multi-io.js';
 import type { LogSink } from './progress.js';
 import { ProgressBar, type Verbose } from './progress.js';
-import { readStep, stepMetricsOf, stepTensors } from './step-metrics.js';
+import { batchStep, readStep, stepMetricsOf } from './step-metrics.js';
 
 export type { Batch, BatchSource, MultiBatch } from './batches.js';
 
@@ -114,10 +112,9 @@ export async function trainStep(model: Model, b: Lists): Promise<Record<string, 
   const vars = model.trainableWeights;
   let parts: Tensor[] = [];
   const { value, grads } = variableGrads(() => {
-    const st = stepTensors(model.outputSpecs, b.ys, forward(model, b.xs, true), b.sw);
+    const st = batchStep(model, b, true);
     parts = st.parts.map((t) => keep(t));
-    const reg = model.regularizationLoss(); // Keras 3 compute_loss adds model.losses
-    return reg ? add(st.loss, reg) : st.loss;
+    return st.loss;
   }, vars);
   try {
     model.optimizer!.applyGradients(grads);
