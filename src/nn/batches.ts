@@ -88,19 +88,13 @@ export async function* tensorBatches(
   const n = data.xs[0].shape[0];
   for (let s = 0; s < n; s += batchSize) {
     const b = Math.min(batchSize, n - s);
-    if (order) {
-      const idx = tensor(order.subarray(s, s + b), [b], 'int32');
-      const take = (t: Tensor) => gather(t, idx, 0);
-      const batch: Lists = { xs: data.xs.map(take), ys: data.ys.map(take) };
-      if (data.sw) batch.sw = take(data.sw);
-      idx.dispose();
-      yield batch;
-    } else {
-      const take = (t: Tensor) => slice(t, [s, ...t.shape.slice(1).map(() => 0)], [b, ...t.shape.slice(1)]);
-      const batch: Lists = { xs: data.xs.map(take), ys: data.ys.map(take) };
-      if (data.sw) batch.sw = take(data.sw);
-      yield batch;
-    }
+    const idx = order ? tensor(order.subarray(s, s + b), [b], 'int32') : undefined;
+    const take = (t: Tensor) =>
+      idx ? gather(t, idx, 0) : slice(t, [s, ...t.shape.slice(1).map(() => 0)], [b, ...t.shape.slice(1)]);
+    const batch: Lists = { xs: data.xs.map(take), ys: data.ys.map(take) };
+    if (data.sw) batch.sw = take(data.sw);
+    idx?.dispose();
+    yield batch;
   }
 }
 
@@ -227,11 +221,18 @@ export function classSampleWeights(table: Float32Array, y: Tensor): Tensor {
     }
     // oneHot gives a zero row outside [0, size): weight 1 + 0.
     const hot = oneHot(labels, table.length);
-    return add(sum(mul(hot, tensor(sub1(table), [1, table.length])), -1), 1);
+    return add(
+      sum(
+        mul(
+          hot,
+          tensor(
+            table.map((v) => v - 1),
+            [1, table.length],
+          ),
+        ),
+        -1,
+      ),
+      1,
+    );
   });
-}
-
-/** table - 1, elementwise. */
-function sub1(t: Float32Array): Float32Array {
-  return t.map((v) => v - 1);
 }
