@@ -182,12 +182,15 @@ export class EarlyStopping extends BaseCallback {
     const current = logs?.[this.monitor];
     if (current === undefined || epoch < this.startFromEpoch) return;
     const model = this.requireModel('EarlyStopping');
-    if (this.restoreBestWeights && this.bestWeights === undefined) {
+    const improved = isImprovement(current, this.best, this.dir, this.minDelta);
+    // Keras keeps the first monitored epoch's weights even without an improvement; one copy per
+    // epoch at most (an improving first epoch is copied once, below).
+    if (this.restoreBestWeights && this.bestWeights === undefined && !improved) {
       this.keepWeights(model);
       this.bestEpoch = epoch;
     }
     this.wait += 1;
-    if (isImprovement(current, this.best, this.dir, this.minDelta)) {
+    if (improved) {
       this.best = current;
       this.bestEpoch = epoch;
       if (this.restoreBestWeights) this.keepWeights(model);
