@@ -286,7 +286,11 @@ function featureIndex(shape: readonly number[], kept: readonly number[]): (i: nu
   };
 }
 
-/** The centred window with the target aspect ratio (Keras `crop_to_aspect_ratio`, `smart_resize`). */
+/**
+ * The centred window with the target aspect ratio, as Keras 3's Resizing layer computes it (Python
+ * float64 divisions). Not `cropBox` of src/data/resize.ts: that one repeats TensorFlow's float32
+ * `smart_resize` for the image datasets, and the two can differ by a pixel.
+ */
 function aspectWindow(h: number, w: number, th: number, tw: number) {
   const ch = Math.max(Math.min(h, Math.trunc((w * th) / tw)), 1);
   const cw = Math.max(Math.min(w, Math.trunc((h * tw) / th)), 1);
