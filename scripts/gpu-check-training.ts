@@ -76,61 +76,33 @@ function lossChecks(): Check[] {
   });
 }
 
-type Made = { opt: lib.Optimizer; oracle: OracleOptimizer };
-/** Optimizers with their float64 oracle: every rule, weight decay and the three clippings. */
-const OPTIMIZERS: Array<[string, () => Made]> = [
-  [
-    'SGD nesterov',
-    () => ({
-      opt: new lib.SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true }),
-      oracle: { name: 'SGD', learningRate: 0.1, momentum: 0.9, nesterov: true },
-    }),
-  ],
-  [
-    'Adam clipvalue',
-    () => ({
-      opt: new lib.Adam({ learningRate: 0.01, clipvalue: 0.3 }),
-      oracle: { name: 'Adam', learningRate: 0.01, clipvalue: 0.3 },
-    }),
-  ],
-  [
-    'AdamW',
-    () => ({ opt: new lib.AdamW({ learningRate: 0.01 }), oracle: { name: 'AdamW', learningRate: 0.01 } }),
-  ],
+/**
+ * Optimizers as Keras configs: every rule, weight decay and the three clippings. The same object
+ * builds ours (`optimizerFromConfig`) and drives the float64 oracle.
+ */
+const OPTIMIZERS: Array<[string, OracleOptimizer & { learningRate: number }]> = [
+  ['SGD nesterov', { name: 'SGD', learningRate: 0.1, momentum: 0.9, nesterov: true }],
+  ['Adam clipvalue', { name: 'Adam', learningRate: 0.01, clipvalue: 0.3 }],
+  ['AdamW', { name: 'AdamW', learningRate: 0.01 }],
   [
     'RMSprop centered momentum clipnorm',
-    () => ({
-      opt: new lib.RMSprop({ learningRate: 0.01, centered: true, momentum: 0.5, clipnorm: 1 }),
-      oracle: { name: 'RMSprop', learningRate: 0.01, centered: true, momentum: 0.5, clipnorm: 1 },
-    }),
+    { name: 'RMSprop', learningRate: 0.01, centered: true, momentum: 0.5, clipnorm: 1 },
   ],
-  [
-    'Adagrad weightDecay',
-    () => ({
-      opt: new lib.Adagrad({ learningRate: 0.05, weightDecay: 0.01 }),
-      oracle: { name: 'Adagrad', learningRate: 0.05, weightDecay: 0.01 },
-    }),
-  ],
-  [
-    'Nadam globalClipnorm',
-    () => ({
-      opt: new lib.Nadam({ learningRate: 0.01, globalClipnorm: 2 }),
-      oracle: { name: 'Nadam', learningRate: 0.01, globalClipnorm: 2 },
-    }),
-  ],
+  ['Adagrad weightDecay', { name: 'Adagrad', learningRate: 0.05, weightDecay: 0.01 }],
+  ['Nadam globalClipnorm', { name: 'Nadam', learningRate: 0.01, globalClipnorm: 2 }],
 ];
 
 function optimizerChecks(): Check[] {
   const out: Check[] = [];
   for (const n of [1003, 4100]) {
-    OPTIMIZERS.forEach(([label, make], i) => {
+    OPTIMIZERS.forEach(([label, config], i) => {
       const w0 = values(n, 140 + i);
       const grads = [0, 1, 2].map((s) => values(n, 150 + 10 * i + s));
       out.push({
         family: 'optimizer',
         name: `${label} [${n}] 3 steps`,
         run: () => {
-          const { opt } = make();
+          const opt = lib.optimizerFromConfig({ ...config });
           const init = T(w0, [n]);
           const v = lib.variable(init, { name: `gpu_check_w${i}` });
           init.dispose();
@@ -146,7 +118,7 @@ function optimizerChecks(): Check[] {
         },
         want: () =>
           oracleTrain(
-            make().oracle,
+            config,
             [Array.from(w0)],
             grads.map((g) => [Array.from(g)]),
           )[0],
