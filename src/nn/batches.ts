@@ -59,12 +59,6 @@ export function checkSink(s: LogSink | undefined, who: string): LogSink {
   return s;
 }
 
-export function checkPositiveInt(v: unknown, name: string, who: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1)
-    throw new ArgumentError(`${who}: ${name} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v as number;
-}
-
 /** Mulberry32-based Fisher-Yates shuffle of 0..n-1. */
 export function permutation(n: number, seed: number): Int32Array {
   const rand = mulberry32(seed);

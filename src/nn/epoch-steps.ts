@@ -1,6 +1,6 @@
 import { ArgumentError } from '../tensor/errors.js';
 import type { Lists } from './batches.js';
-import { checkPositiveInt } from './batches.js';
+import { checkPositiveInt } from './layer.js';
 
 /**
  * How `fit` splits data into epochs and when it validates: `stepsPerEpoch`, `validationSteps`,

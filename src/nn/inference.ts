@@ -7,7 +7,6 @@ import {
   type Batch,
   type BatchSource,
   checkData,
-  checkPositiveInt,
   checkSink,
   checkVerbose,
   disposeBatch,
@@ -19,6 +18,7 @@ import {
   requireCompiled,
   tensorBatches,
 } from './batches.js';
+import { checkPositiveInt } from './layer.js';
 import type { Model } from './model.js';
 import { type Tensors, tensorList } from './multi-io.js';
 import { fmtLogs, type LogSink, type Verbose } from './progress.js';

@@ -331,6 +331,13 @@ export function checkBool(v: unknown, what: string, who: string): void {
     throw new ArgumentError(`${who}: ${what} must be a boolean, got ${JSON.stringify(v)}`);
 }
 
+/** A positive integer option or argument (sizes, counts, steps). */
+export function checkPositiveInt(v: unknown, what: string, who: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1)
+    throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+  return v as number;
+}
+
 export function checkSeed(v: unknown, who: string): void {
   if (v !== undefined && !Number.isInteger(v))
     throw new ArgumentError(`${who}: seed must be an integer, got ${JSON.stringify(v)}`);

@@ -10,7 +10,6 @@ import {
   type ClassWeight,
   checkClassWeight,
   checkData,
-  checkPositiveInt,
   checkSink,
   checkVerbose,
   classSampleWeights,
@@ -31,6 +30,7 @@ import {
   type ValidationFreq,
 } from './epoch-steps.js';
 import { evaluateBatches } from './inference.js';
+import { checkPositiveInt } from './layer.js';
 import type { Model } from './model.js';
 import type { Tensors } from './multi-io.js';
 import type { LogSink } from './progress.js';

@@ -11,7 +11,7 @@ import { mulberry32 } from '../../tensor/mulberry.js';
 import type { OptionKeys } from '../../tensor/options.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkSeed, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
+import { checkPositiveInt, checkSeed, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 import {
   AffineAugmentation,
   type AffineLayerArgs,
@@ -257,12 +257,6 @@ export interface RandomCropArgs extends AffineLayerArgs {
   width: number;
 }
 
-function positiveInt(v: unknown, what: string, who: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1)
-    throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v as number;
-}
-
 /**
  * Crops a random `height` x `width` window (one offset per batch, as Keras) in training when the
  * input is larger on both axes; otherwise, in training, Keras's fallback: a window at the
@@ -285,8 +279,8 @@ export class RandomCrop extends AffineAugmentation {
   constructor(args: RandomCropArgs) {
     super(args);
     const who = `RandomCrop '${this.name}'`;
-    this.height = positiveInt(args?.height, 'height', who);
-    this.width = positiveInt(args.width, 'width', who);
+    this.height = checkPositiveInt(args?.height, 'height', who);
+    this.width = checkPositiveInt(args.width, 'width', who);
     this.random = makeRandom(this, args.seed);
     this.seed = args.seed;
   }

@@ -16,7 +16,15 @@ import {
 } from '../activations.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkInputShape, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
+import {
+  checkInputShape,
+  checkPositiveInt,
+  fmtSym,
+  LAYER_KEYS,
+  Layer,
+  registerLayer,
+  single,
+} from '../layer.js';
 import {
   getRegularizer,
   type Regularizer,
@@ -28,12 +36,6 @@ import { dilatedConv2d, stride1Pads } from './conv-ops.js';
 import { kernelBiasArgs, pickConfig } from './util.js';
 
 /** SeparableConv2D, Conv2DTranspose and Conv1D, composed from the 2-D convolution kernels. */
-
-function positiveInt(v: unknown, what: string, who: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1)
-    throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v as number;
-}
 
 /** Options of `SeparableConv2D` (besides the common convolution options). */
 export interface SeparableConv2DArgs extends ConvBaseArgs {
@@ -88,8 +90,8 @@ export class SeparableConv2D extends ConvBase {
     this.setRegularizer('depthwise_kernel', this.kernelRegularizer);
     this.setRegularizer('pointwise_kernel', this.pointwiseRegularizer);
     this.setRegularizer('bias', this.biasRegularizer);
-    this.filters = positiveInt(args.filters, 'filters', who);
-    this.depthMultiplier = positiveInt(args.depthMultiplier ?? 1, 'depthMultiplier', who);
+    this.filters = checkPositiveInt(args.filters, 'filters', who);
+    this.depthMultiplier = checkPositiveInt(args.depthMultiplier ?? 1, 'depthMultiplier', who);
     this.pointwiseInitializer = args.pointwiseInitializer ?? 'glorotUniform';
     assertInitializer(this.pointwiseInitializer, `${who}: pointwiseInitializer`);
   }
@@ -164,7 +166,7 @@ export class Conv2DTranspose extends ConvBase {
   constructor(args: Conv2DTransposeArgs) {
     super(args);
     const who = `Conv2DTranspose '${this.name}'`;
-    this.filters = positiveInt(args.filters, 'filters', who);
+    this.filters = checkPositiveInt(args.filters, 'filters', who);
     if (this.dilationRate.some((d) => d !== 1))
       throw new ArgumentError(
         `${who}: dilationRate must be 1 (dilated transposed convolutions are not supported), got ${JSON.stringify(args.dilationRate)}`,
@@ -232,7 +234,7 @@ export interface Conv1DArgs extends LayerArgs {
 
 function one(v: number | [number] | undefined, dflt: number, what: string, who: string): number {
   const n = v === undefined ? dflt : Array.isArray(v) && v.length === 1 ? v[0] : v;
-  return positiveInt(n, what, who);
+  return checkPositiveInt(n, what, who);
 }
 
 /**
@@ -275,7 +277,7 @@ export class Conv1D extends Layer {
   constructor(args: Conv1DArgs) {
     super(args);
     const who = `Conv1D '${this.name}'`;
-    this.filters = positiveInt(args?.filters, 'filters', who);
+    this.filters = checkPositiveInt(args?.filters, 'filters', who);
     this.kernelSize = one(args.kernelSize, 0, 'kernelSize', who);
     this.strides = one(args.strides, 1, 'strides', who);
     this.dilationRate = one(args.dilationRate, 1, 'dilationRate', who);

@@ -4,12 +4,12 @@ import { tile } from '../../kernels/concat.js';
 import { gather } from '../../kernels/gather.js';
 import { reshape } from '../../kernels/reshape.js';
 import { slice } from '../../kernels/slice.js';
-import { ArgumentError, DTypeError, fmtShape, ShapeError } from '../../tensor/errors.js';
+import { DTypeError, fmtShape, ShapeError } from '../../tensor/errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import { assertInitializer, type InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
+import { checkBool, checkPositiveInt, checkSeed, fmtSym, Layer, registerLayer, single } from '../layer.js';
 import {
   getRegularizer,
   type Regularizer,
@@ -17,13 +17,6 @@ import {
   regularizerConfigs,
 } from '../regularizers.js';
 import { pickConfig } from './util.js';
-
-function positiveInt(v: unknown, what: string, who: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1) {
-    throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  return v as number;
-}
 
 /** Token ids as int32 (float ids are truncated, as Keras casts them). */
 function ids(layer: Layer, x: Tensor): Tensor {
@@ -71,8 +64,8 @@ export class Embedding extends Layer {
   constructor(args: EmbeddingArgs) {
     super(args);
     const who = `Embedding '${this.name}'`;
-    this.inputDim = positiveInt(args?.inputDim, 'inputDim', who);
-    this.outputDim = positiveInt(args.outputDim, 'outputDim', who);
+    this.inputDim = checkPositiveInt(args?.inputDim, 'inputDim', who);
+    this.outputDim = checkPositiveInt(args.outputDim, 'outputDim', who);
     this.embeddingsInitializer = args.embeddingsInitializer ?? 'randomUniform';
     assertInitializer(this.embeddingsInitializer, `${who}: embeddingsInitializer`);
     checkBool(args.maskZero, 'maskZero', who);
@@ -144,7 +137,7 @@ export class PositionEmbedding extends Layer {
   constructor(args: PositionEmbeddingArgs) {
     super(args);
     const who = `PositionEmbedding '${this.name}'`;
-    this.sequenceLength = positiveInt(args?.sequenceLength, 'sequenceLength', who);
+    this.sequenceLength = checkPositiveInt(args?.sequenceLength, 'sequenceLength', who);
     this.initializer = args.initializer ?? 'glorotUniform';
     assertInitializer(this.initializer, `${who}: initializer`);
     checkSeed(args.seed, who);
@@ -231,9 +224,9 @@ export class TokenAndPositionEmbedding extends Layer {
   constructor(args: TokenAndPositionEmbeddingArgs) {
     super(args);
     const who = `TokenAndPositionEmbedding '${this.name}'`;
-    this.vocabularySize = positiveInt(args?.vocabularySize, 'vocabularySize', who);
-    this.sequenceLength = positiveInt(args.sequenceLength, 'sequenceLength', who);
-    this.embeddingDim = positiveInt(args.embeddingDim, 'embeddingDim', who);
+    this.vocabularySize = checkPositiveInt(args?.vocabularySize, 'vocabularySize', who);
+    this.sequenceLength = checkPositiveInt(args.sequenceLength, 'sequenceLength', who);
+    this.embeddingDim = checkPositiveInt(args.embeddingDim, 'embeddingDim', who);
     checkSeed(args.seed, who);
     this.tokens = new Embedding({
       name: `${this.name}/token_embedding`,

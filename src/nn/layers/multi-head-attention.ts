@@ -13,7 +13,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import type { InitializerName } from '../initializers.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, fmtSym, Layer, registerLayer } from '../layer.js';
+import { checkBool, checkPositiveInt, fmtSym, Layer, registerLayer } from '../layer.js';
 import { kernelBiasArgs, pickConfig } from './util.js';
 
 export interface ComposedAttentionOptions extends DotProductAttentionOptions {
@@ -121,12 +121,7 @@ export class MultiHeadAttention extends Layer {
   constructor(args: MultiHeadAttentionArgs) {
     super(args);
     const who = `MultiHeadAttention '${this.name}'`;
-    const int = (v: unknown, what: string) => {
-      if (!Number.isInteger(v) || (v as number) < 1) {
-        throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
-      }
-      return v as number;
-    };
+    const int = (v: unknown, what: string) => checkPositiveInt(v, what, who);
     this.numHeads = int(args?.numHeads, 'numHeads');
     this.keyDim = int(args.keyDim, 'keyDim');
     this.valueDim = int(args.valueDim ?? args.keyDim, 'valueDim');

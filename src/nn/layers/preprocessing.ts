@@ -9,7 +9,7 @@ import type { OptionKeys } from '../../tensor/options.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Variable } from '../../tensor/variable.js';
 import type { CallArgs, LayerArgs, SymShape } from '../layer.js';
-import { checkBool, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
+import { checkBool, checkPositiveInt, fmtSym, LAYER_KEYS, Layer, registerLayer, single } from '../layer.js';
 import { resizeBilinearAffine } from './augmentation.js';
 
 /**
@@ -297,12 +297,6 @@ function aspectWindow(h: number, w: number, th: number, tw: number) {
   return { y: Math.trunc((h - ch) / 2), x: Math.trunc((w - cw) / 2), h: ch, w: cw };
 }
 
-function positive(v: unknown, what: string, who: string): number {
-  if (!Number.isInteger(v) || (v as number) < 1)
-    throw new ArgumentError(`${who}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v as number;
-}
-
 function needImages(layer: Layer, s: readonly (number | null)[]): void {
   if (s.length !== 4)
     throw new ShapeError(
@@ -345,8 +339,8 @@ export class Resizing extends Layer {
   constructor(args: ResizingArgs) {
     super(args);
     const who = `Resizing '${this.name}'`;
-    this.height = positive(args?.height, 'height', who);
-    this.width = positive(args.width, 'width', who);
+    this.height = checkPositiveInt(args?.height, 'height', who);
+    this.width = checkPositiveInt(args.width, 'width', who);
     const interp = args.interpolation ?? 'bilinear';
     if (interp !== 'bilinear' && interp !== 'nearest')
       throw new ArgumentError(
@@ -404,8 +398,8 @@ export class CenterCrop extends Layer {
   readonly width: number;
   constructor(args: CenterCropArgs) {
     super(args);
-    this.height = positive(args?.height, 'height', `CenterCrop '${this.name}'`);
-    this.width = positive(args.width, 'width', `CenterCrop '${this.name}'`);
+    this.height = checkPositiveInt(args?.height, 'height', `CenterCrop '${this.name}'`);
+    this.width = checkPositiveInt(args.width, 'width', `CenterCrop '${this.name}'`);
   }
   override computeOutputShape(s: SymShape): SymShape {
     needImages(this, s);
