@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memory, tensor, tidy } from '../src/index.js';
-import { affineResample } from '../src/kernels/augment.js';
+import { affineResample, affineResampleGrad } from '../src/kernels/augment.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { affineResampleCpu, type FillMode } from './oracle/augment.js';
@@ -85,4 +85,30 @@ describe('affineResample', () => {
         });
         t.dispose();
       });
+
+  // affineResampleGrad is itself an op (the transpose of the resample); its own gradient is the
+  // resample again. Its oracle is the transpose built column by column from the forward oracle.
+  for (const fillMode of MODES)
+    it(`affineResampleGrad's own gradient, ${fillMode} bilinear`, async () => {
+      const [b, h, w, ch] = [2, 4, 3, 2];
+      const r = rng(11);
+      const rows = randomRows(b, h, w, r).map((row) => Array.from(Float32Array.from(row)));
+      const t = tensor(Float32Array.from(rows.flat()), [b, 6]);
+      const n = b * h * w * ch;
+      const forwardCpu = (x: ArrayLike<number>) =>
+        affineResampleCpu({ data: x, shape: [b, h, w, ch], transforms: rows, fillMode, fillValue: 0 });
+      const columns = Array.from({ length: n }, (_, j) => {
+        const e = new Float64Array(n);
+        e[j] = 1;
+        return forwardCpu(e);
+      });
+      await checkGrad({
+        label: `affineResampleGrad ${fillMode}`,
+        f: (dy) => affineResampleGrad(dy, t, [h, w], { fillMode, interpolation: 'bilinear' }),
+        // Transpose: input pixel j receives sum_i A[i][j] dy[i], A[:, j] = forward(e_j).
+        oracle: ([dy]) => columns.map((col) => col.reduce((acc, a, i) => acc + a * dy[i], 0)),
+        inputs: [{ shape: [b, h, w, ch], data: randArray(n, r) }],
+      });
+      t.dispose();
+    });
 });
