@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ArgumentError,
+  conv2d,
+  conv2dBackpropFilter,
+  conv2dBackpropInput,
+  depthwiseConv2d,
+  deviceInfo,
+  grads,
+  memory,
+  type Tensor,
+  tensor,
+} from '../src/index.js';
+import { randArray, rng } from './helpers.js';
+import { conv2dRef, depthwiseRef, type RefAct, type RefPadding, refGeo } from './oracle/conv.js';
+
+/*
+ * conv2d / depthwiseConv2d with precision 'f16': x and the filter are rounded to f16 (relative
+ * error <= 2^-11 each), products and sums are f32. So each output may differ from the float64
+ * oracle by at most about 2 * 2^-11 * sum |x| |f| over its window (plus f32 rounding): that bound,
+ * the oracle run on |x| and |f| without bias, is the tolerance (scaled by the activation's slope,
+ * at most 1 for those used here). An indexing or padding bug gives O(1) errors.
+ */
+
+const U = 2 ** -11;
+const hasF16 = () => deviceInfo().features.includes('shader-f16');
+
+type Case = [number[], number, number, number, number | [number, number], RefPadding, RefAct];
+/** [x shape], kh, kw, Cout, strides, padding, activation. */
+const CONVS: Case[] = [
+  [[2, 7, 9, 5], 1, 1, 6, 1, 'same', 'linear'], // pointwise, Cin and Cout off the quad grid
+  [[3, 6, 6, 8], 1, 1, 12, 1, 'valid', 'relu'], // pointwise fast path (quads)
+  [[1, 9, 11, 3], 3, 3, 7, 2, 'same', 'relu6'], // 3x3 stride 2, batch 1, 3 channels
+  [[2, 8, 8, 16], 3, 3, 33, 1, 'same', 'tanh'], // Cout one past a subgroup's 32
+  [
+    [2, 10, 7, 6],
+    2,
+    3,
+    4,
+    [2, 1],
+    [
+      [1, 0],
+      [2, 1],
+    ],
+    'sigmoid',
+  ], // explicit padding, uneven strides
+  [[1, 5, 5, 1], 5, 5, 2, 1, 'valid', 'linear'], // one input channel, 5x5 window
+  [[2, 6, 6, 4], 1, 1, 8, 2, 'valid', 'linear'], // 1x1 strided (not the pointwise kernel)
+];
+
+/** The f16 result, checked against the oracle within the bound; returns the largest |error|. */
+async function checkAgainstOracle(
+  op: typeof conv2d,
+  ref: typeof conv2dRef,
+  xs: number[],
+  fs: number[],
+  co: number,
+  s: number | [number, number],
+  pad: RefPadding,
+  act: RefAct,
+  seed: number,
+): Promise<number> {
+  const r = rng(seed);
+  const xv = randArray(
+    xs.reduce((a, b) => a * b),
+    r,
+    -2,
+    2,
+  );
+  const fv = randArray(
+    fs.reduce((a, b) => a * b),
+    r,
+    -1,
+    1,
+  );
+  const bv = randArray(co, r);
+  const want = ref(xv, xs, fv, fs, s, pad, bv, act);
+  const bound = ref(xv.map(Math.abs), xs, fv.map(Math.abs), fs, s, pad);
+  const n0 = memory().numTensors;
+  const [x, f, bias] = [tensor(xv, xs), tensor(fv, fs), tensor(bv, [co])];
+  const y = op(x, f, s, pad, { bias, activation: act, precision: 'f16' });
+  const g = refGeo(xs, fs[0], fs[1], s, pad);
+  expect(y.shape).toEqual([g.n, g.oh, g.ow, co]);
+  const got = await y.data();
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  let maxErr = 0;
+  for (let i = 0; i < got.length; i++) {
+    const tol = 2.01 * U * bound[i] + 1e-6 * (1 + Math.abs(want[i]));
+    const err = Math.abs(got[i] - want[i]);
+    worst = Math.max(worst, err / tol);
+    maxErr = Math.max(maxErr, err);
+  }
+  expect(worst, 'error / bound').toBeLessThanOrEqual(1);
+  for (const t of [x, f, bias, y]) t.dispose();
+  expect(memory().numTensors).toBe(n0);
+  return maxErr;
+}
+
+function dispose(...ts: Tensor[]): void {
+  for (const t of ts) t.dispose();
+}
+
+describe('conv2d precision f16', () => {
+  it('adapter: lavapipe has shader-f16 (the path is tested, not the fallback)', () => {
+    if (!/llvmpipe|lavapipe/i.test(deviceInfo().description)) return;
+    expect(hasF16()).toBe(true);
+  });
+
+  CONVS.forEach(([xs, kh, kw, co, s, pad, act], i) => {
+    it(`[${xs}] ${kh}x${kw}->${co} s${JSON.stringify(s)} ${JSON.stringify(pad)} ${act} within the f16 bound`, async () => {
+      const err = await checkAgainstOracle(
+        conv2d,
+        conv2dRef,
+        xs,
+        [kh, kw, xs[3], co],
+        co,
+        s,
+        pad,
+        act,
+        100 + i,
+      );
+      console.log(`conv2d f16 [${xs}] ${kh}x${kw}->${co}: max |error| ${err.toExponential(2)}`);
+    });
+  });
+
+  it('rounds: f16 results differ from f32 ones, and the f32 path is untouched', async () => {
+    const r = rng(7);
+    const [x, f] = [
+      tensor(randArray(2 * 6 * 6 * 8, r), [2, 6, 6, 8]),
+      tensor(randArray(9 * 8 * 8, r), [3, 3, 8, 8]),
+    ];
+    const n0 = memory().numTensors;
+    const plain = conv2d(x, f, 1, 'same');
+    const [f32, h] = [
+      conv2d(x, f, 1, 'same', { precision: 'f32' }),
+      conv2d(x, f, 1, 'same', { precision: 'f16' }),
+    ];
+    const pv = await plain.data();
+    expect(await f32.data()).toEqual(pv);
+    if (hasF16()) expect(await h.data()).not.toEqual(pv);
+    else expect(await h.data()).toEqual(pv);
+    dispose(plain, f32, h);
+    expect(memory().numTensors).toBe(n0);
+    dispose(x, f);
+  });
+
+  it('gradients are the f32 rules (forward only): equal to the f32 op rules', async () => {
+    const r = rng(9);
+    const [x, f] = [
+      tensor(randArray(1 * 5 * 5 * 3, r), [1, 5, 5, 3]),
+      tensor(randArray(9 * 3 * 5, r), [3, 3, 3, 5]),
+    ];
+    const dy = tensor(randArray(1 * 3 * 3 * 5, r), [1, 3, 3, 5]);
+    const n0 = memory().numTensors;
+    const [gx, gf] = grads((a, b) => conv2d(a, b, 2, 'same', { precision: 'f16' }))([x, f], dy);
+    const wx = conv2dBackpropInput(dy, f, x.shape, 2, 'same');
+    const wf = conv2dBackpropFilter(x, dy, f.shape, 2, 'same');
+    expect(await gx.data()).toEqual(await wx.data());
+    expect(await gf.data()).toEqual(await wf.data());
+    dispose(gx, gf, wx, wf);
+    expect(memory().numTensors).toBe(n0);
+    dispose(x, f, dy);
+  });
+
+  it('rejects a bad precision, naming the option and the value', () => {
+    const x = tensor(new Float32Array(16), [1, 2, 2, 4]);
+    const f = tensor(new Float32Array(16), [1, 1, 4, 4]);
+    const n0 = memory().numTensors;
+    for (const op of [conv2d, depthwiseConv2d]) {
+      const fw = op === conv2d ? f : tensor(new Float32Array(4), [1, 1, 4, 1]);
+      expect(() => op(x, fw, 1, 'same', { precision: 'f8' as never })).toThrow(ArgumentError);
+      expect(() => op(x, fw, 1, 'same', { precision: 16 as never })).toThrow(
+        new RegExp(`^${op.name}: precision must be 'f32' or 'f16', got 16`),
+      );
+      if (fw !== f) fw.dispose();
+    }
+    expect(memory().numTensors).toBe(n0);
+    dispose(x, f);
+  });
+});
