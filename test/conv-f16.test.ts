@@ -5,6 +5,8 @@ import {
   conv2dBackpropFilter,
   conv2dBackpropInput,
   depthwiseConv2d,
+  depthwiseConv2dBackpropFilter,
+  depthwiseConv2dBackpropInput,
   deviceInfo,
   grads,
   memory,
@@ -101,7 +103,27 @@ function dispose(...ts: Tensor[]): void {
   for (const t of ts) t.dispose();
 }
 
-describe('conv2d precision f16', () => {
+type DwCase = [number[], number, number, number | [number, number], RefPadding, RefAct];
+/** [x shape], k (k x k window), multiplier, strides, padding, activation. */
+const DEPTHWISES: DwCase[] = [
+  [[2, 7, 9, 8], 3, 1, 1, 'same', 'relu6'], // channel quads
+  [[1, 9, 8, 12], 3, 1, 2, 'same', 'linear'], // stride 2, batch 1
+  [[2, 6, 7, 5], 3, 2, 1, 'valid', 'relu'], // 5 channels, multiplier 2
+  [
+    [1, 8, 8, 3],
+    2,
+    1,
+    [2, 1],
+    [
+      [1, 0],
+      [0, 1],
+    ],
+    'tanh',
+  ], // even window, explicit padding
+  [[2, 4, 4, 4], 1, 3, 1, 'same', 'linear'], // 1x1, multiplier 3
+];
+
+describe('conv2d and depthwiseConv2d precision f16', () => {
   it('adapter: lavapipe has shader-f16 (the path is tested, not the fallback)', () => {
     if (!/llvmpipe|lavapipe/i.test(deviceInfo().description)) return;
     expect(hasF16()).toBe(true);
@@ -124,6 +146,24 @@ describe('conv2d precision f16', () => {
     });
   });
 
+  DEPTHWISES.forEach(([xs, k, m, s, pad, act], i) => {
+    it(`depthwise [${xs}] ${k}x${k} x${m} s${JSON.stringify(s)} ${JSON.stringify(pad)} ${act} within the f16 bound`, async () => {
+      const fs = [k, k, xs[3], m];
+      const err = await checkAgainstOracle(
+        depthwiseConv2d,
+        depthwiseRef,
+        xs,
+        fs,
+        xs[3] * m,
+        s,
+        pad,
+        act,
+        200 + i,
+      );
+      console.log(`depthwise f16 [${xs}] ${k}x${k} x${m}: max |error| ${err.toExponential(2)}`);
+    });
+  });
+
   it('rounds: f16 results differ from f32 ones, and the f32 path is untouched', async () => {
     const r = rng(7);
     const [x, f] = [
@@ -140,7 +180,16 @@ describe('conv2d precision f16', () => {
     expect(await f32.data()).toEqual(pv);
     if (hasF16()) expect(await h.data()).not.toEqual(pv);
     else expect(await h.data()).toEqual(pv);
-    dispose(plain, f32, h);
+    const [dwFilter] = [tensor(randArray(9 * 8, r), [3, 3, 8, 1])];
+    const dw = [
+      depthwiseConv2d(x, dwFilter, 1, 'same'),
+      depthwiseConv2d(x, dwFilter, 1, 'same', { precision: 'f32' }),
+      depthwiseConv2d(x, dwFilter, 1, 'same', { precision: 'f16' }),
+    ];
+    const dv = await dw[0].data();
+    expect(await dw[1].data()).toEqual(dv);
+    if (hasF16()) expect(await dw[2].data()).not.toEqual(dv);
+    dispose(plain, f32, h, dwFilter, ...dw);
     expect(memory().numTensors).toBe(n0);
     dispose(x, f);
   });
@@ -159,6 +208,14 @@ describe('conv2d precision f16', () => {
     expect(await gx.data()).toEqual(await wx.data());
     expect(await gf.data()).toEqual(await wf.data());
     dispose(gx, gf, wx, wf);
+    const fd = tensor(randArray(9 * 3, r), [3, 3, 3, 1]);
+    const dyd = tensor(randArray(9 * 3, r), [1, 3, 3, 3]);
+    const [hx, hf] = grads((a, b) => depthwiseConv2d(a, b, 2, 'same', { precision: 'f16' }))([x, fd], dyd);
+    const vx = depthwiseConv2dBackpropInput(dyd, fd, x.shape, 2, 'same');
+    const vf = depthwiseConv2dBackpropFilter(x, dyd, fd.shape, 2, 'same');
+    expect(await hx.data()).toEqual(await vx.data());
+    expect(await hf.data()).toEqual(await vf.data());
+    dispose(hx, hf, vx, vf, fd, dyd);
     expect(memory().numTensors).toBe(n0);
     dispose(x, f, dy);
   });

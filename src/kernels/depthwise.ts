@@ -11,6 +11,7 @@ import {
   type Strides,
   type WindowDispatch,
 } from './conv-args.js';
+import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
 import { tuning } from './tuning.js';
@@ -146,20 +147,29 @@ export type PlainKernel = {
   act: Activation;
   /** [kh, kw, dh, dw] baked into the source, or null (read from the uniforms). */
   baked: readonly number[] | null;
+  /** x and f are f16 copies (conv-f16.ts), converted as loaded; absent for the f32 kernels. */
+  half?: boolean;
 };
 
 /** The plain kernel: one output element (or quad, `vec`) per lane, every tap loaded. */
 export const plainKernel = defineKernel({
   name: 'depthwise_plain',
-  bindings: (k: PlainKernel) => dwBindings(k.vec ? 'vec4f' : 'f32', k.bias),
+  bindings: (k: PlainKernel) => {
+    const b = dwBindings(k.vec ? 'vec4f' : 'f32', k.bias);
+    if (!k.half) return b;
+    const read: BindingSpec = k.vec ? 'read vec4<f16>' : 'read f16';
+    return { ...b, x: read, f: read };
+  },
   uniforms: DW_UNIFORMS,
+  enables: (k) => (k.half ? ['f16'] : []),
   workgroupSize: 64,
   index: { total: 'n' },
   body: plainBody,
 });
 
-function plainBody({ vec, back, bias, act, baked }: PlainKernel): string {
+function plainBody({ vec, back, bias, act, baked, half }: PlainKernel): string {
   const T = vec ? 'vec4f' : 'f32';
+  const load = (e: string) => (half ? `${T}(${e})` : e);
   // Window and dilation as constants when baked: the input gradient's divisions and remainders by
   // the stride then compile to shifts, and the tap loops to a few unrolled steps.
   const [KH, KW, DH, DW] = baked ? baked.map((v) => `${v}u`) : ['p.KH', 'p.KW', 'p.dh', 'p.dw'];
@@ -200,16 +210,16 @@ function plainBody({ vec, back, bias, act, baked }: PlainKernel): string {
       let t = ${back ? `(${KH} - 1u - ky) * ${KW} + (${KW} - 1u - kx)` : `ky * ${KW} + kx`};
       let sb = select(0u, ((base + yy) * p.W + xx) * p.CS, ok);
       ${mLoop ? 'for (var m = 0u; m < p.M; m++) {' : '{ let m = 0u;'}
-        acc = fma(select(${T}(0.0), x[sb + ${src}], ok), f[${fidx}], acc);
+        acc = fma(select(${T}(0.0), ${load(`x[sb + ${src}]`)}, ok), ${load(`f[${fidx}]`)}, acc);
       }
     }
   }
   y[i] = ${vec ? act4(act, out) : act4(act, out).replace(/vec4f/g, 'f32')};`;
 }
 
-function runDepthwise(a: DwCall, back: boolean): void {
+function runDepthwise(a: DwCall, back: boolean, half = false): void {
   const vec = a.mult === 1 && a.cs % 4 === 0;
-  const fast = !back && vec && a.kh * a.kw <= 25 && a.sh <= 4 && a.sw <= 4;
+  const fast = !half && !back && vec && a.kh * a.kw <= 25 && a.sh <= 4 && a.sw <= 4;
   const q = vec ? 4 : 1;
   const call = { ...a, cs: a.cs / q, co: a.co / q };
   const buffers = { x: a.x, f: a.f, y: a.y, bias: a.bias };
@@ -238,7 +248,7 @@ function runDepthwise(a: DwCall, back: boolean): void {
   // stride then compile to shifts, and the tap loops to a few unrolled steps.
   const baked = back && a.kh <= 7 && a.kw <= 7 && a.dh <= 4 && a.dw <= 4 ? [a.kh, a.kw, a.dh, a.dw] : null;
   plainKernel.run({
-    constants: { vec, back, bias: !!a.bias, act: a.act, baked },
+    constants: { vec, back, bias: !!a.bias, act: a.act, baked, ...(half ? { half } : {}) },
     buffers,
     uniforms: dwUniforms(call, n),
     workgroups: grid(n, 64),
@@ -271,7 +281,9 @@ function flipWindow(f: Tensor): Tensor {
 
 /**
  * act(depthwiseConv2d(x, filter) + bias): x [N,H,W,C], filter [kh,kw,C,mult] ->
- * [N,OH,OW,C*mult]; padding and strides as conv2d.
+ * [N,OH,OW,C*mult]; padding and strides as conv2d. `opts.precision` 'f16' reads x and the filter
+ * as half-precision copies where the adapter has shader-f16, through the plain kernel (forward
+ * only; see ConvOptions and conv-f16.ts).
  */
 export function depthwiseConv2d(
   x: Tensor,
@@ -280,12 +292,29 @@ export function depthwiseConv2d(
   padding: Padding,
   opts: ConvOptions = {},
 ): Tensor {
-  return forwardOp(DEPTHWISE, x, filter, strides, padding, opts, (y, win, a) =>
-    runDepthwise(
-      { ...win, x, f: filter, y, bias: a.bias, act: a.act, cs: a.c, co: a.co, mult: filter.shape[3] },
-      false,
-    ),
-  );
+  return forwardOp(DEPTHWISE, x, filter, strides, padding, opts, (y, win, a) => {
+    const call = {
+      ...win,
+      x,
+      f: filter,
+      y,
+      bias: a.bias,
+      act: a.act,
+      cs: a.c,
+      co: a.co,
+      mult: filter.shape[3],
+    };
+    if (!convUsesF16(a.precision, quad(x.size), quad(filter.size))) {
+      runDepthwise(call, false);
+      return;
+    }
+    // Flat copies (no channel padding: the plain kernel reads quads only when C % 4 == 0).
+    const xh = halfCopy(x, 1, 1, x.size, 1, quad(x.size));
+    const fh = halfCopy(filter, 1, 1, filter.size, 1, quad(filter.size));
+    runDepthwise({ ...call, x: xh, f: fh }, false, true);
+    xh.dispose();
+    fh.dispose();
+  });
 }
 
 /** The gradient of depthwiseConv2d w.r.t. its input: -> inputShape [N,H,W,C]. */
