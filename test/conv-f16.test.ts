@@ -106,8 +106,9 @@ function dispose(...ts: Tensor[]): void {
 type DwCase = [number[], number, number, number | [number, number], RefPadding, RefAct];
 /** [x shape], k (k x k window), multiplier, strides, padding, activation. */
 const DEPTHWISES: DwCase[] = [
-  [[2, 7, 9, 8], 3, 1, 1, 'same', 'relu6'], // channel quads
-  [[1, 9, 8, 12], 3, 1, 2, 'same', 'linear'], // stride 2, batch 1
+  [[2, 7, 9, 8], 3, 1, 1, 'same', 'relu6'], // channel quads: the strip kernel
+  [[1, 9, 8, 12], 3, 1, 2, 'same', 'linear'], // stride 2, batch 1 (strip)
+  [[1, 11, 12, 8], 3, 1, 5, 'valid', 'relu'], // stride 5: the plain kernel on quads
   [[2, 6, 7, 5], 3, 2, 1, 'valid', 'relu'], // 5 channels, multiplier 2
   [
     [1, 8, 8, 3],

@@ -8,7 +8,7 @@ import { grid, maxBindingBytes } from './util.js';
  * The f16 paths of `conv2d(..., { precision: 'f16' })` and `depthwiseConv2d(..., { precision:
  * 'f16' })` on adapters with `shader-f16`, as the f16 matmul (matmul-f16.ts): the input and the
  * filter are converted once to half-precision copies, and the usual kernels (conv.ts's implicit
- * GEMM with its pointwise fast path, depthwise.ts's plain kernel) read them as f16, converting
+ * GEMM with its pointwise fast path, depthwise.ts's strip and plain kernels) read them as f16, converting
  * each loaded value to f32: products, sums, bias, activation and the output stay f32. The copies
  * halve the bytes the kernels read (on GPUs, where convs are bandwidth-bound); converting inside
  * the kernels from the f32 tensors would only round. The error is that of rounding the operands
@@ -19,19 +19,26 @@ import { grid, maxBindingBytes } from './util.js';
 
 /**
  * A contiguous f32 [T, R, C] as a row-major f16 copy of [T, Rp, Cp] (Rp >= R, Cp >= C a multiple
- * of 4), zeros in the padding; one lane writes one quad.
+ * of 4), zeros in the padding; one lane writes one quad. `flat` (no padding): one vec4 load per
+ * quad instead of four scalar ones with their index arithmetic (1.5-2x faster on lavapipe).
  */
 const toHalf = defineKernel({
   name: 'conv_to_f16',
-  bindings: { x: 'read f32', h: 'rw vec4<f16>' },
+  bindings: ({ flat }: { flat: boolean }) => ({ x: flat ? 'read vec4f' : 'read f32', h: 'rw vec4<f16>' }),
   uniforms: { n: 'u32', R: 'u32', C: 'u32', Rp: 'u32', Cp: 'u32' },
   enables: ['f16'],
   index: { total: 'n' },
-  helpers: () => `fn at(t: u32, r: u32, c: u32) -> f16 {
+  helpers: ({ flat }) =>
+    flat
+      ? ''
+      : `fn at(t: u32, r: u32, c: u32) -> f16 {
   if (r >= p.R || c >= p.C) { return f16(0.0); }
   return f16(x[(t * p.R + r) * p.C + c]);
 }`,
-  body: () => `  let e = 4u * i;
+  body: ({ flat }) =>
+    flat
+      ? '  h[i] = vec4<f16>(x[i]);'
+      : `  let e = 4u * i;
   let c = e % p.Cp;
   let r = (e / p.Cp) % p.Rp;
   let t = e / (p.Cp * p.Rp);
@@ -50,7 +57,8 @@ export function quad(n: number): number {
 export function halfCopy(x: Tensor, T: number, R: number, C: number, Rp: number, Cp: number): Tensor {
   const n = (T * Rp * Cp) / 4;
   const h = emptyTensor([2 * n], 'float32');
-  toHalf.run({ buffers: { x, h }, uniforms: { n, R, C, Rp, Cp }, workgroups: grid(n) });
+  const flat = R === Rp && C === Cp;
+  toHalf.run({ constants: { flat }, buffers: { x, h }, uniforms: { n, R, C, Rp, Cp }, workgroups: grid(n) });
   return h;
 }
 
