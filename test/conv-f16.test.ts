@@ -221,6 +221,28 @@ describe('conv2d and depthwiseConv2d precision f16', () => {
     dispose(x, f, dy);
   });
 
+  it('an empty input padded to a non-empty output: zeros (and bias), as the f32 path', async () => {
+    const x = tensor(new Float32Array(0), [1, 0, 3, 4]);
+    const f = tensor(new Float32Array(9 * 4 * 5).fill(1), [3, 3, 4, 5]);
+    const bias = tensor([1, 2, 3, 4, 5], [5]);
+    const n0 = memory().numTensors;
+    const y = conv2d(
+      x,
+      f,
+      1,
+      [
+        [2, 2],
+        [1, 1],
+      ],
+      { bias, precision: 'f16' },
+    );
+    expect(y.shape).toEqual([1, 2, 3, 5]);
+    expect(Array.from(await y.data())).toEqual(Array.from({ length: 30 }, (_, i) => (i % 5) + 1));
+    y.dispose();
+    expect(memory().numTensors).toBe(n0);
+    dispose(x, f, bias);
+  });
+
   it('rejects a bad precision, naming the option and the value', () => {
     const x = tensor(new Float32Array(16), [1, 2, 2, 4]);
     const f = tensor(new Float32Array(16), [1, 1, 4, 4]);
