@@ -1,7 +1,8 @@
 import * as lib from '../src/node.js';
+import { conv2dRef, depthwiseRef, type RefAct } from '../test/oracle/conv.js';
 import { matmulOracle } from '../test/oracle/matmul.js';
 import type { Check } from './gpu-check-lib.js';
-import { values } from './gpu-check-lib.js';
+import { size, values } from './gpu-check-lib.js';
 
 /**
  * Matmul shapes around the tile edges: 1, 3, 5, 7 (off the quad grid), 17, 33, 65, 257 (one past
@@ -63,10 +64,15 @@ export function checksMatmul(): Check[] {
 }
 
 /**
- * The f16 paths: matmul with precision 'f16'. Tolerance: operands rounded to f16 (relative 2^-11
- * each), so |err| <= 2 * 2^-11 * sum_k |a||b| per output, which the oracle computes on |a|, |b|.
+ * The f16 paths: matmul, conv2d and depthwiseConv2d with precision 'f16'. Tolerance: operands
+ * rounded to f16 (relative 2^-11 each), so |err| <= 2 * 2^-11 * sum |a||b| per output, which the
+ * oracle computes on |a|, |b|.
  */
 export function checksF16(): Check[] {
+  return [...matmulF16(), ...convF16()];
+}
+
+function matmulF16(): Check[] {
   return SHAPES.map(([M, N, K], i) => {
     const tA = i % 2 === 1;
     const tB = i % 3 === 1;
@@ -88,4 +94,51 @@ export function checksF16(): Check[] {
       rtol: 0,
     };
   });
+}
+
+type Pad = 'same' | 'valid';
+/** conv2d: [x shape, kh, kw, cout, stride, padding, activation]; pointwise, 3x3 stride 2, odd channels. */
+const CONVS: Array<[number[], number, number, number, number, Pad, RefAct]> = [
+  [[2, 9, 9, 5], 1, 1, 6, 1, 'same', 'linear'],
+  [[1, 16, 16, 16], 1, 1, 24, 1, 'valid', 'relu6'],
+  [[2, 11, 13, 5], 3, 3, 7, 2, 'same', 'relu'],
+  [[1, 15, 15, 32], 3, 3, 33, 1, 'same', 'relu6'],
+];
+/** depthwiseConv2d: [x shape, k, multiplier, stride, padding]. */
+const DEPTHWISE: Array<[number[], number, number, number, Pad]> = [
+  [[2, 12, 12, 8], 3, 1, 1, 'same'],
+  [[1, 13, 13, 6], 3, 2, 2, 'same'],
+];
+
+/** The bound of the largest output, as for the f16 matmul (a bug gives O(1) errors). */
+function f16Tol(bound: Float64Array) {
+  return { atol: 2.01 * 2 ** -11 * bound.reduce((m, v) => Math.max(m, v), 0) + 1e-6, rtol: 0 };
+}
+
+function convF16(): Check[] {
+  const T = (v: Float32Array, s: number[]) => lib.tensor(v, s);
+  const out: Check[] = CONVS.map(([xs, kh, kw, co, s, pad, act], i) => {
+    const fs = [kh, kw, xs[3], co];
+    const [x, f, b] = [values(size(xs), 80 + i), values(size(fs), 90 + i), values(co, 100 + i)];
+    return {
+      family: 'conv2d f16',
+      name: `[${xs}] ${kh}x${kw}x${xs[3]}->${co} s${s} ${pad} ${act}`,
+      run: () =>
+        lib.conv2d(T(x, xs), T(f, fs), s, pad, { bias: T(b, [co]), activation: act, precision: 'f16' }),
+      want: () => conv2dRef(x, xs, f, fs, s, pad, b, act),
+      ...f16Tol(conv2dRef(x.map(Math.abs), xs, f.map(Math.abs), fs, s, pad)),
+    };
+  });
+  DEPTHWISE.forEach(([xs, k, m, s, pad], i) => {
+    const fs = [k, k, xs[3], m];
+    const [x, f] = [values(size(xs), 110 + i), values(size(fs), 120 + i)];
+    out.push({
+      family: 'depthwise f16',
+      name: `[${xs}] ${k}x${k} x${m} s${s} ${pad}`,
+      run: () => lib.depthwiseConv2d(T(x, xs), T(f, fs), s, pad, { activation: 'relu6', precision: 'f16' }),
+      want: () => depthwiseRef(x, xs, f, fs, s, pad, undefined, 'relu6'),
+      ...f16Tol(depthwiseRef(x.map(Math.abs), xs, f.map(Math.abs), fs, s, pad)),
+    });
+  });
+  return out;
 }

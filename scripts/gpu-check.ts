@@ -2,8 +2,9 @@
  * `npm run gpu-check [-- --short] [--out FILE]`: the one script to run on a new adapter (a real GPU,
  * or lavapipe in CI). It runs every kernel family against its float64 CPU oracle (test/oracle) at
  * shapes that cross the tiling edges (sizes of 1, off every 4/8/16/32 grid, long reductions), with
- * each family's tiled and portable variants where it has both; the f16 paths where the adapter has
- * `shader-f16`; then, without --short, the default bench (bench/run.ts, in a child process). It
+ * each family's tiled and portable variants where it has both; the f16 paths (matmul, conv2d,
+ * depthwiseConv2d) where the adapter has `shader-f16`; then, without --short, the default bench
+ * (bench/run.ts, in a child process). It
  * writes one JSON report (default bench/results/gpu-check.json, git-ignored) and exits 1 when any
  * check misses its tolerance (2 when the bench fails), 0 otherwise.
  */

@@ -2,6 +2,7 @@ import { ArgumentError, DeviceError, fmtShape, ShapeError } from '../tensor/erro
 import type { Pads2D } from '../tensor/op-table.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
+import type { Precision } from './matmul-f16.js';
 import type { UniformType } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, maxBindingBytes } from './util.js';
 
@@ -20,6 +21,14 @@ export interface ConvOptions {
   bias?: Tensor;
   /** Applied last (fused epilogue). */
   activation?: Activation;
+  /**
+   * 'f16': x and the filter are read as half-precision copies (rounded once, relative error
+   * 2^-11 each; values past 65504 become infinite), products and sums in f32, bias, activation
+   * and output f32, where the adapter has shader-f16; the f32 kernels elsewhere. Forward only: the
+   * recorded op is the plain one, so gradients are the f32 rules run in f32 (the rounding is
+   * treated as the identity). See conv-f16.ts. Default 'f32'.
+   */
+  precision?: Precision;
 }
 
 /** Spatial geometry of a 2-D window op (conv, depthwise conv, pooling), TensorFlow arithmetic. */
@@ -307,6 +316,9 @@ function checkConvOptions(fam: ConvFamily, opts: unknown, op: string, co: number
   }
   const o = opts as ConvOptions;
   assertActivation(o.activation ?? 'linear', op);
+  if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'f16') {
+    throw new ArgumentError(`${op}: precision must be 'f32' or 'f16', got ${JSON.stringify(o.precision)}`);
+  }
   if (o.bias !== undefined) {
     assertTensor(o.bias, op, 'bias');
     assertDTypeIn(o.bias, ['float32'], op, 'bias');
@@ -331,7 +343,7 @@ export function checkForward(
   strides: unknown,
   padding: unknown,
   opts: unknown,
-): { g: Geometry; co: number; bias?: Tensor; activation: Activation } {
+): { g: Geometry; co: number; bias?: Tensor; activation: Activation; precision: Precision } {
   checkFloat4(x, op, 'x');
   checkFloat4(filter, op, 'filter');
   const f = filter.shape;
@@ -341,10 +353,10 @@ export function checkForward(
     throw new ShapeError(`${op}: filter ${fmtShape(f)} needs a non-empty window and ${name}`);
   }
   const co = fam.outChannels(f);
-  const { bias, activation = 'linear' } = checkConvOptions(fam, opts, op, co);
+  const { bias, activation = 'linear', precision = 'f32' } = checkConvOptions(fam, opts, op, co);
   const g = geometry(op, x.shape, f[0], f[1], strides, padding);
   assertOutputBindable([g.n, g.oh, g.ow, co], op);
-  return { g, co, bias, activation };
+  return { g, co, bias, activation, precision };
 }
 
 /** Throws unless the filter's input channels (dim 2) are the channels (dim 3) of the input. */

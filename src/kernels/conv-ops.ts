@@ -16,6 +16,7 @@ import {
   type WindowDispatch,
   windowAttrs,
 } from './conv-args.js';
+import type { Precision } from './matmul-f16.js';
 
 /**
  * The skeleton that conv2d and depthwiseConv2d and their gradients share: check the arguments,
@@ -31,6 +32,8 @@ export interface ForwardArgs {
   co: number;
   bias?: Tensor;
   act: Activation;
+  /** The precision option as given ('f32' when absent); conv-f16.ts decides whether f16 runs. */
+  precision: Precision;
 }
 
 /** act(op(x, filter) + bias); `run` fills y (not called when y is empty). */
@@ -44,11 +47,11 @@ export function forwardOp(
   run: (y: Tensor, win: WindowDispatch, a: ForwardArgs) => void,
 ): Tensor {
   const op = fam.ops[0];
-  const { g, co, bias, activation } = checkForward(fam, op, x, filter, strides, padding, opts);
+  const { g, co, bias, activation, precision } = checkForward(fam, op, x, filter, strides, padding, opts);
   const y = emptyTensor([g.n, g.oh, g.ow, co], 'float32');
   const inputs = bias ? [x, filter, bias] : [x, filter];
   const attrs: ConvAttrs = { ...windowAttrs(g), activation };
-  if (y.size > 0) run(y, forwardWindow(g), { c: g.c, co, bias, act: activation });
+  if (y.size > 0) run(y, forwardWindow(g), { c: g.c, co, bias, act: activation, precision });
   return recordOp(op, inputs, y, attrs);
 }
 

@@ -11,6 +11,7 @@ import {
   type Strides,
   type WindowDispatch,
 } from './conv-args.js';
+import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes, tuning } from './tuning.js';
@@ -63,6 +64,8 @@ export type ConvKernel = {
   pointwise: boolean;
   bias: boolean;
   act: Activation;
+  /** x and f are f16 copies (conv-f16.ts), converted to f32 as loaded; absent for the f32 kernels. */
+  half?: boolean;
 };
 
 /**
@@ -74,8 +77,8 @@ export type ConvKernel = {
 export const convKernel = defineKernel({
   name: 'conv2d',
   bindings: (k: ConvKernel) => ({
-    x: k.x4 ? 'read vec4f' : 'read f32',
-    f: 'read vec4f',
+    x: k.half ? 'read vec4<f16>' : k.x4 ? 'read vec4f' : 'read f32',
+    f: k.half ? 'read vec4<f16>' : 'read vec4f',
     y: k.y4 ? 'rw vec4f' : 'rw f32',
     bias: k.bias ? (k.y4 ? 'read vec4f' : 'read f32') : null,
   }),
@@ -90,7 +93,7 @@ export const convKernel = defineKernel({
   },
   workgroupSize: (k) => (k.sg || 8) * k.groups,
   builtins: (k) => (k.sg ? ['wid', 'nwg', 'sgi', 'sgid'] : ['wid', 'nwg', 'lid']),
-  enables: (k) => (k.sg ? ['subgroups'] : []),
+  enables: (k) => [...(k.half ? (['f16'] as const) : []), ...(k.sg ? (['subgroups'] as const) : [])],
   body: convBody,
 });
 
@@ -136,11 +139,13 @@ function convBody(k: ConvKernel): string {
   let body = '';
   for (let u = 0; u < loaders; u++) {
     const idx = k.x4 ? `(xa${u} + c) / 4u` : `xa${u} + c`;
+    const load = k.half ? `vec4f(x[${idx}])` : `x[${idx}]`;
     body += k.pointwise
-      ? `      let xv${u} = x[${idx}];\n`
-      : `      let xv${u} = select(${xT}(0.0), x[${idx}], ok${u});\n`;
+      ? `      let xv${u} = ${load};\n`
+      : `      let xv${u} = select(${xT}(0.0), ${load}, ok${u});\n`;
   }
-  for (let i = 0; i < cq; i++) body += `      let fq${i} = f[fr + ${i}u * co4];\n`;
+  for (let i = 0; i < cq; i++)
+    body += `      let fq${i} = ${k.half ? `vec4f(f[fr + ${i}u * co4])` : `f[fr + ${i}u * co4]`};\n`;
   for (let r = 0; r < R; r++) {
     const src = k.sg ? `subgroupBroadcast(xv${Math.floor(r / L)}, ${r % L}u)` : `xv${r}`;
     body += `      let b${r} = ${src};\n`;
@@ -200,6 +205,8 @@ interface ConvCall extends WindowDispatch {
   /** Source and output channels. */
   c: number;
   co: number;
+  /** x [.., c] and f are f16 copies, c a multiple of 4 (conv-f16.ts). */
+  half?: boolean;
 }
 
 function dispatchConv(a: ConvCall): void {
@@ -238,6 +245,7 @@ function dispatchConv(a: ConvCall): void {
     pointwise,
     bias: !!a.bias,
     act: a.act,
+    ...(a.half ? { half: true } : {}),
   };
   const rowBlocks = Math.ceil(m / k.rows);
   const gy = Math.min(rowBlocks, 65535);
@@ -285,6 +293,8 @@ function prepareFilter(f: Tensor, flip: boolean): Tensor {
 /**
  * act(conv2d(x, filter) + bias): x [N,H,W,Cin], filter [kh,kw,Cin,Cout] -> [N,OH,OW,Cout].
  * Padding 'same' uses TensorFlow's arithmetic (stride 2 on even sizes pads 0 before, 1 after).
+ * `opts.precision` 'f16' reads x and the filter as half-precision copies where the adapter has
+ * shader-f16 (forward only; see ConvOptions and conv-f16.ts).
  */
 export function conv2d(
   x: Tensor,
@@ -294,6 +304,17 @@ export function conv2d(
   opts: ConvOptions = {},
 ): Tensor {
   return forwardOp(CONV2D, x, filter, strides, padding, opts, (y, win, a) => {
+    const [kh, kw] = filter.shape;
+    const [cp, co4] = [quad(a.c), quad(a.co)];
+    const m = x.size / a.c;
+    if (convUsesF16(a.precision, m * cp, kh * kw * cp * co4)) {
+      const xh = halfCopy(x, 1, m, a.c, m, cp);
+      const fh = halfCopy(filter, kh * kw, a.c, a.co, cp, co4);
+      dispatchConv({ ...win, ...a, c: cp, x: xh, f: fh, y, half: true });
+      xh.dispose();
+      fh.dispose();
+      return;
+    }
     const f4 = a.co % 4 === 0 ? filter : prepareFilter(filter, false);
     dispatchConv({ ...win, ...a, x, f: f4, y });
     if (f4 !== filter) f4.dispose();

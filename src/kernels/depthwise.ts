@@ -11,6 +11,7 @@ import {
   type Strides,
   type WindowDispatch,
 } from './conv-args.js';
+import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
 import { tuning } from './tuning.js';
@@ -46,6 +47,17 @@ function dwBindings(T: 'vec4f' | 'f32', bias: boolean): Record<'x' | 'f' | 'y' |
   return { x: read, f: read, y: `rw ${T}`, bias: bias ? read : null };
 }
 
+/** The bindings with x and f as f16 (quads with `vec`) when `half`. */
+function halfBindings(
+  b: Record<'x' | 'f' | 'y' | 'bias', BindingSpec | null>,
+  half: boolean | undefined,
+  vec: boolean,
+): Record<'x' | 'f' | 'y' | 'bias', BindingSpec | null> {
+  if (!half) return b;
+  const read: BindingSpec = vec ? 'read vec4<f16>' : 'read f16';
+  return { ...b, x: read, f: read };
+}
+
 interface DwCall extends WindowDispatch {
   x: Tensor;
   f: Tensor;
@@ -72,6 +84,8 @@ export type StripKernel = {
   px: number;
   bias: boolean;
   act: Activation;
+  /** x and f are f16 copies (conv-f16.ts), converted as loaded; absent for the f32 kernels. */
+  half?: boolean;
 };
 
 /**
@@ -82,7 +96,8 @@ export type StripKernel = {
  */
 export const stripKernel = defineKernel({
   name: 'depthwise_strip',
-  bindings: (k: StripKernel) => dwBindings('vec4f', k.bias),
+  bindings: (k: StripKernel) => halfBindings(dwBindings('vec4f', k.bias), k.half, true),
+  enables: (k) => (k.half ? ['f16'] : []),
   uniforms: { ...DW_UNIFORMS, owb: 'u32', rows: 'u32' },
   workgroupSize: 64,
   index: { total: 'n' },
@@ -90,6 +105,7 @@ export const stripKernel = defineKernel({
 });
 
 function stripBody(k: StripKernel): string {
+  const load = (e: string) => (k.half ? `vec4f(${e})` : e);
   const cols = (k.px - 1) * k.sw + k.kw;
   const fresh = Math.min(k.sh, k.kh); // window rows loaded per output row
   const carry = k.kh - fresh;
@@ -101,13 +117,13 @@ ${indent}  let rowBase = (b * p.H + u32(max(iy, 0))) * p.W;
 `;
     for (let j = 0; j < cols; j++) {
       t += `${indent}  let ok${j} = rowOk && ix0 + ${j} >= 0 && ix0 + ${j} < i32(p.W);
-${indent}  w${ky}_${j} = select(vec4f(0.0), x[select(0u, (rowBase + u32(ix0 + ${j})) * p.CS + cq, ok${j})], ok${j});
+${indent}  w${ky}_${j} = select(vec4f(0.0), ${load(`x[select(0u, (rowBase + u32(ix0 + ${j})) * p.CS + cq, ok${j})]`)}, ok${j});
 `;
     }
     return `${t}${indent}}\n`;
   };
   let decl = '';
-  for (let t = 0; t < k.kh * k.kw; t++) decl += `  let f${t} = f[${t}u * p.CS + cq];\n`;
+  for (let t = 0; t < k.kh * k.kw; t++) decl += `  let f${t} = ${load(`f[${t}u * p.CS + cq]`)};\n`;
   for (let ky = 0; ky < k.kh; ky++)
     for (let j = 0; j < cols; j++) decl += `  var w${ky}_${j} = vec4f(0.0);\n`;
   let pro = '';
@@ -146,20 +162,24 @@ export type PlainKernel = {
   act: Activation;
   /** [kh, kw, dh, dw] baked into the source, or null (read from the uniforms). */
   baked: readonly number[] | null;
+  /** x and f are f16 copies (conv-f16.ts), converted as loaded; absent for the f32 kernels. */
+  half?: boolean;
 };
 
 /** The plain kernel: one output element (or quad, `vec`) per lane, every tap loaded. */
 export const plainKernel = defineKernel({
   name: 'depthwise_plain',
-  bindings: (k: PlainKernel) => dwBindings(k.vec ? 'vec4f' : 'f32', k.bias),
+  bindings: (k: PlainKernel) => halfBindings(dwBindings(k.vec ? 'vec4f' : 'f32', k.bias), k.half, k.vec),
   uniforms: DW_UNIFORMS,
+  enables: (k) => (k.half ? ['f16'] : []),
   workgroupSize: 64,
   index: { total: 'n' },
   body: plainBody,
 });
 
-function plainBody({ vec, back, bias, act, baked }: PlainKernel): string {
+function plainBody({ vec, back, bias, act, baked, half }: PlainKernel): string {
   const T = vec ? 'vec4f' : 'f32';
+  const load = (e: string) => (half ? `${T}(${e})` : e);
   // Window and dilation as constants when baked: the input gradient's divisions and remainders by
   // the stride then compile to shifts, and the tap loops to a few unrolled steps.
   const [KH, KW, DH, DW] = baked ? baked.map((v) => `${v}u`) : ['p.KH', 'p.KW', 'p.dh', 'p.dw'];
@@ -200,14 +220,14 @@ function plainBody({ vec, back, bias, act, baked }: PlainKernel): string {
       let t = ${back ? `(${KH} - 1u - ky) * ${KW} + (${KW} - 1u - kx)` : `ky * ${KW} + kx`};
       let sb = select(0u, ((base + yy) * p.W + xx) * p.CS, ok);
       ${mLoop ? 'for (var m = 0u; m < p.M; m++) {' : '{ let m = 0u;'}
-        acc = fma(select(${T}(0.0), x[sb + ${src}], ok), f[${fidx}], acc);
+        acc = fma(select(${T}(0.0), ${load(`x[sb + ${src}]`)}, ok), ${load(`f[${fidx}]`)}, acc);
       }
     }
   }
   y[i] = ${vec ? act4(act, out) : act4(act, out).replace(/vec4f/g, 'f32')};`;
 }
 
-function runDepthwise(a: DwCall, back: boolean): void {
+function runDepthwise(a: DwCall, back: boolean, half = false): void {
   const vec = a.mult === 1 && a.cs % 4 === 0;
   const fast = !back && vec && a.kh * a.kw <= 25 && a.sh <= 4 && a.sw <= 4;
   const q = vec ? 4 : 1;
@@ -226,7 +246,16 @@ function runDepthwise(a: DwCall, back: boolean): void {
     const owb = Math.ceil(a.ow / px);
     const n = a.n * Math.ceil(a.oh / rows) * owb * call.cs;
     stripKernel.run({
-      constants: { kh: a.kh, kw: a.kw, sh: a.sh, sw: a.sw, px, bias: !!a.bias, act: a.act },
+      constants: {
+        kh: a.kh,
+        kw: a.kw,
+        sh: a.sh,
+        sw: a.sw,
+        px,
+        bias: !!a.bias,
+        act: a.act,
+        ...(half ? { half } : {}),
+      },
       buffers,
       uniforms: { ...dwUniforms(call, n), owb, rows },
       workgroups: grid(n, 64),
@@ -238,7 +267,7 @@ function runDepthwise(a: DwCall, back: boolean): void {
   // stride then compile to shifts, and the tap loops to a few unrolled steps.
   const baked = back && a.kh <= 7 && a.kw <= 7 && a.dh <= 4 && a.dw <= 4 ? [a.kh, a.kw, a.dh, a.dw] : null;
   plainKernel.run({
-    constants: { vec, back, bias: !!a.bias, act: a.act, baked },
+    constants: { vec, back, bias: !!a.bias, act: a.act, baked, ...(half ? { half } : {}) },
     buffers,
     uniforms: dwUniforms(call, n),
     workgroups: grid(n, 64),
@@ -271,7 +300,9 @@ function flipWindow(f: Tensor): Tensor {
 
 /**
  * act(depthwiseConv2d(x, filter) + bias): x [N,H,W,C], filter [kh,kw,C,mult] ->
- * [N,OH,OW,C*mult]; padding and strides as conv2d.
+ * [N,OH,OW,C*mult]; padding and strides as conv2d. `opts.precision` 'f16' reads x and the filter
+ * as half-precision copies where the adapter has shader-f16, read by the same kernels (forward
+ * only; see ConvOptions and conv-f16.ts).
  */
 export function depthwiseConv2d(
   x: Tensor,
@@ -280,12 +311,29 @@ export function depthwiseConv2d(
   padding: Padding,
   opts: ConvOptions = {},
 ): Tensor {
-  return forwardOp(DEPTHWISE, x, filter, strides, padding, opts, (y, win, a) =>
-    runDepthwise(
-      { ...win, x, f: filter, y, bias: a.bias, act: a.act, cs: a.c, co: a.co, mult: filter.shape[3] },
-      false,
-    ),
-  );
+  return forwardOp(DEPTHWISE, x, filter, strides, padding, opts, (y, win, a) => {
+    const call = {
+      ...win,
+      x,
+      f: filter,
+      y,
+      bias: a.bias,
+      act: a.act,
+      cs: a.c,
+      co: a.co,
+      mult: filter.shape[3],
+    };
+    if (!convUsesF16(a.precision, quad(x.size), quad(filter.size))) {
+      runDepthwise(call, false);
+      return;
+    }
+    // Flat copies (no channel padding: the kernels read quads only when C % 4 == 0).
+    const xh = halfCopy(x, 1, 1, x.size, 1, quad(x.size));
+    const fh = halfCopy(filter, 1, 1, filter.size, 1, quad(filter.size));
+    runDepthwise({ ...call, x: xh, f: fh }, false, true);
+    xh.dispose();
+    fh.dispose();
+  });
 }
 
 /** The gradient of depthwiseConv2d w.r.t. its input: -> inputShape [N,H,W,C]. */
