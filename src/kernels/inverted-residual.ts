@@ -1,0 +1,256 @@
+import { currentDevice } from '../tensor/device.js';
+import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
+import { needsGradient } from '../tensor/record.js';
+import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import { defineKernel } from './program.js';
+import { assertBindable, assertDTypeIn, assertRank, assertTensor } from './util.js';
+
+/**
+ * A fused MobileNetV2 inverted-residual block for inference, stride 1 and a 3x3 'same' depthwise:
+ * y = project(relu6(depthwise(relu6(expand(x))))) [+ x], with the batch norms already folded into
+ * each step's filter and bias (src/kernels/fold.ts). The expanded activation (E channels, 6x the
+ * input's) never goes to memory: a workgroup owns a tile of output pixels; per chunk of `ec`
+ * expanded channels it computes the expansion of the tile plus its 1-pixel halo into workgroup
+ * memory (zero outside the image: the depthwise's 'same' padding), then the depthwise of the
+ * chunk into workgroup memory, then adds the chunk's share of the projection into accumulators
+ * held in registers; bias and residual are added at the store. The unfused path writes the
+ * expanded activation once and reads it back twice (depthwise in, depthwise out to the project).
+ * The price is the halo: the tile's border pixels are expanded by up to four workgroups.
+ */
+
+/** Threads per workgroup. */
+const WG = 128;
+/** Accumulators per thread at most: bounds the tile by the output channels. */
+const MAX_ACC = 16;
+
+/** Compile-time shape of the kernel: tile rows and columns, channels per chunk, accumulators per thread. */
+type IrKernel = { th: number; tw: number; ec: number; acc: number; residual: boolean };
+
+const irKernel = defineKernel({
+  name: 'inverted_residual',
+  bindings: {
+    x: 'read f32',
+    we: 'read f32',
+    be: 'read f32',
+    wd: 'read f32',
+    bd: 'read f32',
+    wp: 'read f32',
+    bp: 'read f32',
+    y: 'rw f32',
+  },
+  uniforms: { H: 'u32', W: 'u32', CI: 'u32', E: 'u32', CO: 'u32', tilesX: 'u32' },
+  workgroupSize: WG,
+  builtins: ['wid', 'lid'],
+  helpers: ({ th, tw, ec }: IrKernel) => `var<workgroup> ex: array<f32, ${(th + 2) * (tw + 2) * ec}>;
+var<workgroup> dv: array<f32, ${th * tw * ec}>;`,
+  body: irBody,
+});
+
+function irBody({ th, tw, ec, acc, residual }: IrKernel): string {
+  const hw = tw + 2;
+  const halo = (th + 2) * hw;
+  const px = th * tw;
+  return `  let b = wid.y;
+  let ty0 = (wid.x / p.tilesX) * ${th}u;
+  let tx0 = (wid.x % p.tilesX) * ${tw}u;
+  var acc: array<f32, ${acc}>;
+  for (var e0 = 0u; e0 < p.E; e0 += ${ec}u) {
+    // Expansion of the tile and its halo, channels e0 .. e0 + ${ec}: zero outside the image.
+    for (var j = lid; j < ${halo * ec}u; j += ${WG}u) {
+      let ge = e0 + j % ${ec}u;
+      let hp = j / ${ec}u;
+      let iy = i32(ty0 + hp / ${hw}u) - 1;
+      let ix = i32(tx0 + hp % ${hw}u) - 1;
+      var v = 0.0;
+      if (ge < p.E && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) {
+        let xb = ((b * p.H + u32(iy)) * p.W + u32(ix)) * p.CI;
+        var s = be[ge];
+        for (var c = 0u; c < p.CI; c++) { s = fma(x[xb + c], we[c * p.E + ge], s); }
+        v = clamp(s, 0.0, 6.0);
+      }
+      ex[j] = v;
+    }
+    workgroupBarrier();
+    // The depthwise 3x3 of the chunk, from workgroup memory.
+    for (var j = lid; j < ${px * ec}u; j += ${WG}u) {
+      let e = j % ${ec}u;
+      let ge = e0 + e;
+      let q = j / ${ec}u;
+      let h0 = (q / ${tw}u) * ${hw}u + q % ${tw}u;
+      var v = 0.0;
+      if (ge < p.E) {
+        var s = bd[ge];
+        for (var ky = 0u; ky < 3u; ky++) {
+          for (var kx = 0u; kx < 3u; kx++) {
+            s = fma(ex[(h0 + ky * ${hw}u + kx) * ${ec}u + e], wd[(ky * 3u + kx) * p.E + ge], s);
+          }
+        }
+        v = clamp(s, 0.0, 6.0);
+      }
+      dv[j] = v;
+    }
+    workgroupBarrier();
+    // The chunk's share of the projection, into registers (output o = pixel * CO + channel).
+    let ne = min(${ec}u, p.E - e0);
+    for (var k = 0u; k < ${acc}u; k++) {
+      let o = lid + k * ${WG}u;
+      if (o < ${px}u * p.CO) {
+        let db = (o / p.CO) * ${ec}u;
+        let co = o % p.CO;
+        var s = acc[k];
+        for (var e = 0u; e < ne; e++) { s = fma(dv[db + e], wp[(e0 + e) * p.CO + co], s); }
+        acc[k] = s;
+      }
+    }
+    // The next chunk's first barrier keeps its writes to dv behind every read above.
+  }
+  for (var k = 0u; k < ${acc}u; k++) {
+    let o = lid + k * ${WG}u;
+    let q = o / p.CO;
+    let co = o % p.CO;
+    let oy = ty0 + q / ${tw}u;
+    let ox = tx0 + q % ${tw}u;
+    if (o < ${px}u * p.CO && oy < p.H && ox < p.W) {
+      let pix = (b * p.H + oy) * p.W + ox;
+      y[pix * p.CO + co] = acc[k] + bp[co]${residual ? ' + x[pix * p.CI + co]' : ''};
+    }
+  }`;
+}
+
+/**
+ * The tile for an image of h x w and `co` output channels: the largest of a few shapes whose
+ * accumulators fit MAX_ACC per thread, clipped to the image, and the expanded channels per chunk
+ * that the workgroup memory limit allows (at most 32).
+ */
+export function invertedResidualTile(
+  h: number,
+  w: number,
+  co: number,
+  storageBytes: number,
+): IrKernel & { residual: false } {
+  const shapes = [
+    [8, 8],
+    [6, 8],
+    [4, 8],
+    [4, 4],
+    [3, 4],
+    [2, 4],
+    [2, 2],
+    [1, 2],
+    [1, 1],
+  ];
+  let [th, tw] = shapes.find(([a, b]) => Math.min(a, h) * Math.min(b, w) * co <= MAX_ACC * WG) ?? [1, 1];
+  th = Math.min(th, h);
+  tw = Math.min(tw, w);
+  const perChannel = 4 * ((th + 2) * (tw + 2) + th * tw);
+  const ec = Math.max(1, Math.min(32, Math.floor(storageBytes / perChannel)));
+  return { th, tw, ec, acc: Math.ceil((th * tw * co) / WG), residual: false };
+}
+
+/** The folded weights of an inverted-residual block (batch norms already folded in). */
+export interface InvertedResidualWeights {
+  /** The expansion 1x1 conv, [Cin, E]. */
+  expandFilter: Tensor;
+  /** Its bias, [E]. */
+  expandBias: Tensor;
+  /** The 3x3 depthwise filter, [3, 3, E]. */
+  depthwiseFilter: Tensor;
+  /** Its bias, [E]. */
+  depthwiseBias: Tensor;
+  /** The projection 1x1 conv, [E, Cout]. */
+  projectFilter: Tensor;
+  /** Its bias, [Cout]. */
+  projectBias: Tensor;
+}
+
+/** Options of `invertedResidualBlock`. */
+export interface InvertedResidualOptions {
+  /** Add x to the output (needs Cout == Cin). Default false. */
+  residual?: boolean;
+}
+
+const OP = 'invertedResidualBlock';
+
+function checkWeight(
+  w: InvertedResidualWeights,
+  name: keyof InvertedResidualWeights,
+  shape: number[],
+): Tensor {
+  const t = w[name];
+  assertTensor(t, OP, `weights.${name}`);
+  assertDTypeIn(t, ['float32'], OP, `weights.${name}`);
+  if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+    throw new ShapeError(
+      `${OP}: weights.${name} must have shape ${fmtShape(shape)}, got ${fmtShape(t.shape)}`,
+    );
+  return t;
+}
+
+/**
+ * One MobileNetV2 inverted-residual block for inference, stride 1, in one dispatch:
+ * `project(relu6(depthwise3x3_same(relu6(expand(x))))) [+ x]`, each step with its bias (the batch
+ * norms folded in). x [N, H, W, Cin] -> [N, H, W, Cout]. Not differentiable: it throws when a
+ * gradient tape watches any input (use the separate convs there).
+ */
+export function invertedResidualBlock(
+  x: Tensor,
+  weights: InvertedResidualWeights,
+  opts: InvertedResidualOptions = {},
+): Tensor {
+  assertTensor(x, OP, 'x');
+  assertDTypeIn(x, ['float32'], OP, 'x');
+  assertRank(x, 4, OP, 'x');
+  if (weights === null || typeof weights !== 'object')
+    throw new ArgumentError(`${OP}: weights must be an object of six tensors, got ${String(weights)}`);
+  if (opts === null || typeof opts !== 'object')
+    throw new ArgumentError(`${OP}: opts must be an object, got ${String(opts)}`);
+  const residual = opts.residual ?? false;
+  if (typeof residual !== 'boolean')
+    throw new ArgumentError(`${OP}: opts.residual must be a boolean, got ${JSON.stringify(residual)}`);
+  const [n, h, w, ci] = x.shape;
+  assertTensor(weights.expandFilter, OP, 'weights.expandFilter');
+  assertTensor(weights.projectFilter, OP, 'weights.projectFilter');
+  if (weights.expandFilter.rank !== 2 || weights.projectFilter.rank !== 2)
+    throw new ShapeError(
+      `${OP}: weights.expandFilter [Cin, E] and weights.projectFilter [E, Cout] must have rank 2, got ${fmtShape(weights.expandFilter.shape)} and ${fmtShape(weights.projectFilter.shape)}`,
+    );
+  const e = weights.expandFilter.shape[1];
+  const co = weights.projectFilter.shape[1];
+  if (ci < 1 || e < 1 || co < 1)
+    throw new ShapeError(
+      `${OP}: channels must be at least 1, got Cin ${ci} (x ${fmtShape(x.shape)}), E ${e}, Cout ${co}`,
+    );
+  const we = checkWeight(weights, 'expandFilter', [ci, e]);
+  const be = checkWeight(weights, 'expandBias', [e]);
+  const wd = checkWeight(weights, 'depthwiseFilter', [3, 3, e]);
+  const bd = checkWeight(weights, 'depthwiseBias', [e]);
+  const wp = checkWeight(weights, 'projectFilter', [e, co]);
+  const bp = checkWeight(weights, 'projectBias', [co]);
+  if (residual && co !== ci)
+    throw new ShapeError(
+      `${OP}: residual needs as many output channels as input channels, got x ${fmtShape(x.shape)} and weights.projectFilter ${fmtShape(wp.shape)}`,
+    );
+  if (needsGradient(x, we, be, wd, bd, wp, bp))
+    throw new ArgumentError(
+      `${OP}: is inference only and a gradient tape watches its inputs; use conv2d and depthwiseConv2d there`,
+    );
+  const out = emptyTensor([n, h, w, co], 'float32');
+  if (out.size === 0) return out;
+  for (const [t, name] of [
+    [x, 'x'],
+    [out, 'output'],
+  ] as const)
+    assertBindable(t, OP, name);
+  const k = invertedResidualTile(h, w, co, currentDevice().limits.maxComputeWorkgroupStorageSize);
+  const tilesX = Math.ceil(w / k.tw);
+  const tiles = Math.ceil(h / k.th) * tilesX;
+  if (tiles > 65535 || n > 65535)
+    throw new ShapeError(`${OP}: x ${fmtShape(x.shape)} needs more than 65535 tiles or batch entries`);
+  irKernel.run({
+    constants: { ...k, residual },
+    buffers: { x, we, be, wd, bd, wp, bp, y: out },
+    uniforms: { H: h, W: w, CI: ci, E: e, CO: co, tilesX },
+    workgroups: [tiles, n],
+  });
+  return out;
+}
