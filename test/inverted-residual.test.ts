@@ -1,10 +1,38 @@
-import { describe, expect, it } from 'vitest';
-import { ArgumentError, memory, ShapeError, tensor, zeros } from '../src/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Add,
+  ArgumentError,
+  BatchNormalization,
+  Conv2D,
+  DepthwiseConv2D,
+  type Functional,
+  input,
+  mean,
+  memory,
+  mobileNetV2,
+  model,
+  profile,
+  ReLU,
+  randomUniform,
+  ShapeError,
+  type SymbolicTensor,
+  setSeed,
+  square,
+  type Tensor,
+  tensor,
+  tidy,
+  variableGrads,
+  ZeroPadding2D,
+  zeros,
+} from '../src/index.js';
 import {
   type InvertedResidualWeights,
   invertedResidualBlock,
   invertedResidualTile,
 } from '../src/kernels/inverted-residual.js';
+import { setTuning } from '../src/kernels/tuning.js';
+import { findChains } from '../src/nn/fusion.js';
+import { findInvertedResiduals } from '../src/nn/fusion-block.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { invertedResidualRef } from './oracle/inverted-residual.js';
 
@@ -104,5 +132,106 @@ describe('invertedResidualBlock', () => {
     );
     for (const t of [x, bad.depthwiseFilter, wide.projectFilter, wide.projectBias, ...Object.values(weights)])
       t.dispose();
+  });
+});
+
+/** A MobileNetV2-style block (Keras applications layout) on `x`: expand, depthwise, project [+ x]. */
+function block(x: SymbolicTensor, expand: number, out: number, stride: number): SymbolicTensor {
+  const cin = x.shape[3] as number;
+  const bnRelu = (h: SymbolicTensor) =>
+    new ReLU({ maxValue: 6 }).apply(new BatchNormalization({ epsilon: 1e-3 }).apply(h));
+  let h = bnRelu(new Conv2D({ filters: expand, kernelSize: 1, padding: 'same', useBias: false }).apply(x));
+  if (stride === 2)
+    h = new ZeroPadding2D({
+      padding: [
+        [0, 1],
+        [0, 1],
+      ],
+    }).apply(h);
+  h = new DepthwiseConv2D({
+    kernelSize: 3,
+    strides: stride,
+    padding: stride === 1 ? 'same' : 'valid',
+    useBias: false,
+  }).apply(h);
+  h = bnRelu(h);
+  h = new Conv2D({ filters: out, kernelSize: 1, padding: 'same', useBias: false }).apply(h);
+  h = new BatchNormalization({ epsilon: 1e-3 }).apply(h);
+  return cin === out && stride === 1 ? new Add({}).apply([x, h]) : h;
+}
+
+function blockNet() {
+  setSeed(11);
+  const x = input({ shape: [9, 11, 6] });
+  let h = block(x, 30, 6, 1);
+  h = block(h, 26, 7, 1);
+  h = block(h, 42, 10, 2);
+  h = block(h, 61, 10, 1);
+  const m = model({ inputs: x, outputs: h });
+  for (const l of m.layers) {
+    if (l instanceof BatchNormalization) {
+      const c = l.movingMean!.size;
+      l.movingMean!.assign(tensor(randArray(c, rng(c), -0.5, 0.5)));
+      l.movingVariance!.assign(tensor(randArray(c, rng(c + 1), 0.2, 2)));
+      l.gamma?.assign(tensor(randArray(c, rng(c + 2), 0.5, 1.5)));
+      l.beta?.assign(tensor(randArray(c, rng(c + 3), -0.3, 2)));
+    }
+  }
+  return m;
+}
+
+const graph = (m: Functional) => m as unknown as { nodes: SymbolicTensor[]; outputs: SymbolicTensor[] };
+
+describe('fused inverted-residual blocks in functional models', () => {
+  afterEach(() => setTuning({ fusedInvertedResidual: undefined }));
+
+  it('finds the stride-1 blocks (with and without the Add) and leaves stride 2 alone', () => {
+    const m = blockNet();
+    const { nodes, outputs } = graph(m);
+    const blocks = [...findInvertedResiduals(nodes, outputs, findChains(nodes, outputs)).values()];
+    expect(blocks.map((b) => [b.nodes.length, b.add !== undefined])).toEqual([
+      [9, true],
+      [8, false],
+      [9, true],
+    ]);
+    m.dispose();
+    // Keras MobileNetV2: blocks 2, 4, 5, 7-12, 14-16 are stride 1 with an expansion; 10 add.
+    const net = mobileNetV2({ inputShape: [96, 96, 3], includeTop: false });
+    const g = graph(net);
+    const found = [...findInvertedResiduals(g.nodes, g.outputs, findChains(g.nodes, g.outputs)).values()];
+    expect(found.length).toBe(12);
+    expect(found.filter((b) => b.add).length).toBe(10);
+    net.dispose();
+  });
+
+  it('inference with the switch on equals the switch off, leaks nothing, and a gradient tape keeps the unfused convs', async () => {
+    const m = blockNet();
+    const x = randomUniform([3, 9, 11, 6], -1, 1, { seed: 4 });
+    const run = async (mode: 'on' | 'off', training = false) => {
+      setTuning({ fusedInvertedResidual: mode });
+      const before = memory().numTensors;
+      const y = m.apply(x, { training }) as Tensor;
+      expect(memory().numTensors).toBe(before + 1);
+      const d = await y.data();
+      y.dispose();
+      return d;
+    };
+    const off = await run('off');
+    const on = await run('on');
+    expectClose(on, off, { atol: 1e-4, rtol: 1e-4 });
+    const p = await profile(() => tidy(() => m.apply(x) as Tensor));
+    expect(p.kernels.some((k) => k.kernel.startsWith('inverted_residual'))).toBe(true);
+    // Under a tape the blocks run as their convs, and the gradients are the unfused ones.
+    const grads = (mode: 'on' | 'off') => {
+      setTuning({ fusedInvertedResidual: mode });
+      const { value, grads: g } = variableGrads(() => mean(square(m.apply(x) as Tensor)), m.trainableWeights);
+      return [value, ...m.trainableWeights.map((v) => g.get(v)!)];
+    };
+    const [ga, gb] = [grads('off'), grads('on')];
+    for (let k = 0; k < ga.length; k++)
+      expectClose(await gb[k].data(), await ga[k].data(), { atol: 1e-5, rtol: 1e-4 });
+    for (const t of [...ga, ...gb]) t.dispose();
+    m.dispose();
+    x.dispose();
   });
 });
