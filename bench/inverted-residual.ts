@@ -106,7 +106,7 @@ for (const b of BLOCKS) {
   const addBytes = b.residual ? act.y + act.x + act.y : 0;
   const unfusedBytes = 4 * (act.x + 4 * act.ex + act.y + w + addBytes);
   const fusedBytes = 4 * (act.x + act.y + w);
-  const k = invertedResidualTile(hw, hw, cout, 16384);
+  const k = invertedResidualTile(hw, hw, cin, e, cout, 16384);
   const tiles = batch * Math.ceil(hw / k.th) * Math.ceil(hw / k.tw);
   const perWg = 4 * (tiles * ((k.th + 2) * (k.tw + 2) * cin + w) + act.y + (b.residual ? act.y : 0));
   const row = {

@@ -51,6 +51,10 @@ const CASES: Case[] = [
   { x: [1, 1, 1, 2], e: 5, co: 3, residual: false },
   { x: [2, 13, 10, 9], e: 70, co: 9, residual: true },
   { x: [1, 5, 7, 6], e: 37, co: 161, residual: false },
+  // Channels multiples of 4: the vec4 kernel (E over several chunks, a partial last one).
+  { x: [2, 9, 7, 8], e: 44, co: 8, residual: true },
+  { x: [1, 5, 6, 12], e: 72, co: 20, residual: false },
+  { x: [2, 6, 6, 16], e: 96, co: 160, residual: false },
 ];
 
 function randomBlock(c: Case, seed: number) {
@@ -94,15 +98,17 @@ describe('invertedResidualBlock', () => {
     expect(memory().numTensors).toBe(before);
   });
 
-  it('picks tiles whose accumulators and workgroup memory fit', () => {
-    for (const [h, w, co, bytes] of [
-      [48, 48, 24, 16384],
-      [12, 12, 96, 16384],
-      [6, 6, 160, 16384],
-      [3, 2, 1000, 4096],
+  it('picks tiles whose accumulators and workgroup memory fit, vec4 when every channel count allows', () => {
+    for (const [h, w, ci, e, co, bytes] of [
+      [48, 48, 24, 144, 24, 16384],
+      [12, 12, 96, 576, 96, 16384],
+      [6, 6, 160, 960, 160, 16384],
+      [3, 2, 7, 30, 1000, 4096],
     ]) {
-      const k = invertedResidualTile(h, w, co, bytes);
-      expect(k.acc).toBeLessThanOrEqual(16);
+      const k = invertedResidualTile(h, w, ci, e, co, bytes);
+      expect(k.vec).toBe(ci % 4 === 0 && e % 4 === 0 && co % 4 === 0);
+      expect(k.acc * (k.vec ? 4 : 1)).toBeLessThanOrEqual(32);
+      expect(k.ec % (k.vec ? 4 : 1)).toBe(0);
       expect(k.th).toBeLessThanOrEqual(h);
       expect(k.tw).toBeLessThanOrEqual(w);
       expect(4 * k.ec * ((k.th + 2) * (k.tw + 2) + k.th * k.tw)).toBeLessThanOrEqual(bytes);
@@ -162,8 +168,9 @@ function block(x: SymbolicTensor, expand: number, out: number, stride: number): 
 
 function blockNet() {
   setSeed(11);
-  const x = input({ shape: [9, 11, 6] });
-  let h = block(x, 30, 6, 1);
+  const x = input({ shape: [9, 11, 8] });
+  let h = block(x, 32, 8, 1); // vec4 kernel
+  // The others: channels not multiples of 4.
   h = block(h, 26, 7, 1);
   h = block(h, 42, 10, 2);
   h = block(h, 61, 10, 1);
@@ -206,7 +213,7 @@ describe('fused inverted-residual blocks in functional models', () => {
 
   it('inference with the switch on equals the switch off, leaks nothing, and a gradient tape keeps the unfused convs', async () => {
     const m = blockNet();
-    const x = randomUniform([3, 9, 11, 6], -1, 1, { seed: 4 });
+    const x = randomUniform([3, 9, 11, 8], -1, 1, { seed: 4 });
     const run = async (mode: 'on' | 'off', training = false) => {
       setTuning({ fusedInvertedResidual: mode });
       const before = memory().numTensors;

@@ -2,7 +2,7 @@ import { currentDevice } from '../tensor/device.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { needsGradient } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
-import { defineKernel } from './program.js';
+import { type BindingSpec, defineKernel } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor } from './util.js';
 
 /**
@@ -23,27 +23,28 @@ const WG = 128;
 /** Accumulators per thread at most: bounds the tile by the output channels. */
 const MAX_ACC = 16;
 
-/** Compile-time shape of the kernel: tile rows and columns, channels per chunk, accumulators per thread. */
-type IrKernel = { th: number; tw: number; ec: number; acc: number; residual: boolean };
+/**
+ * Compile-time shape of the kernel: tile rows and columns, expanded channels per chunk,
+ * accumulators per thread, and `vec`: every channel count a multiple of 4, all tensors read as
+ * vec4 (then the uniforms CI, E, CO count quads).
+ */
+type IrKernel = { th: number; tw: number; ec: number; acc: number; residual: boolean; vec: boolean };
 
 const irKernel = defineKernel({
   name: 'inverted_residual',
-  bindings: {
-    x: 'read f32',
-    we: 'read f32',
-    be: 'read f32',
-    wd: 'read f32',
-    bd: 'read f32',
-    wp: 'read f32',
-    bp: 'read f32',
-    y: 'rw f32',
+  bindings: ({ vec }: IrKernel) => {
+    const r: BindingSpec = vec ? 'read vec4f' : 'read f32';
+    return { x: r, we: r, be: r, wd: r, bd: r, wp: r, bp: r, y: vec ? 'rw vec4f' : 'rw f32' };
   },
   uniforms: { H: 'u32', W: 'u32', CI: 'u32', E: 'u32', CO: 'u32', tilesX: 'u32' },
   workgroupSize: WG,
   builtins: ['wid', 'lid'],
-  helpers: ({ th, tw, ec }: IrKernel) => `var<workgroup> ex: array<f32, ${(th + 2) * (tw + 2) * ec}>;
-var<workgroup> dv: array<f32, ${th * tw * ec}>;`,
-  body: irBody,
+  helpers: ({ th, tw, ec, vec }: IrKernel) => {
+    const [T, q] = vec ? ['vec4f', ec / 4] : ['f32', ec];
+    return `var<workgroup> ex: array<${T}, ${(th + 2) * (tw + 2) * q}>;
+var<workgroup> dv: array<${T}, ${th * tw * q}>;`;
+  },
+  body: (k) => (k.vec ? irBodyVec(k) : irBody(k)),
 });
 
 function irBody({ th, tw, ec, acc, residual }: IrKernel): string {
@@ -118,16 +119,105 @@ function irBody({ th, tw, ec, acc, residual }: IrKernel): string {
 }
 
 /**
- * The tile for an image of h x w and `co` output channels: the largest of a few shapes whose
- * accumulators fit MAX_ACC per thread, clipped to the image, and the expanded channels per chunk
- * that the workgroup memory limit allows (at most 32).
+ * The vec4 kernel (channels multiples of 4): each lane computes a quad of expanded or output
+ * channels, reading 4 input channels with one load and 4 weight rows with four, so a step of 16
+ * multiply-adds costs 5 loads instead of 32 (lavapipe runs loads lane by lane).
+ */
+function irBodyVec({ th, tw, ec, acc, residual }: IrKernel): string {
+  const hw = tw + 2;
+  const halo = (th + 2) * hw;
+  const px = th * tw;
+  const q = ec / 4;
+  const fma4 = (v: string, row: (j: number) => string, s: string) =>
+    [0, 1, 2, 3].map((j) => `      ${s} = fma(vec4f(${v}.${'xyzw'[j]}), ${row(j)}, ${s});`).join('\n');
+  return `  let b = wid.y;
+  let ty0 = (wid.x / p.tilesX) * ${th}u;
+  let tx0 = (wid.x % p.tilesX) * ${tw}u;
+  var acc: array<vec4f, ${acc}>;
+  for (var e0 = 0u; e0 < p.E; e0 += ${q}u) {
+    for (var j = lid; j < ${halo * q}u; j += ${WG}u) {
+      let ge = e0 + j % ${q}u;
+      let hp = j / ${q}u;
+      let iy = i32(ty0 + hp / ${hw}u) - 1;
+      let ix = i32(tx0 + hp % ${hw}u) - 1;
+      var v = vec4f(0.0);
+      if (ge < p.E && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) {
+        let xb = ((b * p.H + u32(iy)) * p.W + u32(ix)) * p.CI;
+        var s = be[ge];
+        for (var c = 0u; c < p.CI; c++) {
+          let xv = x[xb + c];
+          let wb = c * 4u * p.E + ge;
+${fma4('xv', (j) => `we[wb + ${j}u * p.E]`, 's')}
+        }
+        v = clamp(s, vec4f(0.0), vec4f(6.0));
+      }
+      ex[j] = v;
+    }
+    workgroupBarrier();
+    for (var j = lid; j < ${px * q}u; j += ${WG}u) {
+      let e = j % ${q}u;
+      let ge = e0 + e;
+      let t = j / ${q}u;
+      let h0 = (t / ${tw}u) * ${hw}u + t % ${tw}u;
+      var v = vec4f(0.0);
+      if (ge < p.E) {
+        var s = bd[ge];
+        for (var ky = 0u; ky < 3u; ky++) {
+          for (var kx = 0u; kx < 3u; kx++) {
+            s = fma(ex[(h0 + ky * ${hw}u + kx) * ${q}u + e], wd[(ky * 3u + kx) * p.E + ge], s);
+          }
+        }
+        v = clamp(s, vec4f(0.0), vec4f(6.0));
+      }
+      dv[j] = v;
+    }
+    workgroupBarrier();
+    let ne = min(${q}u, p.E - e0);
+    for (var k = 0u; k < ${acc}u; k++) {
+      let o = lid + k * ${WG}u;
+      if (o < ${px}u * p.CO) {
+        let db = (o / p.CO) * ${q}u;
+        let co = o % p.CO;
+        var s = acc[k];
+        for (var e = 0u; e < ne; e++) {
+          let dq = dv[db + e];
+          let wb = (e0 + e) * 4u * p.CO + co;
+${fma4('dq', (j) => `wp[wb + ${j}u * p.CO]`, 's')}
+        }
+        acc[k] = s;
+      }
+    }
+  }
+  for (var k = 0u; k < ${acc}u; k++) {
+    let o = lid + k * ${WG}u;
+    let t = o / p.CO;
+    let co = o % p.CO;
+    let oy = ty0 + t / ${tw}u;
+    let ox = tx0 + t % ${tw}u;
+    if (o < ${px}u * p.CO && oy < p.H && ox < p.W) {
+      let pix = (b * p.H + oy) * p.W + ox;
+      y[pix * p.CO + co] = acc[k] + bp[co]${residual ? ' + x[pix * p.CI + co]' : ''};
+    }
+  }`;
+}
+
+/**
+ * The kernel for an image of h x w and ci -> e -> co channels: vec4 when every channel count is a
+ * multiple of 4; the largest of a few tiles whose accumulators fit MAX_ACC floats per thread (twice
+ * that with vec4), clipped to the image; and the expanded channels per chunk that the workgroup
+ * memory limit allows (at most 32; a multiple of 4 with vec4).
  */
 export function invertedResidualTile(
   h: number,
   w: number,
+  ci: number,
+  e: number,
   co: number,
   storageBytes: number,
-): IrKernel & { residual: false } {
+): Omit<IrKernel, 'residual'> {
+  const vec = ci % 4 === 0 && e % 4 === 0 && co % 4 === 0;
+  // vec4 accumulators: twice the floats per thread (8 quads), so the deep blocks get bigger tiles.
+  const maxFloats = (vec ? 2 : 1) * MAX_ACC * WG;
   const shapes = [
     [8, 8],
     [6, 8],
@@ -139,12 +229,13 @@ export function invertedResidualTile(
     [1, 2],
     [1, 1],
   ];
-  let [th, tw] = shapes.find(([a, b]) => Math.min(a, h) * Math.min(b, w) * co <= MAX_ACC * WG) ?? [1, 1];
+  let [th, tw] = shapes.find(([a, b]) => Math.min(a, h) * Math.min(b, w) * co <= maxFloats) ?? [1, 1];
   th = Math.min(th, h);
   tw = Math.min(tw, w);
   const perChannel = 4 * ((th + 2) * (tw + 2) + th * tw);
-  const ec = Math.max(1, Math.min(32, Math.floor(storageBytes / perChannel)));
-  return { th, tw, ec, acc: Math.ceil((th * tw * co) / WG), residual: false };
+  const q = vec ? 4 : 1;
+  const ec = Math.max(q, Math.min(32, Math.floor(storageBytes / perChannel / q) * q));
+  return { th, tw, ec, acc: Math.ceil((th * tw * co) / q / WG), vec };
 }
 
 /** The folded weights of an inverted-residual block (batch norms already folded in). */
@@ -241,7 +332,8 @@ export function invertedResidualBlock(
     [out, 'output'],
   ] as const)
     assertBindable(t, OP, name);
-  const k = invertedResidualTile(h, w, co, currentDevice().limits.maxComputeWorkgroupStorageSize);
+  const k = invertedResidualTile(h, w, ci, e, co, currentDevice().limits.maxComputeWorkgroupStorageSize);
+  const q = k.vec ? 4 : 1;
   const tilesX = Math.ceil(w / k.tw);
   const tiles = Math.ceil(h / k.th) * tilesX;
   if (tiles > 65535 || n > 65535)
@@ -249,7 +341,7 @@ export function invertedResidualBlock(
   irKernel.run({
     constants: { ...k, residual },
     buffers: { x, we, be, wd, bd, wp, bp, y: out },
-    uniforms: { H: h, W: w, CI: ci, E: e, CO: co, tilesX },
+    uniforms: { H: h, W: w, CI: ci / q, E: e / q, CO: co / q, tilesX },
     workgroups: [tiles, n],
   });
   return out;
