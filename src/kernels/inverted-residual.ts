@@ -119,82 +119,109 @@ function irBody({ th, tw, ec, acc, residual }: IrKernel): string {
 }
 
 /**
- * The vec4 kernel (channels multiples of 4): each lane computes a quad of expanded or output
- * channels, reading 4 input channels with one load and 4 weight rows with four, so a step of 16
- * multiply-adds costs 5 loads instead of 32 (lavapipe runs loads lane by lane).
+ * The vec4 kernel (channels multiples of 4, at most 4 * WG output channels). Lanes work on channel
+ * quads and reuse each load over several pixels: in the expansion lane l owns expanded quad
+ * l % q of halo pixels l / q, l / q + WG / q, ... (mh of them), so a step of 4 input channels loads
+ * 4 weight quads and mh input quads for 16 * mh multiply-adds; in the projection lane l owns
+ * output quad l % CO of pixels l / CO, l / CO + WG / CO, ... (acc of them), loading 4 weight quads
+ * and acc depthwise quads per 4 expanded channels. lavapipe runs loads lane by lane, so the
+ * loads per multiply-add are what this minimises.
  */
 function irBodyVec({ th, tw, ec, acc, residual }: IrKernel): string {
   const hw = tw + 2;
   const halo = (th + 2) * hw;
   const px = th * tw;
   const q = ec / 4;
-  const fma4 = (v: string, row: (j: number) => string, s: string) =>
-    [0, 1, 2, 3].map((j) => `      ${s} = fma(vec4f(${v}.${'xyzw'[j]}), ${row(j)}, ${s});`).join('\n');
+  const groups = WG / q;
+  const mh = Math.ceil(halo / groups);
+  const fma4 = (v: string, w: string, s: string) =>
+    [0, 1, 2, 3].map((j) => `${s} = fma(vec4f(${v}.${'xyzw'[j]}), ${w}${j}, ${s});`).join(' ');
   return `  let b = wid.y;
   let ty0 = (wid.x / p.tilesX) * ${th}u;
   let tx0 = (wid.x % p.tilesX) * ${tw}u;
+  // Expansion: this lane's quad and halo pixels (their x offsets; 0 and zeroed when outside).
+  let eq = lid % ${q}u;
+  let hg = lid / ${q}u;
+  var xo: array<u32, ${mh}>;
+  var inside: array<bool, ${mh}>;
+  for (var m = 0u; m < ${mh}u; m++) {
+    let hp = hg + m * ${groups}u;
+    let iy = i32(ty0 + hp / ${hw}u) - 1;
+    let ix = i32(tx0 + hp % ${hw}u) - 1;
+    let ok = hp < ${halo}u && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W);
+    inside[m] = ok;
+    xo[m] = select(0u, ((b * p.H + u32(max(iy, 0))) * p.W + u32(max(ix, 0))) * p.CI, ok);
+  }
+  // Projection: this lane's output quad and first pixel; pixels step by the lane groups.
+  let pg = ${WG}u / p.CO;
+  let co = lid % p.CO;
+  let pq = lid / p.CO;
   var acc: array<vec4f, ${acc}>;
   for (var e0 = 0u; e0 < p.E; e0 += ${q}u) {
-    for (var j = lid; j < ${halo * q}u; j += ${WG}u) {
-      let ge = e0 + j % ${q}u;
-      let hp = j / ${q}u;
-      let iy = i32(ty0 + hp / ${hw}u) - 1;
-      let ix = i32(tx0 + hp % ${hw}u) - 1;
-      var v = vec4f(0.0);
-      if (ge < p.E && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) {
-        let xb = ((b * p.H + u32(iy)) * p.W + u32(ix)) * p.CI;
-        var s = be[ge];
-        for (var c = 0u; c < p.CI; c++) {
-          let xv = x[xb + c];
-          let wb = c * 4u * p.E + ge;
-${fma4('xv', (j) => `we[wb + ${j}u * p.E]`, 's')}
+    let ge = e0 + eq;
+    if (ge < p.E) {
+      var s: array<vec4f, ${mh}>;
+      let bias = be[ge];
+      for (var m = 0u; m < ${mh}u; m++) { s[m] = bias; }
+      for (var c = 0u; c < p.CI; c++) {
+        let wb = c * 4u * p.E + ge;
+        let w0 = we[wb];
+        let w1 = we[wb + p.E];
+        let w2 = we[wb + 2u * p.E];
+        let w3 = we[wb + 3u * p.E];
+        for (var m = 0u; m < ${mh}u; m++) {
+          let xv = x[xo[m] + c];
+          var t = s[m];
+          ${fma4('xv', 'w', 't')}
+          s[m] = t;
         }
-        v = clamp(s, vec4f(0.0), vec4f(6.0));
       }
-      ex[j] = v;
+      for (var m = 0u; m < ${mh}u; m++) {
+        let hp = hg + m * ${groups}u;
+        if (hp < ${halo}u) { ex[hp * ${q}u + eq] = select(vec4f(0.0), clamp(s[m], vec4f(0.0), vec4f(6.0)), inside[m]); }
+      }
     }
     workgroupBarrier();
     for (var j = lid; j < ${px * q}u; j += ${WG}u) {
       let e = j % ${q}u;
-      let ge = e0 + e;
+      let gd = e0 + e;
       let t = j / ${q}u;
       let h0 = (t / ${tw}u) * ${hw}u + t % ${tw}u;
       var v = vec4f(0.0);
-      if (ge < p.E) {
-        var s = bd[ge];
+      if (gd < p.E) {
+        var sd = bd[gd];
         for (var ky = 0u; ky < 3u; ky++) {
           for (var kx = 0u; kx < 3u; kx++) {
-            s = fma(ex[(h0 + ky * ${hw}u + kx) * ${q}u + e], wd[(ky * 3u + kx) * p.E + ge], s);
+            sd = fma(ex[(h0 + ky * ${hw}u + kx) * ${q}u + e], wd[(ky * 3u + kx) * p.E + gd], sd);
           }
         }
-        v = clamp(s, vec4f(0.0), vec4f(6.0));
+        v = clamp(sd, vec4f(0.0), vec4f(6.0));
       }
       dv[j] = v;
     }
     workgroupBarrier();
-    let ne = min(${q}u, p.E - e0);
-    for (var k = 0u; k < ${acc}u; k++) {
-      let o = lid + k * ${WG}u;
-      if (o < ${px}u * p.CO) {
-        let db = (o / p.CO) * ${q}u;
-        let co = o % p.CO;
-        var s = acc[k];
-        for (var e = 0u; e < ne; e++) {
-          let dq = dv[db + e];
-          let wb = (e0 + e) * 4u * p.CO + co;
-${fma4('dq', (j) => `wp[wb + ${j}u * p.CO]`, 's')}
+    if (pq < pg) {
+      let ne = min(${q}u, p.E - e0);
+      for (var e = 0u; e < ne; e++) {
+        let wb = (e0 + e) * 4u * p.CO + co;
+        let w0 = wp[wb];
+        let w1 = wp[wb + p.CO];
+        let w2 = wp[wb + 2u * p.CO];
+        let w3 = wp[wb + 3u * p.CO];
+        for (var k = 0u; k < ${acc}u; k++) {
+          let dq = dv[min(pq + k * pg, ${px - 1}u) * ${q}u + e];
+          var t = acc[k];
+          ${fma4('dq', 'w', 't')}
+          acc[k] = t;
         }
-        acc[k] = s;
       }
     }
   }
   for (var k = 0u; k < ${acc}u; k++) {
-    let o = lid + k * ${WG}u;
-    let t = o / p.CO;
-    let co = o % p.CO;
+    let t = pq + k * pg;
     let oy = ty0 + t / ${tw}u;
     let ox = tx0 + t % ${tw}u;
-    if (o < ${px}u * p.CO && oy < p.H && ox < p.W) {
+    if (pq < pg && t < ${px}u && oy < p.H && ox < p.W) {
       let pix = (b * p.H + oy) * p.W + ox;
       y[pix * p.CO + co] = acc[k] + bp[co]${residual ? ' + x[pix * p.CI + co]' : ''};
     }
@@ -215,9 +242,12 @@ export function invertedResidualTile(
   co: number,
   storageBytes: number,
 ): Omit<IrKernel, 'residual'> {
-  const vec = ci % 4 === 0 && e % 4 === 0 && co % 4 === 0;
-  // vec4 accumulators: twice the floats per thread (8 quads), so the deep blocks get bigger tiles.
-  const maxFloats = (vec ? 2 : 1) * MAX_ACC * WG;
+  const vec = ci % 4 === 0 && e % 4 === 0 && co % 4 === 0 && co <= 4 * WG;
+  // Lanes per output quad in the vec4 projection: pixels are spread over WG / (co / 4) lane groups.
+  const groups = vec ? Math.floor(WG / (co / 4)) : 0;
+  const accOf = (px: number) => (vec ? Math.ceil(px / groups) : Math.ceil((px * co) / WG));
+  // Accumulator floats per thread: MAX_ACC, twice that with vec4 (8 quads).
+  const fits = (px: number) => accOf(px) * (vec ? 4 : 1) <= (vec ? 2 : 1) * MAX_ACC;
   const shapes = [
     [8, 8],
     [6, 8],
@@ -229,13 +259,14 @@ export function invertedResidualTile(
     [1, 2],
     [1, 1],
   ];
-  let [th, tw] = shapes.find(([a, b]) => Math.min(a, h) * Math.min(b, w) * co <= maxFloats) ?? [1, 1];
+  let [th, tw] = shapes.find(([a, b]) => fits(Math.min(a, h) * Math.min(b, w))) ?? [1, 1];
   th = Math.min(th, h);
   tw = Math.min(tw, w);
   const perChannel = 4 * ((th + 2) * (tw + 2) + th * tw);
-  const q = vec ? 4 : 1;
-  const ec = Math.max(q, Math.min(32, Math.floor(storageBytes / perChannel / q) * q));
-  return { th, tw, ec, acc: Math.ceil((th * tw * co) / q / WG), vec };
+  const most = Math.min(32, Math.floor(storageBytes / perChannel));
+  // vec4: quads per chunk a power of two (it divides the workgroup's lanes).
+  const ec = vec ? 4 * 2 ** Math.floor(Math.log2(Math.max(1, most / 4))) : Math.max(1, most);
+  return { th, tw, ec, acc: accOf(th * tw), vec };
 }
 
 /** The folded weights of an inverted-residual block (batch norms already folded in). */
