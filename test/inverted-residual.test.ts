@@ -31,8 +31,8 @@ import {
   invertedResidualTile,
 } from '../src/kernels/inverted-residual.js';
 import { setTuning } from '../src/kernels/tuning.js';
-import { findChains } from '../src/nn/fusion.js';
-import { findInvertedResiduals } from '../src/nn/fusion-block.js';
+import { type FoldCache, findChains } from '../src/nn/fusion.js';
+import { findInvertedResiduals, runInvertedResidual } from '../src/nn/fusion-block.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { invertedResidualRef } from './oracle/inverted-residual.js';
 
@@ -238,6 +238,28 @@ describe('fused inverted-residual blocks in functional models', () => {
     for (let k = 0; k < ga.length; k++)
       expectClose(await gb[k].data(), await ga[k].data(), { atol: 1e-5, rtol: 1e-4 });
     for (const t of [...ga, ...gb]) t.dispose();
+    m.dispose();
+    x.dispose();
+  });
+  it('folds the batch norms once into a FoldCache shared by micro-batches, and disposes nothing it does not own', async () => {
+    setTuning({ fusedInvertedResidual: 'on' });
+    const m = blockNet();
+    const { nodes, outputs } = graph(m);
+    const [first] = findInvertedResiduals(nodes, outputs, findChains(nodes, outputs)).values();
+    const x = randomUniform([2, 9, 11, 8], -1, 1, { seed: 9 });
+    const folds: FoldCache = new Map();
+    const before = memory().numTensors;
+    const p1 = await profile(() => runInvertedResidual(first, x, {}, folds)!);
+    const p2 = await profile(() => runInvertedResidual(first, x, {}, folds)!);
+    const folded = (p: typeof p1) => p.kernels.filter((k) => k.kernel.startsWith('fold_bn')).length;
+    expect(folded(p1)).toBeGreaterThan(0);
+    expect(folded(p2)).toBe(0);
+    expect(folds.size).toBe(3);
+    // The two outputs, and the three folded filters and biases the cache holds.
+    expect(memory().numTensors).toBe(before + 2 + 6);
+    for (const f of folds.values()) for (const t of [f.filter, f.bias]) t.dispose();
+    for (const t of [p1.result, p2.result]) t.dispose();
+    expect(memory().numTensors).toBe(before);
     m.dispose();
     x.dispose();
   });
