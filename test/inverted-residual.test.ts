@@ -55,6 +55,8 @@ const CASES: Case[] = [
   { x: [2, 9, 7, 8], e: 44, co: 8, residual: true },
   { x: [1, 5, 6, 12], e: 72, co: 20, residual: false },
   { x: [2, 6, 6, 16], e: 96, co: 160, residual: false },
+  // Over 512 output channels: the scalar kernel even with channels multiples of 4.
+  { x: [1, 3, 4, 8], e: 12, co: 520, residual: false },
 ];
 
 function randomBlock(c: Case, seed: number) {
@@ -211,7 +213,7 @@ describe('fused inverted-residual blocks in functional models', () => {
     net.dispose();
   });
 
-  it('inference with the switch on equals the switch off, leaks nothing, and a gradient tape keeps the unfused convs', async () => {
+  it('inference with the switch on equals the switch off, leaks nothing, and a gradient tape or training mode keeps the unfused convs', async () => {
     const m = blockNet();
     const x = randomUniform([3, 9, 11, 8], -1, 1, { seed: 4 });
     const run = async (mode: 'on' | 'off', training = false) => {
@@ -226,8 +228,12 @@ describe('fused inverted-residual blocks in functional models', () => {
     const off = await run('off');
     const on = await run('on');
     expectClose(on, off, { atol: 1e-4, rtol: 1e-4 });
-    const p = await profile(() => tidy(() => m.apply(x) as Tensor));
-    expect(p.kernels.some((k) => k.kernel.startsWith('inverted_residual'))).toBe(true);
+    const fusedKernels = async (training: boolean) => {
+      const p = await profile(() => tidy(() => m.apply(x, { training }) as Tensor));
+      p.result.dispose();
+      return p.kernels.filter((k) => k.kernel.startsWith('inverted_residual')).length;
+    };
+    expect(await fusedKernels(false)).toBeGreaterThan(0);
     // Under a tape the blocks run as their convs, and the gradients are the unfused ones.
     const grads = (mode: 'on' | 'off') => {
       setTuning({ fusedInvertedResidual: mode });
@@ -238,6 +244,9 @@ describe('fused inverted-residual blocks in functional models', () => {
     for (let k = 0; k < ga.length; k++)
       expectClose(await gb[k].data(), await ga[k].data(), { atol: 1e-5, rtol: 1e-4 });
     for (const t of [...ga, ...gb]) t.dispose();
+    // Training mode with trainable batch norms needs batch statistics: the convs run unfused.
+    setTuning({ fusedInvertedResidual: 'on' });
+    expect(await fusedKernels(true)).toBe(0);
     m.dispose();
     x.dispose();
   });
