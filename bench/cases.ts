@@ -1,6 +1,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import { batchNorm, batchNormTraining, conv2d, depthwiseConv2d, fill, type Tensor } from '../src/index.js';
 import { add } from '../src/kernels/binary.js';
+import { invertedResidualBlock } from '../src/kernels/inverted-residual.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax } from '../src/kernels/softmax.js';
 import { dilatedConv2d } from '../src/nn/layers/conv-ops.js';
@@ -157,6 +158,76 @@ function depthwiseCase(xShape: [number, number, number, number], stride: number)
   };
 }
 
+/**
+ * A stride-1 MobileNetV2 inverted-residual block with folded batch norms (expand 1x1 + ReLU6,
+ * depthwise 3x3 + ReLU6, project 1x1, + x): ours as the one fused dispatch, TF.js as its fused
+ * convs and an add. Bytes: x, the weights and y once (bench/inverted-residual.ts has the
+ * comparison with our unfused path and the bytes each path moves).
+ */
+function invertedResidualCase(n: number, hw: number, c: number, e: number): BenchCase {
+  const px = n * hw * hw;
+  const v = (k: number, seed: number, scale: number, shift = 0) =>
+    seededUniform(k, seed).map((a) => a * scale + shift);
+  return {
+    group: 'conv',
+    op: 'invertedResidualBlock',
+    shape: `[${n},${hw},${hw},${c}] ${c}->${e}->${c} +x`,
+    unit: 'GB/s',
+    work: 4 * (2 * px * c + c * e + 11 * e + e * c + c),
+    atol: 0,
+    rtol: 1e-5,
+    inputs: () => [
+      { shape: [n, hw, hw, c], data: v(px * c, 41, 1) },
+      { shape: [1, 1, c, e], data: v(c * e, 43, 2 / Math.sqrt(c)) },
+      { shape: [e], data: v(e, 47, 1, 1) },
+      { shape: [3, 3, e, 1], data: v(9 * e, 53, 0.5) },
+      { shape: [e], data: v(e, 59, 1, 1) },
+      { shape: [1, 1, e, c], data: v(e * c, 61, 2 / Math.sqrt(e)) },
+      { shape: [c], data: v(c, 67, 1) },
+    ],
+    ours: ([x, we, be, wd, bd, wp, bp]) =>
+      invertedResidualBlock(
+        x,
+        {
+          expandFilter: we.reshape([c, e]),
+          expandBias: be,
+          depthwiseFilter: wd.reshape([3, 3, e]),
+          depthwiseBias: bd,
+          projectFilter: wp.reshape([e, c]),
+          projectBias: bp,
+        },
+        { residual: true },
+      ),
+    peer: (tf, [x, we, be, wd, bd, wp, bp]) => {
+      const x4 = x as TF.Tensor4D;
+      const h = tf.fused.conv2d({
+        x: x4,
+        filter: we as TF.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: be,
+        activation: 'relu6',
+      });
+      const d = tf.fused.depthwiseConv2d({
+        x: h,
+        filter: wd as TF.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: bd,
+        activation: 'relu6',
+      });
+      const p = tf.fused.conv2d({
+        x: d,
+        filter: wp as TF.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: bp,
+      });
+      return tf.add(p, x4);
+    },
+  };
+}
+
 /** Inference batch norm over the channels; bytes = x read + y written (+ the 4 channel vectors). */
 function batchNormCase(xShape: number[]): BenchCase {
   const size = xShape.reduce((a, b) => a * b, 1);
@@ -272,6 +343,8 @@ export const CASES: BenchCase[] = [
   depthwiseCase([64, 48, 48, 144], 1),
   depthwiseCase([64, 48, 48, 144], 2),
   batchNormCase([64, 48, 48, 144]),
+  // MobileNetV2's block 5 at batch 64 of a 192x192 input, fused (ours) vs TF.js's three convs + add.
+  invertedResidualCase(64, 24, 32, 192),
   batchNormTrainingCase([64, 48, 48, 144]),
   // Dilation rate 2 (composed by space-to-batch), beside the undilated rows above.
   dilatedCase([64, 48, 48, 32], 3, 64, 2, false),

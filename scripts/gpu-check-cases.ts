@@ -1,5 +1,6 @@
 import * as lib from '../src/node.js';
 import { conv2dRef, depthwiseRef, type RefAct } from '../test/oracle/conv.js';
+import { invertedResidualRef } from '../test/oracle/inverted-residual.js';
 import { matmulOracle } from '../test/oracle/matmul.js';
 import type { Check } from './gpu-check-lib.js';
 import { size, values } from './gpu-check-lib.js';
@@ -141,4 +142,57 @@ function convF16(): Check[] {
     });
   });
   return out;
+}
+
+/**
+ * The fused inverted-residual block against its float64 oracle (the three steps): odd sizes and
+ * channels, MobileNetV2's block 2 and block 15 widths, with and without the residual.
+ */
+const IR_CASES: Array<[number[], number, number, boolean]> = [
+  [[2, 13, 10, 9], 70, 9, true],
+  [[1, 7, 5, 3], 18, 5, false],
+  [[2, 12, 12, 24], 144, 24, true],
+  [[1, 6, 6, 160], 960, 160, true],
+];
+
+export function checksInvertedResidual(): Check[] {
+  return IR_CASES.map(([xs, e, co, residual], i) => {
+    const ci = xs[3];
+    const v = (n: number, k: number, scale: number, shift = 0) =>
+      Float32Array.from(values(n, 90 + 7 * i + k), (a) => a * scale + shift);
+    const x = v(
+      xs.reduce((a, b) => a * b, 1),
+      0,
+      1,
+    );
+    const w = {
+      expandFilter: v(ci * e, 1, 2 / Math.sqrt(ci)),
+      expandBias: v(e, 2, 1, 1),
+      depthwiseFilter: v(9 * e, 3, 0.5),
+      depthwiseBias: v(e, 4, 1, 1),
+      projectFilter: v(e * co, 5, 2 / Math.sqrt(e)),
+      projectBias: v(co, 6, 1),
+    };
+    const T = (a: Float32Array, s: number[]) => lib.tensor(a, s);
+    return {
+      family: 'inverted residual',
+      name: `[${xs}] ${ci}->${e}->${co}${residual ? ' +x' : ''}`,
+      run: () =>
+        lib.invertedResidualBlock(
+          T(x, xs),
+          {
+            expandFilter: T(w.expandFilter, [ci, e]),
+            expandBias: T(w.expandBias, [e]),
+            depthwiseFilter: T(w.depthwiseFilter, [3, 3, e]),
+            depthwiseBias: T(w.depthwiseBias, [e]),
+            projectFilter: T(w.projectFilter, [e, co]),
+            projectBias: T(w.projectBias, [co]),
+          },
+          { residual },
+        ),
+      want: () => invertedResidualRef(x, xs, e, co, w, residual),
+      atol: 1e-4,
+      rtol: 1e-4,
+    };
+  });
 }

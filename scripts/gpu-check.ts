@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { withTuning } from '../src/kernels/tuning.js';
 import * as lib from '../src/node.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
-import { checksF16, checksMatmul } from './gpu-check-cases.js';
+import { checksF16, checksInvertedResidual, checksMatmul } from './gpu-check-cases.js';
 import { type Check, type CheckResult, runCheck } from './gpu-check-lib.js';
 import { checksOthers } from './gpu-check-ops.js';
 import { checksTraining } from './gpu-check-training.js';
@@ -45,7 +45,12 @@ async function main(): Promise<number> {
   console.log(
     `  class ${facts.adapterClass}, subgroups ${facts.subgroupMinSize}-${facts.subgroupMaxSize} (tiles for ${facts.fixedSubgroupLanes || 'none: portable kernels'}), shader-f16 ${facts.hasF16}`,
   );
-  const checks: Check[] = [...checksMatmul(), ...checksOthers(), ...checksTraining()];
+  const checks: Check[] = [
+    ...checksMatmul(),
+    ...checksOthers(),
+    ...checksInvertedResidual(),
+    ...checksTraining(),
+  ];
   // The same families again on their portable kernels (no subgroup operations), where the adapter
   // runs the subgroup ones by default.
   const portable = facts.fixedSubgroupLanes > 0;

@@ -58,6 +58,11 @@ export {
   depthwiseConv2dBackpropInput,
 } from './kernels/depthwise.js';
 export { gather, oneHot } from './kernels/gather.js';
+export {
+  type InvertedResidualOptions,
+  type InvertedResidualWeights,
+  invertedResidualBlock,
+} from './kernels/inverted-residual.js';
 export { type LayerNormOptions, layerNorm } from './kernels/layernorm.js';
 export { type MatmulOptions, matmul } from './kernels/matmul.js';
 export { pad } from './kernels/pad.js';

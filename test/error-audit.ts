@@ -123,6 +123,7 @@ const otherOps = [
   'expandDims',
   'gather',
   'globalAvgPool',
+  'invertedResidualBlock',
   'logSoftmax',
   'matmul',
   'maxPool',

@@ -78,6 +78,15 @@ const firstArg: Record<string, (x: unknown) => unknown> = {
   expandDims: (x) => api.expandDims(x as Tensor),
   gather: (x) => api.gather(x as Tensor, tensor([0], [1], 'int32')),
   globalAvgPool: (x) => api.globalAvgPool(x as Tensor),
+  invertedResidualBlock: (x) =>
+    api.invertedResidualBlock(x as Tensor, {
+      expandFilter: zeros([2, 3]),
+      expandBias: zeros([3]),
+      depthwiseFilter: zeros([3, 3, 3]),
+      depthwiseBias: zeros([3]),
+      projectFilter: zeros([3, 2]),
+      projectBias: zeros([2]),
+    }),
   logSoftmax: (x) => api.logSoftmax(x as Tensor),
   matmul: (x) => api.matmul(x as Tensor, zeros([2, 2])),
   maxPool: (x) => api.maxPool(x as Tensor, 2, 2, 'valid'),

@@ -36,6 +36,13 @@ export interface Tuning {
   kernelPolicy: 'auto' | 'gpu' | 'cpu';
   /** Copies (transpose, slices): the CPU- or GPU-adapter paths, or by the adapter ('auto'). */
   copyStrategy: 'auto' | 'gpu' | 'cpu';
+  /**
+   * Functional models in inference: run each stride-1 MobileNetV2 inverted-residual block as one
+   * fused dispatch (src/kernels/inverted-residual.ts). 'auto' is off: on lavapipe the fused
+   * kernel measured slower than the three convs (bench/README.md), and no GPU adapter has been
+   * measured yet.
+   */
+  fusedInvertedResidual: 'auto' | 'on' | 'off';
 }
 
 const DEFAULTS: Tuning = {
@@ -49,6 +56,7 @@ const DEFAULTS: Tuning = {
   updateChunkLimit: undefined,
   kernelPolicy: 'auto',
   copyStrategy: 'auto',
+  fusedInvertedResidual: 'auto',
 };
 
 let current: Tuning = { ...DEFAULTS };
@@ -116,4 +124,9 @@ export function subgroupLanes(family: 'matmul' | 'conv'): number {
 export function cpuTuned(family: 'reduce' | 'copy'): boolean {
   const s = family === 'reduce' ? current.kernelPolicy : current.copyStrategy;
   return s === 'auto' ? deviceFacts().adapterClass === 'software' : s === 'cpu';
+}
+
+/** True when functional models should run inverted-residual blocks fused (see the switch). */
+export function fusedInvertedResidualOn(): boolean {
+  return current.fusedInvertedResidual === 'on';
 }

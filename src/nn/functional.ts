@@ -7,6 +7,7 @@ import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type FoldCache, type FusedChain, findChains, runChain } from './fusion.js';
+import { findInvertedResiduals, type InvertedResidualPattern, runInvertedResidual } from './fusion-block.js';
 import type { CallArgs, LayerArgs, SymShape } from './layer.js';
 import { fmtSym, LAYER_KEYS, Layer, layerFromConfig, registerLayer, SymbolicTensor } from './layer.js';
 import { type AffineAugmentation, applyAffineChain, findAffineChains } from './layers/affine-chain.js';
@@ -98,6 +99,8 @@ export class Functional extends Model {
   private readonly layerList: Layer[];
   private plan?: {
     chains: Map<SymbolicTensor, FusedChain>;
+    blocks: Map<SymbolicTensor, InvertedResidualPattern>;
+    index: Map<SymbolicTensor, number>;
     affine: Map<SymbolicTensor, SymbolicTensor[]>;
     lastUse: Map<SymbolicTensor, number>;
   };
@@ -294,22 +297,38 @@ export class Functional extends Model {
     this.inputs.forEach((sym, i) => {
       values.set(sym, given[i]);
     });
-    this.plan ??= {
-      chains: findChains(this.nodes, this.outputs),
-      affine: findAffineChains(this.nodes, this.outputs),
-      lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
-    };
-    const { chains, affine, lastUse } = this.plan;
+    if (!this.plan) {
+      const chains = findChains(this.nodes, this.outputs);
+      this.plan = {
+        chains,
+        blocks: findInvertedResiduals(this.nodes, this.outputs, chains),
+        index: new Map(this.nodes.map((n, i) => [n, i])),
+        affine: findAffineChains(this.nodes, this.outputs),
+        lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
+      };
+    }
+    const { chains, blocks, index, affine, lastUse } = this.plan;
     const keep = new Set<Tensor>(given);
     const skipped = new Set<SymbolicTensor>();
     this.nodes.forEach((n, i) => {
       if (values.has(n) || skipped.has(n)) return;
       const ins = n.inputs.map((u) => values.get(u)!);
-      const chain = chains.get(n);
+      // A stride-1 inverted-residual block in one dispatch (opt-in: fusion-block.ts), else its chains.
+      const block = blocks.get(n);
+      const blockOut = block && runInvertedResidual(block, ins[0], args, folds);
+      const chain = blockOut ? undefined : chains.get(n);
       const fused = chain && runChain(chain, ins[0], args, folds);
       // Consecutive geometric augmentations: one resample in training (layers/affine-chain.ts).
       const geo = args.training ? affine.get(n) : undefined;
-      if (geo) {
+      // The nodes whose inputs may be freed now, and the index of the last of them.
+      let done = [n];
+      let last = i;
+      if (blockOut) {
+        for (const c of block.nodes) skipped.add(c);
+        values.set(block.nodes[block.nodes.length - 1], blockOut);
+        done = block.nodes;
+        last = index.get(block.nodes[block.nodes.length - 1])!;
+      } else if (geo) {
         for (const c of geo) skipped.add(c);
         const layers = geo.map((c) => c.layer as AffineAugmentation);
         values.set(geo[geo.length - 1], applyAffineChain(layers, ins[0], args));
@@ -321,9 +340,9 @@ export class Functional extends Model {
       }
       // Free inputs nothing later reads (unless a recording tape needs them for the backward pass),
       // so the peak memory is a few activations rather than all of them.
-      for (const u of n.inputs) {
+      for (const u of done.flatMap((d) => d.inputs)) {
         const t = values.get(u);
-        if (!t || lastUse.get(u)! > i || this.outputs.includes(u) || keep.has(t) || t.kept || !freeable(t))
+        if (!t || lastUse.get(u)! > last || this.outputs.includes(u) || keep.has(t) || t.kept || !freeable(t))
           continue;
         values.delete(u);
         if (![...values.values()].includes(t)) t.dispose();

@@ -116,6 +116,35 @@ export function findChains(
   return chains;
 }
 
+/** True unless `setGraphFusion(false)`. */
+export function graphFusionOn(): boolean {
+  return enabled;
+}
+
+/**
+ * The chain's conv filter and bias with its inference batch norm folded in by the one-dispatch
+ * fold (from `folds` when cached there; stored there when given), or undefined when the chain has
+ * no batch norm or a tape needs gradients of its weights. Without `folds` the caller owns the result.
+ */
+export function foldChain(chain: FusedChain, folds?: FoldCache): FoldedConv | undefined {
+  const { conv, bn } = chain;
+  const cached = folds?.get(chain);
+  if (cached) return cached;
+  if (!bn || needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance))
+    return undefined;
+  const folded = foldBatchNorm({
+    filter: conv.kernel!,
+    bias: conv.bias,
+    mean: bn.movingMean!,
+    variance: bn.movingVariance!,
+    gamma: bn.gamma,
+    beta: bn.beta,
+    epsilon: bn.epsilon,
+  });
+  if (folded && folds) folds.set(chain, { filter: keep(folded.filter), bias: keep(folded.bias) });
+  return folded;
+}
+
 /**
  * Runs `chain` on `x`, or returns undefined when fusion is off. A batch norm in training mode
  * needs the batch statistics of the conv's output, so there the chain runs as two passes: the conv
@@ -146,23 +175,7 @@ export function runChain(
   }
   let filter: Tensor = conv.kernel!;
   let bias: Tensor | undefined = conv.bias;
-  const cached = folds?.get(chain);
-  const folded =
-    cached ??
-    (bn && !needsGradient(conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance)
-      ? foldBatchNorm({
-          filter,
-          bias,
-          mean: bn.movingMean!,
-          variance: bn.movingVariance!,
-          gamma: bn.gamma,
-          beta: bn.beta,
-          epsilon: bn.epsilon,
-        })
-      : undefined);
-  if (folded && folds && !cached) {
-    folds.set(chain, { filter: keep(folded.filter), bias: keep(folded.bias) });
-  }
+  const folded = foldChain(chain, folds);
   if (folded) {
     filter = folded.filter;
     bias = folded.bias;

@@ -1,0 +1,128 @@
+import { type InvertedResidualWeights, invertedResidualBlock } from '../kernels/inverted-residual.js';
+import { reshape } from '../kernels/reshape.js';
+import { fusedInvertedResidualOn } from '../kernels/tuning.js';
+import { zeros } from '../tensor/creation.js';
+import { needsGradient } from '../tensor/record.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type FoldCache, type FusedChain, foldChain, graphFusionOn } from './fusion.js';
+import type { CallArgs, SymbolicTensor } from './layer.js';
+import { Conv2D, DepthwiseConv2D } from './layers/conv.js';
+import { Add } from './layers/shape.js';
+
+/**
+ * A stride-1 MobileNetV2 inverted-residual block found among the fused chains of a functional
+ * graph: expand 1x1 (-> ReLU6), depthwise 3x3 'same' (-> ReLU6), project 1x1 (linear), and the
+ * optional Add of the block's input. With the `fusedInvertedResidual` tuning switch on, and in
+ * inference (batch norms on their moving statistics, no tape watching), it runs as one
+ * `invertedResidualBlock` dispatch; otherwise as its three chains.
+ */
+export interface InvertedResidualPattern {
+  /** The expand, depthwise and project chains. */
+  chains: [FusedChain, FusedChain, FusedChain];
+  /** The residual Add node, if any. */
+  add?: SymbolicTensor;
+  /** Every node the block replaces, in graph order; the last one's value is the block's output. */
+  nodes: SymbolicTensor[];
+}
+
+const is1x1 = (c: FusedChain) =>
+  c.conv instanceof Conv2D &&
+  !c.pad &&
+  c.conv.kernelSize.every((k) => k === 1) &&
+  c.conv.strides.every((s) => s === 1);
+
+/** Blocks keyed by their first node (the expand conv's), from `findChains`'s chains. */
+export function findInvertedResiduals(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
+): Map<SymbolicTensor, InvertedResidualPattern> {
+  const consumers = new Map<SymbolicTensor, SymbolicTensor[]>();
+  for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  const only = (n: SymbolicTensor) => {
+    const c = consumers.get(n);
+    return c?.length === 1 && !outputs.includes(n) ? c[0] : undefined;
+  };
+  const next = (c: FusedChain) => {
+    const n = only(c.nodes[c.nodes.length - 1]);
+    return n && chains.get(n);
+  };
+  const blocks = new Map<SymbolicTensor, InvertedResidualPattern>();
+  for (const [first, expand] of chains) {
+    if (!is1x1(expand) || expand.activation !== 'relu6') continue;
+    const dw = next(expand);
+    const d = dw?.conv;
+    if (
+      !dw ||
+      dw.pad ||
+      dw.activation !== 'relu6' ||
+      !(d instanceof DepthwiseConv2D) ||
+      d.depthMultiplier !== 1 ||
+      d.padding !== 'same' ||
+      d.kernelSize.some((k) => k !== 3) ||
+      d.strides.some((s) => s !== 1)
+    )
+      continue;
+    const project = next(dw);
+    if (!project || !is1x1(project) || project.activation !== 'linear') continue;
+    const block: InvertedResidualPattern = {
+      chains: [expand, dw, project],
+      nodes: [...expand.nodes, ...dw.nodes, ...project.nodes],
+    };
+    const add = only(project.nodes[project.nodes.length - 1]);
+    if (add?.layer instanceof Add && add.inputs.length === 2 && add.inputs.includes(first.inputs[0])) {
+      block.add = add;
+      block.nodes.push(add);
+    }
+    blocks.set(first, block);
+  }
+  return blocks;
+}
+
+/**
+ * Runs `block` on `x` as one fused dispatch, or returns undefined when it must run unfused: the
+ * switch or graph fusion off, a batch norm on batch statistics, or a tape needing gradients.
+ */
+export function runInvertedResidual(
+  block: InvertedResidualPattern,
+  x: Tensor,
+  args: CallArgs,
+  folds?: FoldCache,
+): Tensor | undefined {
+  if (!fusedInvertedResidualOn() || !graphFusionOn() || x.rank !== 4) return undefined;
+  const { chains } = block;
+  if (chains.some((c) => c.bn && args.training && c.bn.trainable)) return undefined;
+  const weights = chains.flatMap((c) => [c.conv.kernel, c.conv.bias, c.bn?.gamma, c.bn?.beta]);
+  if (needsGradient(x, ...weights)) return undefined;
+  const own: Tensor[] = [];
+  const folded = chains.map((c) => {
+    const f = foldChain(c, folds);
+    if (f && !folds) own.push(f.filter, f.bias);
+    if (f) return f;
+    const bias =
+      c.conv.bias ??
+      zeros([c.conv.kernel!.shape[3] * (c.conv instanceof Conv2D ? 1 : c.conv.kernel!.shape[2])]);
+    if (!c.conv.bias) own.push(bias);
+    return { filter: c.conv.kernel!, bias };
+  });
+  // The folds may not fit a binding (undefined) and fall back to the raw weights only without a
+  // batch norm; a block whose batch norm could not be folded runs unfused.
+  if (chains.some((c, i) => c.bn && folded[i].filter === c.conv.kernel)) {
+    for (const t of own) t.dispose();
+    return undefined;
+  }
+  const [e, d, p] = folded;
+  const [, , cin, ex] = e.filter.shape;
+  const cout = p.filter.shape[3];
+  const views = {
+    expandFilter: reshape(e.filter, [cin, ex]),
+    expandBias: e.bias,
+    depthwiseFilter: reshape(d.filter, [3, 3, ex]),
+    depthwiseBias: d.bias,
+    projectFilter: reshape(p.filter, [ex, cout]),
+    projectBias: p.bias,
+  } satisfies InvertedResidualWeights;
+  const y = invertedResidualBlock(x, views, { residual: block.add !== undefined });
+  for (const t of [views.expandFilter, views.depthwiseFilter, views.projectFilter, ...own]) t.dispose();
+  return y;
+}
