@@ -12,7 +12,7 @@ import {
 } from '../src/index.js';
 import { ACTIVATIONS, type Activation } from '../src/kernels/activation.js';
 import { chooseTile, matmul, planChunks } from '../src/kernels/matmul.js';
-import { setTuning } from '../src/kernels/tuning.js';
+import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { matmulOracle, matmulOracleAt } from './oracle/matmul.js';
@@ -75,16 +75,24 @@ describe('matmul rank 2', () => {
     }
   });
 
-  it('covers every tile height (4, 16, 32 rows) with vec4 operands and partial row blocks', async () => {
+  it('covers every tile height (4, 16, 32, 64 rows) with vec4 operands and partial row blocks', async () => {
     const r = rng(11);
     for (const M of [4, 12, 16, 40, 96]) {
-      expect([4, 16, 32]).toContain(chooseTile(M, 64, 68).mr);
+      expect([4, 16, 32, 64]).toContain(chooseTile(M, 64, 68).mr);
       for (const tA of [false, true]) {
         for (const tB of [false, true]) await check({ M, N: 64, K: 68, tA, tB, bias: true, act: 'relu' }, r);
       }
     }
     const t = chooseTile(40, 64, 68);
     expect(t.mr).toBe(t.sg > 0 ? 32 : 4);
+    // 64 rows: the default of 16-lane subgroups on a software adapter (512-bit lavapipe), forced
+    // here so that every width runs it (a partial last row block: 96 = 64 + 32).
+    if (t.sg > 0) {
+      for (const tA of [false, true])
+        await withTuning({ matmulTile: { mr: 64 } }, () =>
+          check({ M: 96, N: 64, K: 68, tA, bias: true, act: 'relu' }, r),
+        );
+    }
   });
 
   it('fuses bias and every activation, including large pre-activations', async () => {

@@ -86,7 +86,10 @@ function chooseTileDefault(M: number, N: number, K: number): TileConfig {
   // Once B outgrows the caches (2048^2: +15%), walk row blocks first so consecutive workgroups
   // reuse one column panel of B. 32 rows per tile (with the row-major accumulation order of
   // tileKernel) measured 1024^3 at 39 GFLOP/s against 34 for 16 rows; small M keeps 16 or 4.
-  const mr = M <= 4 ? 4 : M <= 16 ? 16 : 32;
+  // 16-lane subgroups on a software adapter (lavapipe with LP_NATIVE_VECTOR_WIDTH=512: 32 vector
+  // registers) take 64 rows: 2048^3 in 399 ms against 475 for 32 rows (bench/README.md).
+  const wide = sg >= 16 && !gpuClass() && M >= 64;
+  const mr = M <= 4 ? 4 : M <= 16 ? 16 : wide ? 64 : 32;
   return { mr, s, sg, rowsX: K * N > 2 * 1024 * 1024 };
 }
 
