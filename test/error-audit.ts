@@ -208,6 +208,7 @@ const nn = [
   'modelCheckpoint',
   'registerLayer',
   'saveCheckpoint',
+  'setFusedBlocks',
   'setGraphFusion',
   'sparseCategoricalAccuracy',
   'sparseCategoricalCrossentropy',

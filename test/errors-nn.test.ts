@@ -41,6 +41,7 @@ import {
   ShapeError,
   Softmax,
   saveCheckpoint,
+  setFusedBlocks,
   setGraphFusion,
   sparseCategoricalAccuracy,
   sparseCategoricalCrossentropy,
@@ -355,6 +356,14 @@ const layers: BadCall[] = [
     ShapeError,
     'shape',
     'undefined',
+  ),
+  bad(
+    'setFusedBlocks',
+    'a boolean',
+    () => setFusedBlocks(true as never),
+    ArgumentError,
+    "mode must be 'auto', 'on' or 'off'",
+    'true',
   ),
   bad(
     'setGraphFusion',

@@ -16,6 +16,7 @@ import {
   randomUniform,
   ShapeError,
   type SymbolicTensor,
+  setFusedBlocks,
   setSeed,
   square,
   type Tensor,
@@ -217,7 +218,7 @@ describe('fused inverted-residual blocks in functional models', () => {
     const m = blockNet();
     const x = randomUniform([3, 9, 11, 8], -1, 1, { seed: 4 });
     const run = async (mode: 'on' | 'off', training = false) => {
-      setTuning({ fusedInvertedResidual: mode });
+      setFusedBlocks(mode); // the public switch (the tuning switch underneath)
       const before = memory().numTensors;
       const y = m.apply(x, { training }) as Tensor;
       expect(memory().numTensors).toBe(before + 1);

@@ -1,7 +1,8 @@
 import { type InvertedResidualWeights, invertedResidualBlock } from '../kernels/inverted-residual.js';
 import { reshape } from '../kernels/reshape.js';
-import { fusedInvertedResidualOn } from '../kernels/tuning.js';
+import { fusedInvertedResidualOn, setTuning } from '../kernels/tuning.js';
 import { zeros } from '../tensor/creation.js';
+import { ArgumentError } from '../tensor/errors.js';
 import { needsGradient } from '../tensor/record.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type FoldCache, type FusedChain, foldChain, graphFusionOn } from './fusion.js';
@@ -77,6 +78,26 @@ export function findInvertedResiduals(
     blocks.set(first, block);
   }
   return blocks;
+}
+
+/** When functional models run MobileNetV2-style inverted-residual blocks as one fused dispatch. */
+export type FusedBlocksMode = 'auto' | 'on' | 'off';
+
+/**
+ * Chooses whether functional models run each stride-1 inverted-residual block (expand 1x1 -> ReLU6,
+ * depthwise 3x3 -> ReLU6, project 1x1 [+ input]) in inference as one `invertedResidualBlock`
+ * dispatch that keeps the expanded activation in workgroup memory. 'auto' (the default) is off for
+ * now: on lavapipe the fused kernel measured 4-12x slower than the three convolutions (bench/README.md),
+ * and no GPU has measured it yet; 'on' is for trying it on a GPU. Training, gradient tapes and batch
+ * norms on batch statistics always run the blocks unfused. Outputs agree with the unfused path
+ * within float32 rounding.
+ */
+export function setFusedBlocks(mode: FusedBlocksMode): void {
+  if (mode !== 'auto' && mode !== 'on' && mode !== 'off')
+    throw new ArgumentError(
+      `setFusedBlocks: mode must be 'auto', 'on' or 'off', got ${JSON.stringify(mode)}`,
+    );
+  setTuning({ fusedInvertedResidual: mode });
 }
 
 /**

@@ -27,6 +27,7 @@ export type { ValidationFreq } from './epoch-steps.js';
 export type { SaveFormat, SaveOptions } from './export.js';
 export { Functional, type InputArgs, InputLayer, input, type ModelArgs, model } from './functional.js';
 export { setGraphFusion } from './fusion.js';
+export { type FusedBlocksMode, setFusedBlocks } from './fusion-block.js';
 export type { EvaluateArgs, PredictArgs } from './inference.js';
 export { type InitializerName, initialize } from './initializers.js';
 export {
