@@ -4,7 +4,7 @@ import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { act4, activationWgsl } from './activation.js';
 import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
-import { channelMoments, gradSums, type Layout, layoutOf, read, rw } from './batchnorm-stats.js';
+import { channelMoments, gradSums, type Layout, layoutOf, read, rowLoop, rw } from './batchnorm-stats.js';
 import { defineKernel } from './program.js';
 import { tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
@@ -70,10 +70,7 @@ const normalizeKernel = defineKernel({
   let r1 = min(r0 + p.per, p.rows);
   let s = ${k.scale ? 'scale[c] * ' : ''}inverseSqrt(variance[c] + p.eps);
   let t = ${k.offset ? 'offset[c] - ' : '-'}mean[c] * s;
-  for (var r = r0; r < r1; r++) {
-    let j = r * p.C + c;
-    y[j] = ${(k.vec ? act4 : activationWgsl)(k.act, 'fma(x[j], s, t)')};
-  }`,
+${rowLoop((j, u) => `    let j${u} = ${j};\n    y[j${u}] = ${(k.vec ? act4 : activationWgsl)(k.act, `fma(x[j${u}], s, t)`)};\n`)}`,
 });
 
 /** dx = gamma * inv * (dy - sum(dy) / rows - (x - mean) * inv^2 * sum(dy * (x - mean)) / rows). */
@@ -99,10 +96,7 @@ const gradKernel = defineKernel({
   let m = mean[c];
   let b = sums[c] * p.invRows;
   let k = sums[p.C + c] * inv * inv * p.invRows;
-  for (var r = r0; r < r1; r++) {
-    let j = r * p.C + c;
-    dx[j] = a * (dy[j] - b - (x[j] - m) * k);
-  }`,
+${rowLoop((j, u) => `    let j${u} = ${j};\n    dx[j${u}] = a * (dy[j${u}] - b - (x[j${u}] - m) * k);\n`)}`,
 });
 
 /** dgamma = sum(dy * (x - mean)) / sqrt(variance + eps) from the gradient's channel sums. */
