@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import { batchNorm, batchNormTraining, conv2d, depthwiseConv2d, fill, type Tensor } from '../src/index.js';
 import { add } from '../src/kernels/binary.js';
-import { invertedResidualBlock } from '../src/kernels/inverted-residual.js';
+import { blockWeights, invertedResidualBlock } from '../src/kernels/inverted-residual.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { softmax } from '../src/kernels/softmax.js';
 import { dilatedConv2d } from '../src/nn/layers/conv-ops.js';
@@ -188,14 +188,7 @@ function invertedResidualCase(n: number, hw: number, c: number, e: number): Benc
     ours: ([x, we, be, wd, bd, wp, bp]) =>
       invertedResidualBlock(
         x,
-        {
-          expandFilter: we.reshape([c, e]),
-          expandBias: be,
-          depthwiseFilter: wd.reshape([3, 3, e]),
-          depthwiseBias: bd,
-          projectFilter: wp.reshape([e, c]),
-          projectBias: bp,
-        },
+        blockWeights({ filter: we, bias: be }, { filter: wd, bias: bd }, { filter: wp, bias: bp }),
         { residual: true },
       ),
     peer: (tf, [x, we, be, wd, bd, wp, bp]) => {

@@ -13,7 +13,11 @@ import {
   tensor,
   tidy,
 } from '../src/index.js';
-import { invertedResidualBlock, invertedResidualTile } from '../src/kernels/inverted-residual.js';
+import {
+  blockWeights,
+  invertedResidualBlock,
+  invertedResidualTile,
+} from '../src/kernels/inverted-residual.js';
 import { fmt, markdownTable, maxAbsDiff, measureSides, type Side, seededUniform } from './harness.js';
 
 /**
@@ -74,14 +78,7 @@ for (const b of BLOCKS) {
     tidy(() =>
       invertedResidualBlock(
         x,
-        {
-          expandFilter: we.reshape([cin, e]),
-          expandBias: be,
-          depthwiseFilter: wd.reshape([3, 3, e]),
-          depthwiseBias: bd,
-          projectFilter: wp.reshape([e, cout]),
-          projectBias: bp,
-        },
+        blockWeights({ filter: we, bias: be }, { filter: wd, bias: bd }, { filter: wp, bias: bp }),
         { residual: b.residual },
       ),
     );

@@ -2,7 +2,9 @@ import { currentDevice } from '../tensor/device.js';
 import { ArgumentError, fmtShape, ShapeError } from '../tensor/errors.js';
 import { needsGradient } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
+import type { FoldedConv } from './fold.js';
 import { type BindingSpec, defineKernel } from './program.js';
+import { reshape } from './reshape.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor } from './util.js';
 
 /**
@@ -283,6 +285,27 @@ export interface InvertedResidualWeights {
   projectFilter: Tensor;
   /** Its bias, [Cout]. */
   projectBias: Tensor;
+}
+
+/**
+ * The block's weights from its three convs in Keras' layout (expand [1, 1, Cin, E], depthwise
+ * [3, 3, E, 1], project [1, 1, E, Cout]), each with its bias (folded or not): the filters as
+ * reshaped views, which the caller owns, the biases as given.
+ */
+export function blockWeights(
+  expand: FoldedConv,
+  depthwise: FoldedConv,
+  project: FoldedConv,
+): InvertedResidualWeights {
+  const [, , cin, e] = expand.filter.shape;
+  return {
+    expandFilter: reshape(expand.filter, [cin, e]),
+    expandBias: expand.bias,
+    depthwiseFilter: reshape(depthwise.filter, [3, 3, e]),
+    depthwiseBias: depthwise.bias,
+    projectFilter: reshape(project.filter, [e, project.filter.shape[3]]),
+    projectBias: project.bias,
+  };
 }
 
 /** Options of `invertedResidualBlock`. */

@@ -1,5 +1,4 @@
-import { type InvertedResidualWeights, invertedResidualBlock } from '../kernels/inverted-residual.js';
-import { reshape } from '../kernels/reshape.js';
+import { blockWeights, invertedResidualBlock } from '../kernels/inverted-residual.js';
 import { fusedInvertedResidualOn, setTuning } from '../kernels/tuning.js';
 import { zeros } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
@@ -132,17 +131,7 @@ export function runInvertedResidual(
     for (const t of own) t.dispose();
     return undefined;
   }
-  const [e, d, p] = folded;
-  const [, , cin, ex] = e.filter.shape;
-  const cout = p.filter.shape[3];
-  const views = {
-    expandFilter: reshape(e.filter, [cin, ex]),
-    expandBias: e.bias,
-    depthwiseFilter: reshape(d.filter, [3, 3, ex]),
-    depthwiseBias: d.bias,
-    projectFilter: reshape(p.filter, [ex, cout]),
-    projectBias: p.bias,
-  } satisfies InvertedResidualWeights;
+  const views = blockWeights(folded[0], folded[1], folded[2]);
   const y = invertedResidualBlock(x, views, { residual: block.add !== undefined });
   for (const t of [views.expandFilter, views.depthwiseFilter, views.projectFilter, ...own]) t.dispose();
   return y;
