@@ -28,6 +28,7 @@ import { foldBatchNorm } from '../src/kernels/fold.js';
 import { findChains } from '../src/nn/fusion.js';
 import { copyOf } from '../src/tensor/tensor.js';
 import { expectClose, randArray, rng } from './helpers.js';
+import { randomizeBatchNorms } from './model-helpers.js';
 
 afterEach(() => setGraphFusion(true));
 
@@ -52,17 +53,7 @@ function net(opts: { frozenBn?: boolean } = {}) {
   h = new Conv2D({ filters: 8, kernelSize: 1, padding: 'same', activation: 'relu' }).apply(bn);
   const out = new Dense({ units: 4 }).apply(new Flatten({}).apply(h));
   const m = model({ inputs: x, outputs: out });
-  // Non-trivial batch-norm statistics, so folding them is really tested.
-  for (const l of m.layers) {
-    if (l instanceof BatchNormalization) {
-      const c = l.movingMean!.size;
-      l.movingMean!.assign(tensor(randArray(c, rng(c), -0.5, 0.5)));
-      l.movingVariance!.assign(tensor(randArray(c, rng(c + 1), 0.2, 2)));
-      l.gamma?.assign(tensor(randArray(c, rng(c + 2), 0.5, 1.5)));
-      l.beta?.assign(tensor(randArray(c, rng(c + 3), -0.3, 0.3)));
-      if (opts.frozenBn) l.trainable = false;
-    }
-  }
+  for (const l of randomizeBatchNorms(m, 0.3)) if (opts.frozenBn) l.trainable = false;
   return m;
 }
 

@@ -35,6 +35,7 @@ import { setTuning } from '../src/kernels/tuning.js';
 import { type FoldCache, findChains } from '../src/nn/fusion.js';
 import { findInvertedResiduals, runInvertedResidual } from '../src/nn/fusion-block.js';
 import { expectClose, randArray, rng } from './helpers.js';
+import { randomizeBatchNorms } from './model-helpers.js';
 import { invertedResidualRef } from './oracle/inverted-residual.js';
 
 interface Case {
@@ -178,15 +179,7 @@ function blockNet() {
   h = block(h, 42, 10, 2);
   h = block(h, 61, 10, 1);
   const m = model({ inputs: x, outputs: h });
-  for (const l of m.layers) {
-    if (l instanceof BatchNormalization) {
-      const c = l.movingMean!.size;
-      l.movingMean!.assign(tensor(randArray(c, rng(c), -0.5, 0.5)));
-      l.movingVariance!.assign(tensor(randArray(c, rng(c + 1), 0.2, 2)));
-      l.gamma?.assign(tensor(randArray(c, rng(c + 2), 0.5, 1.5)));
-      l.beta?.assign(tensor(randArray(c, rng(c + 3), -0.3, 2)));
-    }
-  }
+  randomizeBatchNorms(m, 2);
   return m;
 }
 
