@@ -3,7 +3,7 @@ import { conv2dRef, depthwiseRef, type RefAct } from '../test/oracle/conv.js';
 import { invertedResidualRef } from '../test/oracle/inverted-residual.js';
 import { matmulOracle } from '../test/oracle/matmul.js';
 import type { Check } from './gpu-check-lib.js';
-import { size, values } from './gpu-check-lib.js';
+import { type Pad, size, values } from './gpu-check-lib.js';
 
 /**
  * Matmul shapes around the tile edges: 1, 3, 5, 7 (off the quad grid), 17, 33, 65, 257 (one past
@@ -97,7 +97,6 @@ function matmulF16(): Check[] {
   });
 }
 
-type Pad = 'same' | 'valid';
 /** conv2d: [x shape, kh, kw, cout, stride, padding, activation]; pointwise, 3x3 stride 2, odd channels. */
 const CONVS: Array<[number[], number, number, number, number, Pad, RefAct]> = [
   [[2, 9, 9, 5], 1, 1, 6, 1, 'same', 'linear'],
@@ -160,11 +159,7 @@ export function checksInvertedResidual(): Check[] {
     const ci = xs[3];
     const v = (n: number, k: number, scale: number, shift = 0) =>
       Float32Array.from(values(n, 90 + 7 * i + k), (a) => a * scale + shift);
-    const x = v(
-      xs.reduce((a, b) => a * b, 1),
-      0,
-      1,
-    );
+    const x = v(size(xs), 0, 1);
     const w = {
       expandFilter: v(ci * e, 1, 2 / Math.sqrt(ci)),
       expandBias: v(e, 2, 1, 1),

@@ -87,3 +87,6 @@ export function values(n: number, seed: number, lo = -1, hi = 1): Float32Array {
 }
 
 export const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** The conv and depthwise padding modes the cases use. */
+export type Pad = 'same' | 'valid';

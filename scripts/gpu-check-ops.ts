@@ -16,14 +16,13 @@ import {
 } from '../test/oracle/conv.js';
 import { concatRef, gatherRef, sliceRef, transposeRef } from '../test/oracle/movement.js';
 import { reduceRef, softmaxRef } from '../test/oracle/reduce.js';
-import { type Check, size, values } from './gpu-check-lib.js';
+import { type Check, type Pad, size, values } from './gpu-check-lib.js';
 
 const T = (v: ArrayLike<number>, s: readonly number[]) => lib.tensor(Float32Array.from(v), [...s]);
 const tol = { atol: 1e-5, rtol: 1e-5 };
 // Window sums: error grows with the taps x channels summed.
 const sumTol = (terms: number) => ({ atol: 2e-6 * Math.sqrt(terms) + 1e-6, rtol: 1e-5 });
 
-type Pad = 'same' | 'valid';
 /** [x shape, kh, kw, cout, stride, padding, activation]: pointwise, windowed, strided, odd sizes. */
 const CONVS: Array<[number[], number, number, number, number, Pad, RefAct]> = [
   [[1, 1, 1, 1], 1, 1, 1, 1, 'valid', 'linear'],
