@@ -2,7 +2,7 @@ import { ArgumentError, DeviceError, fmtShape, ShapeError } from '../tensor/erro
 import type { Pads2D } from '../tensor/op-table.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, assertActivation } from './activation.js';
-import type { Precision } from './matmul-f16.js';
+import { checkPrecision, type Precision } from './matmul-f16.js';
 import type { UniformType } from './program.js';
 import { assertBindable, assertDTypeIn, assertRank, assertTensor, maxBindingBytes } from './util.js';
 
@@ -316,9 +316,7 @@ function checkConvOptions(fam: ConvFamily, opts: unknown, op: string, co: number
   }
   const o = opts as ConvOptions;
   assertActivation(o.activation ?? 'linear', op);
-  if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'f16') {
-    throw new ArgumentError(`${op}: precision must be 'f32' or 'f16', got ${JSON.stringify(o.precision)}`);
-  }
+  checkPrecision(o.precision, op);
   if (o.bias !== undefined) {
     assertTensor(o.bias, op, 'bias');
     assertDTypeIn(o.bias, ['float32'], op, 'bias');

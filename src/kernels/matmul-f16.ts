@@ -93,11 +93,17 @@ export interface F16Problem {
   bias?: Tensor;
 }
 
+/** The `precision` option of matmul and the convs: 'f32' when absent; an ArgumentError naming `op` otherwise. */
+export function checkPrecision(precision: unknown, op: string): Precision {
+  if (precision === undefined) return 'f32';
+  if (precision !== 'f32' && precision !== 'f16')
+    throw new ArgumentError(`${op}: precision must be 'f32' or 'f16', got ${JSON.stringify(precision)}`);
+  return precision;
+}
+
 /** Checks `precision`; true when the f16 path runs (rank-2 operands on an adapter with shader-f16). */
 export function useF16(precision: unknown, a: Tensor, b: Tensor): boolean {
-  if (precision === undefined || precision === 'f32') return false;
-  if (precision !== 'f16')
-    throw new ArgumentError(`matmul: precision must be 'f32' or 'f16', got ${JSON.stringify(precision)}`);
+  if (checkPrecision(precision, 'matmul') === 'f32') return false;
   if (a.rank !== 2 || b.rank !== 2) {
     throw new ArgumentError(
       `matmul: precision 'f16' takes rank-2 operands, got a ${fmtShape(a.shape)} and b ${fmtShape(b.shape)}`,
