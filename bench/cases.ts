@@ -333,6 +333,8 @@ export const CASES: BenchCase[] = [
   // The convolution family at MobileNetV2-like sizes (batch 64).
   conv2dCase([64, 48, 48, 32], 3, 64),
   conv2dCase([64, 24, 24, 96], 1, 24),
+  // MobileNetV2's second expansion: Cin 24, the weight-stationary kernel on CPU adapters.
+  conv2dCase([64, 48, 48, 24], 1, 144),
   depthwiseCase([64, 48, 48, 144], 1),
   depthwiseCase([64, 48, 48, 144], 2),
   batchNormCase([64, 48, 48, 144]),

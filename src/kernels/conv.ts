@@ -13,6 +13,7 @@ import {
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
+import { dispatchPointwiseWs, pointwiseWsPlan } from './conv-pointwise.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes, tuning } from './tuning.js';
 import { grid } from './util.js';
@@ -38,7 +39,8 @@ import { grid } from './util.js';
  * 16x3, 8x4 rows x quads: equal or slower); 48 or 64 rows (within noise); the GEMM path (equal or
  * slower, 0-2x). The JIT code shows why: fma() becomes mul + add, and every load or store whose
  * address differs between lanes is a per-lane loop with a bounds check, so the time of a small-Cin
- * conv is about 2 ns per output float, 40% of it the stores.
+ * conv is about 2 ns per output float, 40% of it the stores. What did pay for Cin <= 64: keeping
+ * the weights resident while a subgroup walks many pixels (conv-pointwise.ts, taken on CPU adapters).
  */
 
 export { assertOutputBindable, type ConvOptions, type Padding, type Strides } from './conv-args.js';
@@ -224,6 +226,13 @@ function dispatchConv(a: ConvCall): void {
     a.dw === 1 &&
     a.oh === a.h &&
     a.ow === a.w;
+  // Narrow pointwise convs on CPU adapters: the weight-stationary kernel (conv-pointwise.ts),
+  // unless a tile is forced.
+  const ws = pointwise && !a.half && !tuning().convTile ? pointwiseWsPlan(m, a.c, a.co, sg) : undefined;
+  if (ws) {
+    dispatchPointwiseWs({ x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co }, ws, sg);
+    return;
+  }
   // Windowed convs: 16 rows measured best (bench case 'conv2d [64,48,48,32] 3x3x32->64 same');
   // 8 when Cout % 4 != 0, whose scalar stores make the kernel slow to compile; at least one row per
   // lane. Pointwise convs: 32 rows in one subgroup per workgroup measured 5-11% faster on

@@ -26,6 +26,12 @@ export interface Tuning {
   convPortable: boolean;
   /** Output pixels per subgroup and subgroups per workgroup of the implicit-GEMM conv. */
   convTile: { rows: number; groups: number } | undefined;
+  /**
+   * Pointwise convs with Cin <= 64: the weight-stationary kernel (src/kernels/conv-pointwise.ts);
+   * 'auto' takes it on software adapters with a fixed subgroup size, where it measured 1.3-2.4x
+   * faster than the tile kernel.
+   */
+  convWeightStationary: 'auto' | 'on' | 'off';
   /** Pixels and rows per lane strip of the depthwise kernel. */
   depthwiseStrip: { px: number; rows: number } | undefined;
   /** Rows per workgroup of the batch-norm statistics pass. */
@@ -51,6 +57,7 @@ const DEFAULTS: Tuning = {
   matmulWindowLimit: undefined,
   convPortable: false,
   convTile: undefined,
+  convWeightStationary: 'auto',
   depthwiseStrip: undefined,
   batchNormRows: undefined,
   updateChunkLimit: undefined,

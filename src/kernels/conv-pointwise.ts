@@ -1,0 +1,128 @@
+import { deviceFacts } from '../tensor/device-info.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type Activation, act4 } from './activation.js';
+import { defineKernel } from './program.js';
+import { tuning } from './tuning.js';
+
+/**
+ * The weight-stationary pointwise (1x1, stride 1) convolution for CPU adapters with a fixed
+ * subgroup size (lavapipe), for narrow inputs (Cin <= 64: MobileNetV2's expansion convs and the
+ * input gradients of its projections).
+ *
+ * Why (issue 20, measured on lavapipe): a storage load whose address differs between lanes runs
+ * lane by lane (~9 instructions per float), a load into a value that stays in a register or on
+ * the stack costs one instruction, and the tile kernel (conv.ts) re-reads its filter quad for
+ * every tile of 32 pixels. Here each lane reads its C quads of output channels for all Cin input
+ * channels once, keeps them as values (LLVM keeps them on the stack), and the subgroup then walks
+ * a run of pixels one at a time: per pixel the Cin input values are loaded spread over the lanes
+ * and broadcast, and each lane does Cin x C vec4 FMAs against its resident weights. Per input
+ * value that is ~11 instructions of load and broadcast against 8*C of arithmetic, where the tile
+ * kernel spends ~9 per filter value and ~11 per input value on 8 of arithmetic. Measured against
+ * the tile kernel (bench/README.md "Where lavapipe's time goes"; bench case 'conv2d
+ * [64,48,48,24] 1x1x24->144'): 2-2.4x on Cin 16-32, 1.3-1.6x on Cin 64, no gain from Cin 96 (the
+ * resident weights outgrow the registers and the L1 cache).
+ *
+ * The price is compile time: the Cin x C weights are Cin x C x 4 live values, and lavapipe's LLVM
+ * takes ~2-3 s for Cin x C = 48-72 quads (Mesa's shader disk cache keeps the result, so that is
+ * paid once per machine and kernel); hence C = floor(72 / Cin) quads per lane, at most 3.
+ */
+export type PointwiseWsKernel = {
+  /** Input channels (a multiple of 4), unrolled. */
+  cin: number;
+  /** Output channel quads per lane. */
+  c: number;
+  /** Lanes per subgroup (the workgroup is one subgroup). */
+  sg: number;
+  bias: boolean;
+  act: Activation;
+};
+
+const XYZW = 'xyzw';
+
+export const pointwiseWsKernel = defineKernel({
+  name: 'conv2d_pointwise_ws',
+  bindings: (k: PointwiseWsKernel) => ({
+    x: 'read vec4f',
+    f: 'read vec4f',
+    y: 'rw vec4f',
+    bias: k.bias ? 'read vec4f' : null,
+  }),
+  uniforms: { M: 'u32', CO4: 'u32', PX: 'u32', blocks: 'u32' },
+  workgroupSize: (k) => k.sg,
+  builtins: ['wid', 'nwg', 'sgi'],
+  enables: ['subgroups'],
+  body: wsBody,
+});
+
+function wsBody(k: PointwiseWsKernel): string {
+  const { cin, c: C, sg: L } = k;
+  const K4 = cin / 4;
+  const G = Math.ceil(K4 / L); // input quads each lane loads per pixel
+  // Lane sgi owns quads qb + j*L (j < C) of its block of C*L quads.
+  let pre = `  let pb = wid.y + wid.z * nwg.y;
+  if (pb >= p.blocks) { return; }
+  let qb = wid.x * ${C * L}u + sgi;
+`;
+  for (let j = 0; j < C; j++) {
+    pre += `  let q${j} = min(qb + ${j * L}u, p.CO4 - 1u);\n  let ok${j} = qb + ${j * L}u < p.CO4;\n`;
+    pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
+  }
+  for (let i = 0; i < cin; i++)
+    for (let j = 0; j < C; j++) pre += `  let w${i}_${j} = f[${i}u * p.CO4 + q${j}];\n`;
+  let body = '';
+  for (let j = 0; j < C; j++) body += `    var a${j} = b${j};\n`;
+  for (let g = 0; g < G; g++)
+    body += `    let xq${g} = x[m * ${K4}u + ${G * L > K4 ? `min(${g * L}u + sgi, ${K4 - 1}u)` : `${g * L}u + sgi`}];\n`;
+  for (let i = 0; i < cin; i++) {
+    const q = i >> 2;
+    body += `    let s${i} = vec4f(subgroupBroadcast(xq${Math.floor(q / L)}.${XYZW[i & 3]}, ${q % L}u));\n`;
+    for (let j = 0; j < C; j++) body += `    a${j} = fma(s${i}, w${i}_${j}, a${j});\n`;
+  }
+  for (let j = 0; j < C; j++) body += `    if (ok${j}) { y[m * p.CO4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
+  return `${pre}  let m1 = min((pb + 1u) * p.PX, p.M);
+  for (var m = pb * p.PX; m < m1; m++) {
+${body}  }
+`;
+}
+
+/** The plan of a weight-stationary dispatch: quads per lane and pixels per workgroup. */
+export interface PointwiseWsPlan {
+  c: number;
+  px: number;
+}
+
+/**
+ * Whether a pointwise conv of `m` pixels, `cin` -> `co` channels takes the weight-stationary
+ * kernel here, and with which plan (undefined: the tile kernel). `sg`: the fixed subgroup lanes
+ * (0: none). The tuning switch `convWeightStationary` forces it on or off; 'auto' takes it on
+ * software adapters.
+ */
+export function pointwiseWsPlan(m: number, cin: number, co: number, sg: number): PointwiseWsPlan | undefined {
+  const mode = tuning().convWeightStationary;
+  if (mode === 'off' || sg === 0 || cin % 4 !== 0 || co % 4 !== 0 || cin > 64) return undefined;
+  if (mode === 'auto' && deviceFacts().adapterClass !== 'software') return undefined;
+  const co4 = co / 4;
+  const c = Math.max(1, Math.min(3, Math.floor(72 / cin), Math.ceil(co4 / sg)));
+  const blocksX = Math.ceil(co4 / (c * sg));
+  // Enough workgroups to share among the CPU threads, each with a long run of pixels to pay for
+  // loading its weights: 64-512 pixels.
+  const px = Math.max(64, Math.min(512, Math.floor((m * blocksX) / 96)));
+  return { c, px };
+}
+
+/** Runs the weight-stationary kernel: x [m, cin], f [cin, co] (co % 4 == 0), y [m, co]. */
+export function dispatchPointwiseWs(
+  a: { x: Tensor; f: Tensor; y: Tensor; bias?: Tensor; act: Activation; m: number; cin: number; co: number },
+  plan: PointwiseWsPlan,
+  sg: number,
+): void {
+  const co4 = a.co / 4;
+  const blocks = Math.ceil(a.m / plan.px);
+  const gy = Math.min(blocks, 65535);
+  pointwiseWsKernel.run({
+    constants: { cin: a.cin, c: plan.c, sg, bias: !!a.bias, act: a.act },
+    buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
+    uniforms: { M: a.m, CO4: co4, PX: plan.px, blocks },
+    workgroups: [Math.ceil(co4 / (plan.c * sg)), gy, Math.ceil(blocks / gy)],
+  });
+}

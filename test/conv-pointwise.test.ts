@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { profile, type Tensor, tensor, zeros } from '../src/index.js';
+import type { Activation } from '../src/kernels/activation.js';
+import { conv2d, conv2dBackpropInput } from '../src/kernels/conv.js';
+import { dispatchPointwiseWs, pointwiseWsPlan } from '../src/kernels/conv-pointwise.js';
+import { setTuning, withTuning } from '../src/kernels/tuning.js';
+import { deviceFacts } from '../src/tensor/device-info.js';
+import { emptyTensor } from '../src/tensor/tensor.js';
+import { expectClose, randArray, rng } from './helpers.js';
+import { conv2dBackpropInputRef, conv2dRef } from './oracle/conv.js';
+
+// The weight-stationary pointwise kernel (src/kernels/conv-pointwise.ts) needs a fixed subgroup
+// size (lavapipe: 8 lanes, 16 with 512-bit vectors); elsewhere the plan declines and these
+// tests of the kernel itself are skipped.
+const lanes = deviceFacts().fixedSubgroupLanes;
+const WS = 'conv2d_pointwise_ws';
+
+afterEach(() => setTuning());
+
+/** The kernel families `fn` dispatched (profile keys up to their constants). */
+async function kernelsOf(fn: () => Tensor): Promise<{ names: string[]; data: Float32Array }> {
+  const p = await profile(fn);
+  const data = (await p.result.data()) as Float32Array;
+  p.result.dispose();
+  return { names: p.kernels.map((k) => k.kernel.split(' ')[0]), data };
+}
+
+// [n, h, w] x cin -> co: pixel counts off any run length, Cin from one quad to the limit of 64
+// (the lane-spread loads then cover 1-2 quads per lane), Cout under one lane's quads, across
+// blocks of lanes and with idle lanes in the last block.
+const CASES: [number[], number, number][] = [
+  [[1, 1, 1], 4, 4],
+  [[2, 7, 5], 8, 12],
+  [[1, 33, 17], 12, 40],
+  [[3, 20, 21], 20, 100],
+  [[1, 9, 13], 36, 148],
+  [[2, 11, 7], 64, 36],
+  [[1, 5, 3], 16, 200],
+];
+
+describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
+  it('matches the float64 oracle with bias and activations, and is the kernel that ran', async () => {
+    const acts: Activation[] = ['linear', 'relu6', 'relu', 'linear', 'relu6', 'tanh', 'linear'];
+    for (const [i, [shape, cin, co]] of CASES.entries()) {
+      const r = rng(100 + i);
+      const xs = [...shape, cin];
+      const fs = [1, 1, cin, co];
+      const xd = randArray(
+        xs.reduce((a, b) => a * b),
+        r,
+        -2,
+        2,
+      );
+      const fd = randArray(cin * co, r);
+      const bd = i % 2 ? randArray(co, r) : undefined;
+      const act = acts[i];
+      const label = `x ${JSON.stringify(xs)} -> ${co} ${act}${bd ? ' +bias' : ''}`;
+      const run = () =>
+        conv2d(tensor(xd, xs), tensor(fd, fs), 1, 'valid', {
+          ...(bd ? { bias: tensor(bd, [co]) } : {}),
+          activation: act,
+        });
+      const on = await withTuning({ convWeightStationary: 'on' }, () => kernelsOf(run));
+      expect(on.names, label).toContain(WS);
+      expectClose(
+        on.data,
+        conv2dRef(xd, xs, fd, fs, 1, 'valid', bd, act),
+        { atol: 3e-6 * cin, rtol: 1e-5 },
+        label,
+      );
+      const off = await withTuning({ convWeightStationary: 'off' }, () => kernelsOf(run));
+      expect(off.names, label).not.toContain(WS);
+      expectClose(on.data, off.data, { atol: 3e-6 * cin, rtol: 1e-5 }, label);
+    }
+  });
+
+  it("takes the input gradients of pointwise convs with Cout <= 64 (the kernel's Cin)", async () => {
+    // dx [2,9,7,40] = dy [2,9,7,24] x filter[40,24]^T: the kernel runs with Cin 24 -> 40.
+    const r = rng(7);
+    const xs = [2, 9, 7, 40];
+    const fs = [1, 1, 40, 24];
+    const dyd = randArray(2 * 9 * 7 * 24, r);
+    const fd = randArray(40 * 24, r);
+    const { names, data } = await withTuning({ convWeightStationary: 'on' }, () =>
+      kernelsOf(() => conv2dBackpropInput(tensor(dyd, [2, 9, 7, 24]), tensor(fd, fs), xs, 1, 'valid')),
+    );
+    expect(names).toContain(WS);
+    expectClose(data, conv2dBackpropInputRef(dyd, fd, fs, xs, 1, 'valid'), { atol: 1e-4, rtol: 1e-5 });
+  });
+
+  it('walks more pixel runs than one grid dimension holds', async () => {
+    // 70,000 runs of one pixel: the runs spill into workgroup_id.z.
+    const m = 70_000;
+    const r = rng(9);
+    const xd = randArray(m * 4, r);
+    const fd = randArray(16, r);
+    const x = tensor(xd, [m, 4]);
+    const f = tensor(fd, [4, 4]);
+    const y = emptyTensor([m, 4], 'float32');
+    dispatchPointwiseWs({ x, f, y, act: 'linear', m, cin: 4, co: 4 }, { c: 1, px: 1 }, lanes);
+    expectClose(await y.data(), conv2dRef(xd, [1, 1, m, 4], fd, [1, 1, 4, 4], 1, 'valid'), {
+      atol: 1e-5,
+      rtol: 1e-5,
+    });
+    for (const t of [x, f, y]) t.dispose();
+  });
+});
+
+describe('pointwiseWsPlan', () => {
+  it('declines what the kernel does not cover, and follows the switch', () => {
+    withTuning({ convWeightStationary: 'on' }, () => {
+      expect(pointwiseWsPlan(1000, 96, 576, 8)).toBeUndefined(); // Cin > 64
+      expect(pointwiseWsPlan(1000, 6, 8, 8)).toBeUndefined(); // Cin % 4
+      expect(pointwiseWsPlan(1000, 8, 6, 8)).toBeUndefined(); // Cout % 4
+      expect(pointwiseWsPlan(1000, 8, 8, 0)).toBeUndefined(); // no fixed subgroup size
+      expect(pointwiseWsPlan(1000, 8, 8, 8)).toBeDefined();
+    });
+    withTuning({ convWeightStationary: 'off' }, () => expect(pointwiseWsPlan(1000, 8, 8, 8)).toBeUndefined());
+    // 'auto' follows the adapter class.
+    const auto = pointwiseWsPlan(1000, 8, 8, 8);
+    expect(auto !== undefined).toBe(deviceFacts().adapterClass === 'software');
+  });
+
+  it('keeps the resident weights small and the pixel runs long enough', () => {
+    withTuning({ convWeightStationary: 'on' }, () => {
+      for (const cin of [4, 16, 24, 32, 64])
+        for (const co of [4, 96, 144, 384])
+          for (const m of [1, 2304, 294_912]) {
+            const p = pointwiseWsPlan(m, cin, co, 8);
+            expect(p).toBeDefined();
+            if (!p) continue;
+            expect(p.c).toBeGreaterThanOrEqual(1);
+            expect(p.c).toBeLessThanOrEqual(3);
+            expect(p.c === 1 || p.c * cin <= 72).toBe(true);
+            expect(p.c).toBeLessThanOrEqual(Math.ceil(co / 32)); // no block wider than Cout needs
+            expect(p.px).toBeGreaterThanOrEqual(64);
+            expect(p.px).toBeLessThanOrEqual(512);
+          }
+    });
+  });
+
+  it('leaves a conv with a forced tile to the tile kernel', async () => {
+    const x = zeros([1, 4, 4, 8]);
+    const f = zeros([1, 1, 8, 8]);
+    const { names } = await withTuning({ convWeightStationary: 'on', convTile: { rows: 8, groups: 1 } }, () =>
+      kernelsOf(() => conv2d(x, f, 1, 'valid')),
+    );
+    expect(names).not.toContain(WS);
+    x.dispose();
+    f.dispose();
+  });
+});
