@@ -28,6 +28,7 @@ const CONVS: Array<[number[], number, number, number, number, Pad, RefAct]> = [
   [[1, 1, 1, 1], 1, 1, 1, 1, 'valid', 'linear'],
   [[2, 9, 9, 3], 3, 3, 8, 1, 'same', 'relu'],
   [[1, 16, 16, 16], 1, 1, 24, 1, 'valid', 'relu6'],
+  [[2, 13, 11, 40], 1, 1, 148, 1, 'valid', 'linear'], // weight-stationary kernel: 5 lane blocks, idle lanes
   [[2, 11, 13, 5], 3, 3, 7, 2, 'valid', 'linear'],
   [[1, 15, 15, 32], 3, 3, 33, 2, 'same', 'relu6'],
   [[3, 7, 7, 6], 5, 5, 4, 1, 'same', 'linear'],
