@@ -6,25 +6,25 @@ import { tuning } from './tuning.js';
 
 /**
  * The weight-stationary pointwise (1x1, stride 1) convolution for CPU adapters with a fixed
- * subgroup size (lavapipe), for narrow inputs (Cin <= 64: MobileNetV2's expansion convs and the
- * input gradients of its projections).
+ * subgroup size (lavapipe), for inputs of up to 144 channels (MobileNetV2's expansions from 16-96
+ * channels, its projections from 96-144, and the input gradients of most of its projections).
  *
  * Why (issue 20, measured on lavapipe): a storage load whose address differs between lanes runs
- * lane by lane (~9 instructions per float), a load into a value that stays in a register or on
- * the stack costs one instruction, and the tile kernel (conv.ts) re-reads its filter quad for
- * every tile of 32 pixels. Here each lane reads its C quads of output channels for all Cin input
- * channels once, keeps them as values (LLVM keeps them on the stack), and the subgroup then walks
- * a run of pixels one at a time: per pixel the Cin input values are loaded spread over the lanes
- * and broadcast, and each lane does Cin x C vec4 FMAs against its resident weights. Per input
- * value that is ~11 instructions of load and broadcast against 8*C of arithmetic, where the tile
- * kernel spends ~9 per filter value and ~11 per input value on 8 of arithmetic. Measured against
- * the tile kernel (bench/README.md "Where lavapipe's time goes"; bench case 'conv2d
- * [64,48,48,24] 1x1x24->144'): 2-2.4x on Cin 16-32, 1.3-1.6x on Cin 64, no gain from Cin 96 (the
- * resident weights outgrow the registers and the L1 cache).
+ * lane by lane (~9 instructions per float), a load of a value kept in a register or on the stack
+ * costs one instruction, and the tile kernel (conv.ts) re-reads its filter quad for every tile of
+ * 32 pixels and blends its loop-carried accumulators every k-step. Here each lane reads its C
+ * quads of output channels for all Cin input channels once and keeps them as values, and the
+ * subgroup then walks a run of pixels one at a time: per pixel the Cin input values are loaded
+ * spread over the lanes and broadcast, and each lane does Cin x C vec4 FMAs against its resident
+ * weights into accumulators that live for one pixel. Measured against the tile kernel in a
+ * stand-alone probe (bench/README.md "Where lavapipe's time goes"; bench case 'conv2d
+ * [64,48,48,24] 1x1x24->144'): 2-2.2x on Cin 16-32, 1.6-1.8x on Cin 64 (C = 2), 1.3-1.4x on Cin 96,
+ * 1.1-1.9x on Cin 144 (C = 1), and slower from Cin 160 (the resident weights outgrow the registers
+ * and the L1 cache); hence C = floor(128 / Cin) quads per lane, at most 3, and Cin <= 144.
  *
- * The price is compile time: the Cin x C weights are Cin x C x 4 live values, and lavapipe's LLVM
- * takes ~2-3 s for Cin x C = 48-72 quads (Mesa's shader disk cache keeps the result, so that is
- * paid once per machine and kernel); hence C = floor(72 / Cin) quads per lane, at most 3.
+ * Compile time is the other limit: Cin x C unrolled weight loads took lavapipe's LLVM 2-20 s, so
+ * they are loaded by a loop (see wsBody) and the kernels compile in 0.5-1.6 s (once per machine:
+ * Mesa's shader disk cache keeps them).
  */
 export type PointwiseWsKernel = {
   /** Input channels (a multiple of 4), unrolled. */
@@ -47,7 +47,7 @@ export const pointwiseWsKernel = defineKernel({
     y: 'rw vec4f',
     bias: k.bias ? 'read vec4f' : null,
   }),
-  uniforms: { M: 'u32', CO4: 'u32', PX: 'u32', blocks: 'u32' },
+  uniforms: { M: 'u32', CIN: 'u32', CO4: 'u32', PX: 'u32', blocks: 'u32' },
   workgroupSize: (k) => k.sg,
   builtins: ['wid', 'nwg', 'sgi'],
   enables: ['subgroups'],
@@ -67,8 +67,13 @@ function wsBody(k: PointwiseWsKernel): string {
     pre += `  let q${j} = min(qb + ${j * L}u, p.CO4 - 1u);\n  let ok${j} = qb + ${j * L}u < p.CO4;\n`;
     pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
   }
-  for (let i = 0; i < cin; i++)
-    for (let j = 0; j < C; j++) pre += `  let w${i}_${j} = f[${i}u * p.CO4 + q${j}];\n`;
+  // The weights go through a private array filled by a loop whose bound is a uniform, so that
+  // NIR cannot unroll it: unrolled, each of the cin x C loads is its own per-lane load loop, and
+  // LLVM took 2-20 s to compile them (0.5-1.6 s this way); then one value per weight quad.
+  pre += `  var wr: array<vec4f, ${cin * C}>;\n  for (var i = 0u; i < p.CIN; i++) {\n`;
+  for (let j = 0; j < C; j++) pre += `    wr[i * ${C}u + ${j}u] = f[i * p.CO4 + q${j}];\n`;
+  pre += '  }\n';
+  for (let i = 0; i < cin; i++) for (let j = 0; j < C; j++) pre += `  let w${i}_${j} = wr[${i * C + j}];\n`;
   let body = '';
   for (let j = 0; j < C; j++) body += `    var a${j} = b${j};\n`;
   for (let g = 0; g < G; g++)
@@ -99,10 +104,10 @@ export interface PointwiseWsPlan {
  */
 export function pointwiseWsPlan(m: number, cin: number, co: number, sg: number): PointwiseWsPlan | undefined {
   const mode = tuning().convWeightStationary;
-  if (mode === 'off' || sg === 0 || cin % 4 !== 0 || co % 4 !== 0 || cin > 64) return undefined;
+  if (mode === 'off' || sg === 0 || cin % 4 !== 0 || co % 4 !== 0 || cin > 144) return undefined;
   if (mode === 'auto' && deviceFacts().adapterClass !== 'software') return undefined;
   const co4 = co / 4;
-  const c = Math.max(1, Math.min(3, Math.floor(72 / cin), Math.ceil(co4 / sg)));
+  const c = Math.max(1, Math.min(3, Math.floor(128 / cin), Math.ceil(co4 / sg)));
   const blocksX = Math.ceil(co4 / (c * sg));
   // Enough workgroups to share among the CPU threads, each with a long run of pixels to pay for
   // loading its weights: 64-512 pixels.
@@ -122,7 +127,7 @@ export function dispatchPointwiseWs(
   pointwiseWsKernel.run({
     constants: { cin: a.cin, c: plan.c, sg, bias: !!a.bias, act: a.act },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
-    uniforms: { M: a.m, CO4: co4, PX: plan.px, blocks },
+    uniforms: { M: a.m, CIN: a.cin, CO4: co4, PX: plan.px, blocks },
     workgroups: [Math.ceil(co4 / (plan.c * sg)), gy, Math.ceil(blocks / gy)],
   });
 }

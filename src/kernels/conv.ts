@@ -39,7 +39,7 @@ import { grid } from './util.js';
  * 16x3, 8x4 rows x quads: equal or slower); 48 or 64 rows (within noise); the GEMM path (equal or
  * slower, 0-2x). The JIT code shows why: fma() becomes mul + add, and every load or store whose
  * address differs between lanes is a per-lane loop with a bounds check, so the time of a small-Cin
- * conv is about 2 ns per output float, 40% of it the stores. What did pay for Cin <= 64: keeping
+ * conv is about 2 ns per output float, 40% of it the stores. What did pay for Cin <= 144: keeping
  * the weights resident while a subgroup walks many pixels (conv-pointwise.ts, taken on CPU adapters).
  */
 

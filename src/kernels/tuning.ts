@@ -27,8 +27,8 @@ export interface Tuning {
   /** Output pixels per subgroup and subgroups per workgroup of the implicit-GEMM conv. */
   convTile: { rows: number; groups: number } | undefined;
   /**
-   * Pointwise convs with Cin <= 64: the weight-stationary kernel (src/kernels/conv-pointwise.ts);
-   * 'auto' takes it on software adapters with a fixed subgroup size, where it measured 1.3-2.4x
+   * Pointwise convs with Cin <= 144: the weight-stationary kernel (src/kernels/conv-pointwise.ts);
+   * 'auto' takes it on software adapters with a fixed subgroup size, where it measured 1.1-2.2x
    * faster than the tile kernel.
    */
   convWeightStationary: 'auto' | 'on' | 'off';
