@@ -51,6 +51,8 @@ export function checksMatmul(): Check[] {
     if (M > 1) out.push(matmulCheck(M, N, K, true, true, true));
   }
   out.push(matmulCheck(33, 65, 17, true, false), matmulCheck(33, 65, 17, false, true));
+  // Rows over several weight-stationary runs, K in chunks of 100, bias + relu (matmul-ws.ts).
+  out.push(matmulCheck(300, 68, 200, false, false, true));
   const av = values(3 * 17 * 9, 1);
   const bv = values(9 * 33, 2);
   out.push({

@@ -67,9 +67,11 @@ async function main(): Promise<number> {
   if (portable) {
     for (const c of checks.filter((c) => c.family === 'matmul' || c.family.startsWith('conv')))
       await withTuning({ matmulPortable: true, convPortable: true }, () => run(c, 'portable'));
-    // The weight-stationary pointwise kernel ('auto' takes it on software adapters only).
+    // The weight-stationary pointwise conv and matmul ('auto' takes them on software adapters only).
     for (const c of checks.filter((c) => c.family.startsWith('conv2d') && c.name.includes(' 1x1x')))
       await withTuning({ convWeightStationary: 'on' }, () => run(c, 'weight-stationary'));
+    for (const c of checks.filter((c) => c.family === 'matmul'))
+      await withTuning({ matmulWeightStationary: 'on' }, () => run(c, 'weight-stationary'));
   }
   if (facts.hasF16) for (const c of checksF16()) await run(c, 'f16');
   const failed = results.filter((r) => !r.ok);

@@ -73,7 +73,7 @@ export interface TileConfig {
  * The uniforms of every matmul kernel. `aStride`/`bStride`: element strides of A/B between batch
  * entries (workgroup_id.z).
  */
-const UNIFORMS = {
+export const MATMUL_UNIFORMS = {
   M: 'u32',
   N: 'u32',
   K: 'u32',
@@ -89,7 +89,7 @@ const UNIFORMS = {
 } as const;
 
 /** Values of the matmul uniforms. */
-export type MatmulUniforms = Record<keyof typeof UNIFORMS, number>;
+export type MatmulUniforms = Record<keyof typeof MATMUL_UNIFORMS, number>;
 
 /** Whether the kernel binds a bias buffer (after c). */
 export function usesBias(e: Epilogue): boolean {
@@ -335,7 +335,7 @@ export const matmulTile = defineKernel({
     c: `rw ${vecOrScalar(c.c4)}` as const,
     bias: usesBias(c) ? ('read f32' as const) : undefined,
   }),
-  uniforms: UNIFORMS,
+  uniforms: MATMUL_UNIFORMS,
   enables: (c) => (c.sg > 0 ? ['subgroups'] : []),
   workgroupSize: (c) => tileWorkgroup(c),
   builtins: (c) => (c.sg > 0 ? ['wid', 'sgi', 'sgid'] : ['wid', 'lid']),
@@ -408,7 +408,7 @@ export type SkinnyConstants = { tA: boolean; tB: boolean; mr: number; n: number 
 export const matmulSkinny = defineKernel({
   name: 'matmul_skinny',
   bindings: { a: 'read f32', b: 'read f32', part: 'rw f32' },
-  uniforms: UNIFORMS,
+  uniforms: MATMUL_UNIFORMS,
   workgroupSize: SKINNY_WG,
   builtins: ['wid', 'nwg', 'lid'],
   body: (c: SkinnyConstants) => skinnyBody({ tA: c.tA, tB: c.tB, a4: false, b4: false }, c),
@@ -439,7 +439,7 @@ export const matmulSkinnyReduce = defineKernel({
     c: 'rw f32' as const,
     bias: usesBias(c) ? ('read f32' as const) : undefined,
   }),
-  uniforms: UNIFORMS,
+  uniforms: MATMUL_UNIFORMS,
   workgroupSize: 64,
   builtins: ['gid'],
   body: (c) => skinnyReduceBody(c.n, c),

@@ -19,6 +19,7 @@ import {
   tileConstants,
   usesBias,
 } from './matmul-variants.js';
+import { dispatchMatmulWs, matmulWsPlan } from './matmul-ws.js';
 import { subgroupLanes, tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, maxBindingBytes, range, whole } from './util.js';
 
@@ -181,6 +182,14 @@ function dispatch(p: Problem): void {
     (p.tA || p.K % 4 === 0);
   const b4 = p.b.ld % 4 === 0 && wb.off % 4 === 0 && p.bs % 4 === 0 && (!p.tB || p.K % 4 === 0);
   const c4 = cfg.sg > 0 && p.N % 4 === 0 && p.c.ld % 4 === 0 && wc.off % 4 === 0;
+  // CPU adapters: the weight-stationary kernel where it applies (matmul-ws.ts).
+  const sg = subgroupLanes('matmul');
+  const ws = !p.tA && !p.tB && a4 && b4 && c4 ? matmulWsPlan(p.M, p.N, p.K, p.z, p.epi, sg) : undefined;
+  if (ws) {
+    const u = params(p, wa.off, wb.off, wc.off);
+    dispatchMatmulWs(ws, sg, p.epi, { a: wa.bind, b: wb.bind, c: wc.bind, bias }, u, p.z);
+    return;
+  }
   const v: MatmulVariant = { tA: p.tA, tB: p.tB, a4, b4, c4 };
   matmulTile.run({
     constants: tileConstants(v, p.epi, cfg),

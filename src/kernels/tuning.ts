@@ -20,6 +20,12 @@ export interface Tuning {
   matmulPortable: boolean;
   /** Overrides fields of the matmul tile choice. */
   matmulTile: MatmulTileOverride | undefined;
+  /**
+   * Matmuls without transposes (vec4 operands, K divisible by a chunk of 32-128, cheap
+   * activations): the weight-stationary kernel (src/kernels/matmul-ws.ts); 'auto' takes it on
+   * software adapters with a fixed subgroup size for M >= 128.
+   */
+  matmulWeightStationary: 'auto' | 'on' | 'off';
   /** Elements of A or B per matmul window (splits larger problems); undefined: the binding limit. */
   matmulWindowLimit: number | undefined;
   /** Convolutions without subgroup operations. */
@@ -54,6 +60,7 @@ export interface Tuning {
 const DEFAULTS: Tuning = {
   matmulPortable: false,
   matmulTile: undefined,
+  matmulWeightStationary: 'auto',
   matmulWindowLimit: undefined,
   convPortable: false,
   convTile: undefined,

@@ -1,0 +1,172 @@
+import { deviceFacts } from '../tensor/device-info.js';
+import type { BufferBinding } from '../tensor/queue.js';
+import { act4 } from './activation.js';
+import { type Epilogue, MATMUL_UNIFORMS, type MatmulUniforms, usesBias } from './matmul-variants.js';
+import { defineKernel } from './program.js';
+import { tuning } from './tuning.js';
+
+/**
+ * The weight-stationary matmul for CPU adapters with a fixed subgroup size (lavapipe): C = A B
+ * with A [M, K] and B [K, N] row-major (no transposes), everything read and written as vec4.
+ *
+ * The pointwise conv's finding (conv-pointwise.ts) carried over: a subgroup owns C quads of
+ * output columns per lane and a run of PX rows, and walks K in chunks of KC. Per chunk each lane
+ * loads its KC x C quads of B once (by a loop whose bound is a uniform, into a private array: an
+ * unrolled load is a per-lane load loop in lavapipe's code, and many of them take LLVM seconds to
+ * compile) and keeps them as values; then for each row of the run it loads the row's KC values of
+ * A spread over the lanes, broadcasts them, does KC x C vec4 FMAs into accumulators that live for
+ * that row only (no loop-carried blends), and adds them to C (read-modify-write after the first
+ * chunk). Measured on lavapipe (256-bit, 8 lanes), 2048^3: 286-291 ms (59-60 GFLOP/s) with KC 128,
+ * C 2, PX 256-512, against 516-555 ms for the tile kernel in the same runs; KC 64 / C 2 56
+ * GFLOP/s, KC 32 39-43, C 3 55 (bench/README.md "Where lavapipe's time goes").
+ *
+ * The epilogue (bias, activation) is applied by a select on the last chunk's store, so only the
+ * cheap activations take this kernel (linear, relu, relu6); the others go to the tile kernel.
+ */
+export type MatmulWsConstants = {
+  /** K per chunk (a multiple of 4, dividing K), unrolled. */
+  kc: number;
+  /** Output column quads per lane. */
+  c: number;
+  /** Lanes per subgroup (the workgroup is one subgroup). */
+  sg: number;
+  acc: boolean;
+  bias: boolean;
+  act: 'linear' | 'relu' | 'relu6';
+};
+
+const XYZW = 'xyzw';
+
+export const matmulWsKernel = defineKernel({
+  name: 'matmul_ws',
+  bindings: (k: MatmulWsConstants) => ({
+    a: 'read vec4f' as const,
+    b: 'read vec4f' as const,
+    c: 'rw vec4f' as const,
+    bias: k.bias ? ('read f32' as const) : undefined,
+  }),
+  uniforms: { ...MATMUL_UNIFORMS, KC: 'u32', PX: 'u32' },
+  workgroupSize: (k) => k.sg,
+  builtins: ['wid', 'sgi'],
+  enables: ['subgroups'],
+  body: wsBody,
+});
+
+function wsBody(k: MatmulWsConstants): string {
+  const { kc, c: C, sg: L } = k;
+  const KC4 = kc / 4;
+  const G = Math.ceil(KC4 / L); // A quads each lane loads per row and chunk
+  let pre = `  let aBase = (p.aOff + wid.z * p.aStride) / 4u;
+  let bBase = (p.bOff + wid.z * p.bStride) / 4u;
+  let cBase = (p.cOff + wid.z * p.M * p.ldc) / 4u;
+  let n4 = p.N / 4u;
+  let qb = wid.x * ${C * L}u + sgi;
+  let m0 = wid.y * p.PX;
+  let m1 = min(m0 + p.PX, p.M);
+  let nch = p.K / ${kc}u;
+`;
+  for (let j = 0; j < C; j++) {
+    pre += `  let q${j} = min(qb + ${j * L}u, n4 - 1u);\n  let ok${j} = qb + ${j * L}u < n4;\n`;
+    if (k.bias)
+      pre += `  let bv${j} = vec4f(${[0, 1, 2, 3].map((e) => `bias[p.biasOff + q${j} * 4u + ${e}u]`).join(', ')});\n`;
+  }
+  let chunk = `    let k0 = ch * ${kc}u;
+    let last = ch + 1u == nch;
+    var wr: array<vec4f, ${kc * C}>;
+    for (var i = 0u; i < p.KC; i++) {
+`;
+  for (let j = 0; j < C; j++)
+    chunk += `      wr[i * ${C}u + ${j}u] = b[bBase + (k0 + i) * (p.ldb / 4u) + q${j}];\n`;
+  chunk += '    }\n';
+  for (let i = 0; i < kc; i++)
+    for (let j = 0; j < C; j++) chunk += `    let w${i}_${j} = wr[${i * C + j}];\n`;
+  chunk += '    for (var m = m0; m < m1; m++) {\n';
+  chunk += '      let crow = cBase + m * (p.ldc / 4u);\n';
+  for (let j = 0; j < C; j++)
+    chunk += k.acc
+      ? `      var a${j} = c[crow + q${j}];\n`
+      : `      var a${j} = select(c[crow + q${j}], vec4f(0.0), ch == 0u);\n`;
+  const arow = `aBase + m * (p.lda / 4u) + k0 / 4u`;
+  for (let g = 0; g < G; g++)
+    chunk += `      let xq${g} = a[${arow} + ${G * L > KC4 ? `min(${g * L}u + sgi, ${KC4 - 1}u)` : `${g * L}u + sgi`}];\n`;
+  for (let i = 0; i < kc; i++) {
+    const q = i >> 2;
+    chunk += `      let s${i} = vec4f(subgroupBroadcast(xq${Math.floor(q / L)}.${XYZW[i & 3]}, ${q % L}u));\n`;
+    for (let j = 0; j < C; j++) chunk += `      a${j} = fma(s${i}, w${i}_${j}, a${j});\n`;
+  }
+  for (let j = 0; j < C; j++) {
+    const fin = act4(k.act, k.bias ? `(a${j} + bv${j})` : `a${j}`);
+    const v = fin === `a${j}` ? fin : `select(a${j}, ${fin}, last)`;
+    chunk += `      if (ok${j}) { c[crow + q${j}] = ${v}; }\n`;
+  }
+  chunk += '    }\n';
+  return `${pre}  for (var ch = 0u; ch < nch; ch++) {\n${chunk}  }\n`;
+}
+
+/** The plan of a weight-stationary matmul: K per chunk, column quads per lane, rows per run. */
+export interface MatmulWsPlan {
+  kc: number;
+  c: number;
+  px: number;
+}
+
+/**
+ * Whether an (M x K) (K x N) product with `z` batch entries takes the weight-stationary kernel
+ * (undefined: the tile kernel). The caller has checked the layout: no transposes, vec4 operands
+ * and output. `sg`: the fixed subgroup lanes (0: none). The tuning switch
+ * `matmulWeightStationary` forces it on or off; 'auto' takes it on software adapters.
+ */
+export function matmulWsPlan(
+  M: number,
+  N: number,
+  K: number,
+  z: number,
+  e: Epilogue,
+  sg: number,
+): MatmulWsPlan | undefined {
+  const mode = tuning().matmulWeightStationary;
+  if (mode === 'off' || sg === 0 || K % 4 !== 0 || N % 4 !== 0) return undefined;
+  if (mode === 'auto' && (deviceFacts().adapterClass !== 'software' || M < 128)) return undefined;
+  if (e.last && e.act !== 'linear' && e.act !== 'relu' && e.act !== 'relu6') return undefined;
+  // The largest chunk of at most 128 dividing K (>= 32 unless K itself is smaller and forced).
+  let kc = 0;
+  for (let d = Math.min(128, K); d >= 4; d -= 4) {
+    if (K % d === 0) {
+      kc = d;
+      break;
+    }
+  }
+  if (kc < 32 && mode === 'auto') return undefined;
+  const n4 = N / 4;
+  const c = Math.max(1, Math.min(2, Math.ceil(n4 / sg)));
+  const blocksX = Math.ceil(n4 / (c * sg));
+  // Runs of 64-512 rows: long enough to pay for each chunk's weight loads, enough of them to
+  // share among the CPU threads.
+  const px = Math.max(64, Math.min(512, Math.floor((M * blocksX * z) / 96)));
+  return { kc, c, px: Math.min(px, M) };
+}
+
+/** Runs the weight-stationary kernel on bound windows (see matmul.ts' dispatch). */
+export function dispatchMatmulWs(
+  plan: MatmulWsPlan,
+  sg: number,
+  e: Epilogue,
+  buffers: { a: BufferBinding; b: BufferBinding; c: BufferBinding; bias?: BufferBinding },
+  u: MatmulUniforms,
+  z: number,
+): void {
+  const bias = usesBias(e);
+  matmulWsKernel.run({
+    constants: {
+      kc: plan.kc,
+      c: plan.c,
+      sg,
+      acc: e.acc,
+      bias,
+      act: e.last ? (e.act as MatmulWsConstants['act']) : 'linear',
+    },
+    buffers: { a: buffers.a, b: buffers.b, c: buffers.c, bias: bias ? buffers.bias : undefined },
+    uniforms: { ...u, KC: plan.kc, PX: plan.px },
+    workgroups: [Math.ceil(u.N / 4 / (plan.c * sg)), Math.ceil(u.M / plan.px), z],
+  });
+}

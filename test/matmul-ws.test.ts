@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { matmul, profile, type Tensor, tensor } from '../src/index.js';
+import type { Activation } from '../src/kernels/activation.js';
+import type { Epilogue } from '../src/kernels/matmul-variants.js';
+import { matmulWsPlan } from '../src/kernels/matmul-ws.js';
+import { setTuning, withTuning } from '../src/kernels/tuning.js';
+import { deviceFacts } from '../src/tensor/device-info.js';
+import { expectClose, randArray, rng } from './helpers.js';
+import { matmulOracle } from './oracle/matmul.js';
+
+// The weight-stationary matmul (src/kernels/matmul-ws.ts) needs a fixed subgroup size (lavapipe);
+// elsewhere its plan declines and the kernel tests are skipped.
+const lanes = deviceFacts().fixedSubgroupLanes;
+const WS = 'matmul_ws';
+
+afterEach(() => setTuning());
+
+async function run(fn: () => Tensor): Promise<{ kernels: string[]; data: Float32Array }> {
+  const p = await profile(fn);
+  const data = (await p.result.data()) as Float32Array;
+  p.result.dispose();
+  return { kernels: p.kernels.map((k) => k.kernel.split(' ')[0]), data };
+}
+
+interface Case {
+  a: number[];
+  b: number[];
+  bias?: boolean;
+  act?: Activation;
+}
+
+// Rows off any run length and under one run, columns across lane blocks with idle lanes in the
+// last, K with chunks of 128, 100 (K = 200), 36 (K = 36: one chunk) and 4 (forced), batches
+// (workgroup_id.z) with B shared or not, bias and each cheap activation.
+const CASES: Case[] = [
+  { a: [1, 4], b: [4, 4] },
+  { a: [7, 36], b: [36, 12], bias: true, act: 'relu6' },
+  { a: [129, 200], b: [200, 68], act: 'relu' },
+  { a: [300, 384], b: [384, 260], bias: true },
+  { a: [3, 65, 128], b: [3, 128, 36], bias: true, act: 'relu' },
+  { a: [2, 130, 256], b: [256, 20] },
+];
+
+describe.skipIf(lanes === 0)('weight-stationary matmul', () => {
+  it('matches the float64 oracle and is the kernel that ran', async () => {
+    for (const [i, c] of CASES.entries()) {
+      const r = rng(50 + i);
+      const ad = randArray(
+        c.a.reduce((x, y) => x * y),
+        r,
+      );
+      const bd = randArray(
+        c.b.reduce((x, y) => x * y),
+        r,
+      );
+      const n = c.b[c.b.length - 1];
+      const k = c.b[c.b.length - 2];
+      const biasd = c.bias ? randArray(n, r) : undefined;
+      const label = `${JSON.stringify(c.a)} x ${JSON.stringify(c.b)} ${c.act ?? 'linear'}${c.bias ? ' +bias' : ''}`;
+      const f = () =>
+        matmul(tensor(ad, c.a), tensor(bd, c.b), {
+          ...(biasd ? { bias: tensor(biasd, [n]) } : {}),
+          ...(c.act ? { activation: c.act } : {}),
+        });
+      const on = await withTuning({ matmulWeightStationary: 'on' }, () => run(f));
+      expect(on.kernels, label).toContain(WS);
+      const want = matmulOracle(ad, c.a, bd, c.b, { bias: biasd, activation: c.act });
+      const tol = { atol: 2e-6 * Math.sqrt(k) + 1e-6, rtol: 1e-5 };
+      expectClose(on.data, want.data, tol, label);
+      const off = await withTuning({ matmulWeightStationary: 'off' }, () => run(f));
+      expect(off.kernels, label).not.toContain(WS);
+      expectClose(on.data, off.data, tol, label);
+    }
+  });
+
+  it('accumulates k-windows when the product is split over the binding limit', async () => {
+    // An 8192-element window limit splits K (and rows, columns) into chunks: after the first
+    // k-window the kernel adds to C (its acc epilogue), the last applies bias and activation.
+    const r = rng(61);
+    const [M, K, N] = [140, 256, 64];
+    const ad = randArray(M * K, r);
+    const bd = randArray(K * N, r);
+    const biasd = randArray(N, r);
+    const { kernels, data } = await withTuning(
+      { matmulWeightStationary: 'on', matmulWindowLimit: 8192 },
+      () =>
+        run(() =>
+          matmul(tensor(ad, [M, K]), tensor(bd, [K, N]), { bias: tensor(biasd, [N]), activation: 'relu6' }),
+        ),
+    );
+    expect(kernels.filter((k) => k === WS).length).toBeGreaterThan(1);
+    const want = matmulOracle(ad, [M, K], bd, [K, N], { bias: biasd, activation: 'relu6' });
+    expectClose(data, want.data, { atol: 1e-4, rtol: 1e-5 });
+  });
+
+  it('leaves transposed operands and costly activations to the tile kernel', async () => {
+    const r = rng(62);
+    const ad = randArray(128 * 64, r);
+    const bd = randArray(64 * 64, r);
+    await withTuning({ matmulWeightStationary: 'on' }, async () => {
+      for (const f of [
+        () => matmul(tensor(ad, [64, 128]), tensor(bd, [64, 64]), { transposeA: true }),
+        () => matmul(tensor(ad, [128, 64]), tensor(bd, [64, 64]), { transposeB: true }),
+        () => matmul(tensor(ad, [128, 64]), tensor(bd, [64, 64]), { activation: 'sigmoid' }),
+      ]) {
+        const { kernels } = await run(f);
+        expect(kernels).not.toContain(WS);
+      }
+    });
+  });
+});
+
+describe('matmulWsPlan', () => {
+  const plain: Epilogue = { acc: false, last: true, bias: false, act: 'linear' };
+
+  it('chunks K by its largest divisor of at most 128, and declines what it does not cover', () => {
+    withTuning({ matmulWeightStationary: 'on' }, () => {
+      expect(matmulWsPlan(2048, 2048, 2048, 1, plain, 8)?.kc).toBe(128);
+      expect(matmulWsPlan(256, 64, 200, 1, plain, 8)?.kc).toBe(100);
+      expect(matmulWsPlan(256, 64, 36, 1, plain, 8)?.kc).toBe(36);
+      expect(matmulWsPlan(256, 64, 4, 1, plain, 8)?.kc).toBe(4);
+      expect(matmulWsPlan(256, 64, 6, 1, plain, 8)).toBeUndefined(); // K % 4
+      expect(matmulWsPlan(256, 6, 64, 1, plain, 8)).toBeUndefined(); // N % 4
+      expect(matmulWsPlan(256, 64, 64, 1, plain, 0)).toBeUndefined(); // no fixed subgroup size
+      expect(matmulWsPlan(256, 64, 64, 1, { ...plain, act: 'tanh' }, 8)).toBeUndefined();
+      // A costly activation on a k-window that is not the last one is not applied there.
+      expect(matmulWsPlan(256, 64, 64, 1, { ...plain, last: false, act: 'tanh' }, 8)).toBeDefined();
+    });
+    withTuning({ matmulWeightStationary: 'off' }, () =>
+      expect(matmulWsPlan(2048, 2048, 2048, 1, plain, 8)).toBeUndefined(),
+    );
+    const software = deviceFacts().adapterClass === 'software';
+    // 'auto': software adapters, M >= 128, chunks of >= 32.
+    expect(matmulWsPlan(2048, 2048, 2048, 1, plain, 8) !== undefined).toBe(software);
+    expect(matmulWsPlan(64, 2048, 2048, 1, plain, 8)).toBeUndefined();
+    expect(matmulWsPlan(2048, 2048, 4 * 37, 1, plain, 8)).toBeUndefined(); // only chunks of 4 or 148
+  });
+
+  it('runs 64-512 rows, never more than M, with at most 2 column quads per lane', () => {
+    withTuning({ matmulWeightStationary: 'on' }, () => {
+      for (const M of [1, 100, 128, 2048, 100_000])
+        for (const N of [4, 64, 2048]) {
+          const p = matmulWsPlan(M, N, 256, 1, plain, 8);
+          expect(p).toBeDefined();
+          if (!p) continue;
+          expect(p.px).toBeLessThanOrEqual(Math.min(512, M));
+          expect(p.px).toBeGreaterThanOrEqual(Math.min(64, M));
+          expect(p.c).toBeLessThanOrEqual(N <= 32 ? 1 : 2);
+        }
+    });
+  });
+});
