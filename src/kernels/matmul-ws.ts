@@ -137,8 +137,11 @@ export function matmulWsPlan(
     }
   }
   if (kc < 32 && mode === 'auto') return undefined;
+  // Column quads per lane: 2 measured best; 3 or 1 where they leave fewer idle lanes (N = 96:
+  // 3 quads x 8 lanes fit exactly, 2 leave a block of 16 quads a quarter empty).
   const n4 = N / 4;
-  const c = Math.max(1, Math.min(2, Math.ceil(n4 / sg)));
+  const idle = (c: number) => Math.ceil(n4 / (c * sg)) * c * sg - n4;
+  const c = [2, 3, 1].reduce((best, c) => (idle(c) < idle(best) ? c : best));
   const blocksX = Math.ceil(n4 / (c * sg));
   // Runs of 64-512 rows: long enough to pay for each chunk's weight loads, enough of them to
   // share among the CPU threads.
