@@ -54,6 +54,7 @@ export {
 } from './kernels/autotune.js';
 // The matmul precision type is exported as MatmulPrecision: `Precision` is the Keras metric class (src/nn/metrics-confusion.ts).
 export type { Precision as MatmulPrecision } from './kernels/matmul-f16.js';
+export { setWeightStationary, type WeightStationaryMode } from './kernels/tuning.js';
 export * from './nn/index.js';
 export * from './ops.js';
 export * from './tensor/index.js';

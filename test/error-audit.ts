@@ -160,6 +160,7 @@ const core = [
   'setSeed',
   'autotune',
   'setAutotune',
+  'setWeightStationary',
   'tensor',
   'tidy',
   'truncatedNormal',

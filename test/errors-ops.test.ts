@@ -189,6 +189,14 @@ const calls = [
     'got 1',
   ),
   bad(
+    'setWeightStationary',
+    'a boolean',
+    () => api.setWeightStationary(true as never),
+    ArgumentError,
+    "mode must be 'auto', 'on' or 'off'",
+    'true',
+  ),
+  bad(
     'autotune',
     'reps 0',
     () => api.autotune({ reps: 0 }),

@@ -3,7 +3,7 @@ import { matmul, profile, type Tensor, tensor } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
 import type { Epilogue } from '../src/kernels/matmul-variants.js';
 import { matmulWsPlan } from '../src/kernels/matmul-ws.js';
-import { setTuning, withTuning } from '../src/kernels/tuning.js';
+import { setTuning, setWeightStationary, tuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { matmulOracle } from './oracle/matmul.js';
@@ -107,6 +107,17 @@ describe.skipIf(lanes === 0)('weight-stationary matmul', () => {
         expect(kernels).not.toContain(WS);
       }
     });
+  });
+});
+
+describe('setWeightStationary', () => {
+  it('sets both switches, and auto restores the default', () => {
+    setWeightStationary('off');
+    expect(tuning().convWeightStationary).toBe('off');
+    expect(tuning().matmulWeightStationary).toBe('off');
+    setWeightStationary('auto');
+    expect(tuning().convWeightStationary).toBe('auto');
+    expect(tuning().matmulWeightStationary).toBe('auto');
   });
 });
 

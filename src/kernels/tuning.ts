@@ -144,3 +144,27 @@ export function cpuTuned(family: 'reduce' | 'copy'): boolean {
 export function fusedInvertedResidualOn(): boolean {
   return current.fusedInvertedResidual === 'on';
 }
+
+/** The modes of `setWeightStationary`. */
+export type WeightStationaryMode = 'auto' | 'on' | 'off';
+
+/**
+ * The weight-stationary kernels (src/kernels/conv-pointwise.ts for pointwise convolutions with up
+ * to 144 input channels, src/kernels/matmul-ws.ts for matmuls without transposes): 'auto' (the
+ * default) takes them on software adapters with a fixed subgroup size (lavapipe), where they
+ * measured about 2x faster than the tile kernels; 'on' also where the adapter is a GPU with a
+ * fixed subgroup size; 'off' keeps the tile kernels (their compile time is 0.5-1.6 s a kernel,
+ * once per machine with Mesa's shader disk cache).
+ *
+ * @example
+ * ```ts
+ * setWeightStationary('off'); // tile kernels only
+ * ```
+ */
+export function setWeightStationary(mode: WeightStationaryMode): void {
+  if (mode !== 'auto' && mode !== 'on' && mode !== 'off')
+    throw new ArgumentError(
+      `setWeightStationary: mode must be 'auto', 'on' or 'off', got ${JSON.stringify(mode)}`,
+    );
+  setTuning({ convWeightStationary: mode, matmulWeightStationary: mode });
+}
