@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { profile, type Tensor, tensor, zeros } from '../src/index.js';
+import { tensor, zeros } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
 import { conv2d, conv2dBackpropInput } from '../src/kernels/conv.js';
 import { dispatchPointwiseWs, pointwiseWsPlan } from '../src/kernels/conv-pointwise.js';
@@ -7,6 +7,7 @@ import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { emptyTensor } from '../src/tensor/tensor.js';
 import { expectClose, randArray, rng } from './helpers.js';
+import { dispatchedKernels } from './kernel-helpers.js';
 import { conv2dBackpropInputRef, conv2dRef } from './oracle/conv.js';
 
 // The weight-stationary pointwise kernel (src/kernels/conv-pointwise.ts) needs a fixed subgroup
@@ -16,14 +17,6 @@ const lanes = deviceFacts().fixedSubgroupLanes;
 const WS = 'conv2d_pointwise_ws';
 
 afterEach(() => setTuning());
-
-/** The kernel families `fn` dispatched (profile keys up to their constants). */
-async function kernelsOf(fn: () => Tensor): Promise<{ names: string[]; data: Float32Array }> {
-  const p = await profile(fn);
-  const data = (await p.result.data()) as Float32Array;
-  p.result.dispose();
-  return { names: p.kernels.map((k) => k.kernel.split(' ')[0]), data };
-}
 
 // [n, h, w] x cin -> co: pixel counts off any run length, Cin from one quad to the limit of 144
 // (the lane-spread loads then cover 1-5 quads per lane), Cout under one lane's quads, across
@@ -61,16 +54,16 @@ describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
           ...(bd ? { bias: tensor(bd, [co]) } : {}),
           activation: act,
         });
-      const on = await withTuning({ convWeightStationary: 'on' }, () => kernelsOf(run));
-      expect(on.names, label).toContain(WS);
+      const on = await withTuning({ convWeightStationary: 'on' }, () => dispatchedKernels(run));
+      expect(on.kernels, label).toContain(WS);
       expectClose(
         on.data,
         conv2dRef(xd, xs, fd, fs, 1, 'valid', bd, act),
         { atol: 3e-6 * cin, rtol: 1e-5 },
         label,
       );
-      const off = await withTuning({ convWeightStationary: 'off' }, () => kernelsOf(run));
-      expect(off.names, label).not.toContain(WS);
+      const off = await withTuning({ convWeightStationary: 'off' }, () => dispatchedKernels(run));
+      expect(off.kernels, label).not.toContain(WS);
       expectClose(on.data, off.data, { atol: 3e-6 * cin, rtol: 1e-5 }, label);
     }
   });
@@ -82,10 +75,12 @@ describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
     const fs = [1, 1, 40, 24];
     const dyd = randArray(2 * 9 * 7 * 24, r);
     const fd = randArray(40 * 24, r);
-    const { names, data } = await withTuning({ convWeightStationary: 'on' }, () =>
-      kernelsOf(() => conv2dBackpropInput(tensor(dyd, [2, 9, 7, 24]), tensor(fd, fs), xs, 1, 'valid')),
+    const { kernels, data } = await withTuning({ convWeightStationary: 'on' }, () =>
+      dispatchedKernels(() =>
+        conv2dBackpropInput(tensor(dyd, [2, 9, 7, 24]), tensor(fd, fs), xs, 1, 'valid'),
+      ),
     );
-    expect(names).toContain(WS);
+    expect(kernels).toContain(WS);
     expectClose(data, conv2dBackpropInputRef(dyd, fd, fs, xs, 1, 'valid'), { atol: 1e-4, rtol: 1e-5 });
   });
 
@@ -143,10 +138,11 @@ describe('pointwiseWsPlan', () => {
   it('leaves a conv with a forced tile to the tile kernel', async () => {
     const x = zeros([1, 4, 4, 8]);
     const f = zeros([1, 1, 8, 8]);
-    const { names } = await withTuning({ convWeightStationary: 'on', convTile: { rows: 8, groups: 1 } }, () =>
-      kernelsOf(() => conv2d(x, f, 1, 'valid')),
+    const { kernels } = await withTuning(
+      { convWeightStationary: 'on', convTile: { rows: 8, groups: 1 } },
+      () => dispatchedKernels(() => conv2d(x, f, 1, 'valid')),
     );
-    expect(names).not.toContain(WS);
+    expect(kernels).not.toContain(WS);
     x.dispose();
     f.dispose();
   });

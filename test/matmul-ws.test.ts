@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { matmul, profile, type Tensor, tensor } from '../src/index.js';
+import { matmul, tensor } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
 import type { Epilogue } from '../src/kernels/matmul-variants.js';
 import { matmulWsPlan } from '../src/kernels/matmul-ws.js';
 import { setTuning, setWeightStationary, tuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { expectClose, randArray, rng } from './helpers.js';
+import { dispatchedKernels } from './kernel-helpers.js';
 import { matmulOracle } from './oracle/matmul.js';
 
 // The weight-stationary matmul (src/kernels/matmul-ws.ts) needs a fixed subgroup size (lavapipe);
@@ -14,13 +15,6 @@ const lanes = deviceFacts().fixedSubgroupLanes;
 const WS = 'matmul_ws';
 
 afterEach(() => setTuning());
-
-async function run(fn: () => Tensor): Promise<{ kernels: string[]; data: Float32Array }> {
-  const p = await profile(fn);
-  const data = (await p.result.data()) as Float32Array;
-  p.result.dispose();
-  return { kernels: p.kernels.map((k) => k.kernel.split(' ')[0]), data };
-}
 
 interface Case {
   a: number[];
@@ -62,12 +56,12 @@ describe.skipIf(lanes === 0)('weight-stationary matmul', () => {
           ...(biasd ? { bias: tensor(biasd, [n]) } : {}),
           ...(c.act ? { activation: c.act } : {}),
         });
-      const on = await withTuning({ matmulWeightStationary: 'on' }, () => run(f));
+      const on = await withTuning({ matmulWeightStationary: 'on' }, () => dispatchedKernels(f));
       expect(on.kernels, label).toContain(WS);
       const want = matmulOracle(ad, c.a, bd, c.b, { bias: biasd, activation: c.act });
       const tol = { atol: 2e-6 * Math.sqrt(k) + 1e-6, rtol: 1e-5 };
       expectClose(on.data, want.data, tol, label);
-      const off = await withTuning({ matmulWeightStationary: 'off' }, () => run(f));
+      const off = await withTuning({ matmulWeightStationary: 'off' }, () => dispatchedKernels(f));
       expect(off.kernels, label).not.toContain(WS);
       expectClose(on.data, off.data, tol, label);
     }
@@ -84,7 +78,7 @@ describe.skipIf(lanes === 0)('weight-stationary matmul', () => {
     const { kernels, data } = await withTuning(
       { matmulWeightStationary: 'on', matmulWindowLimit: 8192 },
       () =>
-        run(() =>
+        dispatchedKernels(() =>
           matmul(tensor(ad, [M, K]), tensor(bd, [K, N]), { bias: tensor(biasd, [N]), activation: 'relu6' }),
         ),
     );
@@ -103,7 +97,7 @@ describe.skipIf(lanes === 0)('weight-stationary matmul', () => {
         () => matmul(tensor(ad, [128, 64]), tensor(bd, [64, 64]), { transposeB: true }),
         () => matmul(tensor(ad, [128, 64]), tensor(bd, [64, 64]), { activation: 'sigmoid' }),
       ]) {
-        const { kernels } = await run(f);
+        const { kernels } = await dispatchedKernels(f);
         expect(kernels).not.toContain(WS);
       }
     });
