@@ -67,8 +67,8 @@ async function main(): Promise<number> {
   if (portable) {
     for (const c of checks.filter((c) => c.family === 'matmul' || c.family.startsWith('conv')))
       await withTuning({ matmulPortable: true, convPortable: true }, () => run(c, 'portable'));
-    // The weight-stationary pointwise conv and matmul ('auto' takes them on software adapters only).
-    for (const c of checks.filter((c) => c.family.startsWith('conv2d') && c.name.includes(' 1x1x')))
+    // The weight-stationary convs and matmul ('auto' takes them on software adapters only).
+    for (const c of checks.filter((c) => c.family.startsWith('conv2d')))
       await withTuning({ convWeightStationary: 'on' }, () => run(c, 'weight-stationary'));
     for (const c of checks.filter((c) => c.family === 'matmul'))
       await withTuning({ matmulWeightStationary: 'on' }, () => run(c, 'weight-stationary'));

@@ -132,19 +132,25 @@ describe('autotune: convolution families', () => {
       p.result.dispose();
       return p.kernels.map((k) => k.kernel).join('\n');
     };
-    const [x, f, d] = [zeros([2, 9, 9, 8]), zeros([3, 3, 8, 12]), zeros([3, 3, 8, 1])];
+    // The conv has 3 x 3 x 24 = 216 taps: over the weight-stationary kernel's 144, so the tile kernel.
+    const [x, xc, f, d] = [
+      zeros([2, 9, 9, 8]),
+      zeros([2, 9, 9, 24]),
+      zeros([3, 3, 24, 12]),
+      zeros([3, 3, 8, 1]),
+    ];
     const a = geo(2, 9, 3, 1);
-    const before = await keys(() => conv2d(x, f, 1, 'same'));
+    const before = await keys(() => conv2d(xc, f, 1, 'same'));
     if (before.includes('"sg":8')) {
       // Subgroup tiles (lavapipe): this conv's default is 16 rows in 1 group.
       expect(before).toContain('"rows":16,"groups":1');
-      setWinner('conv', convClass(a, 8, 12, false), { rows: 32, groups: 1 });
-      expect(await keys(() => conv2d(x, f, 1, 'same'))).toContain('"rows":32,"groups":1');
+      setWinner('conv', convClass(a, 24, 12, false), { rows: 32, groups: 1 });
+      expect(await keys(() => conv2d(xc, f, 1, 'same'))).toContain('"rows":32,"groups":1');
     }
     expect(await keys(() => depthwiseConv2d(x, d, 1, 'same'))).toContain('"px":2'); // the default
     setWinner('depthwise', depthwiseClass(a, 8), { px: 1, rows: 4 });
     const dw = await keys(() => depthwiseConv2d(x, d, 1, 'same'));
     expect(dw).toContain('"px":1');
-    for (const t of [x, f, d]) t.dispose();
+    for (const t of [x, xc, f, d]) t.dispose();
   });
 });

@@ -14,6 +14,7 @@ import {
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
 import { dispatchPointwiseWs, pointwiseWsPlan } from './conv-pointwise.js';
+import { dispatchWindowWs, windowWsPlan } from './conv-window-ws.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes, tuning } from './tuning.js';
 import { grid } from './util.js';
@@ -40,7 +41,8 @@ import { grid } from './util.js';
  * slower, 0-2x). The JIT code shows why: fma() becomes mul + add, and every load or store whose
  * address differs between lanes is a per-lane loop with a bounds check, so the time of a small-Cin
  * conv is about 2 ns per output float, 40% of it the stores. What did pay for Cin <= 144: keeping
- * the weights resident while a subgroup walks many pixels (conv-pointwise.ts, taken on CPU adapters).
+ * the weights resident while a subgroup walks many pixels (conv-pointwise.ts, taken on CPU adapters;
+ * conv-window-ws.ts for windows of at most 144 taps).
  */
 
 export { assertOutputBindable, type ConvOptions, type Padding, type Strides } from './conv-args.js';
@@ -231,6 +233,11 @@ function dispatchConv(a: ConvCall): void {
   const ws = pointwise && !a.half && !tuning().convTile ? pointwiseWsPlan(m, a.c, a.co, sg) : undefined;
   if (ws) {
     dispatchPointwiseWs({ x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co }, ws, sg);
+    return;
+  }
+  const wws = !pointwise && !a.half && !tuning().convTile ? windowWsPlan(a, a.c, a.co, sg) : undefined;
+  if (wws) {
+    dispatchWindowWs(a, wws, sg);
     return;
   }
   // Windowed convs: 16 rows measured best (bench case 'conv2d [64,48,48,32] 3x3x32->64 same');

@@ -33,9 +33,10 @@ export interface Tuning {
   /** Output pixels per subgroup and subgroups per workgroup of the implicit-GEMM conv. */
   convTile: { rows: number; groups: number } | undefined;
   /**
-   * Pointwise convs with Cin <= 144: the weight-stationary kernel (src/kernels/conv-pointwise.ts);
-   * 'auto' takes it on software adapters with a fixed subgroup size, where it measured 1.1-2.2x
-   * faster than the tile kernel.
+   * Pointwise convs with Cin <= 144 and windowed convs of at most 144 taps (kh x kw x Cin): the
+   * weight-stationary kernels (src/kernels/conv-pointwise.ts, conv-window-ws.ts); 'auto' takes them
+   * on software adapters with a fixed subgroup size (the windowed one on lavapipe only), where they
+   * measured 1.1-2.4x faster than the tile kernel.
    */
   convWeightStationary: 'auto' | 'on' | 'off';
   /** Pixels and rows per lane strip of the depthwise kernel. */
@@ -150,8 +151,9 @@ export type WeightStationaryMode = 'auto' | 'on' | 'off';
 
 /**
  * The weight-stationary kernels (src/kernels/conv-pointwise.ts for pointwise convolutions with up
- * to 144 input channels, src/kernels/matmul-ws.ts for matmuls without transposes): 'auto' (the
- * default) takes them on software adapters with a fixed subgroup size (lavapipe), where they
+ * to 144 input channels, conv-window-ws.ts for convolutions of at most 144 taps such as an image
+ * network's stem, matmul-ws.ts for matmuls without transposes): 'auto' (the default) takes them
+ * on software adapters with a fixed subgroup size (the windowed one on lavapipe only), where they
  * measured about 2x faster than the tile kernels; 'on' also where the adapter is a GPU with a
  * fixed subgroup size; 'off' keeps the tile kernels (their compile time is 0.5-1.6 s a kernel,
  * once per machine with Mesa's shader disk cache).
