@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { matmul, tensor } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
+import { pendingTuneTasks, resetAutotune, setAutotune } from '../src/kernels/autotune.js';
 import type { Epilogue } from '../src/kernels/matmul-variants.js';
 import { matmulWsPlan } from '../src/kernels/matmul-ws.js';
 import { setTuning, setWeightStationary, tuning, withTuning } from '../src/kernels/tuning.js';
@@ -85,6 +86,29 @@ describe.skipIf(lanes === 0)('weight-stationary matmul', () => {
     expect(kernels.filter((k) => k === WS).length).toBeGreaterThan(1);
     const want = matmulOracle(ad, [M, K], bd, [K, N], { bias: biasd, activation: 'relu6' });
     expectClose(data, want.data, { atol: 1e-4, rtol: 1e-5 });
+  });
+
+  it('leaves a forced tile (how the autotuner times tiles) to the tile kernel, and notes no tuning task', async () => {
+    const r = rng(63);
+    const ad = randArray(256 * 64, r);
+    const bd = randArray(64 * 64, r);
+    const f = () => matmul(tensor(ad, [256, 64]), tensor(bd, [64, 64]));
+    const forced = await withTuning({ matmulWeightStationary: 'on', matmulTile: { mr: 16 } }, () =>
+      dispatchedKernels(f),
+    );
+    expect(forced.kernels).not.toContain(WS);
+    expect(forced.kernels).toContain('matmul_tile');
+    // With autotuning on, a product the weight-stationary kernel takes leaves no tile class to time.
+    resetAutotune();
+    setAutotune(true);
+    try {
+      const ws = await withTuning({ matmulWeightStationary: 'on' }, () => dispatchedKernels(f));
+      expect(ws.kernels).toContain(WS);
+      expect(pendingTuneTasks().map((t) => `${t.family}:${t.cls}`)).toEqual([]);
+    } finally {
+      setAutotune(false);
+      resetAutotune();
+    }
   });
 
   it('leaves transposed operands and costly activations to the tile kernel', async () => {

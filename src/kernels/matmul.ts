@@ -54,13 +54,14 @@ export interface MatmulOptions {
  * workgroup measured as fast as 2-16, and wastes nothing on narrow N. Every distinct
  * configuration is another pipeline to compile (0.2-0.5 s on lavapipe), so the table stays short.
  * `tuning().matmulTile` overrides fields of the choice (subgroup tiles only), `matmulPortable`
- * forces the portable kernel.
+ * forces the portable kernel. `note`: with autotuning on, note the class for timing (only where
+ * the tile kernel will run it).
  */
-export function chooseTile(M: number, N: number, K: number): TileConfig {
+export function chooseTile(M: number, N: number, K: number, note = true): TileConfig {
   const t = chooseTileDefault(M, N, K);
   if (!t.sg) return t;
-  const override =
-    tuning().matmulTile ?? tunedChoice('matmul', matmulClass(M, N, K), () => matmulTask(M, N, K));
+  const task = note ? () => matmulTask(M, N, K) : undefined;
+  const override = tuning().matmulTile ?? tunedChoice('matmul', matmulClass(M, N, K), task);
   return override ? { ...t, ...override } : t;
 }
 
@@ -173,6 +174,19 @@ function dispatch(p: Problem): void {
     dispatchSkinny(p, wa, wb, wc, bias);
     return;
   }
+  // CPU adapters: the weight-stationary kernel where it applies (matmul-ws.ts), unless a tile is
+  // forced (the autotuner times tiles that way); decided before the tile choice, which would note
+  // a tuning task for the class.
+  const sg = subgroupLanes('matmul');
+  const vec4 = (ld: number, off: number, stride: number) => ld % 4 === 0 && off % 4 === 0 && stride % 4 === 0;
+  const wsLayout =
+    !p.tA && !p.tB && vec4(p.a.ld, wa.off, p.as) && vec4(p.b.ld, wb.off, p.bs) && vec4(p.c.ld, wc.off, 0);
+  const ws = wsLayout && !tuning().matmulTile ? matmulWsPlan(p.M, p.N, p.K, p.z, p.epi, sg) : undefined;
+  if (ws) {
+    const u = params(p, wa.off, wb.off, wc.off);
+    dispatchMatmulWs(ws, sg, p.epi, { a: wa.bind, b: wb.bind, c: wc.bind, bias }, u, p.z);
+    return;
+  }
   const cfg = chooseTile(p.M, p.N, p.K);
   const a4 =
     (cfg.sg > 0 || !p.tA) &&
@@ -182,14 +196,6 @@ function dispatch(p: Problem): void {
     (p.tA || p.K % 4 === 0);
   const b4 = p.b.ld % 4 === 0 && wb.off % 4 === 0 && p.bs % 4 === 0 && (!p.tB || p.K % 4 === 0);
   const c4 = cfg.sg > 0 && p.N % 4 === 0 && p.c.ld % 4 === 0 && wc.off % 4 === 0;
-  // CPU adapters: the weight-stationary kernel where it applies (matmul-ws.ts).
-  const sg = subgroupLanes('matmul');
-  const ws = !p.tA && !p.tB && a4 && b4 && c4 ? matmulWsPlan(p.M, p.N, p.K, p.z, p.epi, sg) : undefined;
-  if (ws) {
-    const u = params(p, wa.off, wb.off, wc.off);
-    dispatchMatmulWs(ws, sg, p.epi, { a: wa.bind, b: wb.bind, c: wc.bind, bias }, u, p.z);
-    return;
-  }
   const v: MatmulVariant = { tA: p.tA, tB: p.tB, a4, b4, c4 };
   matmulTile.run({
     constants: tileConstants(v, p.epi, cfg),
@@ -285,7 +291,8 @@ function matmul2d(a: Tensor, b: Tensor, out: Tensor, base: Base): void {
   const { M, N, K, tA, tB } = base;
   const lda = tA ? M : K;
   const ldb = tB ? K : N;
-  const cfg = chooseTile(M, N, K);
+  // The tile only bounds the grid here; the dispatch notes the class if the tile kernel runs.
+  const cfg = chooseTile(M, N, K, false);
   const { mc, nc, kc } = planChunks(M, N, K, tA, tB, windowElems(), 65535 * cfg.mr, 65535 * tileCols(cfg));
   const kChunks = K === 0 ? 1 : Math.ceil(K / kc);
   for (let m0 = 0; m0 < M; m0 += mc) {
