@@ -151,6 +151,21 @@ export interface WindowDispatch {
   dw: number;
 }
 
+/** One conv dispatch: the window, tensors, epilogue and channel counts (conv.ts' kernels). */
+export interface ConvCall extends WindowDispatch {
+  x: Tensor;
+  /** [taps, C, CO4] (see convKernel in conv.ts). */
+  f: Tensor;
+  y: Tensor;
+  bias?: Tensor;
+  act: Activation;
+  /** Source and output channels. */
+  c: number;
+  co: number;
+  /** x [.., c] and f are f16 copies, c a multiple of 4 (conv-f16.ts). */
+  half?: boolean;
+}
+
 /** The forward op's dispatch: x to the output. */
 export function forwardWindow(g: Geometry): WindowDispatch {
   return {

@@ -3,6 +3,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import { defineKernel } from './program.js';
 import { tuning } from './tuning.js';
+import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } from './ws-codegen.js';
 
 /**
  * The weight-stationary pointwise (1x1, stride 1) convolution for CPU adapters with a fixed
@@ -37,8 +38,6 @@ export type PointwiseWsKernel = {
   act: Activation;
 };
 
-const XYZW = 'xyzw';
-
 export const pointwiseWsKernel = defineKernel({
   name: 'conv2d_pointwise_ws',
   bindings: (k: PointwiseWsKernel) => ({
@@ -62,27 +61,13 @@ function wsBody(k: PointwiseWsKernel): string {
   let pre = `  let pb = wid.y + wid.z * nwg.y;
   if (pb >= p.blocks) { return; }
   let qb = wid.x * ${C * L}u + sgi;
-`;
-  for (let j = 0; j < C; j++) {
-    pre += `  let q${j} = min(qb + ${j * L}u, p.CO4 - 1u);\n  let ok${j} = qb + ${j * L}u < p.CO4;\n`;
-    pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
-  }
-  // The weights go through a private array filled by a loop whose bound is a uniform, so that
-  // NIR cannot unroll it: unrolled, each of the cin x C loads is its own per-lane load loop, and
-  // LLVM took 2-20 s to compile them (0.5-1.6 s this way); then one value per weight quad.
-  pre += `  var wr: array<vec4f, ${cin * C}>;\n  for (var i = 0u; i < p.CIN; i++) {\n`;
-  for (let j = 0; j < C; j++) pre += `    wr[i * ${C}u + ${j}u] = f[i * p.CO4 + q${j}];\n`;
-  pre += '  }\n';
-  for (let i = 0; i < cin; i++) for (let j = 0; j < C; j++) pre += `  let w${i}_${j} = wr[${i * C + j}];\n`;
+${laneQuads(C, L, 'qb', 'p.CO4')}`;
+  for (let j = 0; j < C; j++) pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
+  pre += residentWeights(cin, C, 'p.CIN', (j) => `f[i * p.CO4 + q${j}]`);
   let body = '';
   for (let j = 0; j < C; j++) body += `    var a${j} = b${j};\n`;
-  for (let g = 0; g < G; g++)
-    body += `    let xq${g} = x[m * ${K4}u + ${G * L > K4 ? `min(${g * L}u + sgi, ${K4 - 1}u)` : `${g * L}u + sgi`}];\n`;
-  for (let i = 0; i < cin; i++) {
-    const q = i >> 2;
-    body += `    let s${i} = vec4f(subgroupBroadcast(xq${Math.floor(q / L)}.${XYZW[i & 3]}, ${q % L}u));\n`;
-    for (let j = 0; j < C; j++) body += `    a${j} = fma(s${i}, w${i}_${j}, a${j});\n`;
-  }
+  for (let g = 0; g < G; g++) body += `    let xq${g} = x[${spreadQuad(g, L, K4, `m * ${K4}u`)}];\n`;
+  body += broadcastFmas(cin, C, quadSource(L));
   for (let j = 0; j < C; j++) body += `    if (ok${j}) { y[m * p.CO4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
   return `${pre}  let m1 = min((pb + 1u) * p.PX, p.M);
   for (var m = pb * p.PX; m < m1; m++) {

@@ -1,9 +1,9 @@
 import { deviceInfo } from '../tensor/device.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
-import { CONV_HEAD, type WindowDispatch } from './conv-args.js';
+import { CONV_HEAD, type ConvCall, convHead, type WindowDispatch } from './conv-args.js';
 import { defineKernel } from './program.js';
 import { tuning } from './tuning.js';
+import { broadcastFmas, laneQuads, residentWeights } from './ws-codegen.js';
 
 /**
  * The weight-stationary windowed convolution for CPU adapters with a fixed subgroup size: convs
@@ -47,11 +47,8 @@ function windowBody(k: WindowWsKernel): string {
   const G = Math.ceil(K / L);
   let pre = `  let co4 = p.CO / 4u;
   let qb = wid.x * ${C * L}u + sgi;
-`;
-  for (let j = 0; j < C; j++) {
-    pre += `  let q${j} = min(qb + ${j * L}u, co4 - 1u);\n  let ok${j} = qb + ${j * L}u < co4;\n`;
-    pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
-  }
+${laneQuads(C, L, 'qb', 'co4')}`;
+  for (let j = 0; j < C; j++) pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
   // The lane's window elements: tap offsets (dy, dx) and channel, fixed for the whole run.
   for (let g = 0; g < G; g++) {
     pre += `  let e${g} = min(${g * L}u + sgi, ${K - 1}u);
@@ -61,11 +58,7 @@ function windowBody(k: WindowWsKernel): string {
   let dx${g} = i32((e${g} / ${k.cin}u) % ${k.kw}u) - p.padL;
 `;
   }
-  // Weights: a loop with a uniform bound into a private array (see conv-pointwise.ts), then values.
-  pre += `  var wr: array<vec4f, ${K * C}>;\n  for (var i = 0u; i < p.TAPS; i++) {\n`;
-  for (let j = 0; j < C; j++) pre += `    wr[i * ${C}u + ${j}u] = f[i * co4 + q${j}];\n`;
-  pre += '  }\n';
-  for (let e = 0; e < K; e++) for (let j = 0; j < C; j++) pre += `  let w${e}_${j} = wr[${e * C + j}];\n`;
+  pre += residentWeights(K, C, 'p.TAPS', (j) => `f[i * co4 + q${j}]`);
   let body = '';
   for (let j = 0; j < C; j++) body += `    var a${j} = b${j};\n`;
   for (let g = 0; g < G; g++) {
@@ -75,10 +68,7 @@ function windowBody(k: WindowWsKernel): string {
     let xv${g} = select(0.0, x[select(0u, ((rowB + u32(iy${g})) * p.W + u32(ix${g})) * p.C + ci${g}, in${g})], in${g});
 `;
   }
-  for (let e = 0; e < K; e++) {
-    body += `    let s${e} = vec4f(subgroupBroadcast(xv${Math.floor(e / L)}, ${e % L}u));\n`;
-    for (let j = 0; j < C; j++) body += `    a${j} = fma(s${e}, w${e}_${j}, a${j});\n`;
-  }
+  body += broadcastFmas(K, C, (e) => [`xv${Math.floor(e / L)}`, e % L]);
   for (let j = 0; j < C; j++) body += `    if (ok${j}) { y[m * co4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
   // The run's first pixel's coordinates are divided out once; then stepped.
   return `${pre}  let m0 = wid.y * p.PX;
@@ -128,39 +118,12 @@ export function windowWsPlan(
 }
 
 /** Runs the windowed weight-stationary kernel: f is [kh, kw, cin, co] with co % 4 == 0. */
-export function dispatchWindowWs(
-  a: WindowDispatch & {
-    x: Tensor;
-    f: Tensor;
-    y: Tensor;
-    bias?: Tensor;
-    act: Activation;
-    c: number;
-    co: number;
-  },
-  plan: { c: number; px: number },
-  sg: number,
-): void {
+export function dispatchWindowWs(a: ConvCall, plan: { c: number; px: number }, sg: number): void {
   const m = a.n * a.oh * a.ow;
-  const { h: H, w: W, oh: OH, ow: OW, sh, sw, padT, padL } = a;
   windowWsKernel.run({
     constants: { kh: a.kh, kw: a.kw, cin: a.c, c: plan.c, sg, bias: !!a.bias, act: a.act },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
-    uniforms: {
-      H,
-      W,
-      C: a.c,
-      OH,
-      OW,
-      CO: a.co,
-      sh,
-      sw,
-      padT,
-      padL,
-      M: m,
-      TAPS: a.kh * a.kw * a.c,
-      PX: plan.px,
-    },
+    uniforms: { ...convHead(a, a.c, a.co), M: m, TAPS: a.kh * a.kw * a.c, PX: plan.px },
     workgroups: [Math.ceil(a.co / 4 / (plan.c * sg)), Math.ceil(m / plan.px), 1],
   });
 }

@@ -4,12 +4,12 @@ import { convTileTuned } from './autotune-conv.js';
 import {
   CONV_HEAD,
   CONV2D,
+  type ConvCall,
   type ConvOptions,
   convHead,
   inputGradWindow,
   type Padding,
   type Strides,
-  type WindowDispatch,
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
@@ -197,20 +197,6 @@ ${channels}  }
   let cq = min(co / 4u, co4 - 1u);
 ${pre}${decl}${loops}  if (co >= p.CO) { return; }
 ${store}`;
-}
-
-interface ConvCall extends WindowDispatch {
-  x: Tensor;
-  /** [taps, C, CO4] (see convKernel). */
-  f: Tensor;
-  y: Tensor;
-  bias?: Tensor;
-  act: Activation;
-  /** Source and output channels. */
-  c: number;
-  co: number;
-  /** x [.., c] and f are f16 copies, c a multiple of 4 (conv-f16.ts). */
-  half?: boolean;
 }
 
 function dispatchConv(a: ConvCall): void {

@@ -4,6 +4,7 @@ import { act4 } from './activation.js';
 import { type Epilogue, MATMUL_UNIFORMS, type MatmulUniforms, usesBias } from './matmul-variants.js';
 import { defineKernel } from './program.js';
 import { tuning } from './tuning.js';
+import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } from './ws-codegen.js';
 
 /**
  * The weight-stationary matmul for CPU adapters with a fixed subgroup size (lavapipe): C = A B
@@ -35,8 +36,6 @@ export type MatmulWsConstants = {
   act: 'linear' | 'relu' | 'relu6';
 };
 
-const XYZW = 'xyzw';
-
 export const matmulWsKernel = defineKernel({
   name: 'matmul_ws',
   bindings: (k: MatmulWsConstants) => ({
@@ -65,35 +64,23 @@ function wsBody(k: MatmulWsConstants): string {
   let m1 = min(m0 + p.PX, p.M);
   let nch = p.K / ${kc}u;
 `;
-  for (let j = 0; j < C; j++) {
-    pre += `  let q${j} = min(qb + ${j * L}u, n4 - 1u);\n  let ok${j} = qb + ${j * L}u < n4;\n`;
-    if (k.bias)
+  pre += laneQuads(C, L, 'qb', 'n4');
+  if (k.bias)
+    for (let j = 0; j < C; j++)
       pre += `  let bv${j} = vec4f(${[0, 1, 2, 3].map((e) => `bias[p.biasOff + q${j} * 4u + ${e}u]`).join(', ')});\n`;
-  }
   let chunk = `    let k0 = ch * ${kc}u;
     let last = ch + 1u == nch;
-    var wr: array<vec4f, ${kc * C}>;
-    for (var i = 0u; i < p.KC; i++) {
 `;
-  for (let j = 0; j < C; j++)
-    chunk += `      wr[i * ${C}u + ${j}u] = b[bBase + (k0 + i) * (p.ldb / 4u) + q${j}];\n`;
-  chunk += '    }\n';
-  for (let i = 0; i < kc; i++)
-    for (let j = 0; j < C; j++) chunk += `    let w${i}_${j} = wr[${i * C + j}];\n`;
+  chunk += residentWeights(kc, C, 'p.KC', (j) => `b[bBase + (k0 + i) * (p.ldb / 4u) + q${j}]`, '    ');
   chunk += '    for (var m = m0; m < m1; m++) {\n';
   chunk += '      let crow = cBase + m * (p.ldc / 4u);\n';
   for (let j = 0; j < C; j++)
     chunk += k.acc
       ? `      var a${j} = c[crow + q${j}];\n`
       : `      var a${j} = select(c[crow + q${j}], vec4f(0.0), ch == 0u);\n`;
-  const arow = `aBase + m * (p.lda / 4u) + k0 / 4u`;
   for (let g = 0; g < G; g++)
-    chunk += `      let xq${g} = a[${arow} + ${G * L > KC4 ? `min(${g * L}u + sgi, ${KC4 - 1}u)` : `${g * L}u + sgi`}];\n`;
-  for (let i = 0; i < kc; i++) {
-    const q = i >> 2;
-    chunk += `      let s${i} = vec4f(subgroupBroadcast(xq${Math.floor(q / L)}.${XYZW[i & 3]}, ${q % L}u));\n`;
-    for (let j = 0; j < C; j++) chunk += `      a${j} = fma(s${i}, w${i}_${j}, a${j});\n`;
-  }
+    chunk += `      let xq${g} = a[${spreadQuad(g, L, KC4, 'aBase + m * (p.lda / 4u) + k0 / 4u')}];\n`;
+  chunk += broadcastFmas(kc, C, quadSource(L), '      ');
   for (let j = 0; j < C; j++) {
     const fin = act4(k.act, k.bias ? `(a${j} + bv${j})` : `a${j}`);
     const v = fin === `a${j}` ? fin : `select(a${j}, ${fin}, last)`;
