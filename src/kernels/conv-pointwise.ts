@@ -91,11 +91,19 @@ export function pointwiseWsPlan(m: number, cin: number, co: number, sg: number):
   const mode = tuning().convWeightStationary;
   if (mode === 'off' || sg === 0 || cin % 4 !== 0 || co % 4 !== 0 || cin > 144) return undefined;
   if (mode === 'auto' && deviceFacts().adapterClass !== 'software') return undefined;
+  return residentPlan(m, cin, co, sg);
+}
+
+/**
+ * The plan of a conv whose lanes keep `taps` x C weight quads resident (this kernel and
+ * conv-window-ws.ts): C = floor(128 / taps) quads per lane, at most 3 and no more than Cout needs;
+ * runs of 64-512 pixels, enough workgroups to share among the CPU threads and each run long enough
+ * to pay for loading its weights.
+ */
+export function residentPlan(m: number, taps: number, co: number, sg: number): PointwiseWsPlan {
   const co4 = co / 4;
-  const c = Math.max(1, Math.min(3, Math.floor(128 / cin), Math.ceil(co4 / sg)));
+  const c = Math.max(1, Math.min(3, Math.floor(128 / taps), Math.ceil(co4 / sg)));
   const blocksX = Math.ceil(co4 / (c * sg));
-  // Enough workgroups to share among the CPU threads, each with a long run of pixels to pay for
-  // loading its weights: 64-512 pixels.
   const px = Math.max(64, Math.min(512, Math.floor((m * blocksX) / 96)));
   return { c, px };
 }

@@ -1,6 +1,7 @@
 import { deviceInfo } from '../tensor/device.js';
 import { type Activation, act4 } from './activation.js';
 import { CONV_HEAD, type ConvCall, convHead, type WindowDispatch } from './conv-args.js';
+import { residentPlan } from './conv-pointwise.js';
 import { defineKernel } from './program.js';
 import { tuning } from './tuning.js';
 import { broadcastFmas, laneQuads, residentWeights } from './ws-codegen.js';
@@ -109,12 +110,9 @@ export function windowWsPlan(
     return undefined;
   const K = a.kh * a.kw * cin;
   if (sg === 0 || co % 4 !== 0 || K > 144 || a.dh > 1 || a.dw > 1) return undefined;
-  const co4 = co / 4;
-  const c = Math.max(1, Math.min(3, Math.floor(128 / K), Math.ceil(co4 / sg)));
   const m = a.n * a.oh * a.ow;
-  const blocksX = Math.ceil(co4 / (c * sg));
-  const px = Math.max(64, Math.min(512, Math.floor((m * blocksX) / 96)));
-  return Math.ceil(m / px) > 65535 ? undefined : { c, px };
+  const plan = residentPlan(m, K, co, sg);
+  return Math.ceil(m / plan.px) > 65535 ? undefined : plan;
 }
 
 /** Runs the windowed weight-stationary kernel: f is [kh, kw, cin, co] with co % 4 == 0. */
