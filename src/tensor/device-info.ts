@@ -11,6 +11,8 @@ export type AdapterClass = 'software' | 'integrated' | 'discrete' | 'unknown';
 
 export interface DeviceFacts {
   adapterClass: AdapterClass;
+  /** Mesa's lavapipe (llvmpipe), the software adapter most CPU-only kernels were measured on. */
+  lavapipe: boolean;
   /** The subgroup size range the adapter reports (0 when it has no 'subgroups' feature). */
   subgroupMinSize: number;
   subgroupMaxSize: number;
@@ -49,6 +51,7 @@ export function deviceFacts(): DeviceFacts {
   const hi = hasSubgroups ? (ai?.subgroupMaxSize ?? 0) : 0;
   facts = {
     adapterClass: classify(info.architecture, info.description, ai?.type),
+    lavapipe: /llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`),
     subgroupMinSize: lo,
     subgroupMaxSize: hi,
     fixedSubgroupLanes: lo === hi && (lo === 4 || lo === 8 || lo === 16) ? lo : 0,
