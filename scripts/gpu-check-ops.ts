@@ -1,3 +1,5 @@
+import { forwardWindow, geometry } from '../src/kernels/conv-args.js';
+import { depthwiseProject, dwProjectPlan } from '../src/kernels/dw-project.js';
 import * as lib from '../src/node.js';
 import {
   avgPoolRef,
@@ -39,6 +41,12 @@ const DEPTHWISE: Array<[number[], number, number, number, Pad]> = [
   [[1, 13, 13, 6], 3, 1, 2, 'same'],
   [[1, 7, 7, 3], 3, 2, 1, 'valid'],
   [[2, 9, 9, 36], 2, 1, 1, 'same'], // even window; 5x5 took ~25 s per kernel to compile on a loaded lavapipe
+];
+
+/** Fused depthwise + projection: [x shape, cout, stride]; 2 quads per lane at 8 lanes, odd sizes. */
+const DW_PROJECT: Array<[number[], number, number]> = [
+  [[2, 13, 11, 32], 16, 1],
+  [[1, 9, 20, 12], 68, 2],
 ];
 
 function convChecks(): Check[] {
@@ -103,6 +111,40 @@ function convChecks(): Check[] {
       run: () => lib.depthwiseConv2dBackpropFilter(T(x, xs), T(dy, ys), fs, s, pad),
       want: () => depthwiseBackpropFilterRef(x, xs, dy, fs, s, pad),
       ...sumTol(g.n * g.oh * g.ow),
+    });
+  });
+  // The fused depthwise + 1x1 projection (dw-project.ts): 'conv2d' family, so that the
+  // weight-stationary variant runs it where 'auto' leaves the two kernels.
+  DW_PROJECT.forEach(([xs, co, s], i) => {
+    const ce = xs[3];
+    const [x, fd, bd] = [values(size(xs), 110 + i), values(9 * ce, 120 + i), values(ce, 130 + i)];
+    const [fp, bp] = [values(ce * co, 140 + i), values(co, 150 + i)];
+    const win = forwardWindow(geometry('gpu-check', xs, 3, 3, s, 'same'));
+    out.push({
+      family: 'conv2d dw-project',
+      name: `[${xs}] 3x3 s${s} relu6 -> 1x1 ${co}`,
+      run: () => {
+        const plan = dwProjectPlan(win, ce, co);
+        const [tx, tfd, tbd, tfp, tbp] = [
+          T(x, xs),
+          T(fd, [3, 3, ce, 1]),
+          T(bd, [ce]),
+          T(fp, [1, 1, ce, co]),
+          T(bp, [co]),
+        ];
+        if (plan)
+          return depthwiseProject(
+            { ...win, x: tx, fd: tfd, bd: tbd, dwAct: 'relu6', fp: tfp, bp: tbp, act: 'linear', ce, co },
+            plan,
+          );
+        const d = lib.depthwiseConv2d(tx, tfd, s, 'same', { bias: tbd, activation: 'relu6' });
+        return lib.conv2d(d, tfp, 1, 'valid', { bias: tbp });
+      },
+      want: () => {
+        const d = depthwiseRef(x, xs, fd, [3, 3, ce, 1], s, 'same', bd, 'relu6');
+        return conv2dRef(d, [xs[0], win.oh, win.ow, ce], fp, [1, 1, ce, co], 1, 'valid', bp, 'linear');
+      },
+      ...sumTol(9 + ce),
     });
   });
   return out;

@@ -7,7 +7,14 @@ import { freeable, isRecording } from '../tensor/record.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type FoldCache, type FusedChain, findChains, runChain } from './fusion.js';
-import { findInvertedResiduals, type InvertedResidualPattern, runInvertedResidual } from './fusion-block.js';
+import {
+  type DwProjectPattern,
+  findDwProjects,
+  findInvertedResiduals,
+  type InvertedResidualPattern,
+  runDwProject,
+  runInvertedResidual,
+} from './fusion-block.js';
 import type { CallArgs, LayerArgs, SymShape } from './layer.js';
 import { fmtSym, LAYER_KEYS, Layer, layerFromConfig, registerLayer, SymbolicTensor } from './layer.js';
 import { type AffineAugmentation, applyAffineChain, findAffineChains } from './layers/affine-chain.js';
@@ -100,6 +107,7 @@ export class Functional extends Model {
   private plan?: {
     chains: Map<SymbolicTensor, FusedChain>;
     blocks: Map<SymbolicTensor, InvertedResidualPattern>;
+    pairs: Map<SymbolicTensor, DwProjectPattern>;
     index: Map<SymbolicTensor, number>;
     affine: Map<SymbolicTensor, SymbolicTensor[]>;
     lastUse: Map<SymbolicTensor, number>;
@@ -302,20 +310,29 @@ export class Functional extends Model {
       this.plan = {
         chains,
         blocks: findInvertedResiduals(this.nodes, this.outputs, chains),
+        pairs: findDwProjects(this.nodes, this.outputs, chains),
         index: new Map(this.nodes.map((n, i) => [n, i])),
         affine: findAffineChains(this.nodes, this.outputs),
         lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
       };
     }
-    const { chains, blocks, index, affine, lastUse } = this.plan;
+    const { chains, blocks, pairs, index, affine, lastUse } = this.plan;
     const keep = new Set<Tensor>(given);
     const skipped = new Set<SymbolicTensor>();
     this.nodes.forEach((n, i) => {
       if (values.has(n) || skipped.has(n)) return;
       const ins = n.inputs.map((u) => values.get(u)!);
-      // A stride-1 inverted-residual block in one dispatch (opt-in: fusion-block.ts), else its chains.
-      const block = blocks.get(n);
-      const blockOut = block && runInvertedResidual(block, ins[0], args, folds);
+      // A stride-1 inverted-residual block in one dispatch (opt-in), else a narrow depthwise conv and
+      // its projection in one dispatch (CPU adapters; both fusion-block.ts), else their chains.
+      const irb = blocks.get(n);
+      const pair = pairs.get(n);
+      let block: { nodes: SymbolicTensor[] } | undefined;
+      let blockOut = irb && runInvertedResidual(irb, ins[0], args, folds);
+      if (blockOut) block = irb;
+      else if (pair) {
+        blockOut = runDwProject(pair, ins[0], args, folds);
+        if (blockOut) block = pair;
+      }
       const chain = blockOut ? undefined : chains.get(n);
       const fused = chain && runChain(chain, ins[0], args, folds);
       // Consecutive geometric augmentations: one resample in training (layers/affine-chain.ts).
@@ -323,7 +340,7 @@ export class Functional extends Model {
       // The nodes whose inputs may be freed now, and the index of the last of them.
       let done = [n];
       let last = i;
-      if (blockOut) {
+      if (blockOut && block) {
         for (const c of block.nodes) skipped.add(c);
         values.set(block.nodes[block.nodes.length - 1], blockOut);
         done = block.nodes;

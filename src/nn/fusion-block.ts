@@ -1,5 +1,9 @@
+import { forwardWindow, geometry } from '../kernels/conv-args.js';
+import { depthwiseProject, dwProjectPlan } from '../kernels/dw-project.js';
+import type { FoldedConv } from '../kernels/fold.js';
 import { blockWeights, invertedResidualBlock } from '../kernels/inverted-residual.js';
 import { fusedInvertedResidualOn, setTuning } from '../kernels/tuning.js';
+import { maxBindingBytes } from '../kernels/util.js';
 import { zeros } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { needsGradient } from '../tensor/record.js';
@@ -31,12 +35,15 @@ const is1x1 = (c: FusedChain) =>
   c.conv.kernelSize.every((k) => k === 1) &&
   c.conv.strides.every((s) => s === 1);
 
-/** Blocks keyed by their first node (the expand conv's), from `findChains`'s chains. */
-export function findInvertedResiduals(
+/**
+ * The single consumer of a node that is only an intermediate value (`only`), and the chain that
+ * alone reads a chain's output (`next`).
+ */
+function successors(
   nodes: readonly SymbolicTensor[],
   outputs: readonly SymbolicTensor[],
   chains: ReadonlyMap<SymbolicTensor, FusedChain>,
-): Map<SymbolicTensor, InvertedResidualPattern> {
+) {
   const consumers = new Map<SymbolicTensor, SymbolicTensor[]>();
   for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const only = (n: SymbolicTensor) => {
@@ -47,6 +54,16 @@ export function findInvertedResiduals(
     const n = only(c.nodes[c.nodes.length - 1]);
     return n && chains.get(n);
   };
+  return { only, next };
+}
+
+/** Blocks keyed by their first node (the expand conv's), from `findChains`'s chains. */
+export function findInvertedResiduals(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
+): Map<SymbolicTensor, InvertedResidualPattern> {
+  const { only, next } = successors(nodes, outputs, chains);
   const blocks = new Map<SymbolicTensor, InvertedResidualPattern>();
   for (const [first, expand] of chains) {
     if (!is1x1(expand) || expand.activation !== 'relu6') continue;
@@ -110,7 +127,26 @@ export function runInvertedResidual(
   folds?: FoldCache,
 ): Tensor | undefined {
   if (!fusedInvertedResidualOn() || !graphFusionOn() || x.rank !== 4) return undefined;
-  const { chains } = block;
+  const w = foldedWeights(block.chains, x, args, folds);
+  if (!w) return undefined;
+  const { folded, own } = w;
+  const views = blockWeights(folded[0], folded[1], folded[2]);
+  const y = invertedResidualBlock(x, views, { residual: block.add !== undefined });
+  for (const t of [views.expandFilter, views.depthwiseFilter, views.projectFilter, ...own]) t.dispose();
+  return y;
+}
+
+/**
+ * The chains' filters and biases with their inference batch norms folded in (missing biases as
+ * zeros), and the tensors the caller must dispose; undefined when they must run unfused: a batch
+ * norm on batch statistics, a tape needing gradients, or a fold that did not fit a binding.
+ */
+function foldedWeights(
+  chains: readonly FusedChain[],
+  x: Tensor,
+  args: CallArgs,
+  folds?: FoldCache,
+): { folded: FoldedConv[]; own: Tensor[] } | undefined {
   if (chains.some((c) => c.bn && args.training && c.bn.trainable)) return undefined;
   const weights = chains.flatMap((c) => [c.conv.kernel, c.conv.bias, c.bn?.gamma, c.bn?.beta]);
   if (needsGradient(x, ...weights)) return undefined;
@@ -126,13 +162,89 @@ export function runInvertedResidual(
     return { filter: c.conv.kernel!, bias };
   });
   // The folds may not fit a binding (undefined) and fall back to the raw weights only without a
-  // batch norm; a block whose batch norm could not be folded runs unfused.
+  // batch norm; chains whose batch norm could not be folded run unfused.
   if (chains.some((c, i) => c.bn && folded[i].filter === c.conv.kernel)) {
     for (const t of own) t.dispose();
     return undefined;
   }
-  const views = blockWeights(folded[0], folded[1], folded[2]);
-  const y = invertedResidualBlock(x, views, { residual: block.add !== undefined });
-  for (const t of [views.expandFilter, views.depthwiseFilter, views.projectFilter, ...own]) t.dispose();
+  return { folded, own };
+}
+
+/**
+ * A depthwise chain (multiplier 1) whose output only a 1x1 stride-1 conv chain reads, as in
+ * MobileNetV2's first block. On CPU adapters with a fixed subgroup size, and when the depthwise
+ * step has at most one channel quad per lane, it runs in inference as one `dw_project_ws` dispatch
+ * (src/kernels/dw-project.ts) that never writes the depthwise output.
+ */
+export interface DwProjectPattern {
+  /** The depthwise and projection chains. */
+  chains: [FusedChain, FusedChain];
+  /** Every node the pair replaces, in graph order; the last one's value is the pair's output. */
+  nodes: SymbolicTensor[];
+}
+
+/** Pairs keyed by their first node (the depthwise chain's), from `findChains`'s chains. */
+export function findDwProjects(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
+): Map<SymbolicTensor, DwProjectPattern> {
+  const { next } = successors(nodes, outputs, chains);
+  const pairs = new Map<SymbolicTensor, DwProjectPattern>();
+  for (const [first, dw] of chains) {
+    if (!(dw.conv instanceof DepthwiseConv2D) || dw.conv.depthMultiplier !== 1) continue;
+    const project = next(dw);
+    if (!project || !is1x1(project)) continue;
+    pairs.set(first, { chains: [dw, project], nodes: [...dw.nodes, ...project.nodes] });
+  }
+  return pairs;
+}
+
+/**
+ * Runs `pair` on `x` as one fused dispatch, or returns undefined when it runs as its two chains:
+ * graph fusion off, shapes or adapter outside `dwProjectPlan`, a batch norm on batch statistics,
+ * or a tape needing gradients.
+ */
+export function runDwProject(
+  pair: DwProjectPattern,
+  x: Tensor,
+  args: CallArgs,
+  folds?: FoldCache,
+): Tensor | undefined {
+  if (!graphFusionOn() || x.rank !== 4 || x.dtype !== 'float32') return undefined;
+  const [dw, project] = pair.chains;
+  const k = dw.conv.kernel!;
+  const co = project.conv.kernel!.shape[3];
+  const g = geometry(
+    'depthwiseProject',
+    x.shape,
+    k.shape[0],
+    k.shape[1],
+    dw.conv.strides,
+    dw.pad ? dw.pad.padding : dw.conv.padding,
+  );
+  const win = forwardWindow(g);
+  const plan = dwProjectPlan(win, g.c, co);
+  const limit = maxBindingBytes();
+  if (!plan || x.size * 4 > limit || g.n * g.oh * g.ow * co * 4 > limit) return undefined;
+  const w = foldedWeights(pair.chains, x, args, folds);
+  if (!w) return undefined;
+  const [fd, fp] = w.folded;
+  const y = depthwiseProject(
+    {
+      ...win,
+      x,
+      fd: fd.filter,
+      bd: fd.bias,
+      dwAct: dw.activation,
+      fp: fp.filter,
+      bp: fp.bias,
+      act: project.activation,
+      ce: g.c,
+      co,
+    },
+    plan,
+  );
+  for (const t of w.own) t.dispose();
   return y;
 }
