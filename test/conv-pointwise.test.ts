@@ -30,11 +30,26 @@ const CASES: [number[], number, number][] = [
   [[2, 11, 7], 64, 36],
   [[1, 5, 3], 16, 200],
   [[1, 13, 9], 144, 24],
+  [[1, 9, 7], 24, 144], // 5 quads per lane, one block with 4 idle quads
+  [[2, 6, 5], 64, 384], // 4 quads per lane, 3 blocks
+  [[1, 7, 9], 96, 200], // 3 quads per lane, 3 blocks, idle quads
 ];
 
 describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
   it('matches the float64 oracle with bias and activations, and is the kernel that ran', async () => {
-    const acts: Activation[] = ['linear', 'relu6', 'relu', 'linear', 'relu6', 'tanh', 'linear', 'relu6'];
+    const acts: Activation[] = [
+      'linear',
+      'relu6',
+      'relu',
+      'linear',
+      'relu6',
+      'tanh',
+      'linear',
+      'relu6',
+      'relu6',
+      'linear',
+      'relu',
+    ];
     for (const [i, [shape, cin, co]] of CASES.entries()) {
       const r = rng(100 + i);
       const xs = [...shape, cin];
@@ -126,9 +141,14 @@ describe('pointwiseWsPlan', () => {
             expect(p).toBeDefined();
             if (!p) continue;
             expect(p.c).toBeGreaterThanOrEqual(1);
-            expect(p.c).toBeLessThanOrEqual(3);
-            expect(p.c === 1 || p.c * cin <= 128).toBe(true);
+            expect(p.c).toBeLessThanOrEqual(5);
+            expect(p.c === 1 || p.c * cin <= 288).toBe(true);
             expect(p.c).toBeLessThanOrEqual(Math.ceil(co / 32)); // no block wider than Cout needs
+            // As few blocks as the limits allow, with the smallest C that reaches them.
+            const blocks = (c: number) => Math.ceil(co / 4 / (c * 8));
+            const most = Math.max(1, Math.min(5, Math.floor(288 / cin)));
+            expect(blocks(p.c)).toBe(blocks(most));
+            if (p.c > 1) expect(blocks(p.c - 1)).toBeGreaterThan(blocks(p.c));
             expect(p.px).toBeGreaterThanOrEqual(64);
             expect(p.px).toBeLessThanOrEqual(512);
           }

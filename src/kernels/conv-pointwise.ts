@@ -21,10 +21,11 @@ import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } fro
  * stand-alone probe (bench/README.md "Where lavapipe's time goes"; bench case 'conv2d
  * [64,48,48,24] 1x1x24->144'): 2-2.2x on Cin 16-32, 1.6-1.8x on Cin 64 (C = 2), 1.3-1.4x on Cin 96,
  * 1.1-1.9x on Cin 144 (C = 1), and slower from Cin 160 (the resident weights outgrow the registers
- * and the L1 cache); hence C = floor(128 / Cin) quads per lane, at most 3, and Cin <= 144.
+ * and the L1 cache); hence Cin <= 144, with C chosen by `residentPlan` (at most 5 quads and 288
+ * resident quads per lane; session 8, replacing C = floor(128 / Cin) <= 3).
  *
  * Compile time is the other limit: Cin x C unrolled weight loads took lavapipe's LLVM 2-20 s, so
- * they are loaded by a loop (see wsBody) and the kernels compile in 0.5-1.6 s (once per machine:
+ * they are loaded by a loop (see wsBody) and the kernels compile in 0.5-3 s (once per machine:
  * Mesa's shader disk cache keeps them).
  */
 export type PointwiseWsKernel = {
@@ -96,13 +97,22 @@ export function pointwiseWsPlan(m: number, cin: number, co: number, sg: number):
 
 /**
  * The plan of a conv whose lanes keep `taps` x C weight quads resident (this kernel and
- * conv-window-ws.ts): C = floor(128 / taps) quads per lane, at most 3 and no more than Cout needs;
- * runs of 64-512 pixels, enough workgroups to share among the CPU threads and each run long enough
- * to pay for loading its weights.
+ * conv-window-ws.ts): as few blocks of lanes across Cout as C <= 5 quads per lane with at most
+ * 288 resident quads allow (each block loads every pixel's inputs again), with the smallest C that
+ * reaches them (fewer idle quads in the last block); runs of 64-512 pixels, enough workgroups to
+ * share among the CPU threads and each run long enough to pay for loading its weights. Against
+ * the earlier rule (C <= 3 with at most 128 resident quads), interleaved on lavapipe: 96->576 at
+ * [32,12,12] 10.7 -> 6.3-7.3 ms (C 1 -> 3), 24->144 at [32,48,48] 10.7-12.7 -> 7.9-11.6 ms (C 3 -> 5,
+ * one block instead of two), 64->384 3.3-4.4 -> 2.9-3.0 ms (C 2 -> 4); 32->192 equal at C 6, so 5
+ * is the cap. The larger kernels take longer to compile (MobileNetV2's first prediction with an
+ * empty shader cache 7.3 -> 11.7 s), once per machine with Mesa's disk cache.
  */
 export function residentPlan(m: number, taps: number, co: number, sg: number): PointwiseWsPlan {
   const co4 = co / 4;
-  const c = Math.max(1, Math.min(3, Math.floor(128 / taps), Math.ceil(co4 / sg)));
+  const most = Math.max(1, Math.min(5, Math.floor(288 / taps)));
+  const fewest = Math.ceil(co4 / (most * sg));
+  let c = 1;
+  while (Math.ceil(co4 / (c * sg)) > fewest) c++;
   const blocksX = Math.ceil(co4 / (c * sg));
   const px = Math.max(64, Math.min(512, Math.floor((m * blocksX) / 96)));
   return { c, px };

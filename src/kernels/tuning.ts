@@ -157,7 +157,7 @@ export type WeightStationaryMode = 'auto' | 'on' | 'off';
  * inference): 'auto' (the default) takes them on software adapters with a fixed subgroup size (the
  * windowed and the depthwise + projection ones on lavapipe only), where they
  * measured about 2x faster than the tile kernels; 'on' also where the adapter is a GPU with a
- * fixed subgroup size; 'off' keeps the tile kernels (their compile time is 0.5-1.6 s a kernel,
+ * fixed subgroup size; 'off' keeps the tile kernels (their compile time is 0.5-3 s a kernel,
  * once per machine with Mesa's shader disk cache).
  *
  * @example
