@@ -1,5 +1,6 @@
 import { forwardWindow, geometry } from '../src/kernels/conv-args.js';
 import { depthwiseProject, dwProjectPlan } from '../src/kernels/dw-project.js';
+import { expandDepthwise, expandDwPlan } from '../src/kernels/expand-dw.js';
 import * as lib from '../src/node.js';
 import {
   avgPoolRef,
@@ -47,6 +48,12 @@ const DEPTHWISE: Array<[number[], number, number, number, Pad]> = [
 const DW_PROJECT: Array<[number[], number, number]> = [
   [[2, 13, 11, 32], 16, 1],
   [[1, 9, 20, 12], 68, 2],
+];
+
+/** Fused expansion + depthwise: [x shape, expanded channels, stride]; 3 quads per lane at 8 lanes. */
+const EXPAND_DW: Array<[number[], number, number]> = [
+  [[2, 13, 11, 16], 96, 2],
+  [[1, 9, 20, 8], 36, 1],
 ];
 
 function convChecks(): Check[] {
@@ -145,6 +152,34 @@ function convChecks(): Check[] {
         return conv2dRef(d, [xs[0], win.oh, win.ow, ce], fp, [1, 1, ce, co], 1, 'valid', bp, 'linear');
       },
       ...sumTol(9 + ce),
+    });
+  });
+  EXPAND_DW.forEach(([xs, ce, s], i) => {
+    const cin = xs[3];
+    const [x, fe, be] = [values(size(xs), 160 + i), values(cin * ce, 170 + i), values(ce, 180 + i)];
+    const [fd, bd] = [values(9 * ce, 190 + i), values(ce, 200 + i)];
+    const es = [xs[0], xs[1], xs[2], ce];
+    const win = forwardWindow(geometry('gpu-check', es, 3, 3, s, 'same'));
+    out.push({
+      family: 'conv2d expand-dw',
+      name: `[${xs}] 1x1 ${ce} relu6 -> 3x3 s${s} relu6`,
+      run: () => {
+        const plan = expandDwPlan(win, cin, ce);
+        const [tx, tfe, tbe] = [T(x, xs), T(fe, [1, 1, cin, ce]), T(be, [ce])];
+        const [tfd, tbd] = [T(fd, [3, 3, ce, 1]), T(bd, [ce])];
+        if (plan)
+          return expandDepthwise(
+            { ...win, x: tx, fe: tfe, be: tbe, eAct: 'relu6', fd: tfd, bd: tbd, dAct: 'relu6', cin, ce },
+            plan,
+          );
+        const e = lib.conv2d(tx, tfe, 1, 'valid', { bias: tbe, activation: 'relu6' });
+        return lib.depthwiseConv2d(e, tfd, s, 'same', { bias: tbd, activation: 'relu6' });
+      },
+      want: () => {
+        const e = conv2dRef(x, xs, fe, [1, 1, cin, ce], 1, 'valid', be, 'relu6');
+        return depthwiseRef(e, es, fd, [3, 3, ce, 1], s, 'same', bd, 'relu6');
+      },
+      ...sumTol(9 + cin),
     });
   });
   return out;

@@ -152,10 +152,11 @@ export type WeightStationaryMode = 'auto' | 'on' | 'off';
 /**
  * The weight-stationary kernels (src/kernels/conv-pointwise.ts for pointwise convolutions with up
  * to 144 input channels, conv-window-ws.ts for convolutions of at most 144 taps such as an image
- * network's stem, matmul-ws.ts for matmuls without transposes, and dw-project.ts, which graph
- * fusion uses for a depthwise conv of at most 4 x lanes channels followed by a 1x1 conv in
- * inference): 'auto' (the default) takes them on software adapters with a fixed subgroup size (the
- * windowed and the depthwise + projection ones on lavapipe only), where they
+ * network's stem, matmul-ws.ts for matmuls without transposes, and the two that graph fusion uses
+ * in inference: dw-project.ts for a depthwise conv of at most 4 x lanes channels followed by a 1x1
+ * conv, expand-dw.ts for a 1x1 conv from at most 24 channels followed by a depthwise conv): 'auto'
+ * (the default) takes them on software adapters with a fixed subgroup size (the windowed and the
+ * two fused ones on lavapipe only), where they
  * measured about 2x faster than the tile kernels; 'on' also where the adapter is a GPU with a
  * fixed subgroup size; 'off' keeps the tile kernels (their compile time is 0.5-3 s a kernel,
  * once per machine with Mesa's shader disk cache).

@@ -9,10 +9,13 @@ import { Tensor } from '../tensor/tensor.js';
 import { type FoldCache, type FusedChain, findChains, runChain } from './fusion.js';
 import {
   type DwProjectPattern,
+  type ExpandDwPattern,
   findDwProjects,
+  findExpandDws,
   findInvertedResiduals,
   type InvertedResidualPattern,
   runDwProject,
+  runExpandDw,
   runInvertedResidual,
 } from './fusion-block.js';
 import type { CallArgs, LayerArgs, SymShape } from './layer.js';
@@ -108,6 +111,7 @@ export class Functional extends Model {
     chains: Map<SymbolicTensor, FusedChain>;
     blocks: Map<SymbolicTensor, InvertedResidualPattern>;
     pairs: Map<SymbolicTensor, DwProjectPattern>;
+    expands: Map<SymbolicTensor, ExpandDwPattern>;
     index: Map<SymbolicTensor, number>;
     affine: Map<SymbolicTensor, SymbolicTensor[]>;
     lastUse: Map<SymbolicTensor, number>;
@@ -311,25 +315,32 @@ export class Functional extends Model {
         chains,
         blocks: findInvertedResiduals(this.nodes, this.outputs, chains),
         pairs: findDwProjects(this.nodes, this.outputs, chains),
+        expands: findExpandDws(this.nodes, this.outputs, chains),
         index: new Map(this.nodes.map((n, i) => [n, i])),
         affine: findAffineChains(this.nodes, this.outputs),
         lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
       };
     }
-    const { chains, blocks, pairs, index, affine, lastUse } = this.plan;
+    const { chains, blocks, pairs, expands, index, affine, lastUse } = this.plan;
     const keep = new Set<Tensor>(given);
     const skipped = new Set<SymbolicTensor>();
     this.nodes.forEach((n, i) => {
       if (values.has(n) || skipped.has(n)) return;
       const ins = n.inputs.map((u) => values.get(u)!);
-      // A stride-1 inverted-residual block in one dispatch (opt-in), else a narrow depthwise conv and
-      // its projection in one dispatch (CPU adapters; both fusion-block.ts), else their chains.
+      // A stride-1 inverted-residual block in one dispatch (opt-in), else a narrow expansion and its
+      // depthwise conv, or a narrow depthwise conv and its projection, in one dispatch (CPU
+      // adapters; all fusion-block.ts), else their chains.
       const irb = blocks.get(n);
+      const expandDw = expands.get(n);
       const pair = pairs.get(n);
       let block: { nodes: SymbolicTensor[] } | undefined;
       let blockOut = irb && runInvertedResidual(irb, ins[0], args, folds);
       if (blockOut) block = irb;
-      else if (pair) {
+      if (!blockOut && expandDw) {
+        blockOut = runExpandDw(expandDw, ins[0], args, folds);
+        if (blockOut) block = expandDw;
+      }
+      if (!blockOut && pair) {
         blockOut = runDwProject(pair, ins[0], args, folds);
         if (blockOut) block = pair;
       }

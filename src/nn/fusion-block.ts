@@ -1,5 +1,6 @@
 import { forwardWindow, geometry } from '../kernels/conv-args.js';
 import { depthwiseProject, dwProjectPlan } from '../kernels/dw-project.js';
+import { expandDepthwise, expandDwPlan } from '../kernels/expand-dw.js';
 import type { FoldedConv } from '../kernels/fold.js';
 import { blockWeights, invertedResidualBlock } from '../kernels/inverted-residual.js';
 import { fusedInvertedResidualOn, setTuning } from '../kernels/tuning.js';
@@ -246,5 +247,79 @@ export function runDwProject(
     plan,
   );
   for (const t of w.own) t.dispose();
+  return y;
+}
+
+/**
+ * A 1x1 stride-1 conv chain whose output only a depthwise chain (multiplier 1) reads, as in
+ * MobileNetV2's second block. On CPU adapters with a fixed subgroup size, when the expansion is
+ * narrow (see `expandDwPlan`), it runs in inference as one `expand_dw_ws` dispatch
+ * (src/kernels/expand-dw.ts) that never writes the expanded activation.
+ */
+export interface ExpandDwPattern {
+  /** The expansion and depthwise chains. */
+  chains: [FusedChain, FusedChain];
+  /** Every node the pair replaces, in graph order; the last one's value is the pair's output. */
+  nodes: SymbolicTensor[];
+}
+
+/** Pairs keyed by their first node (the expansion chain's), from `findChains`'s chains. */
+export function findExpandDws(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
+): Map<SymbolicTensor, ExpandDwPattern> {
+  const { next } = successors(nodes, outputs, chains);
+  const pairs = new Map<SymbolicTensor, ExpandDwPattern>();
+  for (const [first, expand] of chains) {
+    if (!is1x1(expand)) continue;
+    const dw = next(expand);
+    if (!dw || !(dw.conv instanceof DepthwiseConv2D) || dw.conv.depthMultiplier !== 1) continue;
+    pairs.set(first, { chains: [expand, dw], nodes: [...expand.nodes, ...dw.nodes] });
+  }
+  return pairs;
+}
+
+/**
+ * Runs `pair` on `x` as one fused dispatch, or returns undefined when it runs as its two chains:
+ * graph fusion off, shapes or adapter outside `expandDwPlan`, a batch norm on batch statistics,
+ * or a tape needing gradients.
+ */
+export function runExpandDw(
+  pair: ExpandDwPattern,
+  x: Tensor,
+  args: CallArgs,
+  folds?: FoldCache,
+): Tensor | undefined {
+  if (!graphFusionOn() || x.rank !== 4 || x.dtype !== 'float32') return undefined;
+  const [expand, dw] = pair.chains;
+  const ce = expand.conv.kernel!.shape[3];
+  const k = dw.conv.kernel!;
+  const [n, h, w, cin] = x.shape;
+  const padding = dw.pad ? dw.pad.padding : dw.conv.padding;
+  const g = geometry('expandDepthwise', [n, h, w, ce], k.shape[0], k.shape[1], dw.conv.strides, padding);
+  const win = forwardWindow(g);
+  const plan = expandDwPlan(win, cin, ce);
+  const limit = maxBindingBytes();
+  if (!plan || x.size * 4 > limit || g.n * g.oh * g.ow * ce * 4 > limit) return undefined;
+  const wts = foldedWeights(pair.chains, x, args, folds);
+  if (!wts) return undefined;
+  const [fe, fd] = wts.folded;
+  const y = expandDepthwise(
+    {
+      ...win,
+      x,
+      fe: fe.filter,
+      be: fe.bias,
+      eAct: expand.activation,
+      fd: fd.filter,
+      bd: fd.bias,
+      dAct: dw.activation,
+      cin,
+      ce,
+    },
+    plan,
+  );
+  for (const t of wts.own) t.dispose();
   return y;
 }
