@@ -1,9 +1,8 @@
-import { deviceFacts } from '../tensor/device-info.js';
 import { type Activation, act4 } from './activation.js';
 import { CONV_HEAD, type ConvCall, convHead, type WindowDispatch } from './conv-args.js';
 import { residentPlan } from './conv-pointwise.js';
 import { defineKernel } from './program.js';
-import { tuning } from './tuning.js';
+import { lavapipeWeightStationary } from './tuning.js';
 import { broadcastFmas, laneQuads, residentWeights } from './ws-codegen.js';
 
 /**
@@ -105,8 +104,7 @@ export function windowWsPlan(
 ): { c: number; px: number } | undefined {
   // 'auto': lavapipe only. Chromium's SwiftShader (also a software adapter) did not finish the
   // browser tests' convs with this kernel within their time limits.
-  const mode = tuning().convWeightStationary;
-  if (mode === 'off' || (mode === 'auto' && !deviceFacts().lavapipe)) return undefined;
+  if (!lavapipeWeightStationary()) return undefined;
   const K = a.kh * a.kw * cin;
   if (sg === 0 || co % 4 !== 0 || K > 144 || a.dh > 1 || a.dw > 1) return undefined;
   const m = a.n * a.oh * a.ow;

@@ -1,10 +1,9 @@
-import { deviceFacts } from '../tensor/device-info.js';
-import { DeviceError } from '../tensor/errors.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import type { WindowDispatch } from './conv-args.js';
 import { defineKernel } from './program.js';
-import { subgroupLanes, tuning } from './tuning.js';
+import { STRIP_UNIFORMS, stripGrid, stripHead } from './strip-ws.js';
+import { lavapipeWeightStationary, subgroupLanes } from './tuning.js';
 import { residentWeights } from './ws-codegen.js';
 
 /**
@@ -55,17 +54,7 @@ export const dwProjectKernel = defineKernel({
     y: 'rw vec4f',
   }),
   uniforms: {
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    padT: 'i32',
-    padL: 'i32',
-    owb: 'u32',
-    rows: 'u32',
-    rowBlocks: 'u32',
-    strips: 'u32',
-    nwx: 'u32',
+    ...STRIP_UNIFORMS,
     CE4: 'u32',
     CO4: 'u32',
     KE: 'u32',
@@ -81,17 +70,7 @@ function dwProjectBody(k: DwProjectKernel): string {
   const cols = (px - 1) * sw + kw;
   const fresh = Math.min(sh, kh);
   const carry = kh - fresh;
-  // Every branch below depends on the workgroup only (one subgroup per workgroup), so the
-  // broadcasts stay in uniform control flow.
-  let pre = `  let blk = wid.x + wid.y * p.nwx;
-  if (blk >= p.strips) { return; }
-  let ox0 = (blk % p.owb) * ${px}u;
-  let rr = blk / p.owb;
-  let oy0 = (rr % p.rowBlocks) * p.rows;
-  let oy1 = min(oy0 + p.rows, p.OH);
-  let b = rr / p.rowBlocks;
-  let ix0 = i32(ox0 * ${sw}u) - p.padL;
-  let q = min(sgi, p.CE4 - 1u);
+  let pre = `${stripHead(px, sw)}  let q = min(sgi, p.CE4 - 1u);
   let db = ${k.dwBias ? 'bd[q]' : 'vec4f(0.0)'};
 `;
   for (let t = 0; t < kh * kw; t++) pre += `  let f${t} = fd[${t}u * p.CE4 + q];\n`;
@@ -163,8 +142,7 @@ export function dwProjectPlan(
   ce: number,
   co: number,
 ): { sg: number; c2: number } | undefined {
-  const mode = tuning().convWeightStationary;
-  if (mode === 'off' || (mode === 'auto' && !deviceFacts().lavapipe)) return undefined;
+  if (!lavapipeWeightStationary()) return undefined;
   const sg = subgroupLanes('conv');
   if (sg === 0 || ce % 4 !== 0 || co % 4 !== 0 || ce > 4 * sg) return undefined;
   const c2 = Math.ceil(co / 4 / sg);
@@ -180,15 +158,9 @@ export function depthwiseProject(a: DwProjectCall, plan: { sg: number; c2: numbe
   const y = emptyTensor([a.n, a.oh, a.ow, a.co], 'float32');
   if (y.size === 0) return y;
   // Two pixels per strip row at column stride 1 (as the depthwise strip kernel measured best), one
-  // otherwise; whole columns of rows unless that leaves fewer strips (subgroups) than ~512.
+  // otherwise.
   const px = a.sw === 1 ? Math.min(2, a.ow) : 1;
-  const owb = Math.ceil(a.ow / px);
-  const rowBlocks = Math.min(a.oh, Math.max(1, Math.ceil(512 / (a.n * owb))));
-  const rows = Math.ceil(a.oh / rowBlocks);
-  const strips = a.n * Math.ceil(a.oh / rows) * owb;
-  const nwx = Math.min(strips, 65535);
-  const nwy = Math.ceil(strips / nwx);
-  if (nwy > 65535) throw new DeviceError(`depthwiseProject: ${strips} strips exceed the dispatch grid`);
+  const grid = stripGrid(a, px, 'depthwiseProject');
   dwProjectKernel.run({
     constants: {
       kh: a.kh,
@@ -205,23 +177,8 @@ export function depthwiseProject(a: DwProjectCall, plan: { sg: number; c2: numbe
       act: a.act,
     },
     buffers: { x: a.x, fd: a.fd, bd: a.bd, fp: a.fp, bp: a.bp, y },
-    uniforms: {
-      H: a.h,
-      W: a.w,
-      OH: a.oh,
-      OW: a.ow,
-      padT: a.padT,
-      padL: a.padL,
-      owb,
-      rows,
-      rowBlocks: Math.ceil(a.oh / rows),
-      strips,
-      nwx,
-      CE4: a.ce / 4,
-      CO4: a.co / 4,
-      KE: a.ce,
-    },
-    workgroups: [nwx, nwy, 1],
+    uniforms: { ...grid.uniforms, CE4: a.ce / 4, CO4: a.co / 4, KE: a.ce },
+    workgroups: grid.workgroups,
   });
   return y;
 }

@@ -1,10 +1,9 @@
-import { deviceFacts } from '../tensor/device-info.js';
-import { DeviceError } from '../tensor/errors.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import type { WindowDispatch } from './conv-args.js';
 import { defineKernel } from './program.js';
-import { subgroupLanes, tuning } from './tuning.js';
+import { STRIP_UNIFORMS, stripGrid, stripHead } from './strip-ws.js';
+import { lavapipeWeightStationary, subgroupLanes } from './tuning.js';
 import { residentWeights } from './ws-codegen.js';
 
 /**
@@ -54,16 +53,7 @@ export const expandDwKernel = defineKernel({
     y: 'rw vec4f',
   }),
   uniforms: {
-    H: 'u32',
-    W: 'u32',
-    OH: 'u32',
-    OW: 'u32',
-    padT: 'i32',
-    padL: 'i32',
-    rows: 'u32',
-    rowBlocks: 'u32',
-    strips: 'u32',
-    nwx: 'u32',
+    ...STRIP_UNIFORMS,
     CIN4: 'u32',
     CE4: 'u32',
     KE: 'u32',
@@ -79,17 +69,7 @@ function expandDwBody(k: ExpandDwKernel): string {
   const fresh = Math.min(sh, kh);
   const carry = kh - fresh;
   const G = Math.ceil(cin / 4 / L);
-  // Every branch below depends on the workgroup only (one subgroup per workgroup), so the
-  // broadcasts stay in uniform control flow.
-  let pre = `  let blk = wid.x + wid.y * p.nwx;
-  if (blk >= p.strips) { return; }
-  let ox = blk % p.OW;
-  let rr = blk / p.OW;
-  let oy0 = (rr % p.rowBlocks) * p.rows;
-  let oy1 = min(oy0 + p.rows, p.OH);
-  let b = rr / p.rowBlocks;
-  let ix0 = i32(ox * ${sw}u) - p.padL;
-`;
+  let pre = stripHead(1, sw);
   for (let j = 0; j < C; j++) {
     pre += `  let q${j} = min(sgi + ${j * L}u, p.CE4 - 1u);
   let ok${j} = sgi + ${j * L}u < p.CE4;
@@ -131,7 +111,7 @@ ${ind}    let pix = (rowBase + u32(max(ix0 + ${c}, 0))) * p.CIN4;
   for (let r = 0; r < carry; r++) pre += expandRow(r, 'oy0', '  ');
   let body = '';
   for (let r = carry; r < kh; r++) body += expandRow(r, 'oy', '    ');
-  body += '    let orow = ((b * p.OH + oy) * p.OW + ox) * p.CE4;\n';
+  body += '    let orow = ((b * p.OH + oy) * p.OW + ox0) * p.CE4;\n';
   for (let j = 0; j < C; j++) {
     body += `    var d${j} = bd${j};\n`;
     for (let r = 0; r < kh; r++)
@@ -170,8 +150,7 @@ export function expandDwPlan(
   cin: number,
   ce: number,
 ): { sg: number; c: number } | undefined {
-  const mode = tuning().convWeightStationary;
-  if (mode === 'off' || (mode === 'auto' && !deviceFacts().lavapipe)) return undefined;
+  if (!lavapipeWeightStationary()) return undefined;
   const sg = subgroupLanes('conv');
   if (sg === 0 || cin % 4 !== 0 || ce % 4 !== 0 || cin > 24) return undefined;
   const c = Math.ceil(ce / 4 / sg);
@@ -186,13 +165,7 @@ export function expandDwPlan(
 export function expandDepthwise(a: ExpandDwCall, plan: { sg: number; c: number }): Tensor {
   const y = emptyTensor([a.n, a.oh, a.ow, a.ce], 'float32');
   if (y.size === 0) return y;
-  // Whole columns of rows unless that leaves fewer strips (subgroups) than ~512.
-  const rowBlocks = Math.min(a.oh, Math.max(1, Math.ceil(512 / (a.n * a.ow))));
-  const rows = Math.ceil(a.oh / rowBlocks);
-  const strips = a.n * Math.ceil(a.oh / rows) * a.ow;
-  const nwx = Math.min(strips, 65535);
-  const nwy = Math.ceil(strips / nwx);
-  if (nwy > 65535) throw new DeviceError(`expandDepthwise: ${strips} strips exceed the dispatch grid`);
+  const grid = stripGrid(a, 1, 'expandDepthwise');
   expandDwKernel.run({
     constants: {
       kh: a.kh,
@@ -208,22 +181,8 @@ export function expandDepthwise(a: ExpandDwCall, plan: { sg: number; c: number }
       dAct: a.dAct,
     },
     buffers: { x: a.x, fe: a.fe, be: a.be, fd: a.fd, bd: a.bd, y },
-    uniforms: {
-      H: a.h,
-      W: a.w,
-      OH: a.oh,
-      OW: a.ow,
-      padT: a.padT,
-      padL: a.padL,
-      rows,
-      rowBlocks: Math.ceil(a.oh / rows),
-      strips,
-      nwx,
-      CIN4: a.cin / 4,
-      CE4: a.ce / 4,
-      KE: a.cin,
-    },
-    workgroups: [nwx, nwy, 1],
+    uniforms: { ...grid.uniforms, CIN4: a.cin / 4, CE4: a.ce / 4, KE: a.cin },
+    workgroups: grid.workgroups,
   });
   return y;
 }

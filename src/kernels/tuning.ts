@@ -135,6 +135,15 @@ export function subgroupLanes(family: 'matmul' | 'conv'): number {
   return off ? 0 : deviceFacts().fixedSubgroupLanes;
 }
 
+/**
+ * Whether the weight-stationary kernels that 'auto' takes on lavapipe only (the windowed conv and
+ * the fused strip kernels) run: the `convWeightStationary` switch, 'auto' meaning lavapipe.
+ */
+export function lavapipeWeightStationary(): boolean {
+  const mode = current.convWeightStationary;
+  return mode === 'on' || (mode === 'auto' && deviceFacts().lavapipe);
+}
+
 /** True when `family` should take its CPU-adapter kernels (by the switch, else by the adapter). */
 export function cpuTuned(family: 'reduce' | 'copy'): boolean {
   const s = family === 'reduce' ? current.kernelPolicy : current.copyStrategy;
