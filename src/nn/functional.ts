@@ -8,8 +8,7 @@ import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type FoldCache, type FusedChain, findChains, runChain } from './fusion.js';
 import {
-  type DwProjectPattern,
-  type ExpandDwPattern,
+  type ChainPair,
   findDwProjects,
   findExpandDws,
   findInvertedResiduals,
@@ -110,8 +109,8 @@ export class Functional extends Model {
   private plan?: {
     chains: Map<SymbolicTensor, FusedChain>;
     blocks: Map<SymbolicTensor, InvertedResidualPattern>;
-    pairs: Map<SymbolicTensor, DwProjectPattern>;
-    expands: Map<SymbolicTensor, ExpandDwPattern>;
+    pairs: Map<SymbolicTensor, ChainPair>;
+    expands: Map<SymbolicTensor, ChainPair>;
     index: Map<SymbolicTensor, number>;
     affine: Map<SymbolicTensor, SymbolicTensor[]>;
     lastUse: Map<SymbolicTensor, number>;

@@ -1,4 +1,4 @@
-import { forwardWindow, geometry } from '../kernels/conv-args.js';
+import { forwardWindow, geometry, type WindowDispatch } from '../kernels/conv-args.js';
 import { depthwiseProject, dwProjectPlan } from '../kernels/dw-project.js';
 import { expandDepthwise, expandDwPlan } from '../kernels/expand-dw.js';
 import type { FoldedConv } from '../kernels/fold.js';
@@ -172,154 +172,153 @@ function foldedWeights(
 }
 
 /**
- * A depthwise chain (multiplier 1) whose output only a 1x1 stride-1 conv chain reads, as in
- * MobileNetV2's first block. On CPU adapters with a fixed subgroup size, and when the depthwise
- * step has at most one channel quad per lane, it runs in inference as one `dw_project_ws` dispatch
- * (src/kernels/dw-project.ts) that never writes the depthwise output.
+ * Two chains where the second alone reads the first's output, run as one dispatch on CPU adapters
+ * with a fixed subgroup size, in inference: a depthwise chain (multiplier 1) and the 1x1 stride-1
+ * chain after it, as in MobileNetV2's first block (`dw_project_ws`, src/kernels/dw-project.ts: the
+ * depthwise output is never written), or a 1x1 stride-1 chain and the depthwise chain after it, as
+ * in its second block (`expand_dw_ws`, src/kernels/expand-dw.ts: the expansion is never written),
+ * each where its kernel's plan accepts the shapes.
  */
-export interface DwProjectPattern {
-  /** The depthwise and projection chains. */
+export interface ChainPair {
+  /** The first and second chains. */
   chains: [FusedChain, FusedChain];
   /** Every node the pair replaces, in graph order; the last one's value is the pair's output. */
   nodes: SymbolicTensor[];
 }
 
-/** Pairs keyed by their first node (the depthwise chain's), from `findChains`'s chains. */
-export function findDwProjects(
+const isDepthwise = (c: FusedChain) => c.conv instanceof DepthwiseConv2D && c.conv.depthMultiplier === 1;
+
+/** Pairs keyed by their first node, from `findChains`'s chains, whose two chains `accept`. */
+function findPairs(
   nodes: readonly SymbolicTensor[],
   outputs: readonly SymbolicTensor[],
   chains: ReadonlyMap<SymbolicTensor, FusedChain>,
-): Map<SymbolicTensor, DwProjectPattern> {
+  accept: (first: FusedChain, second: FusedChain) => boolean,
+): Map<SymbolicTensor, ChainPair> {
   const { next } = successors(nodes, outputs, chains);
-  const pairs = new Map<SymbolicTensor, DwProjectPattern>();
-  for (const [first, dw] of chains) {
-    if (!(dw.conv instanceof DepthwiseConv2D) || dw.conv.depthMultiplier !== 1) continue;
-    const project = next(dw);
-    if (!project || !is1x1(project)) continue;
-    pairs.set(first, { chains: [dw, project], nodes: [...dw.nodes, ...project.nodes] });
+  const pairs = new Map<SymbolicTensor, ChainPair>();
+  for (const [first, a] of chains) {
+    const b = next(a);
+    if (b && accept(a, b)) pairs.set(first, { chains: [a, b], nodes: [...a.nodes, ...b.nodes] });
   }
   return pairs;
 }
 
+/** Depthwise -> 1x1 pairs (see ChainPair). */
+export function findDwProjects(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
+): Map<SymbolicTensor, ChainPair> {
+  return findPairs(nodes, outputs, chains, (dw, project) => isDepthwise(dw) && is1x1(project));
+}
+
+/** 1x1 -> depthwise pairs (see ChainPair). */
+export function findExpandDws(
+  nodes: readonly SymbolicTensor[],
+  outputs: readonly SymbolicTensor[],
+  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
+): Map<SymbolicTensor, ChainPair> {
+  return findPairs(nodes, outputs, chains, (expand, dw) => is1x1(expand) && isDepthwise(dw));
+}
+
+/** The depthwise chain's window over an input of `shape` (its padding layer's, else its own padding). */
+function dwWindow(dw: FusedChain, shape: readonly number[], op: string): WindowDispatch {
+  const k = dw.conv.kernel!;
+  const padding = dw.pad ? dw.pad.padding : dw.conv.padding;
+  return forwardWindow(geometry(op, shape, k.shape[0], k.shape[1], dw.conv.strides, padding));
+}
+
 /**
- * Runs `pair` on `x` as one fused dispatch, or returns undefined when it runs as its two chains:
- * graph fusion off, shapes or adapter outside `dwProjectPlan`, a batch norm on batch statistics,
- * or a tape needing gradients.
+ * What both pair runners share once their plan accepted the shapes: x and the `outElems` output
+ * must fit a binding, then `launch` gets the folded weights (undefined: run the chains).
+ */
+function runPair(
+  pair: ChainPair,
+  x: Tensor,
+  args: CallArgs,
+  folds: FoldCache | undefined,
+  outElems: number,
+  launch: (first: FoldedConv, second: FoldedConv) => Tensor,
+): Tensor | undefined {
+  const limit = maxBindingBytes();
+  if (x.size * 4 > limit || outElems * 4 > limit) return undefined;
+  const w = foldedWeights(pair.chains, x, args, folds);
+  if (!w) return undefined;
+  const y = launch(w.folded[0], w.folded[1]);
+  for (const t of w.own) t.dispose();
+  return y;
+}
+
+/**
+ * Runs a depthwise -> 1x1 pair on `x` as one dispatch, or returns undefined when it runs as its two
+ * chains: graph fusion off, shapes or adapter outside `dwProjectPlan`, a batch norm on batch
+ * statistics, or a tape needing gradients.
  */
 export function runDwProject(
-  pair: DwProjectPattern,
+  pair: ChainPair,
   x: Tensor,
   args: CallArgs,
   folds?: FoldCache,
 ): Tensor | undefined {
   if (!graphFusionOn() || x.rank !== 4 || x.dtype !== 'float32') return undefined;
   const [dw, project] = pair.chains;
-  const k = dw.conv.kernel!;
-  const co = project.conv.kernel!.shape[3];
-  const g = geometry(
-    'depthwiseProject',
-    x.shape,
-    k.shape[0],
-    k.shape[1],
-    dw.conv.strides,
-    dw.pad ? dw.pad.padding : dw.conv.padding,
+  const [ce, co] = [x.shape[3], project.conv.kernel!.shape[3]];
+  const win = dwWindow(dw, x.shape, 'depthwiseProject');
+  const plan = dwProjectPlan(win, ce, co);
+  if (!plan) return undefined;
+  return runPair(pair, x, args, folds, win.n * win.oh * win.ow * co, (fd, fp) =>
+    depthwiseProject(
+      {
+        ...win,
+        x,
+        fd: fd.filter,
+        bd: fd.bias,
+        dwAct: dw.activation,
+        fp: fp.filter,
+        bp: fp.bias,
+        act: project.activation,
+        ce,
+        co,
+      },
+      plan,
+    ),
   );
-  const win = forwardWindow(g);
-  const plan = dwProjectPlan(win, g.c, co);
-  const limit = maxBindingBytes();
-  if (!plan || x.size * 4 > limit || g.n * g.oh * g.ow * co * 4 > limit) return undefined;
-  const w = foldedWeights(pair.chains, x, args, folds);
-  if (!w) return undefined;
-  const [fd, fp] = w.folded;
-  const y = depthwiseProject(
-    {
-      ...win,
-      x,
-      fd: fd.filter,
-      bd: fd.bias,
-      dwAct: dw.activation,
-      fp: fp.filter,
-      bp: fp.bias,
-      act: project.activation,
-      ce: g.c,
-      co,
-    },
-    plan,
-  );
-  for (const t of w.own) t.dispose();
-  return y;
 }
 
 /**
- * A 1x1 stride-1 conv chain whose output only a depthwise chain (multiplier 1) reads, as in
- * MobileNetV2's second block. On CPU adapters with a fixed subgroup size, when the expansion is
- * narrow (see `expandDwPlan`), it runs in inference as one `expand_dw_ws` dispatch
- * (src/kernels/expand-dw.ts) that never writes the expanded activation.
- */
-export interface ExpandDwPattern {
-  /** The expansion and depthwise chains. */
-  chains: [FusedChain, FusedChain];
-  /** Every node the pair replaces, in graph order; the last one's value is the pair's output. */
-  nodes: SymbolicTensor[];
-}
-
-/** Pairs keyed by their first node (the expansion chain's), from `findChains`'s chains. */
-export function findExpandDws(
-  nodes: readonly SymbolicTensor[],
-  outputs: readonly SymbolicTensor[],
-  chains: ReadonlyMap<SymbolicTensor, FusedChain>,
-): Map<SymbolicTensor, ExpandDwPattern> {
-  const { next } = successors(nodes, outputs, chains);
-  const pairs = new Map<SymbolicTensor, ExpandDwPattern>();
-  for (const [first, expand] of chains) {
-    if (!is1x1(expand)) continue;
-    const dw = next(expand);
-    if (!dw || !(dw.conv instanceof DepthwiseConv2D) || dw.conv.depthMultiplier !== 1) continue;
-    pairs.set(first, { chains: [expand, dw], nodes: [...expand.nodes, ...dw.nodes] });
-  }
-  return pairs;
-}
-
-/**
- * Runs `pair` on `x` as one fused dispatch, or returns undefined when it runs as its two chains:
- * graph fusion off, shapes or adapter outside `expandDwPlan`, a batch norm on batch statistics,
- * or a tape needing gradients.
+ * Runs a 1x1 -> depthwise pair on `x` as one dispatch, or returns undefined when it runs as its two
+ * chains: graph fusion off, shapes or adapter outside `expandDwPlan`, a batch norm on batch
+ * statistics, or a tape needing gradients.
  */
 export function runExpandDw(
-  pair: ExpandDwPattern,
+  pair: ChainPair,
   x: Tensor,
   args: CallArgs,
   folds?: FoldCache,
 ): Tensor | undefined {
   if (!graphFusionOn() || x.rank !== 4 || x.dtype !== 'float32') return undefined;
   const [expand, dw] = pair.chains;
-  const ce = expand.conv.kernel!.shape[3];
-  const k = dw.conv.kernel!;
   const [n, h, w, cin] = x.shape;
-  const padding = dw.pad ? dw.pad.padding : dw.conv.padding;
-  const g = geometry('expandDepthwise', [n, h, w, ce], k.shape[0], k.shape[1], dw.conv.strides, padding);
-  const win = forwardWindow(g);
+  const ce = expand.conv.kernel!.shape[3];
+  const win = dwWindow(dw, [n, h, w, ce], 'expandDepthwise');
   const plan = expandDwPlan(win, cin, ce);
-  const limit = maxBindingBytes();
-  if (!plan || x.size * 4 > limit || g.n * g.oh * g.ow * ce * 4 > limit) return undefined;
-  const wts = foldedWeights(pair.chains, x, args, folds);
-  if (!wts) return undefined;
-  const [fe, fd] = wts.folded;
-  const y = expandDepthwise(
-    {
-      ...win,
-      x,
-      fe: fe.filter,
-      be: fe.bias,
-      eAct: expand.activation,
-      fd: fd.filter,
-      bd: fd.bias,
-      dAct: dw.activation,
-      cin,
-      ce,
-    },
-    plan,
+  if (!plan) return undefined;
+  return runPair(pair, x, args, folds, win.n * win.oh * win.ow * ce, (fe, fd) =>
+    expandDepthwise(
+      {
+        ...win,
+        x,
+        fe: fe.filter,
+        be: fe.bias,
+        eAct: expand.activation,
+        fd: fd.filter,
+        bd: fd.bias,
+        dAct: dw.activation,
+        cin,
+        ce,
+      },
+      plan,
+    ),
   );
-  for (const t of wts.own) t.dispose();
-  return y;
 }
