@@ -6,10 +6,7 @@ import {
   input,
   model,
   ReLU,
-  setWeightStationary,
-  type Tensor,
   tensor,
-  tidy,
   ZeroPadding2D,
 } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
@@ -19,6 +16,7 @@ import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { dispatchedKernels } from './kernel-helpers.js';
+import { expectFusedInInference } from './model-helpers.js';
 import { conv2dRef, depthwiseRef } from './oracle/conv.js';
 
 // The fused expansion + depthwise kernel (src/kernels/expand-dw.ts) needs a fixed subgroup size.
@@ -156,29 +154,8 @@ describe.skipIf(lanes === 0)('fused expansion + depthwise', () => {
     h = new BatchNormalization().apply(h);
     h = new ReLU({ maxValue: 6 }).apply(h);
     const m = model({ inputs: inp, outputs: h });
-    // Batch-norm statistics away from their initial values, so that the folds matter.
     const r = rng(9);
-    for (const l of m.layers)
-      if (l instanceof BatchNormalization) {
-        l.movingMean!.assign(tensor(randArray(l.movingMean!.size, r, -0.5, 0.5), l.movingMean!.shape));
-        l.movingVariance!.assign(
-          tensor(randArray(l.movingVariance!.size, r, 0.5, 2), l.movingVariance!.shape),
-        );
-      }
     const x = tensor(randArray(2 * 11 * 10 * 16, r, -1, 1), [2, 11, 10, 16]);
-    const predict = () => m.apply(x, { training: false }) as Tensor;
-    setWeightStationary('on');
-    const on = await dispatchedKernels(predict);
-    expect(on.kernels).toContain(FUSED);
-    expect(on.kernels).not.toContain('depthwise_strip');
-    setWeightStationary('off');
-    const off = await dispatchedKernels(predict);
-    expect(off.kernels).not.toContain(FUSED);
-    expectClose(on.data, off.data, { atol: 2e-5, rtol: 1e-5 });
-    // Training mode (batch statistics) runs the chains.
-    setWeightStationary('on');
-    const train = await dispatchedKernels(() => tidy(() => m.apply(x, { training: true }) as Tensor));
-    expect(train.kernels).not.toContain(FUSED);
-    m.dispose();
+    await expectFusedInInference(m, x, FUSED);
   });
 });
