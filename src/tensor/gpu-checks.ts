@@ -1,4 +1,5 @@
 import { currentDevice, deviceGeneration } from './device.js';
+import { gpuWait } from './wait.js';
 
 /**
  * Checks that kernels make on the GPU and that surface at the next readback, with no readback of
@@ -100,7 +101,7 @@ export async function readChecks(): Promise<void> {
   const armed = appendChecks(enc, staging, 0);
   device.queue.submit([enc.finish()]);
   try {
-    await staging.mapAsync(0x01 /* READ */);
+    await gpuWait(() => staging.mapAsync(0x01 /* READ */));
     const mapped = staging.getMappedRange().slice(0);
     staging.unmap();
     raiseChecks(armed, mapped, 0);

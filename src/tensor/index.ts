@@ -36,3 +36,4 @@ export {
 } from './scope.js';
 export { type NestedArray, type ReduceAxis, Tensor } from './tensor.js';
 export { Variable, type VariableOptions, variable } from './variable.js';
+export { setWaitPolling, type WaitPolling, waitPolling } from './wait.js';

@@ -3,6 +3,7 @@ import { raisePeak, resetPeak } from './engine.js';
 import { ArgumentError, DeviceError } from './errors.js';
 import { DISPATCHES_PER_BATCH, setDispatchTimer, sync } from './queue.js';
 import { memory } from './scope.js';
+import { gpuWait } from './wait.js';
 
 /**
  * `profile(fn)`: runs fn with every GPU dispatch timed by timestamp queries, like TensorFlow.js's
@@ -103,7 +104,7 @@ export async function profile<T>(fn: () => T | Promise<T>): Promise<KernelProfil
   let dispatches = 0;
   try {
     for (const b of batches) {
-      await b.read.mapAsync(0x0001 /* GPUMapMode.READ */);
+      await gpuWait(() => b.read.mapAsync(0x0001 /* GPUMapMode.READ */));
       const ts = new BigUint64Array(b.read.getMappedRange());
       b.keys.forEach((fullKey, i) => {
         // Some families key their pipelines by the whole WGSL; its first line names them.

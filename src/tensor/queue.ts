@@ -2,6 +2,7 @@ import { currentDevice, onDeviceLost, throwFaults, watchErrorScope } from './dev
 import { DeviceError } from './errors.js';
 import { readChecks } from './gpu-checks.js';
 import { flushed, nameNewBuffers } from './pool.js';
+import { gpuWait } from './wait.js';
 
 /**
  * Records kernel dispatches into one command encoder and submits them in batches: at the end of
@@ -232,7 +233,8 @@ export function flush(): void {
  */
 export async function sync(): Promise<void> {
   flush();
-  await currentDevice().queue.onSubmittedWorkDone();
+  const queue = currentDevice().queue;
+  await gpuWait(() => queue.onSubmittedWorkDone());
   await throwFaults();
   await readChecks();
 }

@@ -7,6 +7,7 @@ import { isFailedBuffer } from './pool.js';
 import { copyBuffer, flush } from './queue.js';
 import { type Shape, sizeOf } from './shape.js';
 import { Storage } from './storage.js';
+import { gpuWait } from './wait.js';
 
 let nextId = 0;
 
@@ -119,7 +120,7 @@ export class Tensor {
     watchErrorScope(device.popErrorScope(), describe);
     watchErrorScope(device.popErrorScope(), describe);
     try {
-      await staging.mapAsync(0x01 /* READ */);
+      await gpuWait(() => staging.mapAsync(0x01 /* READ */));
       const mapped = staging.getMappedRange();
       new Uint8Array(out.buffer).set(new Uint8Array(mapped, 0, bytes));
       if (checks.length) checkWords = mapped.slice(bytes);
