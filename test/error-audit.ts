@@ -48,6 +48,7 @@ export const NOT_VALIDATED: Readonly<Record<string, string>> = {
   tuneCacheDir: 'no arguments',
   tuneCacheLocation: 'no arguments',
   tunedWinners: 'no arguments',
+  waitPolling: 'no arguments',
   sync: 'no arguments (throws pending GPU faults: test/oom.test.ts)',
   // Accepts any value by design.
   dispose: 'disposes the tensors found in any value (TensorFlow.js semantics); ignores the rest',
@@ -161,6 +162,7 @@ const core = [
   'autotune',
   'setAutotune',
   'setWeightStationary',
+  'setWaitPolling',
   'tensor',
   'tidy',
   'truncatedNormal',

@@ -197,6 +197,14 @@ const calls = [
     'true',
   ),
   bad(
+    'setWaitPolling',
+    'an unknown mode',
+    () => api.setWaitPolling('fast' as never),
+    ArgumentError,
+    "mode must be 'auto', 'spin' or 'sleep'",
+    '"fast"',
+  ),
+  bad(
     'autotune',
     'reps 0',
     () => api.autotune({ reps: 0 }),
