@@ -322,10 +322,12 @@ describe('evenSlices (micro-batches of functional models)', () => {
 describe('functional models run as micro-batches', () => {
   /** Makes `m` run its batches as slices of at most `len` samples (as a batch too big for one binding). */
   const sliced = (m: ReturnType<typeof net>, len: number) => {
-    const f = m as unknown as { microBatches: (n: number) => Array<[number, number]> };
+    const f = m as unknown as { microBatches: (given: Tensor[]) => Array<[number, number]> };
     const own = f.microBatches;
-    f.microBatches = (n) =>
-      Array.from({ length: Math.ceil(n / len) }, (_, i) => [i * len, Math.min(len, n - i * len)]);
+    f.microBatches = (given) => {
+      const n = given[0].shape[0];
+      return Array.from({ length: Math.ceil(n / len) }, (_, i) => [i * len, Math.min(len, n - i * len)]);
+    };
     return () => {
       f.microBatches = own;
     };

@@ -12,6 +12,7 @@ import {
   findDwProjects,
   findExpandDws,
   findInvertedResiduals,
+  fusedAwayNodes,
   type InvertedResidualPattern,
   runDwProject,
   runExpandDw,
@@ -259,7 +260,7 @@ export class Functional extends Model {
         );
       }
     });
-    const parts = this.microBatches(given[0].shape[0]);
+    const parts = this.microBatches(given, args);
     if (parts.length === 1) return this.run(given, args);
     // Activations of the whole batch would not fit one storage binding: run the graph on slices of
     // the batch (each sample is independent in inference; BatchNormalization in training mode then
@@ -292,22 +293,25 @@ export class Functional extends Model {
     return ys;
   }
 
-  /** [start, length] slices of a batch of `n` so the largest activation of a slice fits one binding. */
-  private microBatches(n: number): Array<[number, number]> {
+  /**
+   * [start, length] slices of the batch of `given` so the largest activation of a slice fits one
+   * binding; activations that fused pairs never write (block 1's expansion of MobileNetV2) do not
+   * count.
+   */
+  private microBatches(given: Tensor[], args: CallArgs): Array<[number, number]> {
+    const plan = this.graphPlan();
+    const away = fusedAwayNodes(this.nodes, { expands: plan.expands, projects: plan.pairs }, given, args);
     let perSample = 0;
     for (const node of this.nodes) {
       const d = node.shape.slice(1);
-      if (d.every((v) => v !== null))
+      if (!away.has(node) && d.every((v) => v !== null))
         perSample = Math.max(perSample, (d as number[]).reduce((a, b) => a * b, 1) * 4);
     }
-    return evenSlices(n, Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
+    return evenSlices(given[0].shape[0], Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
   }
 
-  private run(given: Tensor[], args: CallArgs, folds?: FoldCache): Tensor[] {
-    const values = new Map<SymbolicTensor, Tensor>();
-    this.inputs.forEach((sym, i) => {
-      values.set(sym, given[i]);
-    });
+  /** The fusion and scheduling plan of the graph, found on first use. */
+  private graphPlan(): NonNullable<Functional['plan']> {
     if (!this.plan) {
       const chains = findChains(this.nodes, this.outputs);
       this.plan = {
@@ -320,7 +324,15 @@ export class Functional extends Model {
         lastUse: new Map(this.nodes.flatMap((n, i) => n.inputs.map((u) => [u, i] as const))),
       };
     }
-    const { chains, blocks, pairs, expands, index, affine, lastUse } = this.plan;
+    return this.plan;
+  }
+
+  private run(given: Tensor[], args: CallArgs, folds?: FoldCache): Tensor[] {
+    const values = new Map<SymbolicTensor, Tensor>();
+    this.inputs.forEach((sym, i) => {
+      values.set(sym, given[i]);
+    });
+    const { chains, blocks, pairs, expands, index, affine, lastUse } = this.graphPlan();
     const keep = new Set<Tensor>(given);
     const skipped = new Set<SymbolicTensor>();
     this.nodes.forEach((n, i) => {

@@ -250,6 +250,74 @@ function runPair(
   return y;
 }
 
+/** A depthwise -> 1x1 pair's window and kernel plan on an input of `shape`, if its kernel takes it. */
+function dwProjectShapes(pair: ChainPair, shape: readonly number[]) {
+  const [dw, project] = pair.chains;
+  const win = dwWindow(dw, shape, 'depthwiseProject');
+  const plan = dwProjectPlan(win, shape[3], project.conv.kernel!.shape[3]);
+  return plan && { win, plan };
+}
+
+/** A 1x1 -> depthwise pair's window and kernel plan on an input of `shape`, if its kernel takes it. */
+function expandDwShapes(pair: ChainPair, shape: readonly number[]) {
+  const [expand, dw] = pair.chains;
+  const ce = expand.conv.kernel!.shape[3];
+  const win = dwWindow(dw, [shape[0], shape[1], shape[2], ce], 'expandDepthwise');
+  const plan = expandDwPlan(win, shape[3], ce);
+  return plan && { win, plan };
+}
+
+/**
+ * The nodes whose values the pairs will never write in a call on `given` with `args` (all of a
+ * fused pair's nodes but its last): the pair's kernel takes its shapes, no batch norm in it uses
+ * batch statistics, and no gradient can flow into it (neither the inputs nor any weight of the
+ * nodes up to the pair depends on what a tape differentiates: an over-approximation, so a pair
+ * counted here does fuse unless a binding limit stops it, which the caller's batch split avoids).
+ * Lets `Functional` size its micro-batches by the activations that exist.
+ */
+export function fusedAwayNodes(
+  nodes: readonly SymbolicTensor[],
+  fusable: {
+    expands: ReadonlyMap<SymbolicTensor, ChainPair>;
+    projects: ReadonlyMap<SymbolicTensor, ChainPair>;
+  },
+  given: readonly Tensor[],
+  args: CallArgs,
+): Set<SymbolicTensor> {
+  const away = new Set<SymbolicTensor>();
+  if (!graphFusionOn() || given.some((t) => t.dtype !== 'float32')) return away;
+  let gradient = needsGradient(...given);
+  const mayNeedGradient = new Set<SymbolicTensor>();
+  for (const n of nodes) {
+    gradient ||= needsGradient(...n.layer.weights);
+    if (gradient) mayNeedGradient.add(n);
+  }
+  // In graph order, as Functional runs them: an expand pair that fuses takes its depthwise chain
+  // from any depthwise -> 1x1 pair starting there.
+  const taken = new Set<SymbolicTensor>();
+  const fuses = (
+    pair: ChainPair | undefined,
+    shapes: (p: ChainPair, s: number[]) => object | undefined,
+  ): pair is ChainPair => {
+    if (!pair) return false;
+    const shape = pair.nodes[0].inputs[0]?.shape;
+    if (shape?.length !== 4 || shape.slice(1).some((d) => d === null)) return false;
+    if (mayNeedGradient.has(pair.nodes[pair.nodes.length - 1])) return false;
+    if (pair.chains.some((c) => c.bn && args.training && c.bn.trainable)) return false;
+    return !!shapes(pair, [1, ...(shape.slice(1) as number[])]);
+  };
+  for (const n of nodes) {
+    if (taken.has(n)) continue;
+    const e = fusable.expands.get(n);
+    const p = fusable.projects.get(n);
+    const pair = fuses(e, expandDwShapes) ? e : fuses(p, dwProjectShapes) ? p : undefined;
+    if (!pair) continue;
+    for (const c of pair.nodes) taken.add(c);
+    for (const c of pair.nodes.slice(0, -1)) away.add(c);
+  }
+  return away;
+}
+
 /**
  * Runs a depthwise -> 1x1 pair on `x` as one dispatch, or returns undefined when it runs as its two
  * chains: graph fusion off, shapes or adapter outside `dwProjectPlan`, a batch norm on batch
@@ -264,9 +332,9 @@ export function runDwProject(
   if (!graphFusionOn() || x.rank !== 4 || x.dtype !== 'float32') return undefined;
   const [dw, project] = pair.chains;
   const [ce, co] = [x.shape[3], project.conv.kernel!.shape[3]];
-  const win = dwWindow(dw, x.shape, 'depthwiseProject');
-  const plan = dwProjectPlan(win, ce, co);
-  if (!plan) return undefined;
+  const found = dwProjectShapes(pair, x.shape);
+  if (!found) return undefined;
+  const { win, plan } = found;
   return runPair(pair, x, args, folds, win.n * win.oh * win.ow * co, (fd, fp) =>
     depthwiseProject(
       {
@@ -299,11 +367,11 @@ export function runExpandDw(
 ): Tensor | undefined {
   if (!graphFusionOn() || x.rank !== 4 || x.dtype !== 'float32') return undefined;
   const [expand, dw] = pair.chains;
-  const [n, h, w, cin] = x.shape;
+  const cin = x.shape[3];
   const ce = expand.conv.kernel!.shape[3];
-  const win = dwWindow(dw, [n, h, w, ce], 'expandDepthwise');
-  const plan = expandDwPlan(win, cin, ce);
-  if (!plan) return undefined;
+  const found = expandDwShapes(pair, x.shape);
+  if (!found) return undefined;
+  const { win, plan } = found;
   return runPair(pair, x, args, folds, win.n * win.oh * win.ow * ce, (fe, fd) =>
     expandDepthwise(
       {
