@@ -3,7 +3,15 @@
  * the GPU reports completion (the callback awaits it), so every sample includes GPU time and
  * nothing is subtracted. The median is the headline number; samples are kept for the JSON.
  * Slow cases get fewer repetitions (a time budget) so that a full run stays within minutes.
+ *
+ * Every side runs inside `gpuWait` (src/tensor/wait.ts), so the peers that wait on Dawn in this
+ * process (TF.js, onnxruntime-web's WebGPU EP) poll it the way our library does: on a software
+ * adapter Dawn for Node's poll goes to 1 ms timers instead of spinning a core that lavapipe's
+ * threads need (session 10: onnxruntime-web's WebGPU EP on MobileNetV2 b64 7.95-8.52 s spinning,
+ * 6.77-8.19 s with the timers). Peers that do not wait on Dawn (ort-wasm, ort-node-cpu) are
+ * untouched: only Dawn's own poll callback is deferred.
  */
+import { gpuWait } from '../src/tensor/wait.js';
 
 export interface Timing {
   median: number;
@@ -54,7 +62,7 @@ function summarize(samples: number[]): Timing {
  * judged by the previous one, it ends within the budget (per side: `budgetMs` each).
  */
 export async function measureSides(sides: readonly Side<unknown>[], opts: MeasureOptions): Promise<Timing[]> {
-  for (const s of sides) for (let i = 0; i < opts.warmup; i++) s.cleanup(await s.run());
+  for (const s of sides) for (let i = 0; i < opts.warmup; i++) s.cleanup(await gpuWait(s.run));
   const samples: number[][] = sides.map(() => []);
   const minReps = opts.minReps ?? 3;
   const budget = (opts.budgetMs ?? 0) * sides.length;
@@ -65,7 +73,7 @@ export async function measureSides(sides: readonly Side<unknown>[], opts: Measur
     lastRound = 0;
     for (const [k, s] of sides.entries()) {
       const t0 = performance.now();
-      const r = await s.run();
+      const r = await gpuWait(s.run);
       const dt = performance.now() - t0;
       samples[k].push(dt);
       lastRound += dt;
