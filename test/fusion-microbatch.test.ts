@@ -16,6 +16,7 @@ import {
   tensor,
   type Variable,
 } from '../src/index.js';
+import { deviceFacts } from '../src/tensor/device-info.js';
 import { expectClose, randArray, rng } from './helpers.js';
 
 afterEach(() => setGraphFusion(true));
@@ -85,7 +86,6 @@ describe('graph fusion on micro-batches', () => {
 describe('micro-batches sized by the activations fused pairs write', () => {
   it('runs a batch whose expansion exceeds a binding in one fused pass, and splits it in training', async (ctx) => {
     const device = await getDevice();
-    const { deviceFacts } = await import('../src/tensor/device-info.js');
     if (!deviceFacts().lavapipe) ctx.skip(); // the fused pair is taken on lavapipe only
     const hw = 96;
     const ce = 96; // 3.5 MiB of expansion per sample

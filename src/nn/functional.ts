@@ -295,19 +295,28 @@ export class Functional extends Model {
 
   /**
    * [start, length] slices of the batch of `given` so the largest activation of a slice fits one
-   * binding; activations that fused pairs never write (block 1's expansion of MobileNetV2) do not
-   * count.
+   * binding; when the batch would be split, activations that fused pairs never write (block 1's
+   * expansion of MobileNetV2) do not count.
    */
   private microBatches(given: Tensor[], args: CallArgs): Array<[number, number]> {
-    const plan = this.graphPlan();
-    const away = fusedAwayNodes(this.nodes, { expands: plan.expands, projects: plan.pairs }, given, args);
-    let perSample = 0;
-    for (const node of this.nodes) {
-      const d = node.shape.slice(1);
-      if (!away.has(node) && d.every((v) => v !== null))
-        perSample = Math.max(perSample, (d as number[]).reduce((a, b) => a * b, 1) * 4);
+    const n = given[0].shape[0];
+    const samplesPerBinding = (away?: ReadonlySet<SymbolicTensor>) => {
+      let perSample = 0;
+      for (const node of this.nodes) {
+        const d = node.shape.slice(1);
+        if (!away?.has(node) && d.every((v) => v !== null))
+          perSample = Math.max(perSample, (d as number[]).reduce((a, b) => a * b, 1) * 4);
+      }
+      return Math.floor(maxBindingBytes() / Math.max(perSample, 1));
+    };
+    let fit = samplesPerBinding();
+    if (fit < n) {
+      const plan = this.graphPlan();
+      fit = samplesPerBinding(
+        fusedAwayNodes(this.nodes, { expands: plan.expands, projects: plan.pairs }, given, args),
+      );
     }
-    return evenSlices(given[0].shape[0], Math.floor(maxBindingBytes() / Math.max(perSample, 1)));
+    return evenSlices(n, fit);
   }
 
   /** The fusion and scheduling plan of the graph, found on first use. */

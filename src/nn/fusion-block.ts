@@ -142,13 +142,18 @@ export function runInvertedResidual(
  * zeros), and the tensors the caller must dispose; undefined when they must run unfused: a batch
  * norm on batch statistics, a tape needing gradients, or a fold that did not fit a binding.
  */
+/** Whether a batch norm of `chains` normalises by batch statistics in this call (then nothing fuses). */
+function usesBatchStatistics(chains: readonly FusedChain[], args: CallArgs): boolean {
+  return chains.some((c) => c.bn && args.training && c.bn.trainable);
+}
+
 function foldedWeights(
   chains: readonly FusedChain[],
   x: Tensor,
   args: CallArgs,
   folds?: FoldCache,
 ): { folded: FoldedConv[]; own: Tensor[] } | undefined {
-  if (chains.some((c) => c.bn && args.training && c.bn.trainable)) return undefined;
+  if (usesBatchStatistics(chains, args)) return undefined;
   const weights = chains.flatMap((c) => [c.conv.kernel, c.conv.bias, c.bn?.gamma, c.bn?.beta]);
   if (needsGradient(x, ...weights)) return undefined;
   const own: Tensor[] = [];
@@ -303,7 +308,7 @@ export function fusedAwayNodes(
     const shape = pair.nodes[0].inputs[0]?.shape;
     if (shape?.length !== 4 || shape.slice(1).some((d) => d === null)) return false;
     if (mayNeedGradient.has(pair.nodes[pair.nodes.length - 1])) return false;
-    if (pair.chains.some((c) => c.bn && args.training && c.bn.trainable)) return false;
+    if (usesBatchStatistics(pair.chains, args)) return false;
     return !!shapes(pair, [1, ...(shape.slice(1) as number[])]);
   };
   for (const n of nodes) {
