@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { tensor, zeros } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
 import { conv2d, conv2dBackpropInput } from '../src/kernels/conv.js';
-import { dispatchPointwiseWs, pointwiseWsPlan } from '../src/kernels/conv-pointwise.js';
+import { dispatchPointwiseWs, pointwiseMatmulPlan, pointwiseWsPlan } from '../src/kernels/conv-pointwise.js';
 import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { emptyTensor } from '../src/tensor/tensor.js';
@@ -165,5 +165,88 @@ describe('pointwiseWsPlan', () => {
     expect(kernels).not.toContain(WS);
     x.dispose();
     f.dispose();
+  });
+});
+
+// Pointwise convs of 145-320 input channels take the weight-stationary matmul on CPU adapters
+// (pointwiseMatmulPlan): pixel counts off its runs, Cin that splits K into several chunks or one,
+// Cout across blocks of lanes with idle lanes, and each activation its epilogue takes.
+const MM_CASES: [number[], number, number, Activation][] = [
+  [[1, 13, 11], 160, 96, 'relu6'], // K 160: two chunks of 80
+  [[2, 5, 7], 192, 36, 'linear'], // K 192: two chunks of 96; 9 column quads
+  [[1, 6, 6], 320, 200, 'relu'], // K 320: four chunks of 80; idle lanes in the last block
+  [[1, 3, 3], 164, 8, 'linear'], // K 164 = 4 x 41: forced, 41 chunks of 4
+];
+
+describe.skipIf(lanes === 0)('pointwise convs through the weight-stationary matmul', () => {
+  it('match the float64 oracle with bias and activations, and run as matmul_ws', async () => {
+    for (const [i, [shape, cin, co, act]] of MM_CASES.entries()) {
+      const r = rng(300 + i);
+      const xs = [...shape, cin];
+      const fs = [1, 1, cin, co];
+      const xd = randArray(
+        xs.reduce((a, b) => a * b),
+        r,
+        -2,
+        2,
+      );
+      const fd = randArray(cin * co, r);
+      const bd = i % 2 ? undefined : randArray(co, r);
+      const label = `x ${JSON.stringify(xs)} -> ${co} ${act}${bd ? ' +bias' : ''}`;
+      const run = () =>
+        conv2d(tensor(xd, xs), tensor(fd, fs), 1, 'valid', {
+          ...(bd ? { bias: tensor(bd, [co]) } : {}),
+          activation: act,
+        });
+      const on = await withTuning({ convWeightStationary: 'on' }, () => dispatchedKernels(run));
+      expect(on.kernels, label).toContain('matmul_ws');
+      expectClose(
+        on.data,
+        conv2dRef(xd, xs, fd, fs, 1, 'valid', bd, act),
+        { atol: 3e-6 * cin, rtol: 1e-5 },
+        label,
+      );
+      const off = await withTuning({ convWeightStationary: 'off' }, () => dispatchedKernels(run));
+      expect(off.kernels, label).not.toContain('matmul_ws');
+    }
+    // Without the switch, a K that only chunks of 4 divide goes to the tile kernel.
+    expect(pointwiseMatmulPlan(2304, 164, 8, false, 'linear', lanes)).toBeUndefined();
+  });
+
+  it('take the input gradients of pointwise convs with Cout 145-320', async () => {
+    // dx [1,7,9,48] = dy [1,7,9,192] x filter[48,192]^T: the product runs with K = 192.
+    const r = rng(17);
+    const xs = [1, 7, 9, 48];
+    const fs = [1, 1, 48, 192];
+    const dyd = randArray(7 * 9 * 192, r);
+    const fd = randArray(48 * 192, r);
+    const { kernels, data } = await withTuning({ convWeightStationary: 'on' }, () =>
+      dispatchedKernels(() =>
+        conv2dBackpropInput(tensor(dyd, [1, 7, 9, 192]), tensor(fd, fs), xs, 1, 'valid'),
+      ),
+    );
+    expect(kernels).toContain('matmul_ws');
+    expectClose(data, conv2dBackpropInputRef(dyd, fd, fs, xs, 1, 'valid'), { atol: 1e-4, rtol: 1e-5 });
+  });
+});
+
+describe('pointwiseMatmulPlan', () => {
+  it('takes Cin 145-320 with the epilogues the kernel has, and follows the switch', () => {
+    withTuning({ convWeightStationary: 'on' }, () => {
+      expect(pointwiseMatmulPlan(2304, 160, 960, true, 'relu6', 8)).toBeDefined();
+      expect(pointwiseMatmulPlan(2304, 320, 1280, true, 'relu', 8)).toBeDefined();
+      expect(pointwiseMatmulPlan(2304, 144, 960, true, 'linear', 8)).toBeUndefined(); // the conv's own kernel
+      expect(pointwiseMatmulPlan(2304, 384, 96, true, 'linear', 8)).toBeUndefined(); // the tile is faster
+      expect(pointwiseMatmulPlan(2304, 160, 960, true, 'tanh', 8)).toBeUndefined(); // no such epilogue
+      expect(pointwiseMatmulPlan(2304, 160, 962, true, 'linear', 8)).toBeUndefined(); // Cout % 4
+      expect(pointwiseMatmulPlan(2304, 160, 960, true, 'linear', 0)).toBeUndefined(); // no fixed lanes
+    });
+    withTuning({ convWeightStationary: 'off' }, () =>
+      expect(pointwiseMatmulPlan(2304, 160, 960, false, 'linear', 8)).toBeUndefined(),
+    );
+    // 'auto' follows the adapter class, and wants at least 128 rows.
+    const auto = pointwiseMatmulPlan(2304, 160, 960, false, 'linear', 8);
+    expect(auto !== undefined).toBe(deviceFacts().adapterClass === 'software');
+    expect(pointwiseMatmulPlan(100, 160, 960, false, 'linear', 8)).toBeUndefined();
   });
 });

@@ -1,8 +1,11 @@
 import { deviceFacts } from '../tensor/device-info.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
+import type { Epilogue } from './matmul-variants.js';
+import { dispatchMatmulWs, type MatmulWsPlan, matmulWsPlan } from './matmul-ws.js';
 import { defineKernel } from './program.js';
-import { tuning } from './tuning.js';
+import { tuning, withTuning } from './tuning.js';
+import { whole } from './util.js';
 import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } from './ws-codegen.js';
 
 /**
@@ -23,6 +26,10 @@ import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } fro
  * 1.1-1.9x on Cin 144 (C = 1), and slower from Cin 160 (the resident weights outgrow the registers
  * and the L1 cache); hence Cin <= 144, with C chosen by `residentPlan` (at most 5 quads and 288
  * resident quads per lane; session 8, replacing C = floor(128 / Cin) <= 3).
+ *
+ * From Cin 145 to 320 the weight-stationary matmul (matmul-ws.ts), which keeps one chunk of K
+ * resident at a time, takes these convs instead (`pointwiseMatmulPlan`); wider ones stay on the
+ * tile kernel, which was faster there.
  *
  * Compile time is the other limit: Cin x C unrolled weight loads took lavapipe's LLVM 2-20 s, so
  * they are loaded by a loop (see wsBody) and the kernels compile in 0.5-3 s (once per machine:
@@ -133,4 +140,59 @@ export function dispatchPointwiseWs(
     uniforms: { M: a.m, CIN: a.cin, CO4: co4, PX: plan.px, blocks },
     workgroups: [Math.ceil(co4 / (plan.c * sg)), gy, Math.ceil(blocks / gy)],
   });
+}
+
+/** The epilogue of a pointwise conv run as one product. */
+function convEpilogue(bias: boolean, act: Activation): Epilogue {
+  return { acc: false, last: true, bias, act };
+}
+
+/**
+ * Whether a pointwise conv of `m` pixels, 145-320 input channels, takes the weight-stationary
+ * matmul (matmul-ws.ts: its weights resident per chunk of K, so it is not bounded by Cin as this
+ * kernel is), with which plan (undefined: the tile kernel). Measured on lavapipe, interleaved:
+ * 160 -> 960 at [64,6,6] 15.0 -> 12.9 ms, 320 -> 1280 38.0 -> 30.3, 192 -> 32 at [64,24,24] 11.7 ->
+ * 11.1, 192 -> 64 at [64,12,12] 6.2 -> 5.6; from Cin 384 the tile kernel is faster (384 -> 96
+ * 14.0 vs 16.2, 576 -> 96 20.4 vs 22.4, 960 -> 160 14.3 vs 17.5). Same switches as
+ * `pointwiseWsPlan`.
+ */
+export function pointwiseMatmulPlan(
+  m: number,
+  cin: number,
+  co: number,
+  bias: boolean,
+  act: Activation,
+  sg: number,
+): MatmulWsPlan | undefined {
+  const mode = tuning().convWeightStationary;
+  if (mode === 'off' || sg === 0 || cin <= 144 || cin > 320) return undefined;
+  if (mode === 'auto' && deviceFacts().adapterClass !== 'software') return undefined;
+  // The conv's switch decides for the matmul kernel too ('auto' there also wants >= 128 rows).
+  return withTuning({ matmulWeightStationary: mode }, () =>
+    matmulWsPlan(m, co, cin, 1, convEpilogue(bias, act), sg),
+  );
+}
+
+/** Runs a pointwise conv as the weight-stationary matmul: x [m, cin], f [cin, co], y [m, co]. */
+export function dispatchPointwiseMatmul(
+  a: { x: Tensor; f: Tensor; y: Tensor; bias?: Tensor; act: Activation; m: number; cin: number; co: number },
+  plan: MatmulWsPlan,
+  sg: number,
+): void {
+  const u = {
+    M: a.m,
+    N: a.co,
+    K: a.cin,
+    lda: a.cin,
+    ldb: a.co,
+    ldc: a.co,
+    aOff: 0,
+    bOff: 0,
+    cOff: 0,
+    biasOff: 0,
+    aStride: 0,
+    bStride: 0,
+  };
+  const buffers = { a: whole(a.x), b: whole(a.f), c: whole(a.y), bias: a.bias ? whole(a.bias) : undefined };
+  dispatchMatmulWs(plan, sg, convEpilogue(!!a.bias, a.act), buffers, u, 1);
 }

@@ -13,7 +13,12 @@ import {
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
-import { dispatchPointwiseWs, pointwiseWsPlan } from './conv-pointwise.js';
+import {
+  dispatchPointwiseMatmul,
+  dispatchPointwiseWs,
+  pointwiseMatmulPlan,
+  pointwiseWsPlan,
+} from './conv-pointwise.js';
 import { dispatchWindowWs, windowWsPlan } from './conv-window-ws.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes, tuning } from './tuning.js';
@@ -42,7 +47,8 @@ import { grid } from './util.js';
  * address differs between lanes is a per-lane loop with a bounds check, so the time of a small-Cin
  * conv is about 2 ns per output float, 40% of it the stores. What did pay for Cin <= 144: keeping
  * the weights resident while a subgroup walks many pixels (conv-pointwise.ts, taken on CPU adapters;
- * conv-window-ws.ts for windows of at most 144 taps).
+ * conv-window-ws.ts for windows of at most 144 taps); for pointwise convs of Cin 145-320, the
+ * weight-stationary matmul (matmul-ws.ts, chunks of K resident; `pointwiseMatmulPlan`).
  */
 
 export { assertOutputBindable, type ConvOptions, type Padding, type Strides } from './conv-args.js';
@@ -219,6 +225,19 @@ function dispatchConv(a: ConvCall): void {
   const ws = pointwise && !a.half && !tuning().convTile ? pointwiseWsPlan(m, a.c, a.co, sg) : undefined;
   if (ws) {
     dispatchPointwiseWs({ x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co }, ws, sg);
+    return;
+  }
+  // Cin 145-320 on CPU adapters: the weight-stationary matmul.
+  const mws =
+    pointwise && !a.half && !tuning().convTile
+      ? pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg)
+      : undefined;
+  if (mws) {
+    dispatchPointwiseMatmul(
+      { x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co },
+      mws,
+      sg,
+    );
     return;
   }
   const wws = !pointwise && !a.half && !tuning().convTile ? windowWsPlan(a, a.c, a.co, sg) : undefined;
