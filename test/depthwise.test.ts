@@ -82,14 +82,16 @@ describe('depthwiseConv2d', () => {
     }
   });
 
-  it('gives the same results with several rows per lane of the strip kernel (carried window rows)', async () => {
+  it('gives the same results with several rows and images per lane of the strip kernel (carried window rows)', async () => {
     try {
       for (const strip of [
         { px: 2, rows: 3 },
         { px: 2, rows: 100 },
+        { px: 2, rows: 100, imgs: 2 }, // lanes walk 2 images: one full pair and one alone
+        { px: 1, rows: 3, imgs: 3 }, // row blocks of 3 in up to 3 images
       ]) {
         setTuning({ depthwiseStrip: strip });
-        for (const c of CASES.slice(0, 4)) {
+        for (const c of [...CASES.slice(0, 4), { ...CASES[0], x: [3, 7, 5, 8] } as Case]) {
           const r = rng(50);
           const xd = randArray(size(c.x), r);
           const fd = randArray(size(c.f), r);

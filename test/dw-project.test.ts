@@ -3,6 +3,7 @@ import { BatchNormalization, Conv2D, DepthwiseConv2D, input, model, ReLU, tensor
 import type { Activation } from '../src/kernels/activation.js';
 import { forwardWindow, geometry, type Padding } from '../src/kernels/conv-args.js';
 import { depthwiseProject, dwProjectPlan } from '../src/kernels/dw-project.js';
+import { stripGrid } from '../src/kernels/strip-ws.js';
 import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { expectClose, randArray, rng } from './helpers.js';
@@ -52,6 +53,9 @@ const CASES: Case[] = [
   // Wide images: enough strips that each walks several rows (the window rows carried down).
   { x: [4, 20, 130, 4], k: [3, 3], co: 8, s: 1, p: 'same', dwAct: 'relu6', act: 'linear', bias: true },
   { x: [2, 21, 300, 8], k: [3, 3], co: 4, s: 2, p: 'same', dwAct: 'relu6', act: 'linear' },
+  // Enough strips that each subgroup walks 2 images (an odd batch: the last walks one alone).
+  { x: [67, 5, 32, 8], k: [3, 3], co: 8, s: 1, p: 'same', dwAct: 'relu6', act: 'linear', bias: true },
+  { x: [67, 6, 32, 4], k: [3, 3], co: 12, s: 2, p: 'same', dwAct: 'relu', act: 'relu6' },
 ];
 
 /** The two steps composed in float64: depthwise (+ bias, dwAct), then the 1x1 conv (+ bias, act). */
@@ -71,6 +75,7 @@ function reference(
 
 describe.skipIf(lanes === 0)('fused depthwise + projection', () => {
   it('matches the float64 oracle and is the kernel that ran', async () => {
+    const imgs: number[] = [];
     for (const [i, c] of CASES.entries()) {
       const r = rng(300 + i);
       const ce = c.x[3];
@@ -104,6 +109,9 @@ describe.skipIf(lanes === 0)('fused depthwise + projection', () => {
           },
           plan!,
         );
+      // The strip width depthwiseProject takes: 2 pixels at column stride 1.
+      const win = forwardWindow(g);
+      imgs.push(stripGrid(win, win.sw === 1 ? Math.min(2, win.ow) : 1, 'test').imgs);
       const got = await dispatchedKernels(run);
       expect(got.kernels, label).toEqual([FUSED]);
       const want = reference(c, x, fd, bd, fp, bp);
@@ -111,6 +119,7 @@ describe.skipIf(lanes === 0)('fused depthwise + projection', () => {
       const terms = c.k[0] * c.k[1] + ce;
       expectClose(got.data, want, { atol: 4e-6 * terms, rtol: 1e-5 }, label);
     }
+    expect(imgs.slice(-2)).toEqual([2, 2]);
   });
 
   it('is planned only within its limits', () => {

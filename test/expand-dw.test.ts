@@ -12,6 +12,7 @@ import {
 import type { Activation } from '../src/kernels/activation.js';
 import { forwardWindow, geometry, type Padding } from '../src/kernels/conv-args.js';
 import { expandDepthwise, expandDwPlan } from '../src/kernels/expand-dw.js';
+import { stripGrid } from '../src/kernels/strip-ws.js';
 import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { expectClose, randArray, rng } from './helpers.js';
@@ -61,6 +62,9 @@ const CASES: Case[] = [
   { x: [2, 1, 1, 4], ce: 4, k: [3, 3], s: 2, p: 'same', eAct: 'relu6', dAct: 'relu6' },
   { x: [4, 20, 130, 8], ce: 16, k: [3, 3], s: 1, p: 'same', eAct: 'relu6', dAct: 'relu6', bias: true },
   { x: [2, 21, 300, 4], ce: 8, k: [3, 3], s: 2, p: 'same', eAct: 'relu6', dAct: 'linear' },
+  // Enough strips that each subgroup walks 2 images (an odd batch: the last walks one alone).
+  { x: [67, 5, 16, 8], ce: 16, k: [3, 3], s: 1, p: 'same', eAct: 'relu6', dAct: 'relu6', bias: true },
+  { x: [67, 6, 32, 4], ce: 8, k: [3, 3], s: 2, p: 'same', eAct: 'relu', dAct: 'linear' },
 ];
 
 /** The two steps composed in float64: the 1x1 conv (+ bias, eAct), then the depthwise (+ bias, dAct). */
@@ -78,6 +82,7 @@ function reference(
 
 describe.skipIf(lanes === 0)('fused expansion + depthwise', () => {
   it('matches the float64 oracle and is the kernel that ran', async () => {
+    const imgs: number[] = [];
     for (const [i, c] of CASES.entries()) {
       const r = rng(400 + i);
       const cin = c.x[3];
@@ -111,6 +116,7 @@ describe.skipIf(lanes === 0)('fused expansion + depthwise', () => {
           },
           plan!,
         );
+      imgs.push(stripGrid(forwardWindow(g), 1, 'test').imgs);
       const got = await dispatchedKernels(run);
       expect(got.kernels, label).toEqual([FUSED]);
       const want = reference(c, x, fe, be, fd, bd);
@@ -118,6 +124,7 @@ describe.skipIf(lanes === 0)('fused expansion + depthwise', () => {
       const terms = c.k[0] * c.k[1] + cin;
       expectClose(got.data, want, { atol: 4e-6 * terms, rtol: 1e-5 }, label);
     }
+    expect(imgs.slice(-2)).toEqual([2, 2]);
   });
 
   it('is planned only within its limits', () => {

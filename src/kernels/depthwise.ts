@@ -1,3 +1,4 @@
+import { deviceFacts } from '../tensor/device-info.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import { depthwiseStripTuned } from './autotune-conv.js';
@@ -14,7 +15,7 @@ import {
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
-import { tuning } from './tuning.js';
+import { type Tuning, tuning } from './tuning.js';
 import { grid } from './util.js';
 
 /**
@@ -86,19 +87,22 @@ export type StripKernel = {
   act: Activation;
   /** x and f are f16 copies (conv-f16.ts), converted as loaded; absent for the f32 kernels. */
   half?: boolean;
+  /** Lanes walk `p.imgs` images (the uniform); absent: one image. */
+  imgs?: boolean;
 };
 
 /**
  * Forward kernel, multiplier 1, channels as vec4: a lane owns one channel quad of a strip of px
- * output columns and walks down `rows` output rows. The window rows shared by consecutive output
- * rows (kh - sh of them) stay in registers, so each iteration loads only sh new input rows of
- * (px-1)*sw + kw quads; the loop keeps the code (and lavapipe's compile time) small.
+ * output columns and walks down `rows` output rows, in each of `imgs` consecutive images. The
+ * window rows shared by consecutive output rows (kh - sh of them) stay in registers, so each
+ * iteration loads only sh new input rows of (px-1)*sw + kw quads; the loop keeps the code (and
+ * lavapipe's compile time) small.
  */
 export const stripKernel = defineKernel({
   name: 'depthwise_strip',
   bindings: (k: StripKernel) => halfBindings(dwBindings('vec4f', k.bias), k.half, true),
   enables: (k) => (k.half ? ['f16'] : []),
-  uniforms: { ...DW_UNIFORMS, owb: 'u32', rows: 'u32' },
+  uniforms: { ...DW_UNIFORMS, owb: 'u32', rows: 'u32', imgs: 'u32', N: 'u32' },
   workgroupSize: 64,
   index: { total: 'n' },
   body: stripBody,
@@ -139,18 +143,26 @@ ${indent}  w${ky}_${j} = select(vec4f(0.0), ${load(`x[select(0u, (rowBase + u32(
   }
   for (let ky = 0; ky < carry; ky++)
     for (let j = 0; j < cols; j++) body += `    w${ky}_${j} = w${ky + fresh}_${j};\n`;
-  return `  let cq = i % p.CS;
+  const head = `  let cq = i % p.CS;
   let blk = i / p.CS;
   let ox0 = (blk % p.owb) * ${k.px}u;
   let r = blk / p.owb;
   let ohb = (p.OH + p.rows - 1u) / p.rows;
   let oy0 = (r % ohb) * p.rows;
   let oy1 = min(oy0 + p.rows, p.OH);
-  let b = r / ohb;
   let ix0 = i32(ox0 * ${k.sw}u) - p.padL;
-${k.bias ? '  let bv = bias[cq];\n' : ''}${decl}${pro}  for (var oy = oy0; oy < oy1; oy++) {
+${k.bias ? '  let bv = bias[cq];\n' : ''}${decl}`;
+  const rowsLoop = `${pro}  for (var oy = oy0; oy < oy1; oy++) {
     let orow = ((b * p.OH + oy) * p.OW) * p.CS + cq;
-${body}  }`;
+${body}  }
+`;
+  // Several images per lane only in the kernels that use them: the nested loop made SwiftShader's
+  // first compile of MobileNetV2 (in Chromium) 40 s slower.
+  if (!k.imgs) return `${head}  let b = r / ohb;\n${rowsLoop}`;
+  return `${head}  let b0 = (r / ohb) * p.imgs;
+  let b1 = min(b0 + p.imgs, p.N);
+  for (var b = b0; b < b1; b++) {
+${rowsLoop}  }`;
 }
 
 export type PlainKernel = {
@@ -239,12 +251,19 @@ function runDepthwise(a: DwCall, back: boolean, half = false): void {
     // leaves too few lanes (~4096) to fill the threads. With a column stride, 1 pixel per lane:
     // neighbours share only kw - sw columns, and px 2 at stride 2 (15 live window quads instead
     // of 9) ran 1.2-2x slower than px 1.
-    const strip = tuning().depthwiseStrip ?? depthwiseStripTuned(a, a.cs);
+    const strip: Tuning['depthwiseStrip'] = tuning().depthwiseStrip ?? depthwiseStripTuned(a, a.cs);
     const px = strip?.px ?? (a.sw > 1 ? 1 : Math.min(2, a.ow));
     const base = a.n * Math.ceil(a.ow / px) * call.cs;
     const rows = strip?.rows ?? Math.ceil(a.oh / Math.min(a.oh, Math.ceil(4096 / base)));
     const owb = Math.ceil(a.ow / px);
-    const n = a.n * Math.ceil(a.oh / rows) * owb * call.cs;
+    // Whole columns: a lane walks the same column strip down up to 8 images, so its filter taps
+    // and bias are loaded once for all of them, while ~4096 lanes remain (interleaved on lavapipe,
+    // batch 64, 1 -> 8 images: [48,48,144] 29.6 -> 27.0 ms, [12,12,576] 14.7 -> 12.6, [6,6,960]
+    // 10.1 -> 7.8, stride 2 [24,24,144] 22.6 -> 18.3; MobileNetV2 b64 median 693 -> 665 ms).
+    // CPU adapters only: a GPU wants the lanes.
+    const most = rows >= a.oh && deviceFacts().adapterClass === 'software' ? 8 : 1;
+    const imgs = strip?.imgs ?? Math.max(1, Math.min(most, Math.floor((a.n * owb * call.cs) / 4096)));
+    const n = Math.ceil(a.n / imgs) * Math.ceil(a.oh / rows) * owb * call.cs;
     stripKernel.run({
       constants: {
         kh: a.kh,
@@ -255,9 +274,10 @@ function runDepthwise(a: DwCall, back: boolean, half = false): void {
         bias: !!a.bias,
         act: a.act,
         ...(half ? { half } : {}),
+        ...(imgs > 1 ? { imgs: true } : {}),
       },
       buffers,
-      uniforms: { ...dwUniforms(call, n), owb, rows },
+      uniforms: { ...dwUniforms(call, n), owb, rows, imgs, N: a.n },
       workgroups: grid(n, 64),
     });
     return;

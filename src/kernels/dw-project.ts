@@ -2,7 +2,7 @@ import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import type { WindowDispatch } from './conv-args.js';
 import { defineKernel } from './program.js';
-import { STRIP_UNIFORMS, stripGrid, stripHead } from './strip-ws.js';
+import { STRIP_UNIFORMS, stripGrid, stripHead, stripLoop } from './strip-ws.js';
 import { lavapipeWeightStationary, subgroupLanes } from './tuning.js';
 import { residentWeights } from './ws-codegen.js';
 
@@ -39,6 +39,8 @@ export type DwProjectKernel = {
   bias: boolean;
   dwAct: Activation;
   act: Activation;
+  /** Each subgroup walks `p.imgs` images (the grid's `imgs` > 1); absent: one. */
+  imgs?: boolean;
 };
 
 const XYZW = 'xyzw';
@@ -93,7 +95,8 @@ ${ind}  v${ky}_${c} = select(vec4f(0.0), x[select(0u, (rowBase + u32(ix0 + ${c})
 `;
     return `${t}${ind}}\n`;
   };
-  for (let ky = 0; ky < carry; ky++) pre += loadRow(ky, 'oy0', '  ');
+  let carryRows = '';
+  for (let ky = 0; ky < carry; ky++) carryRows += loadRow(ky, 'oy0', '  ');
   let body = '';
   for (let ky = carry; ky < kh; ky++) body += loadRow(ky, 'oy', '    ');
   for (let p = 0; p < px; p++) {
@@ -113,7 +116,7 @@ ${ind}  v${ky}_${c} = select(vec4f(0.0), x[select(0u, (rowBase + u32(ix0 + ${c})
   }
   for (let ky = 0; ky < carry; ky++)
     for (let c = 0; c < cols; c++) body += `    v${ky}_${c} = v${ky + fresh}_${c};\n`;
-  return `${pre}  for (var oy = oy0; oy < oy1; oy++) {\n${body}  }`;
+  return `${pre}${stripLoop(!!k.imgs, carryRows, body)}`;
 }
 
 /** What `depthwiseProject` computes: the depthwise step's window and both steps' weights. */
@@ -175,6 +178,7 @@ export function depthwiseProject(a: DwProjectCall, plan: { sg: number; c2: numbe
       bias: !!a.bp,
       dwAct: a.dwAct,
       act: a.act,
+      ...(grid.imgs > 1 ? { imgs: true } : {}),
     },
     buffers: { x: a.x, fd: a.fd, bd: a.bd, fp: a.fp, bp: a.bp, y },
     uniforms: { ...grid.uniforms, CE4: a.ce / 4, CO4: a.co / 4, KE: a.ce },

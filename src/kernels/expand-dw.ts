@@ -2,7 +2,7 @@ import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import type { WindowDispatch } from './conv-args.js';
 import { defineKernel } from './program.js';
-import { STRIP_UNIFORMS, stripGrid, stripHead } from './strip-ws.js';
+import { STRIP_UNIFORMS, stripGrid, stripHead, stripLoop } from './strip-ws.js';
 import { lavapipeWeightStationary, subgroupLanes } from './tuning.js';
 import { residentWeights } from './ws-codegen.js';
 
@@ -38,6 +38,8 @@ export type ExpandDwKernel = {
   dBias: boolean;
   eAct: Activation;
   dAct: Activation;
+  /** Each subgroup walks `p.imgs` images (the grid's `imgs` > 1); absent: one. */
+  imgs?: boolean;
 };
 
 const XYZW = 'xyzw';
@@ -108,7 +110,8 @@ ${ind}    let pix = (rowBase + u32(max(ix0 + ${c}, 0))) * p.CIN4;
     }
     return `${t}${ind}}\n`;
   };
-  for (let r = 0; r < carry; r++) pre += expandRow(r, 'oy0', '  ');
+  let carryRows = '';
+  for (let r = 0; r < carry; r++) carryRows += expandRow(r, 'oy0', '  ');
   let body = '';
   for (let r = carry; r < kh; r++) body += expandRow(r, 'oy', '    ');
   body += '    let orow = ((b * p.OH + oy) * p.OW + ox0) * p.CE4;\n';
@@ -121,7 +124,7 @@ ${ind}    let pix = (rowBase + u32(max(ix0 + ${c}, 0))) * p.CIN4;
   for (let r = 0; r < carry; r++)
     for (let c = 0; c < kw; c++)
       for (let j = 0; j < C; j++) body += `    e${r}_${c}_${j} = e${r + fresh}_${c}_${j};\n`;
-  return `${pre}  for (var oy = oy0; oy < oy1; oy++) {\n${body}  }`;
+  return `${pre}${stripLoop(!!k.imgs, carryRows, body)}`;
 }
 
 /** What `expandDepthwise` computes: the depthwise step's window (over the expanded activation). */
@@ -179,6 +182,7 @@ export function expandDepthwise(a: ExpandDwCall, plan: { sg: number; c: number }
       dBias: !!a.bd,
       eAct: a.eAct,
       dAct: a.dAct,
+      ...(grid.imgs > 1 ? { imgs: true } : {}),
     },
     buffers: { x: a.x, fe: a.fe, be: a.be, fd: a.fd, bd: a.bd, y },
     uniforms: { ...grid.uniforms, CIN4: a.cin / 4, CE4: a.ce / 4, KE: a.cin },

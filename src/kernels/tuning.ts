@@ -39,8 +39,11 @@ export interface Tuning {
    * measured 1.1-2.4x faster than the tile kernel.
    */
   convWeightStationary: 'auto' | 'on' | 'off';
-  /** Pixels and rows per lane strip of the depthwise kernel. */
-  depthwiseStrip: { px: number; rows: number } | undefined;
+  /**
+   * Pixels and rows per lane strip of the depthwise kernel, and optionally the images each lane
+   * walks (default: up to 8 when a strip is a whole column).
+   */
+  depthwiseStrip: { px: number; rows: number; imgs?: number } | undefined;
   /** Rows per workgroup of the batch-norm statistics pass. */
   batchNormRows: number | undefined;
   /** Elements per optimizer-update dispatch (undefined: the binding limit). */
