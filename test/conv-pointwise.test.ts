@@ -35,6 +35,52 @@ const CASES: [number[], number, number][] = [
   [[1, 7, 9], 96, 200], // 3 quads per lane, 3 blocks, idle quads
 ];
 
+/** [n, h, w] x cin -> co with an activation. */
+type PointwiseCase = [number[], number, number, Activation];
+
+/**
+ * Each case as a 1x1 conv (bias where `bias(i)`) against the float64 oracle with the
+ * weight-stationary switch on, where `kernel` must be what ran, and off, where it must not be
+ * (the tile kernel's result then agrees).
+ */
+async function checkBothWays(
+  cases: PointwiseCase[],
+  kernel: string,
+  seed: number,
+  bias: (i: number) => boolean,
+): Promise<void> {
+  for (const [i, [shape, cin, co, act]] of cases.entries()) {
+    const r = rng(seed + i);
+    const xs = [...shape, cin];
+    const fs = [1, 1, cin, co];
+    const xd = randArray(
+      xs.reduce((a, b) => a * b),
+      r,
+      -2,
+      2,
+    );
+    const fd = randArray(cin * co, r);
+    const bd = bias(i) ? randArray(co, r) : undefined;
+    const label = `x ${JSON.stringify(xs)} -> ${co} ${act}${bd ? ' +bias' : ''}`;
+    const run = () =>
+      conv2d(tensor(xd, xs), tensor(fd, fs), 1, 'valid', {
+        ...(bd ? { bias: tensor(bd, [co]) } : {}),
+        activation: act,
+      });
+    const on = await withTuning({ convWeightStationary: 'on' }, () => dispatchedKernels(run));
+    expect(on.kernels, label).toContain(kernel);
+    expectClose(
+      on.data,
+      conv2dRef(xd, xs, fd, fs, 1, 'valid', bd, act),
+      { atol: 3e-6 * cin, rtol: 1e-5 },
+      label,
+    );
+    const off = await withTuning({ convWeightStationary: 'off' }, () => dispatchedKernels(run));
+    expect(off.kernels, label).not.toContain(kernel);
+    expectClose(on.data, off.data, { atol: 3e-6 * cin, rtol: 1e-5 }, label);
+  }
+}
+
 describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
   it('matches the float64 oracle with bias and activations, and is the kernel that ran', async () => {
     const acts: Activation[] = [
@@ -50,37 +96,8 @@ describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
       'linear',
       'relu',
     ];
-    for (const [i, [shape, cin, co]] of CASES.entries()) {
-      const r = rng(100 + i);
-      const xs = [...shape, cin];
-      const fs = [1, 1, cin, co];
-      const xd = randArray(
-        xs.reduce((a, b) => a * b),
-        r,
-        -2,
-        2,
-      );
-      const fd = randArray(cin * co, r);
-      const bd = i % 2 ? randArray(co, r) : undefined;
-      const act = acts[i];
-      const label = `x ${JSON.stringify(xs)} -> ${co} ${act}${bd ? ' +bias' : ''}`;
-      const run = () =>
-        conv2d(tensor(xd, xs), tensor(fd, fs), 1, 'valid', {
-          ...(bd ? { bias: tensor(bd, [co]) } : {}),
-          activation: act,
-        });
-      const on = await withTuning({ convWeightStationary: 'on' }, () => dispatchedKernels(run));
-      expect(on.kernels, label).toContain(WS);
-      expectClose(
-        on.data,
-        conv2dRef(xd, xs, fd, fs, 1, 'valid', bd, act),
-        { atol: 3e-6 * cin, rtol: 1e-5 },
-        label,
-      );
-      const off = await withTuning({ convWeightStationary: 'off' }, () => dispatchedKernels(run));
-      expect(off.kernels, label).not.toContain(WS);
-      expectClose(on.data, off.data, { atol: 3e-6 * cin, rtol: 1e-5 }, label);
-    }
+    const cases = CASES.map(([shape, cin, co], i): PointwiseCase => [shape, cin, co, acts[i]]);
+    await checkBothWays(cases, WS, 100, (i) => i % 2 === 1);
   });
 
   it("takes the input gradients of pointwise convs with Cout <= 144 (the kernel's Cin)", async () => {
@@ -171,7 +188,7 @@ describe('pointwiseWsPlan', () => {
 // Pointwise convs of 145-320 input channels take the weight-stationary matmul on CPU adapters
 // (pointwiseMatmulPlan): pixel counts off its runs, Cin that splits K into several chunks or one,
 // Cout across blocks of lanes with idle lanes, and each activation its epilogue takes.
-const MM_CASES: [number[], number, number, Activation][] = [
+const MM_CASES: PointwiseCase[] = [
   [[1, 13, 11], 160, 96, 'relu6'], // K 160: two chunks of 80
   [[2, 5, 7], 192, 36, 'linear'], // K 192: two chunks of 96; 9 column quads
   [[1, 6, 6], 320, 200, 'relu'], // K 320: four chunks of 80; idle lanes in the last block
@@ -180,35 +197,7 @@ const MM_CASES: [number[], number, number, Activation][] = [
 
 describe.skipIf(lanes === 0)('pointwise convs through the weight-stationary matmul', () => {
   it('match the float64 oracle with bias and activations, and run as matmul_ws', async () => {
-    for (const [i, [shape, cin, co, act]] of MM_CASES.entries()) {
-      const r = rng(300 + i);
-      const xs = [...shape, cin];
-      const fs = [1, 1, cin, co];
-      const xd = randArray(
-        xs.reduce((a, b) => a * b),
-        r,
-        -2,
-        2,
-      );
-      const fd = randArray(cin * co, r);
-      const bd = i % 2 ? undefined : randArray(co, r);
-      const label = `x ${JSON.stringify(xs)} -> ${co} ${act}${bd ? ' +bias' : ''}`;
-      const run = () =>
-        conv2d(tensor(xd, xs), tensor(fd, fs), 1, 'valid', {
-          ...(bd ? { bias: tensor(bd, [co]) } : {}),
-          activation: act,
-        });
-      const on = await withTuning({ convWeightStationary: 'on' }, () => dispatchedKernels(run));
-      expect(on.kernels, label).toContain('matmul_ws');
-      expectClose(
-        on.data,
-        conv2dRef(xd, xs, fd, fs, 1, 'valid', bd, act),
-        { atol: 3e-6 * cin, rtol: 1e-5 },
-        label,
-      );
-      const off = await withTuning({ convWeightStationary: 'off' }, () => dispatchedKernels(run));
-      expect(off.kernels, label).not.toContain('matmul_ws');
-    }
+    await checkBothWays(MM_CASES, 'matmul_ws', 300, (i) => i % 2 === 0);
     // Without the switch, a K that only chunks of 4 divide goes to the tile kernel.
     expect(pointwiseMatmulPlan(2304, 164, 8, false, 'linear', lanes)).toBeUndefined();
   });
