@@ -260,8 +260,9 @@ function runDepthwise(a: DwCall, back: boolean, half = false): void {
     // and bias are loaded once for all of them, while ~4096 lanes remain (interleaved on lavapipe,
     // batch 64, 1 -> 8 images: [48,48,144] 29.6 -> 27.0 ms, [12,12,576] 14.7 -> 12.6, [6,6,960]
     // 10.1 -> 7.8, stride 2 [24,24,144] 22.6 -> 18.3; MobileNetV2 b64 median 693 -> 665 ms).
-    // CPU adapters only: a GPU wants the lanes.
-    const most = rows >= a.oh && deviceFacts().adapterClass === 'software' ? 8 : 1;
+    // lavapipe only, where it was measured: a GPU wants the lanes, and SwiftShader (Chromium's
+    // software adapter) compiles the image loop slowly.
+    const most = rows >= a.oh && deviceFacts().lavapipe ? 8 : 1;
     const imgs = strip?.imgs ?? Math.max(1, Math.min(most, Math.floor((a.n * owb * call.cs) / 4096)));
     const n = Math.ceil(a.n / imgs) * Math.ceil(a.oh / rows) * owb * call.cs;
     stripKernel.run({

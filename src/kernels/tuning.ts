@@ -41,7 +41,7 @@ export interface Tuning {
   convWeightStationary: 'auto' | 'on' | 'off';
   /**
    * Pixels and rows per lane strip of the depthwise kernel, and optionally the images each lane
-   * walks (default: up to 8 when a strip is a whole column).
+   * walks (default on lavapipe: up to 8 when a strip is a whole column; 1 elsewhere).
    */
   depthwiseStrip: { px: number; rows: number; imgs?: number } | undefined;
   /** Rows per workgroup of the batch-norm statistics pass. */
