@@ -15,6 +15,7 @@ import {
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardOp, inputGradOp } from './conv-ops.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
+import { stripLoop } from './strip-ws.js';
 import { type Tuning, tuning } from './tuning.js';
 import { grid } from './util.js';
 
@@ -150,19 +151,13 @@ ${indent}  w${ky}_${j} = select(vec4f(0.0), ${load(`x[select(0u, (rowBase + u32(
   let ohb = (p.OH + p.rows - 1u) / p.rows;
   let oy0 = (r % ohb) * p.rows;
   let oy1 = min(oy0 + p.rows, p.OH);
+  let bi = r / ohb;
   let ix0 = i32(ox0 * ${k.sw}u) - p.padL;
 ${k.bias ? '  let bv = bias[cq];\n' : ''}${decl}`;
-  const rowsLoop = `${pro}  for (var oy = oy0; oy < oy1; oy++) {
-    let orow = ((b * p.OH + oy) * p.OW) * p.CS + cq;
-${body}  }
-`;
-  // Several images per lane only in the kernels that use them: the nested loop made SwiftShader's
-  // first compile of MobileNetV2 (in Chromium) 40 s slower.
-  if (!k.imgs) return `${head}  let b = r / ohb;\n${rowsLoop}`;
-  return `${head}  let b0 = (r / ohb) * p.imgs;
-  let b1 = min(b0 + p.imgs, p.N);
-  for (var b = b0; b < b1; b++) {
-${rowsLoop}  }`;
+  // The image walk of the fused strip kernels (same `imgs` and `N` uniforms), compiled in only
+  // when used: in every kernel it made SwiftShader's first MobileNetV2 compile 40 s slower.
+  const orow = '    let orow = ((b * p.OH + oy) * p.OW) * p.CS + cq;\n';
+  return `${head}${stripLoop(!!k.imgs, pro, orow + body)}`;
 }
 
 export type PlainKernel = {

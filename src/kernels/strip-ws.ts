@@ -5,7 +5,9 @@ import type { UniformType } from './program.js';
 /**
  * What the fused weight-stationary strip kernels (dw-project.ts, expand-dw.ts) share: one
  * subgroup per workgroup owns a strip of `px` output columns and a block of rows, walked down the
- * image. These are the strip's uniforms, its WGSL head and its dispatch grid.
+ * image. These are the strip's uniforms, its WGSL head and its dispatch grid; the walk down the
+ * rows, through one or several images (`stripLoop`), is also the depthwise strip kernel's
+ * (depthwise.ts).
  */
 
 /** The uniforms both kernels begin with: the window, then the strip grid (see `stripGrid`). */
@@ -45,8 +47,8 @@ export function stripHead(px: number, sw: number): string {
 
 /**
  * WGSL: the strip's walk, in image `b`: `carry` (the window rows the first output row shares with
- * the row above, loaded at `oy0`), then `body` for each output row `oy`. With `multi` (the grid's
- * `imgs` > 1) the walk repeats for each image of the group.
+ * the row above, loaded at `oy0`), then `body` for each output row `oy`. With `multi` (`imgs` > 1)
+ * the walk repeats for each image of group `bi` (uniforms `imgs` and `N`).
  */
 export function stripLoop(multi: boolean, carry: string, body: string): string {
   const rows = `${carry}  for (var oy = oy0; oy < oy1; oy++) {\n${body}  }\n`;

@@ -137,16 +137,16 @@ export function runInvertedResidual(
   return y;
 }
 
-/**
- * The chains' filters and biases with their inference batch norms folded in (missing biases as
- * zeros), and the tensors the caller must dispose; undefined when they must run unfused: a batch
- * norm on batch statistics, a tape needing gradients, or a fold that did not fit a binding.
- */
 /** Whether a batch norm of `chains` normalises by batch statistics in this call (then nothing fuses). */
 function usesBatchStatistics(chains: readonly FusedChain[], args: CallArgs): boolean {
   return chains.some((c) => c.bn && args.training && c.bn.trainable);
 }
 
+/**
+ * The chains' filters and biases with their inference batch norms folded in (missing biases as
+ * zeros), and the tensors the caller must dispose; undefined when they must run unfused: a batch
+ * norm on batch statistics, a tape needing gradients, or a fold that did not fit a binding.
+ */
 function foldedWeights(
   chains: readonly FusedChain[],
   x: Tensor,
