@@ -193,6 +193,7 @@ const MM_CASES: PointwiseCase[] = [
   [[2, 5, 7], 192, 36, 'linear'], // K 192: two chunks of 96; 9 column quads
   [[1, 6, 6], 320, 200, 'relu'], // K 320: four chunks of 80; idle lanes in the last block
   [[1, 3, 3], 164, 8, 'linear'], // K 164 = 4 x 41: forced, 41 chunks of 4
+  [[1, 17, 15], 576, 96, 'linear'], // K 576: six chunks of 96; 255 pixels, partial sums over 4 runs
 ];
 
 describe.skipIf(lanes === 0)('pointwise convs through the weight-stationary matmul', () => {
@@ -220,12 +221,12 @@ describe.skipIf(lanes === 0)('pointwise convs through the weight-stationary matm
 });
 
 describe('pointwiseMatmulPlan', () => {
-  it('takes Cin 145-320 with the epilogues the kernel has, and follows the switch', () => {
+  it('takes Cin > 144 with the epilogues the kernel has, and follows the switch', () => {
     withTuning({ convWeightStationary: 'on' }, () => {
       expect(pointwiseMatmulPlan(2304, 160, 960, true, 'relu6', 8)).toBeDefined();
       expect(pointwiseMatmulPlan(2304, 320, 1280, true, 'relu', 8)).toBeDefined();
       expect(pointwiseMatmulPlan(2304, 144, 960, true, 'linear', 8)).toBeUndefined(); // the conv's own kernel
-      expect(pointwiseMatmulPlan(2304, 384, 96, true, 'linear', 8)).toBeUndefined(); // the tile is faster
+      expect(pointwiseMatmulPlan(2304, 960, 320, true, 'linear', 8)).toBeDefined();
       expect(pointwiseMatmulPlan(2304, 160, 960, true, 'tanh', 8)).toBeUndefined(); // no such epilogue
       expect(pointwiseMatmulPlan(2304, 160, 962, true, 'linear', 8)).toBeUndefined(); // Cout % 4
       expect(pointwiseMatmulPlan(2304, 160, 960, true, 'linear', 0)).toBeUndefined(); // no fixed lanes
@@ -237,5 +238,9 @@ describe('pointwiseMatmulPlan', () => {
     const auto = pointwiseMatmulPlan(2304, 160, 960, false, 'linear', 8);
     expect(auto !== undefined).toBe(deviceFacts().adapterClass === 'software');
     expect(pointwiseMatmulPlan(100, 160, 960, false, 'linear', 8)).toBeUndefined();
+    // Above 320 input channels only where the matmul keeps its partial sums privately (lavapipe).
+    const wide = pointwiseMatmulPlan(2304, 576, 96, false, 'linear', 8);
+    expect(wide !== undefined).toBe(deviceFacts().lavapipe);
+    if (wide) expect(wide.rows).toBeGreaterThanOrEqual(wide.px);
   });
 });

@@ -176,7 +176,23 @@ describe('matmulWsPlan', () => {
           expect(p.px).toBeGreaterThanOrEqual(Math.min(64, M));
           // 2 quads per lane unless 3 or 1 leave fewer idle lanes (N = 96: 3; N = 4, 160: 1).
           expect(p.c).toBe(({ 4: 1, 96: 3, 160: 1 } as Record<number, number>)[N] ?? 2);
+          // K 256 is two chunks: on lavapipe the partial sums of a run stay private.
+          if (p.rows) expect(p.px).toBeLessThanOrEqual(Math.min(256, p.rows));
+          expect(p.rows > 0).toBe(deviceFacts().lavapipe);
         }
+    });
+  });
+
+  it('keeps partial sums privately only with several chunks and no accumulation into C', () => {
+    withTuning({ matmulWeightStationary: 'on' }, () => {
+      const lava = deviceFacts().lavapipe;
+      const rows = (M: number, K: number, e: Epilogue = plain) => matmulWsPlan(M, 64, K, 1, e, 8)?.rows;
+      expect(rows(2048, 128)).toBe(0); // one chunk
+      expect(rows(2048, 256, { ...plain, acc: true })).toBe(0);
+      expect(rows(16384, 256)).toBe(lava ? 256 : 0); // runs of 256: 64 of them
+      expect(rows(2048, 256)).toBe(lava ? 64 : 0); // runs of 64, enough of them for the threads
+      expect(rows(100, 256)).toBe(lava ? 64 : 0); // runs of 64 and 36 rows
+      expect(rows(1, 256)).toBe(lava ? 64 : 0);
     });
   });
 });

@@ -27,9 +27,9 @@ import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } fro
  * and the L1 cache); hence Cin <= 144, with C chosen by `residentPlan` (at most 5 quads and 288
  * resident quads per lane; session 8, replacing C = floor(128 / Cin) <= 3).
  *
- * From Cin 145 to 320 the weight-stationary matmul (matmul-ws.ts), which keeps one chunk of K
- * resident at a time, takes these convs instead (`pointwiseMatmulPlan`); wider ones stay on the
- * tile kernel, which was faster there.
+ * From Cin 145 the weight-stationary matmul (matmul-ws.ts), which keeps one chunk of K resident
+ * at a time, takes these convs instead (`pointwiseMatmulPlan`; above 320 only on lavapipe, where
+ * its partial sums stay private; elsewhere wider ones stay on the tile kernel).
  *
  * Compile time is the other limit: Cin x C unrolled weight loads took lavapipe's LLVM 2-20 s, so
  * they are loaded by a loop (see wsBody) and the kernels compile in 0.5-3 s (once per machine:
@@ -148,13 +148,15 @@ function convEpilogue(bias: boolean, act: Activation): Epilogue {
 }
 
 /**
- * Whether a pointwise conv of `m` pixels, 145-320 input channels, takes the weight-stationary
+ * Whether a pointwise conv of `m` pixels, more than 144 input channels, takes the weight-stationary
  * matmul (matmul-ws.ts: its weights resident per chunk of K, so it is not bounded by Cin as this
  * kernel is), with which plan (undefined: the tile kernel). Measured on lavapipe, interleaved:
  * 160 -> 960 at [64,6,6] 15.0 -> 12.9 ms, 320 -> 1280 38.0 -> 30.3, 192 -> 32 at [64,24,24] 11.7 ->
- * 11.1, 192 -> 64 at [64,12,12] 6.2 -> 5.6; from Cin 384 the tile kernel is faster (384 -> 96
- * 14.0 vs 16.2, 576 -> 96 20.4 vs 22.4, 960 -> 160 14.3 vs 17.5). Same switches as
- * `pointwiseWsPlan`.
+ * 11.1, 192 -> 64 at [64,12,12] 6.2 -> 5.6. From Cin 384 the tile kernel was faster (384 -> 96
+ * 14.0 vs 16.2, 576 -> 96 20.4 vs 22.4, 960 -> 160 14.3 vs 17.5) until the matmul kept its
+ * partial sums across chunks privately (session 12, lavapipe only; 576 -> 96 at [64,12,12] 18.7
+ * -> 14.2 ms, 960 -> 320 at [64,6,6] 32.8 -> 23.9, 384 -> 64 12.3 -> 9.2, one interleaved run):
+ * on lavapipe it takes every Cin > 144, elsewhere 145-320. Same switches as `pointwiseWsPlan`.
  */
 export function pointwiseMatmulPlan(
   m: number,
@@ -165,8 +167,10 @@ export function pointwiseMatmulPlan(
   sg: number,
 ): MatmulWsPlan | undefined {
   const mode = tuning().convWeightStationary;
-  if (mode === 'off' || sg === 0 || cin <= 144 || cin > 320) return undefined;
+  if (mode === 'off' || sg === 0 || cin <= 144) return undefined;
   if (mode === 'auto' && deviceFacts().adapterClass !== 'software') return undefined;
+  // Wider inputs only where the kernel keeps its partial sums privately (lavapipe).
+  if (mode === 'auto' && cin > 320 && !deviceFacts().lavapipe) return undefined;
   // The conv's switch decides for the matmul kernel too ('auto' there also wants >= 128 rows).
   return withTuning({ matmulWeightStationary: mode }, () =>
     matmulWsPlan(m, co, cin, 1, convEpilogue(bias, act), sg),

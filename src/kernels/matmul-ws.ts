@@ -21,6 +21,15 @@ import { broadcastFmas, laneQuads, quadSource, residentWeights, spreadQuad } fro
  * C 2, PX 256-512, against 516-555 ms for the tile kernel in the same runs; KC 64 / C 2 56
  * GFLOP/s, KC 32 39-43, C 3 55 (bench/README.md "Where lavapipe's time goes").
  *
+ * Partial sums (session 12): with several chunks, the first version added each chunk's products
+ * into C in memory, a per-lane load and store of every C quad per chunk, which cost as much as
+ * the chunk's FMAs at K 384-960 and narrow N. Now the run's partial sums stay in a private array
+ * of `rows` x C quads (scratch memory, indexed by the row within the run) and C is written once,
+ * after the last chunk. Interleaved on lavapipe (bench/README.md): 4096x2048x2048 679 -> 442-460
+ * ms, MobileNetV2's 1x1 convs 576 -> 96 at [64,12,12] 22.6 -> 14.2-17.1 ms, 960 -> 320 at
+ * [64,6,6] 34.3 -> 20-24 ms, 192 -> 32 at [64,24,24] 10.5 -> 8.3-8.9 ms. With one chunk, or
+ * when adding to C across k-windows (the acc epilogue), C is read and written as before.
+ *
  * The epilogue (bias, activation) is applied by a select on the last chunk's store, so only the
  * cheap activations take this kernel (linear, relu, relu6); the others go to the tile kernel.
  */
@@ -34,6 +43,11 @@ export type MatmulWsConstants = {
   acc: boolean;
   bias: boolean;
   act: 'linear' | 'relu' | 'relu6';
+  /**
+   * Rows of partial sums kept in a private array across chunks (at least the run's PX); 0: each
+   * chunk after the first reads and writes C.
+   */
+  rows: number;
 };
 
 export const matmulWsKernel = defineKernel({
@@ -74,27 +88,39 @@ function wsBody(k: MatmulWsConstants): string {
   chunk += residentWeights(kc, C, 'p.KC', (j) => `b[bBase + (k0 + i) * (p.ldb / 4u) + q${j}]`, '    ');
   chunk += '    for (var m = m0; m < m1; m++) {\n';
   chunk += '      let crow = cBase + m * (p.ldc / 4u);\n';
+  if (k.rows) {
+    pre += `  var part: array<vec4f, ${k.rows * C}>;\n`;
+    chunk += `      let pi = (m - m0) * ${C}u;\n`;
+  }
+  // The chunk's accumulators start from 0 (first chunk), from C (acc), or from the partial sums.
+  const from = (j: number) => (k.rows ? `part[pi + ${j}u]` : `c[crow + q${j}]`);
   for (let j = 0; j < C; j++)
     chunk += k.acc
       ? `      var a${j} = c[crow + q${j}];\n`
-      : `      var a${j} = select(c[crow + q${j}], vec4f(0.0), ch == 0u);\n`;
+      : `      var a${j} = select(${from(j)}, vec4f(0.0), ch == 0u);\n`;
   for (let g = 0; g < G; g++)
     chunk += `      let xq${g} = a[${spreadQuad(g, L, KC4, 'aBase + m * (p.lda / 4u) + k0 / 4u')}];\n`;
   chunk += broadcastFmas(kc, C, quadSource(L), '      ');
   for (let j = 0; j < C; j++) {
     const fin = act4(k.act, k.bias ? `(a${j} + bv${j})` : `a${j}`);
     const v = fin === `a${j}` ? fin : `select(a${j}, ${fin}, last)`;
-    chunk += `      if (ok${j}) { c[crow + q${j}] = ${v}; }\n`;
+    chunk += k.rows
+      ? `      if (last) { if (ok${j}) { c[crow + q${j}] = ${fin}; } } else { part[pi + ${j}u] = a${j}; }\n`
+      : `      if (ok${j}) { c[crow + q${j}] = ${v}; }\n`;
   }
   chunk += '    }\n';
   return `${pre}  for (var ch = 0u; ch < nch; ch++) {\n${chunk}  }\n`;
 }
 
-/** The plan of a weight-stationary matmul: K per chunk, column quads per lane, rows per run. */
+/**
+ * The plan of a weight-stationary matmul: K per chunk, column quads per lane, rows per run, and
+ * the rows of private partial sums (0: chunks add into C).
+ */
 export interface MatmulWsPlan {
   kc: number;
   c: number;
   px: number;
+  rows: number;
 }
 
 /**
@@ -130,10 +156,19 @@ export function matmulWsPlan(
   const idle = (c: number) => Math.ceil(n4 / (c * sg)) * c * sg - n4;
   const c = [2, 3, 1].reduce((best, c) => (idle(c) < idle(best) ? c : best));
   const blocksX = Math.ceil(n4 / (c * sg));
+  const work = M * blocksX * z;
+  if (K > kc && !e.acc && deviceFacts().lavapipe) {
+    // Partial sums kept privately (on lavapipe, where it was measured: the private array also
+    // doubles LLVM's compile time, 6 -> 12 s cold for 576 -> 96): runs of 64-256 rows (256 measured
+    // best, 64 10-25% slower), at least ~32 runs to share among the CPU threads; the array holds
+    // the smallest power of two of rows >= the run.
+    const px = Math.min(M, Math.max(64, Math.min(256, 2 ** Math.floor(Math.log2(work / 32)))));
+    return { kc, c, px, rows: Math.max(64, 2 ** Math.ceil(Math.log2(px))) };
+  }
   // Runs of 64-512 rows: long enough to pay for each chunk's weight loads, enough of them to
   // share among the CPU threads.
-  const px = Math.max(64, Math.min(512, Math.floor((M * blocksX * z) / 96)));
-  return { kc, c, px: Math.min(px, M) };
+  const px = Math.max(64, Math.min(512, Math.floor(work / 96)));
+  return { kc, c, px: Math.min(px, M), rows: 0 };
 }
 
 /** Runs the weight-stationary kernel on bound windows (see matmul.ts' dispatch). */
@@ -154,6 +189,7 @@ export function dispatchMatmulWs(
       acc: e.acc,
       bias,
       act: e.last ? (e.act as MatmulWsConstants['act']) : 'linear',
+      rows: plan.rows,
     },
     buffers: { a: buffers.a, b: buffers.b, c: buffers.c, bias: bias ? buffers.bias : undefined },
     uniforms: { ...u, KC: plan.kc, PX: plan.px },
