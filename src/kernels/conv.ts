@@ -47,8 +47,9 @@ import { grid } from './util.js';
  * address differs between lanes is a per-lane loop with a bounds check, so the time of a small-Cin
  * conv is about 2 ns per output float, 40% of it the stores. What did pay for Cin <= 144: keeping
  * the weights resident while a subgroup walks many pixels (conv-pointwise.ts, taken on CPU adapters;
- * conv-window-ws.ts for windows of at most 144 taps); for pointwise convs of Cin 145-320, the
- * weight-stationary matmul (matmul-ws.ts, chunks of K resident; `pointwiseMatmulPlan`).
+ * conv-window-ws.ts for windows of at most 144 taps); for pointwise convs of Cin > 144 (145-320
+ * off lavapipe), the weight-stationary matmul (matmul-ws.ts, chunks of K resident;
+ * `pointwiseMatmulPlan`).
  */
 
 export { assertOutputBindable, type ConvOptions, type Padding, type Strides } from './conv-args.js';
@@ -227,7 +228,7 @@ function dispatchConv(a: ConvCall): void {
     dispatchPointwiseWs({ x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co }, ws, sg);
     return;
   }
-  // Cin 145-320 on CPU adapters: the weight-stationary matmul.
+  // Cin > 144 on CPU adapters (145-320 off lavapipe): the weight-stationary matmul.
   const mws =
     pointwise && !a.half && !tuning().convTile
       ? pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg)
