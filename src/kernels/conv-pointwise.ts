@@ -169,12 +169,12 @@ export function pointwiseMatmulPlan(
   const mode = tuning().convWeightStationary;
   if (mode === 'off' || sg === 0 || cin <= 144) return undefined;
   if (mode === 'auto' && deviceFacts().adapterClass !== 'software') return undefined;
-  // Wider inputs only where the kernel keeps its partial sums privately (lavapipe).
-  if (mode === 'auto' && cin > 320 && !deviceFacts().lavapipe) return undefined;
   // The conv's switch decides for the matmul kernel too ('auto' there also wants >= 128 rows).
-  return withTuning({ matmulWeightStationary: mode }, () =>
+  const plan = withTuning({ matmulWeightStationary: mode }, () =>
     matmulWsPlan(m, co, cin, 1, convEpilogue(bias, act), sg),
   );
+  // Wider inputs only where the plan keeps its partial sums privately (`rows`: lavapipe).
+  return mode === 'auto' && cin > 320 && !plan?.rows ? undefined : plan;
 }
 
 /** Runs a pointwise conv as the weight-stationary matmul: x [m, cin], f [cin, co], y [m, co]. */

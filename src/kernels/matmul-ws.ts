@@ -160,8 +160,8 @@ export function matmulWsPlan(
   if (K > kc && !e.acc && deviceFacts().lavapipe) {
     // Partial sums kept privately (on lavapipe, where it was measured: the private array also
     // doubles LLVM's compile time, 6 -> 12 s cold for 576 -> 96): runs of 64-256 rows (256 measured
-    // best, 64 10-25% slower), at least ~32 runs to share among the CPU threads; the array holds
-    // the smallest power of two of rows >= the run.
+    // best, 64 10-25% slower), about 32 runs (more past 256 rows) to share among the CPU threads;
+    // the array holds the smallest power of two of rows >= the run.
     const px = Math.min(M, Math.max(64, Math.min(256, 2 ** Math.floor(Math.log2(work / 32)))));
     return { kc, c, px, rows: Math.max(64, 2 ** Math.ceil(Math.log2(px))) };
   }
