@@ -55,6 +55,40 @@ export function forwardOp(
   return recordOp(op, inputs, y, attrs);
 }
 
+/**
+ * The forward op in inference with a batch norm that its kernel folds in (bn-inline.ts): checked
+ * and sized as `forwardOp`, but not recorded on a tape (graph fusion calls it only when no tape
+ * needs gradients of it). `plan` picks a kernel that folds the batch norm, or none: then the
+ * result is undefined and nothing ran.
+ */
+export function forwardFolded<P>(
+  fam: ConvFamily,
+  x: Tensor,
+  filter: Tensor,
+  strides: Strides,
+  padding: Padding,
+  opts: ConvOptions,
+  plan: (win: WindowDispatch, a: ForwardArgs) => P | undefined,
+  run: (y: Tensor, win: WindowDispatch, a: ForwardArgs, plan: P) => void,
+): Tensor | undefined {
+  const { g, co, bias, activation, precision } = checkForward(
+    fam,
+    fam.ops[0],
+    x,
+    filter,
+    strides,
+    padding,
+    opts,
+  );
+  const win = forwardWindow(g);
+  const a: ForwardArgs = { c: g.c, co, bias, act: activation, precision };
+  const p = plan(win, a);
+  if (p === undefined) return undefined;
+  const y = emptyTensor([g.n, g.oh, g.ow, co], 'float32');
+  if (y.size > 0) run(y, win, a, p);
+  return y;
+}
+
 /** The gradient w.r.t. the input, of shape inputShape; `run` fills dx (not called for an empty dy). */
 export function inputGradOp(
   fam: ConvFamily,

@@ -1,6 +1,14 @@
 import { deviceFacts } from '../tensor/device-info.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
+import {
+  type BnConstant,
+  bnBindings,
+  bnBuffers,
+  bnConstant,
+  bnScaleShift,
+  type InlineBatchNorm,
+} from './bn-inline.js';
 import type { Epilogue } from './matmul-variants.js';
 import { dispatchMatmulWs, type MatmulWsPlan, matmulWsPlan } from './matmul-ws.js';
 import { defineKernel } from './program.js';
@@ -44,6 +52,8 @@ export type PointwiseWsKernel = {
   sg: number;
   bias: boolean;
   act: Activation;
+  /** A batch norm folded in by the kernel (bn-inline.ts); absent: none. */
+  bn?: BnConstant;
 };
 
 export const pointwiseWsKernel = defineKernel({
@@ -53,6 +63,7 @@ export const pointwiseWsKernel = defineKernel({
     f: 'read vec4f',
     y: 'rw vec4f',
     bias: k.bias ? 'read vec4f' : null,
+    ...bnBindings(k.bn),
   }),
   uniforms: { M: 'u32', CIN: 'u32', CO4: 'u32', PX: 'u32', blocks: 'u32' },
   workgroupSize: (k) => k.sg,
@@ -70,8 +81,13 @@ function wsBody(k: PointwiseWsKernel): string {
   if (pb >= p.blocks) { return; }
   let qb = wid.x * ${C * L}u + sgi;
 ${laneQuads(C, L, 'qb', 'p.CO4')}`;
-  for (let j = 0; j < C; j++) pre += `  let b${j} = ${k.bias ? `bias[q${j}]` : 'vec4f(0.0)'};\n`;
-  pre += residentWeights(cin, C, 'p.CIN', (j) => `f[i * p.CO4 + q${j}]`);
+  const bn = k.bn;
+  for (let j = 0; j < C; j++) {
+    const b = k.bias ? `bias[q${j}]` : null;
+    pre += bn ? bnScaleShift(bn, `bn${j}`, `q${j}`, b) : '';
+    pre += `  let b${j} = ${bn ? `bn${j}t` : (b ?? 'vec4f(0.0)')};\n`;
+  }
+  pre += residentWeights(cin, C, 'p.CIN', (j) => `f[i * p.CO4 + q${j}]${bn ? ` * bn${j}s` : ''}`);
   let body = '';
   for (let j = 0; j < C; j++) body += `    var a${j} = b${j};\n`;
   for (let g = 0; g < G; g++) body += `    let xq${g} = x[${spreadQuad(g, L, K4, `m * ${K4}u`)}];\n`;
@@ -81,6 +97,22 @@ ${laneQuads(C, L, 'qb', 'p.CO4')}`;
   for (var m = pb * p.PX; m < m1; m++) {
 ${body}  }
 `;
+}
+
+/**
+ * A pointwise conv's dispatch: x [m, cin], f [cin, co], y [m, co], the bias and activation, and
+ * optionally a batch norm that the kernel folds in (bn-inline.ts).
+ */
+export interface PointwiseArgs {
+  x: Tensor;
+  f: Tensor;
+  y: Tensor;
+  bias?: Tensor;
+  act: Activation;
+  m: number;
+  cin: number;
+  co: number;
+  bn?: InlineBatchNorm;
 }
 
 /** The plan of a weight-stationary dispatch: quads per lane and pixels per workgroup. */
@@ -126,17 +158,20 @@ export function residentPlan(m: number, taps: number, co: number, sg: number): P
 }
 
 /** Runs the weight-stationary kernel: x [m, cin], f [cin, co] (co % 4 == 0), y [m, co]. */
-export function dispatchPointwiseWs(
-  a: { x: Tensor; f: Tensor; y: Tensor; bias?: Tensor; act: Activation; m: number; cin: number; co: number },
-  plan: PointwiseWsPlan,
-  sg: number,
-): void {
+export function dispatchPointwiseWs(a: PointwiseArgs, plan: PointwiseWsPlan, sg: number): void {
   const co4 = a.co / 4;
   const blocks = Math.ceil(a.m / plan.px);
   const gy = Math.min(blocks, 65535);
   pointwiseWsKernel.run({
-    constants: { cin: a.cin, c: plan.c, sg, bias: !!a.bias, act: a.act },
-    buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
+    constants: {
+      cin: a.cin,
+      c: plan.c,
+      sg,
+      bias: !!a.bias,
+      act: a.act,
+      ...(a.bn ? { bn: bnConstant(a.bn) } : {}),
+    },
+    buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias, ...bnBuffers(a.bn) },
     uniforms: { M: a.m, CIN: a.cin, CO4: co4, PX: plan.px, blocks },
     workgroups: [Math.ceil(co4 / (plan.c * sg)), gy, Math.ceil(blocks / gy)],
   });
@@ -178,11 +213,7 @@ export function pointwiseMatmulPlan(
 }
 
 /** Runs a pointwise conv as the weight-stationary matmul: x [m, cin], f [cin, co], y [m, co]. */
-export function dispatchPointwiseMatmul(
-  a: { x: Tensor; f: Tensor; y: Tensor; bias?: Tensor; act: Activation; m: number; cin: number; co: number },
-  plan: MatmulWsPlan,
-  sg: number,
-): void {
+export function dispatchPointwiseMatmul(a: PointwiseArgs, plan: MatmulWsPlan, sg: number): void {
   const u = {
     M: a.m,
     N: a.co,
@@ -198,5 +229,5 @@ export function dispatchPointwiseMatmul(
     bStride: 0,
   };
   const buffers = { a: whole(a.x), b: whole(a.f), c: whole(a.y), bias: a.bias ? whole(a.bias) : undefined };
-  dispatchMatmulWs(plan, sg, convEpilogue(!!a.bias, a.act), buffers, u, 1);
+  dispatchMatmulWs(plan, sg, convEpilogue(!!a.bias, a.act), buffers, u, 1, a.bn);
 }

@@ -1,6 +1,7 @@
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import { convTileTuned } from './autotune-conv.js';
+import type { InlineBatchNorm } from './bn-inline.js';
 import {
   CONV_HEAD,
   CONV2D,
@@ -10,16 +11,19 @@ import {
   inputGradWindow,
   type Padding,
   type Strides,
+  type WindowDispatch,
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
-import { forwardOp, inputGradOp } from './conv-ops.js';
+import { forwardFolded, forwardOp, inputGradOp } from './conv-ops.js';
 import {
   dispatchPointwiseMatmul,
   dispatchPointwiseWs,
+  type PointwiseWsPlan,
   pointwiseMatmulPlan,
   pointwiseWsPlan,
 } from './conv-pointwise.js';
 import { dispatchWindowWs, windowWsPlan } from './conv-window-ws.js';
+import type { MatmulWsPlan } from './matmul-ws.js';
 import { defineKernel } from './program.js';
 import { subgroupLanes, tuning } from './tuning.js';
 import { grid } from './util.js';
@@ -206,11 +210,9 @@ ${pre}${decl}${loops}  if (co >= p.CO) { return; }
 ${store}`;
 }
 
-function dispatchConv(a: ConvCall): void {
-  const sg = subgroupLanes('conv');
-  const L = sg || 8;
-  const m = a.n * a.oh * a.ow;
-  const pointwise =
+/** A 1x1 stride-1 window without padding or dilation: the conv is a product [pixels, Cin] x [Cin, Cout]. */
+function isPointwise(a: WindowDispatch): boolean {
+  return (
     a.kh === 1 &&
     a.kw === 1 &&
     a.sh === 1 &&
@@ -220,7 +222,15 @@ function dispatchConv(a: ConvCall): void {
     a.dh === 1 &&
     a.dw === 1 &&
     a.oh === a.h &&
-    a.ow === a.w;
+    a.ow === a.w
+  );
+}
+
+function dispatchConv(a: ConvCall): void {
+  const sg = subgroupLanes('conv');
+  const L = sg || 8;
+  const m = a.n * a.oh * a.ow;
+  const pointwise = isPointwise(a);
   // Narrow pointwise convs on CPU adapters: the weight-stationary kernel (conv-pointwise.ts),
   // unless a tile is forced.
   const ws = pointwise && !a.half && !tuning().convTile ? pointwiseWsPlan(m, a.c, a.co, sg) : undefined;
@@ -341,6 +351,55 @@ export function conv2d(
     dispatchConv({ ...win, ...a, x, f: f4, y });
     if (f4 !== filter) f4.dispose();
   });
+}
+
+/**
+ * conv2d in inference with an inference batch norm folded in by the kernel (bn-inline.ts), for
+ * the pointwise convs that the weight-stationary kernels run in f32 (conv-pointwise.ts,
+ * matmul-ws.ts); undefined (nothing run) for any other conv, which the caller then runs on
+ * weights folded by fold.ts. Not recorded on a gradient tape.
+ */
+export function conv2dFoldedBn(
+  x: Tensor,
+  filter: Tensor,
+  strides: Strides,
+  padding: Padding,
+  opts: ConvOptions,
+  bn: InlineBatchNorm,
+): Tensor | undefined {
+  return forwardFolded(
+    CONV2D,
+    x,
+    filter,
+    strides,
+    padding,
+    opts,
+    (win, a): { ws: PointwiseWsPlan } | { mws: MatmulWsPlan } | undefined => {
+      if (!isPointwise(win) || a.precision !== 'f32' || tuning().convTile) return undefined;
+      const sg = subgroupLanes('conv');
+      const m = win.n * win.oh * win.ow;
+      const ws = pointwiseWsPlan(m, a.c, a.co, sg);
+      if (ws) return { ws };
+      const mws = pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg);
+      return mws && { mws };
+    },
+    (y, win, a, p) => {
+      const args = {
+        x,
+        f: filter,
+        y,
+        bias: a.bias,
+        act: a.act,
+        m: win.n * win.oh * win.ow,
+        cin: a.c,
+        co: a.co,
+        bn,
+      };
+      const sg = subgroupLanes('conv');
+      if ('ws' in p) dispatchPointwiseWs(args, p.ws, sg);
+      else dispatchPointwiseMatmul(args, p.mws, sg);
+    },
+  );
 }
 
 /**

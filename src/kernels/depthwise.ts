@@ -1,7 +1,16 @@
 import { deviceFacts } from '../tensor/device-info.js';
+import { ArgumentError } from '../tensor/errors.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { type Activation, act4 } from './activation.js';
 import { depthwiseStripTuned } from './autotune-conv.js';
+import {
+  type BnConstant,
+  bnBindings,
+  bnBuffers,
+  bnConstant,
+  bnScaleShift,
+  type InlineBatchNorm,
+} from './bn-inline.js';
 import {
   type ConvOptions,
   DEPTHWISE,
@@ -13,7 +22,7 @@ import {
   type WindowDispatch,
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
-import { forwardOp, inputGradOp } from './conv-ops.js';
+import { forwardFolded, forwardOp, inputGradOp } from './conv-ops.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
 import { stripLoop } from './strip-ws.js';
 import { type Tuning, tuning } from './tuning.js';
@@ -70,6 +79,8 @@ interface DwCall extends WindowDispatch {
   cs: number;
   co: number;
   mult: number;
+  /** A batch norm the strip kernel folds in (`depthwiseStripTakes`). */
+  bn?: InlineBatchNorm;
 }
 
 /** The uniform values of `a` for `n` lanes. */
@@ -90,6 +101,8 @@ export type StripKernel = {
   half?: boolean;
   /** Lanes walk `p.imgs` images (the uniform); absent: one image. */
   imgs?: boolean;
+  /** A batch norm folded in by the kernel (bn-inline.ts; f32 only); absent: none. */
+  bn?: BnConstant;
 };
 
 /**
@@ -101,7 +114,10 @@ export type StripKernel = {
  */
 export const stripKernel = defineKernel({
   name: 'depthwise_strip',
-  bindings: (k: StripKernel) => halfBindings(dwBindings('vec4f', k.bias), k.half, true),
+  bindings: (k: StripKernel) => ({
+    ...halfBindings(dwBindings('vec4f', k.bias), k.half, true),
+    ...bnBindings(k.bn),
+  }),
   enables: (k) => (k.half ? ['f16'] : []),
   uniforms: { ...DW_UNIFORMS, owb: 'u32', rows: 'u32', imgs: 'u32', N: 'u32' },
   workgroupSize: 64,
@@ -127,8 +143,9 @@ ${indent}  w${ky}_${j} = select(vec4f(0.0), ${load(`x[select(0u, (rowBase + u32(
     }
     return `${t}${indent}}\n`;
   };
-  let decl = '';
-  for (let t = 0; t < k.kh * k.kw; t++) decl += `  let f${t} = ${load(`f[${t}u * p.CS + cq]`)};\n`;
+  let decl = k.bn ? bnScaleShift(k.bn, 'bn', 'cq', k.bias ? 'bias[cq]' : null) : '';
+  const scale = k.bn ? ' * bns' : '';
+  for (let t = 0; t < k.kh * k.kw; t++) decl += `  let f${t} = ${load(`f[${t}u * p.CS + cq]`)}${scale};\n`;
   for (let ky = 0; ky < k.kh; ky++)
     for (let j = 0; j < cols; j++) decl += `  var w${ky}_${j} = vec4f(0.0);\n`;
   let pro = '';
@@ -136,7 +153,7 @@ ${indent}  w${ky}_${j} = select(vec4f(0.0), ${load(`x[select(0u, (rowBase + u32(
   let body = '';
   for (let ky = carry; ky < k.kh; ky++) body += loadRow(ky, 'oy', '    ');
   for (let j = 0; j < k.px; j++) {
-    body += `    var a${j} = ${k.bias ? 'bv' : 'vec4f(0.0)'};\n`;
+    body += `    var a${j} = ${k.bias || k.bn ? 'bv' : 'vec4f(0.0)'};\n`;
     for (let ky = 0; ky < k.kh; ky++)
       for (let kx = 0; kx < k.kw; kx++)
         body += `    a${j} = fma(w${ky}_${j * k.sw + kx}, f${ky * k.kw + kx}, a${j});\n`;
@@ -153,7 +170,7 @@ ${indent}  w${ky}_${j} = select(vec4f(0.0), ${load(`x[select(0u, (rowBase + u32(
   let oy1 = min(oy0 + p.rows, p.OH);
   let bi = r / ohb;
   let ix0 = i32(ox0 * ${k.sw}u) - p.padL;
-${k.bias ? '  let bv = bias[cq];\n' : ''}${decl}`;
+${decl}${k.bn ? '  let bv = bnt;\n' : k.bias ? '  let bv = bias[cq];\n' : ''}`;
   // The image walk of the fused strip kernels (same `imgs` and `N` uniforms), compiled in only
   // when used: in every kernel it made SwiftShader's first MobileNetV2 compile 40 s slower.
   const orow = '    let orow = ((b * p.OH + oy) * p.OW) * p.CS + cq;\n';
@@ -234,9 +251,16 @@ function plainBody({ vec, back, bias, act, baked, half }: PlainKernel): string {
   y[i] = ${vec ? act4(act, out) : act4(act, out).replace(/vec4f/g, 'f32')};`;
 }
 
+/** Whether the forward strip kernel runs a depthwise conv of this window (multiplier 1, C % 4 == 0). */
+function stripTakes(a: WindowDispatch, cs: number, mult: number): boolean {
+  return mult === 1 && cs % 4 === 0 && a.kh * a.kw <= 25 && a.sh <= 4 && a.sw <= 4;
+}
+
 function runDepthwise(a: DwCall, back: boolean, half = false): void {
   const vec = a.mult === 1 && a.cs % 4 === 0;
-  const fast = !back && vec && a.kh * a.kw <= 25 && a.sh <= 4 && a.sw <= 4;
+  const fast = !back && stripTakes(a, a.cs, a.mult);
+  if (a.bn && (!fast || half))
+    throw new ArgumentError('depthwise: a batch norm folds only into the f32 strip kernel');
   const q = vec ? 4 : 1;
   const call = { ...a, cs: a.cs / q, co: a.co / q };
   const buffers = { x: a.x, f: a.f, y: a.y, bias: a.bias };
@@ -271,8 +295,9 @@ function runDepthwise(a: DwCall, back: boolean, half = false): void {
         act: a.act,
         ...(half ? { half } : {}),
         ...(imgs > 1 ? { imgs: true } : {}),
+        ...(a.bn ? { bn: bnConstant(a.bn) } : {}),
       },
-      buffers,
+      buffers: { ...buffers, ...bnBuffers(a.bn) },
       uniforms: { ...dwUniforms(call, n), owb, rows, imgs, N: a.n },
       workgroups: grid(n, 64),
     });
@@ -350,6 +375,35 @@ export function depthwiseConv2d(
     xh.dispose();
     fh.dispose();
   });
+}
+
+/**
+ * depthwiseConv2d in inference with an inference batch norm folded in by the strip kernel
+ * (bn-inline.ts: multiplier 1, channels a multiple of 4, f32); undefined (nothing run) for any
+ * other depthwise conv, which the caller then runs on weights folded by fold.ts. Not recorded on
+ * a gradient tape.
+ */
+export function depthwiseConv2dFoldedBn(
+  x: Tensor,
+  filter: Tensor,
+  strides: Strides,
+  padding: Padding,
+  opts: ConvOptions,
+  bn: InlineBatchNorm,
+): Tensor | undefined {
+  const mult = filter.shape[3];
+  return forwardFolded(
+    DEPTHWISE,
+    x,
+    filter,
+    strides,
+    padding,
+    opts,
+    (win, a) => (a.precision === 'f32' && stripTakes(win, a.c, mult) ? true : undefined),
+    (y, win, a) => {
+      runDepthwise({ ...win, x, f: filter, y, bias: a.bias, act: a.act, cs: a.c, co: a.co, mult, bn }, false);
+    },
+  );
 }
 
 /** The gradient of depthwiseConv2d w.r.t. its input: -> inputShape [N,H,W,C]. */

@@ -1,6 +1,15 @@
 import { deviceFacts } from '../tensor/device-info.js';
+import { ArgumentError } from '../tensor/errors.js';
 import type { BufferBinding } from '../tensor/queue.js';
 import { act4 } from './activation.js';
+import {
+  type BnConstant,
+  bnBindings,
+  bnBuffers,
+  bnConstant,
+  bnScaleShift,
+  type InlineBatchNorm,
+} from './bn-inline.js';
 import { type Epilogue, MATMUL_UNIFORMS, type MatmulUniforms, usesBias } from './matmul-variants.js';
 import { defineKernel } from './program.js';
 import { tuning } from './tuning.js';
@@ -48,6 +57,8 @@ export type MatmulWsConstants = {
    * chunk after the first reads and writes C.
    */
   rows: number;
+  /** A batch norm folded in by the kernel (bn-inline.ts; conv use, no batch); absent: none. */
+  bn?: BnConstant;
 };
 
 export const matmulWsKernel = defineKernel({
@@ -57,6 +68,7 @@ export const matmulWsKernel = defineKernel({
     b: 'read vec4f' as const,
     c: 'rw vec4f' as const,
     bias: k.bias ? ('read f32' as const) : undefined,
+    ...bnBindings(k.bn),
   }),
   uniforms: { ...MATMUL_UNIFORMS, KC: 'u32', PX: 'u32' },
   workgroupSize: (k) => k.sg,
@@ -79,13 +91,24 @@ function wsBody(k: MatmulWsConstants): string {
   let nch = p.K / ${kc}u;
 `;
   pre += laneQuads(C, L, 'qb', 'n4');
-  if (k.bias)
-    for (let j = 0; j < C; j++)
-      pre += `  let bv${j} = vec4f(${[0, 1, 2, 3].map((e) => `bias[p.biasOff + q${j} * 4u + ${e}u]`).join(', ')});\n`;
+  const bn = k.bn;
+  const biasQuad = (j: number) =>
+    `vec4f(${[0, 1, 2, 3].map((e) => `bias[p.biasOff + q${j} * 4u + ${e}u]`).join(', ')})`;
+  for (let j = 0; j < C; j++) {
+    if (bn)
+      pre += `${bnScaleShift(bn, `bn${j}`, `q${j}`, k.bias ? biasQuad(j) : null)}  let bv${j} = bn${j}t;\n`;
+    else if (k.bias) pre += `  let bv${j} = ${biasQuad(j)};\n`;
+  }
   let chunk = `    let k0 = ch * ${kc}u;
     let last = ch + 1u == nch;
 `;
-  chunk += residentWeights(kc, C, 'p.KC', (j) => `b[bBase + (k0 + i) * (p.ldb / 4u) + q${j}]`, '    ');
+  chunk += residentWeights(
+    kc,
+    C,
+    'p.KC',
+    (j) => `b[bBase + (k0 + i) * (p.ldb / 4u) + q${j}]${bn ? ` * bn${j}s` : ''}`,
+    '    ',
+  );
   chunk += '    for (var m = m0; m < m1; m++) {\n';
   chunk += '      let crow = cBase + m * (p.ldc / 4u);\n';
   if (k.rows) {
@@ -102,7 +125,7 @@ function wsBody(k: MatmulWsConstants): string {
     chunk += `      let xq${g} = a[${spreadQuad(g, L, KC4, 'aBase + m * (p.lda / 4u) + k0 / 4u')}];\n`;
   chunk += broadcastFmas(kc, C, quadSource(L), '      ');
   for (let j = 0; j < C; j++) {
-    const fin = act4(k.act, k.bias ? `(a${j} + bv${j})` : `a${j}`);
+    const fin = act4(k.act, k.bias || bn ? `(a${j} + bv${j})` : `a${j}`);
     const v = fin === `a${j}` ? fin : `select(a${j}, ${fin}, last)`;
     chunk += k.rows
       ? `      if (last) { if (ok${j}) { c[crow + q${j}] = ${fin}; } } else { part[pi + ${j}u] = a${j}; }\n`
@@ -179,10 +202,14 @@ export function dispatchMatmulWs(
   buffers: { a: BufferBinding; b: BufferBinding; c: BufferBinding; bias?: BufferBinding },
   u: MatmulUniforms,
   z: number,
+  bn?: InlineBatchNorm,
 ): void {
   const bias = usesBias(e);
+  if (bn && (z !== 1 || e.acc || !e.last))
+    throw new ArgumentError('matmul_ws: a batch norm folds only into a whole product');
   matmulWsKernel.run({
     constants: {
+      ...(bn ? { bn: bnConstant(bn) } : {}),
       kc: plan.kc,
       c: plan.c,
       sg,
@@ -191,7 +218,13 @@ export function dispatchMatmulWs(
       act: e.last ? (e.act as MatmulWsConstants['act']) : 'linear',
       rows: plan.rows,
     },
-    buffers: { a: buffers.a, b: buffers.b, c: buffers.c, bias: bias ? buffers.bias : undefined },
+    buffers: {
+      a: buffers.a,
+      b: buffers.b,
+      c: buffers.c,
+      bias: bias ? buffers.bias : undefined,
+      ...bnBuffers(bn),
+    },
     uniforms: { ...u, KC: plan.kc, PX: plan.px },
     workgroups: [Math.ceil(u.N / 4 / (plan.c * sg)), Math.ceil(u.M / plan.px), z],
   });

@@ -1,8 +1,8 @@
 import type { Activation } from '../kernels/activation.js';
 import type { BnActivation } from '../kernels/batchnorm.js';
 import { add, mul, sub } from '../kernels/binary.js';
-import { type ConvOptions, conv2d } from '../kernels/conv.js';
-import { depthwiseConv2d } from '../kernels/depthwise.js';
+import { type ConvOptions, conv2d, conv2dFoldedBn, type Padding } from '../kernels/conv.js';
+import { depthwiseConv2d, depthwiseConv2dFoldedBn } from '../kernels/depthwise.js';
 import { type FoldedConv, foldBatchNorm } from '../kernels/fold.js';
 import { reshape } from '../kernels/reshape.js';
 import { rsqrt } from '../kernels/unary.js';
@@ -146,6 +146,29 @@ export function foldChain(chain: FusedChain, folds?: FoldCache): FoldedConv | un
 }
 
 /**
+ * The chain's conv with its inference batch norm folded in by the conv kernel itself (no fold
+ * dispatch; bn-inline.ts), where one of those kernels takes the conv and nothing needs gradients;
+ * otherwise undefined (nothing ran).
+ */
+function inlineFold(chain: FusedChain, x: Tensor, padding: Padding): Tensor | undefined {
+  const { conv, bn, activation } = chain;
+  if (!bn?.movingMean || !bn.movingVariance) return undefined;
+  if (needsGradient(x, conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance))
+    return undefined;
+  const opts = { bias: conv.bias, activation };
+  const norm = {
+    mean: bn.movingMean,
+    variance: bn.movingVariance,
+    gamma: bn.gamma,
+    beta: bn.beta,
+    epsilon: bn.epsilon,
+  };
+  return conv instanceof DepthwiseConv2D
+    ? depthwiseConv2dFoldedBn(x, conv.kernel!, conv.strides, padding, opts, norm)
+    : conv2dFoldedBn(x, conv.kernel!, conv.strides, padding, opts, norm);
+}
+
+/**
  * Runs `chain` on `x`, or returns undefined when fusion is off. A batch norm in training mode
  * needs the batch statistics of the conv's output, so there the chain runs as two passes: the conv
  * (with the padding), then the batch norm with the activation applied in its normalising pass.
@@ -173,6 +196,8 @@ export function runChain(
     if (freeable(z)) z.dispose();
     return y;
   }
+  const inline = bn && inlineFold(chain, x, padding);
+  if (inline) return inline;
   let filter: Tensor = conv.kernel!;
   let bias: Tensor | undefined = conv.bias;
   const folded = foldChain(chain, folds);
