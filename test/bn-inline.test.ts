@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  add,
   BatchNormalization,
   Conv2D,
   DepthwiseConv2D,
@@ -13,6 +14,7 @@ import {
   setSeed,
   type Tensor,
   tensor,
+  zeros,
 } from '../src/index.js';
 import type { Activation } from '../src/kernels/activation.js';
 import type { InlineBatchNorm } from '../src/kernels/bn-inline.js';
@@ -104,6 +106,39 @@ describe('batch norm folded by the conv kernels', () => {
       ref.dispose();
       expect(memory().numTensors).toBe(before);
       for (const t of [x, f, bias]) t?.dispose();
+      disposeBn(bn);
+    },
+  );
+
+  it.each(POINTWISE)(
+    'pointwise %j %i -> %i (bias %s, gamma %s, beta %s, %s) with a residual: equals the add after it bit for bit',
+    async (dims, cin, co, useBias, gamma, beta, act) => {
+      if (!software) return;
+      const r = rng(cin * 5 + co);
+      const [n, h, w] = dims;
+      const x = tensor(randArray(n * h * w * cin, r), [n, h, w, cin]);
+      const f = tensor(randArray(cin * co, r, -0.3, 0.3), [1, 1, cin, co]);
+      const bias = useBias ? tensor(randArray(co, r)) : undefined;
+      const res = tensor(randArray(n * h * w * co, r), [n, h, w, co]);
+      const bn = randomBn(co, cin + co, gamma, beta);
+      const before = memory().numTensors;
+      const got = await dispatchedKernels(() => {
+        const y = conv2dFoldedBn(x, f, [1, 1], 'valid', { bias, activation: act }, bn, res);
+        if (!y) throw new Error('the kernel declined');
+        return y;
+      });
+      expect(got.kernels).toHaveLength(1);
+      const alone = conv2dFoldedBn(x, f, [1, 1], 'valid', { bias, activation: act }, bn)!;
+      const ref = add(alone, res);
+      expect(got.data).toEqual(await ref.data());
+      for (const t of [alone, ref]) t.dispose();
+      expect(memory().numTensors).toBe(before);
+      // A residual of another shape or dtype: declined, nothing run.
+      const wrong = tensor(randArray(n * h * w * co, r), [n, w, h, co]);
+      if (h !== w) expect(conv2dFoldedBn(x, f, [1, 1], 'valid', {}, bn, wrong)).toBeUndefined();
+      const ints = zeros([n, h, w, co], 'int32');
+      expect(conv2dFoldedBn(x, f, [1, 1], 'valid', {}, bn, ints)).toBeUndefined();
+      for (const t of [x, f, bias, res, wrong, ints]) t?.dispose();
       disposeBn(bn);
     },
   );

@@ -54,6 +54,8 @@ export type PointwiseWsKernel = {
   act: Activation;
   /** A batch norm folded in by the kernel (bn-inline.ts); absent: none. */
   bn?: BnConstant;
+  /** A residual of y's shape added last (after the activation); absent: none. */
+  res?: boolean;
 };
 
 export const pointwiseWsKernel = defineKernel({
@@ -64,6 +66,7 @@ export const pointwiseWsKernel = defineKernel({
     y: 'rw vec4f',
     bias: k.bias ? 'read vec4f' : null,
     ...bnBindings(k.bn),
+    res: k.res ? 'read vec4f' : null,
   }),
   uniforms: { M: 'u32', CIN: 'u32', CO4: 'u32', PX: 'u32', blocks: 'u32' },
   workgroupSize: (k) => k.sg,
@@ -92,7 +95,9 @@ ${laneQuads(C, L, 'qb', 'p.CO4')}`;
   for (let j = 0; j < C; j++) body += `    var a${j} = b${j};\n`;
   for (let g = 0; g < G; g++) body += `    let xq${g} = x[${spreadQuad(g, L, K4, `m * ${K4}u`)}];\n`;
   body += broadcastFmas(cin, C, quadSource(L));
-  for (let j = 0; j < C; j++) body += `    if (ok${j}) { y[m * p.CO4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
+  const res = (j: number) => (k.res ? ` + res[m * p.CO4 + q${j}]` : '');
+  for (let j = 0; j < C; j++)
+    body += `    if (ok${j}) { y[m * p.CO4 + q${j}] = ${act4(k.act, `a${j}`)}${res(j)}; }\n`;
   return `${pre}  let m1 = min((pb + 1u) * p.PX, p.M);
   for (var m = pb * p.PX; m < m1; m++) {
 ${body}  }
@@ -113,6 +118,8 @@ export interface PointwiseArgs {
   cin: number;
   co: number;
   bn?: InlineBatchNorm;
+  /** Added to y last, [m, co] (after the activation). */
+  res?: Tensor;
 }
 
 /** The plan of a weight-stationary dispatch: quads per lane and pixels per workgroup. */
@@ -170,8 +177,9 @@ export function dispatchPointwiseWs(a: PointwiseArgs, plan: PointwiseWsPlan, sg:
       bias: !!a.bias,
       act: a.act,
       ...(a.bn ? { bn: bnConstant(a.bn) } : {}),
+      ...(a.res ? { res: true } : {}),
     },
-    buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias, ...bnBuffers(a.bn) },
+    buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias, ...bnBuffers(a.bn), res: a.res },
     uniforms: { M: a.m, CIN: a.cin, CO4: co4, PX: plan.px, blocks },
     workgroups: [Math.ceil(co4 / (plan.c * sg)), gy, Math.ceil(blocks / gy)],
   });
@@ -228,6 +236,12 @@ export function dispatchPointwiseMatmul(a: PointwiseArgs, plan: MatmulWsPlan, sg
     aStride: 0,
     bStride: 0,
   };
-  const buffers = { a: whole(a.x), b: whole(a.f), c: whole(a.y), bias: a.bias ? whole(a.bias) : undefined };
+  const buffers = {
+    a: whole(a.x),
+    b: whole(a.f),
+    c: whole(a.y),
+    bias: a.bias ? whole(a.bias) : undefined,
+    res: a.res ? whole(a.res) : undefined,
+  };
   dispatchMatmulWs(plan, sg, convEpilogue(!!a.bias, a.act), buffers, u, 1, a.bn);
 }

@@ -356,8 +356,9 @@ export function conv2d(
 /**
  * conv2d in inference with an inference batch norm folded in by the kernel (bn-inline.ts), for
  * the pointwise convs that the weight-stationary kernels run in f32 (conv-pointwise.ts,
- * matmul-ws.ts); undefined (nothing run) for any other conv, which the caller then runs on
- * weights folded by fold.ts. Not recorded on a gradient tape.
+ * matmul-ws.ts), plus `residual` (of the output's shape, added after the activation) when given;
+ * undefined (nothing run) for any other conv or residual, which the caller then runs on weights
+ * folded by fold.ts (and adds). Not recorded on a gradient tape.
  */
 export function conv2dFoldedBn(
   x: Tensor,
@@ -366,6 +367,7 @@ export function conv2dFoldedBn(
   padding: Padding,
   opts: ConvOptions,
   bn: InlineBatchNorm,
+  residual?: Tensor,
 ): Tensor | undefined {
   return forwardFolded(
     CONV2D,
@@ -376,12 +378,16 @@ export function conv2dFoldedBn(
     opts,
     (win, a): { ws: PointwiseWsPlan } | { mws: MatmulWsPlan } | undefined => {
       if (!isPointwise(win) || a.precision !== 'f32' || tuning().convTile) return undefined;
+      const shape = [win.n, win.oh, win.ow, a.co];
+      if (residual && (residual.dtype !== 'float32' || residual.shape.some((d, i) => d !== shape[i])))
+        return undefined;
       const sg = subgroupLanes('conv');
       const m = win.n * win.oh * win.ow;
       const ws = pointwiseWsPlan(m, a.c, a.co, sg);
       if (ws) return { ws };
       const mws = pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg);
-      return mws && { mws };
+      // The matmul adds a residual only after its private partial sums (lavapipe's plans).
+      return mws && (!residual || mws.rows > 0) ? { mws } : undefined;
     },
     (y, win, a, p) => {
       const args = {
@@ -394,6 +400,7 @@ export function conv2dFoldedBn(
         cin: a.c,
         co: a.co,
         bn,
+        res: residual,
       };
       const sg = subgroupLanes('conv');
       if ('ws' in p) dispatchPointwiseWs(args, p.ws, sg);

@@ -59,6 +59,11 @@ export type MatmulWsConstants = {
   rows: number;
   /** A batch norm folded in by the kernel (bn-inline.ts; conv use, no batch); absent: none. */
   bn?: BnConstant;
+  /**
+   * A residual laid out as C, added to the output after the activation (with private partial sums
+   * only: `rows` > 0); absent: none.
+   */
+  res?: boolean;
 };
 
 export const matmulWsKernel = defineKernel({
@@ -69,6 +74,7 @@ export const matmulWsKernel = defineKernel({
     c: 'rw vec4f' as const,
     bias: k.bias ? ('read f32' as const) : undefined,
     ...bnBindings(k.bn),
+    res: k.res ? ('read vec4f' as const) : undefined,
   }),
   uniforms: { ...MATMUL_UNIFORMS, KC: 'u32', PX: 'u32' },
   workgroupSize: (k) => k.sg,
@@ -125,7 +131,7 @@ function wsBody(k: MatmulWsConstants): string {
     chunk += `      let xq${g} = a[${spreadQuad(g, L, KC4, 'aBase + m * (p.lda / 4u) + k0 / 4u')}];\n`;
   chunk += broadcastFmas(kc, C, quadSource(L), '      ');
   for (let j = 0; j < C; j++) {
-    const fin = act4(k.act, k.bias || bn ? `(a${j} + bv${j})` : `a${j}`);
+    const fin = `${act4(k.act, k.bias || bn ? `(a${j} + bv${j})` : `a${j}`)}${k.res ? ` + res[crow + q${j}]` : ''}`;
     const v = fin === `a${j}` ? fin : `select(a${j}, ${fin}, last)`;
     chunk += k.rows
       ? `      if (last) { if (ok${j}) { c[crow + q${j}] = ${fin}; } } else { part[pi + ${j}u] = a${j}; }\n`
@@ -199,17 +205,25 @@ export function dispatchMatmulWs(
   plan: MatmulWsPlan,
   sg: number,
   e: Epilogue,
-  buffers: { a: BufferBinding; b: BufferBinding; c: BufferBinding; bias?: BufferBinding },
+  buffers: {
+    a: BufferBinding;
+    b: BufferBinding;
+    c: BufferBinding;
+    bias?: BufferBinding;
+    res?: BufferBinding;
+  },
   u: MatmulUniforms,
   z: number,
   bn?: InlineBatchNorm,
 ): void {
   const bias = usesBias(e);
-  if (bn && (z !== 1 || e.acc || !e.last))
-    throw new ArgumentError('matmul_ws: a batch norm folds only into a whole product');
+  if ((bn || buffers.res) && (z !== 1 || e.acc || !e.last))
+    throw new ArgumentError('matmul_ws: a batch norm or a residual goes only into a whole product');
+  if (buffers.res && !plan.rows) throw new ArgumentError('matmul_ws: a residual needs private partial sums');
   matmulWsKernel.run({
     constants: {
       ...(bn ? { bn: bnConstant(bn) } : {}),
+      ...(buffers.res ? { res: true } : {}),
       kc: plan.kc,
       c: plan.c,
       sg,
@@ -224,6 +238,7 @@ export function dispatchMatmulWs(
       c: buffers.c,
       bias: bias ? buffers.bias : undefined,
       ...bnBuffers(bn),
+      res: buffers.res,
     },
     uniforms: { ...u, KC: plan.kc, PX: plan.px },
     workgroups: [Math.ceil(u.N / 4 / (plan.c * sg)), Math.ceil(u.M / plan.px), z],

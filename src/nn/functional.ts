@@ -365,7 +365,11 @@ export class Functional extends Model {
         if (blockOut) block = pair;
       }
       const chain = blockOut ? undefined : chains.get(n);
-      const fused = chain && runChain(chain, ins[0], args, folds);
+      // The Add that alone reads the chain's output, when its other input already has a value.
+      const residual =
+        (!(globalThis as { __noRes?: boolean }).__noRes && chain?.add && values.get(chain.add.other)) ||
+        undefined;
+      const fused = chain && runChain(chain, ins[0], args, folds, residual);
       // Consecutive geometric augmentations: one resample in training (layers/affine-chain.ts).
       const geo = args.training ? affine.get(n) : undefined;
       // The nodes whose inputs may be freed now, and the index of the last of them.
@@ -382,7 +386,12 @@ export class Functional extends Model {
         values.set(geo[geo.length - 1], applyAffineChain(layers, ins[0], args));
       } else if (fused) {
         for (const c of chain.nodes) skipped.add(c);
-        values.set(chain.nodes[chain.nodes.length - 1], fused);
+        if (residual && chain.add) {
+          skipped.add(chain.add.node);
+          values.set(chain.add.node, fused);
+          done = [n, chain.add.node];
+          last = index.get(chain.add.node)!;
+        } else values.set(chain.nodes[chain.nodes.length - 1], fused);
       } else {
         values.set(n, n.layer.apply(ins.length === 1 ? ins[0] : ins, args));
       }

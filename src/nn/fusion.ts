@@ -14,7 +14,7 @@ import type { CallArgs, SymbolicTensor } from './layer.js';
 import { ReLU } from './layers/basic.js';
 import { Conv2D, DepthwiseConv2D } from './layers/conv.js';
 import { BatchNormalization } from './layers/normalization.js';
-import { ZeroPadding2D } from './layers/shape.js';
+import { Add, ZeroPadding2D } from './layers/shape.js';
 
 /**
  * Graph fusion for functional models, as TensorFlow's grappler does for frozen graphs: a chain
@@ -33,6 +33,12 @@ export interface FusedChain {
   conv: Conv2D | DepthwiseConv2D;
   bn?: BatchNormalization;
   activation: Activation;
+  /**
+   * The two-input Add that alone reads the chain's output, and its other input: run with the
+   * chain when that input's value exists (`runChain`'s residual; the add then goes into the conv
+   * kernel's epilogue where one takes it).
+   */
+  add?: { node: SymbolicTensor; other: SymbolicTensor };
 }
 
 /**
@@ -110,6 +116,11 @@ export function findChains(
       }
     }
     if (chain.nodes.length < 2) continue;
+    const tail = chain.nodes[chain.nodes.length - 1];
+    const readers = consumers.get(tail);
+    const sum = readers?.length === 1 && !outputs.includes(tail) ? readers[0] : undefined;
+    if (sum?.layer instanceof Add && sum.inputs.length === 2 && sum.inputs[0] !== sum.inputs[1])
+      chain.add = { node: sum, other: sum.inputs[0] === tail ? sum.inputs[1] : sum.inputs[0] };
     chains.set(n, chain);
     for (const c of chain.nodes) covered.add(c);
   }
@@ -150,8 +161,9 @@ export function foldChain(chain: FusedChain, folds?: FoldCache): FoldedConv | un
  * dispatch; bn-inline.ts), where one of those kernels takes the conv and nothing needs gradients;
  * otherwise undefined (nothing ran).
  */
-function inlineFold(chain: FusedChain, x: Tensor, padding: Padding): Tensor | undefined {
+function inlineFold(chain: FusedChain, x: Tensor, padding: Padding, residual?: Tensor): Tensor | undefined {
   const { conv, bn, activation } = chain;
+  if (residual && (conv instanceof DepthwiseConv2D || needsGradient(residual))) return undefined;
   if (!bn?.movingMean || !bn.movingVariance) return undefined;
   if (needsGradient(x, conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance))
     return undefined;
@@ -165,11 +177,14 @@ function inlineFold(chain: FusedChain, x: Tensor, padding: Padding): Tensor | un
   };
   return conv instanceof DepthwiseConv2D
     ? depthwiseConv2dFoldedBn(x, conv.kernel!, conv.strides, padding, opts, norm)
-    : conv2dFoldedBn(x, conv.kernel!, conv.strides, padding, opts, norm);
+    : conv2dFoldedBn(x, conv.kernel!, conv.strides, padding, opts, norm, residual);
 }
 
 /**
- * Runs `chain` on `x`, or returns undefined when fusion is off. A batch norm in training mode
+ * Runs `chain` on `x`, or returns undefined when fusion is off. With `residual` (the value of
+ * `chain.add.other`) the result is the Add's: the conv kernel adds it in its epilogue where one
+ * takes it with the batch norm (bn-inline.ts: the pointwise weight-stationary kernels, in
+ * inference), otherwise the Add layer runs on the chain's output. A batch norm in training mode
  * needs the batch statistics of the conv's output, so there the chain runs as two passes: the conv
  * (with the padding), then the batch norm with the activation applied in its normalising pass.
  */
@@ -178,9 +193,28 @@ export function runChain(
   x: Tensor,
   args: CallArgs,
   folds?: FoldCache,
+  residual?: Tensor,
 ): Tensor | undefined {
-  const { conv, bn, pad, activation } = chain;
   if (!enabled) return undefined;
+  const { bn, add } = chain;
+  if (residual && add && bn && !(args.training && bn.trainable)) {
+    const padding = chain.pad ? chain.pad.padding : chain.conv.padding;
+    const summed = inlineFold(chain, x, padding, residual);
+    if (summed) return summed;
+  }
+  const y = runConvChain(chain, x, args, folds);
+  if (!residual || !add) return y;
+  const sum = add.node.layer.apply(
+    add.node.inputs.map((u) => (u === add.other ? residual : y)),
+    args,
+  ) as Tensor;
+  if (freeable(y)) y.dispose();
+  return sum;
+}
+
+/** The chain alone (see runChain). */
+function runConvChain(chain: FusedChain, x: Tensor, args: CallArgs, folds?: FoldCache): Tensor {
+  const { conv, bn, pad, activation } = chain;
   // The conv, with the chain's padding as its own.
   const padding = pad ? pad.padding : conv.padding;
   const runConv = (filter: Tensor, opts: ConvOptions) =>
