@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ArgumentError, DTypeError, ShapeError, tensor, zeros } from '../src/index.js';
 import { batchNorm, batchNormGrad, batchNormTraining, updateMovingStats } from '../src/kernels/batchnorm.js';
 import { setTuning } from '../src/kernels/tuning.js';
+import { reluGrad } from '../src/kernels/unary.js';
 import { type OpRecord, setRecorder } from '../src/tensor/record.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, randArray, rng } from './helpers.js';
@@ -282,6 +283,52 @@ describe('batchNormGrad', () => {
       expect(Math.abs(num(g, j, (w) => loss(x, w, b)) - ref.dgamma[j])).toBeLessThan(1e-7);
       expect(Math.abs(num(b, j, (w) => loss(x, g, w)) - ref.dbeta[j])).toBeLessThan(1e-7);
     }
+  });
+
+  it('with a fused ReLU6 output masks dy in its own passes, bit for bit as reluGrad before it', async () => {
+    for (const [i, shape] of [
+      [2, 7, 5, 8],
+      [1, 7, 5, 3],
+      [64, 6, 5, 4],
+    ].entries()) {
+      const c = shape[shape.length - 1];
+      const r = rng(140 + i);
+      const xd = randArray(size(shape), r, -2, 2);
+      const dyd = randArray(size(shape), r);
+      // The forward output of the fused ReLU6: 0, values inside (0, 6), and 6.
+      const yd = randArray(size(shape), r, -1, 7).map((v) => Math.min(Math.max(v, 0), 6));
+      const g = tensor(randArray(c, r, 0.5, 2), [c]);
+      const mom = momentsRef(xd, c);
+      const [dy, x, y] = [tensor(dyd, shape), tensor(xd, shape), tensor(yd, shape)];
+      const mean = tensor(Float32Array.from(mom.mean), [c]);
+      const variance = tensor(Float32Array.from(mom.variance), [c]);
+      const fused = batchNormGrad(dy, x, g, mean, variance, 1e-3, y);
+      const dz = reluGrad(dy, y, 'relu6');
+      const ref = batchNormGrad(dz, x, g, mean, variance, 1e-3);
+      expect(await fused.dx.data()).toEqual(await ref.dx.data());
+      expect(await fused.dgamma.data()).toEqual(await ref.dgamma.data());
+      expect(await fused.dbeta.data()).toEqual(await ref.dbeta.data());
+      for (const t of [
+        dy,
+        x,
+        y,
+        g,
+        mean,
+        variance,
+        dz,
+        fused.dx,
+        fused.dgamma,
+        fused.dbeta,
+        ref.dx,
+        ref.dgamma,
+        ref.dbeta,
+      ])
+        t.dispose();
+    }
+    const x = zeros([3, 4]);
+    expect(() => batchNormGrad(x, x, undefined, zeros([4]), zeros([4]), 1e-3, zeros([4, 3]))).toThrow(
+      'batchNormGrad: relu6Output [4,3] must have the shape of x [3,4]',
+    );
   });
 
   it('rejects mismatched shapes', () => {

@@ -31,11 +31,23 @@ export const rw = (vec: boolean) => `rw ${T(vec)}` as const;
 
 type SumMode = 'moments' | 'grad';
 
+/**
+ * WGSL: dy[j], or with `mask` (a ReLU6 fused into the forward pass) dy[j] times ReLU6's derivative
+ * at the forward output y[j], the arithmetic of unary.ts' reluGrad.
+ */
+export function maskedDy(vec: boolean, mask: boolean, j: string): string {
+  if (!mask) return `dy[${j}]`;
+  const [z, one, six] = vec ? ['vec4f(0.0)', 'vec4f(1.0)', 'vec4f(6.0)'] : ['0.0', '1.0', '6.0'];
+  const inside = vec ? `(y[${j}] > ${z}) & (y[${j}] < ${six})` : `y[${j}] > ${z} && y[${j}] < ${six}`;
+  return `(dy[${j}] * select(${z}, ${one}, ${inside}))`;
+}
+
 /** The accumulation step of each partial mode (x[j], dy[j] at row r, channel c), `u` naming its values. */
-const PARTIAL_LOAD: Record<SumMode, (j: string, u: string) => string> = {
+const PARTIAL_LOAD: Record<SumMode, (j: string, u: string, vec: boolean, mask: boolean) => string> = {
   // Shifted sums: deviations from the part's first row keep the float32 sums short and stable.
   moments: (j, u) => `    let d${u} = x[${j}] - k0;\n    a0 += d${u};\n    a1 = fma(d${u}, d${u}, a1);\n`,
-  grad: (j, u) => `    let g${u} = dy[${j}];\n    a0 += g${u};\n    a1 = fma(g${u}, x[${j}] - m, a1);\n`,
+  grad: (j, u, vec, mask) =>
+    `    let g${u} = ${maskedDy(vec, mask, j)};\n    a0 += g${u};\n    a1 = fma(g${u}, x[${j}] - m, a1);\n`,
 };
 
 /** Rows per iteration of `rowLoop`. */
@@ -76,11 +88,12 @@ const PARTIAL_STORE: Record<SumMode, (zero: string) => string> = {
  */
 const partialKernel = defineKernel({
   name: 'batchnorm_partial',
-  bindings: (k: { vec: boolean; mode: SumMode }) => ({
+  bindings: (k: { vec: boolean; mode: SumMode; mask?: boolean }) => ({
     x: read(k.vec),
     part: rw(k.vec),
     mean: k.mode === 'grad' ? read(k.vec) : undefined,
     dy: k.mode === 'grad' ? read(k.vec) : undefined,
+    y: k.mask ? read(k.vec) : undefined,
   }),
   uniforms: { rows: 'u32', C: 'u32', per: 'u32', n: 'u32', parts: 'u32' },
   workgroupSize: 64,
@@ -92,7 +105,7 @@ const partialKernel = defineKernel({
   ${k.mode === 'grad' ? 'let m = mean[c];' : 'let k0 = x[r0 * p.C + c];'}
   var a0 = ${T(k.vec)}(0.0);
   var a1 = ${T(k.vec)}(0.0);
-${rowLoop(PARTIAL_LOAD[k.mode])}
+${rowLoop((j, u) => PARTIAL_LOAD[k.mode](j, u, k.vec, !!k.mask))}
   ${PARTIAL_STORE[k.mode](`${T(k.vec)}(0.0)`)}`,
 });
 
@@ -140,7 +153,7 @@ const finishKernel = defineKernel({
 });
 
 /** The per-part partial statistics of x (and dy for 'grad'): [2, parts, C], with the split used. */
-function partials(mode: SumMode, l: Layout, x: Tensor, mean?: Tensor, dy?: Tensor) {
+function partials(mode: SumMode, l: Layout, x: Tensor, mean?: Tensor, dy?: Tensor, y?: Tensor) {
   // About 2048 lanes in all (every lavapipe thread busy), at least 16 rows each.
   const parts = Math.max(1, Math.min(Math.ceil(2048 / l.cq), Math.ceil(l.rows / 16)));
   const per = Math.ceil(l.rows / parts);
@@ -148,8 +161,8 @@ function partials(mode: SumMode, l: Layout, x: Tensor, mean?: Tensor, dy?: Tenso
   const part = emptyTensor([2, used, l.c], 'float32');
   const n = used * l.cq;
   partialKernel.run({
-    constants: { vec: l.vec, mode },
-    buffers: { x, part, mean, dy },
+    constants: { vec: l.vec, mode, ...(y ? { mask: true } : {}) },
+    buffers: { x, part, mean, dy, y },
     uniforms: { rows: l.rows, C: l.cq, per, n, parts: used },
     workgroups: grid(n, 64),
   });
@@ -171,9 +184,12 @@ export function channelMoments(l: Layout, x: Tensor): { mean: Tensor; variance: 
   return { mean, variance };
 }
 
-/** The gradient's channel sums [2, C]: sum(dy) and sum(dy * (x - mean)). */
-export function gradSums(l: Layout, x: Tensor, mean: Tensor, dy: Tensor): Tensor {
-  const { part, used } = partials('grad', l, x, mean, dy);
+/**
+ * The gradient's channel sums [2, C]: sum(dy) and sum(dy * (x - mean)); with `y`, of dy masked
+ * by ReLU6's derivative at y (`maskedDy`).
+ */
+export function gradSums(l: Layout, x: Tensor, mean: Tensor, dy: Tensor, y?: Tensor): Tensor {
+  const { part, used } = partials('grad', l, x, mean, dy, y);
   const out = emptyTensor([2, l.c], 'float32');
   const m = 2 * l.cq;
   finishKernel.run({

@@ -4,7 +4,16 @@ import { recordOp } from '../tensor/record.js';
 import { emptyTensor, type Tensor } from '../tensor/tensor.js';
 import { act4, activationWgsl } from './activation.js';
 import { bucket, gpuClass, type TuneTask, tunedChoice, tuneInput } from './autotune.js';
-import { channelMoments, gradSums, type Layout, layoutOf, read, rowLoop, rw } from './batchnorm-stats.js';
+import {
+  channelMoments,
+  gradSums,
+  type Layout,
+  layoutOf,
+  maskedDy,
+  read,
+  rowLoop,
+  rw,
+} from './batchnorm-stats.js';
 import { defineKernel } from './program.js';
 import { tuning, withTuning } from './tuning.js';
 import { assertBindable, assertDTypeIn, assertTensor, grid } from './util.js';
@@ -76,7 +85,7 @@ ${rowLoop((j, u) => `    let j${u} = ${j};\n    y[j${u}] = ${(k.vec ? act4 : act
 /** dx = gamma * inv * (dy - sum(dy) / rows - (x - mean) * inv^2 * sum(dy * (x - mean)) / rows). */
 const gradKernel = defineKernel({
   name: 'batchnorm_grad',
-  bindings: (k: { vec: boolean; gamma: boolean }) => ({
+  bindings: (k: { vec: boolean; gamma: boolean; mask?: boolean }) => ({
     dy: read(k.vec),
     x: read(k.vec),
     mean: read(k.vec),
@@ -84,6 +93,7 @@ const gradKernel = defineKernel({
     sums: read(k.vec),
     dx: rw(k.vec),
     gamma: k.gamma ? read(k.vec) : undefined,
+    y: k.mask ? read(k.vec) : undefined,
   }),
   uniforms: { rows: 'u32', C: 'u32', per: 'u32', n: 'u32', eps: 'f32', invRows: 'f32' },
   workgroupSize: 64,
@@ -96,7 +106,7 @@ const gradKernel = defineKernel({
   let m = mean[c];
   let b = sums[c] * p.invRows;
   let k = sums[p.C + c] * inv * inv * p.invRows;
-${rowLoop((j, u) => `    let j${u} = ${j};\n    dx[j${u}] = a * (dy[j${u}] - b - (x[j${u}] - m) * k);\n`)}`,
+${rowLoop((j, u) => `    let j${u} = ${j};\n    dx[j${u}] = a * (${maskedDy(k.vec, !!k.mask, `j${u}`)} - b - (x[j${u}] - m) * k);\n`)}`,
 });
 
 /** dgamma = sum(dy * (x - mean)) / sqrt(variance + eps) from the gradient's channel sums. */
@@ -270,7 +280,9 @@ export interface BatchNormGradResult {
 /**
  * The gradient of training-mode batch norm (y = gamma * (x - mean) / sqrt(variance + eps) + beta
  * with mean and variance the batch statistics of x): dx, and dgamma = sum(dy * xhat),
- * dbeta = sum(dy) over all rows. gamma may be omitted (scale = false: gamma = 1).
+ * dbeta = sum(dy) over all rows. gamma may be omitted (scale = false: gamma = 1). With
+ * `relu6Output` (the output of a ReLU6 fused into the forward pass), dy is first masked by ReLU6's
+ * derivative there, in the same passes (as reluGrad would compute it, without its dispatch).
  */
 export function batchNormGrad(
   dy: Tensor,
@@ -279,6 +291,7 @@ export function batchNormGrad(
   mean: Tensor,
   variance: Tensor,
   epsilon = 1e-3,
+  relu6Output?: Tensor,
 ): BatchNormGradResult {
   const op = 'batchNormGrad';
   checkX(dy, op, 'dy');
@@ -293,13 +306,20 @@ export function batchNormGrad(
   const eps = checkEps(epsilon, op);
   if (l.rows === 0) throw new ShapeError(`${op}: x ${fmtShape(x.shape)} has no rows`);
   // sums[0] = sum(dy), sums[1] = sum(dy * (x - mean)).
-  const sums = gradSums(l, x, mean, dy);
+  if (relu6Output !== undefined) {
+    checkX(relu6Output, op, 'relu6Output');
+    if (relu6Output.shape.some((d, i) => d !== x.shape[i]))
+      throw new ShapeError(
+        `${op}: relu6Output ${fmtShape(relu6Output.shape)} must have the shape of x ${fmtShape(x.shape)}`,
+      );
+  }
+  const sums = gradSums(l, x, mean, dy, relu6Output);
   const dx = emptyTensor(x.shape, 'float32');
   const per = rowsPerLane(l);
   const n = lanes(l, per);
   gradKernel.run({
-    constants: { vec: l.vec, gamma: !!gamma },
-    buffers: { dy, x, mean, variance, sums, dx, gamma },
+    constants: { vec: l.vec, gamma: !!gamma, ...(relu6Output ? { mask: true } : {}) },
+    buffers: { dy, x, mean, variance, sums, dx, gamma, y: relu6Output },
     uniforms: { rows: l.rows, C: l.cq, per, n, eps, invRows: 1 / l.rows },
     workgroups: grid(n, 64),
   });

@@ -23,6 +23,7 @@ import {
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
 import { forwardFolded, forwardOp, inputGradOp } from './conv-ops.js';
+import { depthwiseGradStrided, dwGradStridedTakes } from './depthwise-grad-strided.js';
 import { type BindingSpec, defineKernel, type UniformType } from './program.js';
 import { stripLoop } from './strip-ws.js';
 import { type Tuning, tuning } from './tuning.js';
@@ -416,6 +417,11 @@ export function depthwiseConv2dBackpropInput(
 ): Tensor {
   return inputGradOp(DEPTHWISE, dy, filter, inputShape, strides, padding, (dx, g) => {
     const [, , c, mult] = filter.shape;
+    // Equal strides of 2-4: the strided kernel (a lane per block of s x s input pixels).
+    if (dwGradStridedTakes(g, mult)) {
+      depthwiseGradStrided(dy, filter, dx, g);
+      return;
+    }
     // Stride 1: the forward kernels on dy with the window flipped. Otherwise the plain kernel
     // gathers from dy dilated by the strides.
     const flip = g.sh === 1 && g.sw === 1 && mult === 1;

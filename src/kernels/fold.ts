@@ -8,7 +8,9 @@ import { grid, maxBindingBytes } from './util.js';
  * channel, which is the filter's fastest-varying index (HWIO conv: cout; depthwise: cin * mult).
  * Not differentiable: graph fusion uses it only when no gradient tape is recording (and composes
  * the same arithmetic from differentiable ops otherwise). Undefined when a tensor would not fit a
- * storage binding; the caller then composes ops too.
+ * storage binding; the caller then composes ops too. Where a conv kernel folds the batch norm
+ * itself (bn-inline.ts: the weight-stationary pointwise kernels and the depthwise strip kernel,
+ * with this quad kernel's arithmetic), graph fusion skips this dispatch.
  */
 export interface FoldedConv {
   filter: Tensor;

@@ -25,6 +25,11 @@ import { Add, ZeroPadding2D } from './layers/shape.js';
  * conv's fused epilogue. That saves two or three full passes over each activation. The folding
  * uses differentiable ops, so gradients reach the conv and batch-norm weights as before.
  * Intermediate results are skipped only when nothing else reads them.
+ *
+ * In inference with nothing to differentiate, the conv kernels that load each filter quad once
+ * per lane fold the batch norm themselves (bn-inline.ts: no fold dispatch), and a two-input Add
+ * that alone reads a chain's output (a residual connection) runs with the chain: those kernels
+ * add the other input in their epilogue (the pointwise ones), else the Add layer runs after it.
  */
 export interface FusedChain {
   /** The nodes the chain replaces, in order; the last one's value is the chain's output. */

@@ -34,7 +34,10 @@ export const batchNormGrads = {
     const [x] = r.inputs;
     const { epsilon, mean, variance, hasGamma, hasBeta, activation } = r.attrs;
     const gamma = hasGamma ? r.inputs[1] : undefined;
-    // A fused relu / relu6: its mask from the output (the same as from the batch norm's output).
+    // A fused relu / relu6: its mask from the output (the same as from the batch norm's output);
+    // relu6's is applied inside batchNormGrad's passes.
+    if (activation === 'relu6')
+      return normGrads(batchNormGrad(dy, x, gamma, mean, variance, epsilon, r.output), hasGamma, hasBeta);
     const dz = activation === 'linear' ? dy : reluGrad(dy, r.output, activation);
     return normGrads(batchNormGrad(dz, x, gamma, mean, variance, epsilon), hasGamma, hasBeta);
   },
