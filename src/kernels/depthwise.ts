@@ -37,8 +37,9 @@ import { grid } from './util.js';
  * (every MobileNet depthwise layer) gives each lane 4 channels of a strip of neighbouring output
  * columns and walks it down the image, keeping the window rows that consecutive output rows share
  * in registers: every input quad is loaded about once per strip. Other shapes and the input
- * gradient use a plain kernel, one output (quad) per lane. The filter gradient is in
- * depthwise-grad.ts.
+ * gradient use a plain kernel, one output (quad) per lane, except the input gradient of equal
+ * strides of 2-4 (depthwise-grad-strided.ts). The filter gradient is in depthwise-grad.ts. The
+ * strip kernel can fold an inference batch norm itself (bn-inline.ts, `depthwiseConv2dFoldedBn`).
  */
 
 export { depthwiseConv2dBackpropFilter } from './depthwise-grad.js';
