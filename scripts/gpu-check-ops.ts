@@ -42,6 +42,7 @@ const DEPTHWISE: Array<[number[], number, number, number, Pad]> = [
   [[1, 13, 13, 6], 3, 1, 2, 'same'],
   [[1, 7, 7, 3], 3, 2, 1, 'valid'],
   [[2, 9, 9, 36], 2, 1, 1, 'same'], // even window; 5x5 took ~25 s per kernel to compile on a loaded lavapipe
+  [[1, 13, 11, 12], 3, 1, 2, 'same'], // the strided input gradient (depthwise-grad-strided.ts)
 ];
 
 /** Fused depthwise + projection: [x shape, cout, stride]; 2 quads per lane at 8 lanes, odd sizes. */

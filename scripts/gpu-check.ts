@@ -16,6 +16,7 @@ import { withTuning } from '../src/kernels/tuning.js';
 import * as lib from '../src/node.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
 import { checksF16, checksInvertedResidual, checksMatmul } from './gpu-check-cases.js';
+import { checksFolded } from './gpu-check-fold.js';
 import { type Check, type CheckResult, runCheck } from './gpu-check-lib.js';
 import { checksOthers } from './gpu-check-ops.js';
 import { checksTraining } from './gpu-check-training.js';
@@ -48,6 +49,7 @@ async function main(): Promise<number> {
   const checks: Check[] = [
     ...checksMatmul(),
     ...checksOthers(),
+    ...checksFolded(),
     ...checksInvertedResidual(),
     ...checksTraining(),
   ];
