@@ -25,7 +25,7 @@ import { setTuning, withTuning } from '../src/kernels/tuning.js';
 import { deviceFacts } from './../src/tensor/device-info.js';
 import { ShapeError } from '../src/tensor/errors.js';
 import { expectClose, randArray, rng } from './helpers.js';
-import { dispatchedKernels } from './kernel-helpers.js';
+import { dispatchedKernels, randomBnStats } from './kernel-helpers.js';
 
 // The kernels that fold a batch norm themselves (src/kernels/bn-inline.ts) are the
 // weight-stationary pointwise conv and matmul and the depthwise strip kernel; the pointwise ones
@@ -231,22 +231,7 @@ describe('batch norm folded by the conv kernels', () => {
     h = new Conv2D({ filters: 8, kernelSize: 1, useBias: false }).apply(h);
     h = new BatchNormalization({}).apply(h);
     const m = model({ inputs: inp, outputs: h });
-    const stats: Tensor[] = [];
-    for (const l of m.layers) {
-      if (!(l instanceof BatchNormalization)) continue;
-      const c = l.movingMean!.size;
-      const r = rng(c);
-      for (const [v, lo, hi] of [
-        [l.movingMean, -0.5, 0.5],
-        [l.movingVariance, 0.2, 2],
-        [l.gamma, 0.5, 1.5],
-        [l.beta, -0.3, 0.3],
-      ] as const) {
-        const t = tensor(randArray(c, r, lo, hi));
-        v?.assign(t);
-        stats.push(t);
-      }
-    }
+    const stats = randomBnStats(m.layers);
     const xs = randomUniform([3, 10, 9, 16], -1, 1, { seed: 9 });
     const before = memory().numTensors;
     const p = await profile(() => m.apply(xs, { training: false }) as Tensor);

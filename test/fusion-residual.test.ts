@@ -13,12 +13,11 @@ import {
   setGraphFusion,
   setSeed,
   type Tensor,
-  tensor,
   valueAndGrad,
 } from '../src/index.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
-import { expectClose, randArray, rng } from './helpers.js';
-import { dispatchedKernels } from './kernel-helpers.js';
+import { expectClose } from './helpers.js';
+import { dispatchedKernels, randomBnStats } from './kernel-helpers.js';
 
 // Graph fusion's residual: a conv -> batch norm chain whose output only an Add reads runs with the
 // Add (src/nn/fusion.ts, runChain): on lavapipe the weight-stationary pointwise kernels add the
@@ -27,27 +26,6 @@ import { dispatchedKernels } from './kernel-helpers.js';
 const software = deviceFacts().fixedSubgroupLanes > 0 && deviceFacts().adapterClass === 'software';
 
 afterEach(() => setGraphFusion(true));
-
-/** Random moving statistics and affine weights for every batch norm of `m`. */
-function randomStats(layers: readonly unknown[]): Tensor[] {
-  const made: Tensor[] = [];
-  for (const l of layers) {
-    if (!(l instanceof BatchNormalization)) continue;
-    const c = l.movingMean!.size;
-    const r = rng(c * 3);
-    for (const [v, lo, hi] of [
-      [l.movingMean, -0.5, 0.5],
-      [l.movingVariance, 0.2, 2],
-      [l.gamma, 0.5, 1.5],
-      [l.beta, -0.3, 0.3],
-    ] as const) {
-      const t = tensor(randArray(c, r, lo, hi));
-      v?.assign(t);
-      made.push(t);
-    }
-  }
-  return made;
-}
 
 /** An inverted-residual-like block: expand 1x1 -> ReLU6, project 1x1 -> BN, Add(x, projection). */
 function block(x: SymbolicTensor, cin: number, ce: number, swap: boolean): SymbolicTensor {
@@ -82,7 +60,7 @@ describe('residual adds run with the chain before them', () => {
       const x = input({ shape: [12, 11, cin] });
       const out = block(block(x, cin, ce, swap), cin, ce, !swap);
       const m = model({ inputs: x, outputs: out });
-      const stats = randomStats(m.layers);
+      const stats = randomBnStats(m.layers);
       const xs = randomUniform([3, 12, 11, cin], -1, 1, { seed: 4 });
       const kernels = await compareWithUnfused(m, xs);
       const adds = kernels.filter((k) => k === 'elementwise' || k.startsWith('binary')).length;
@@ -105,7 +83,7 @@ describe('residual adds run with the chain before them', () => {
     const q = new Conv2D({ filters: 8, kernelSize: 1 }).apply(s1);
     const s2 = new Add({}).apply([p, q]) as SymbolicTensor;
     const m = model({ inputs: x, outputs: s2 });
-    const stats = randomStats(m.layers);
+    const stats = randomBnStats(m.layers);
     const xs = randomUniform([2, 9, 10, 8], -1, 1, { seed: 5 });
     await compareWithUnfused(m, xs);
     for (const t of [xs, ...stats]) t.dispose();
@@ -116,7 +94,7 @@ describe('residual adds run with the chain before them', () => {
     setSeed(4);
     const x = input({ shape: [6, 7, 8] });
     const m = model({ inputs: x, outputs: block(x, 8, 24, false) });
-    const stats = randomStats(m.layers);
+    const stats = randomBnStats(m.layers);
     const xs = randomUniform([2, 6, 7, 8], -1, 1, { seed: 6 });
     const grads = async () => {
       const f = valueAndGrad((inp: Tensor) => (m.apply(inp, { training: false }) as Tensor).square().sum());

@@ -1,4 +1,5 @@
-import { profile, type Tensor } from '../src/index.js';
+import { BatchNormalization, profile, type Tensor, tensor } from '../src/index.js';
+import { randArray, rng } from './helpers.js';
 
 /**
  * Runs `fn` under `profile` and returns the kernel families it dispatched (the profile keys up to
@@ -11,4 +12,29 @@ export async function dispatchedKernels(
   const data = (await p.result.data()) as Float32Array;
   p.result.dispose();
   return { kernels: p.kernels.map((k) => k.kernel.split(' ')[0]), data };
+}
+
+/**
+ * Assigns random moving statistics and affine weights to every BatchNormalization among `layers`
+ * (means in [-0.5, 0.5], variances in [0.2, 2], gamma in [0.5, 1.5], beta in [-0.3, 0.3]) and
+ * returns the tensors assigned, for the caller to dispose.
+ */
+export function randomBnStats(layers: readonly unknown[]): Tensor[] {
+  const made: Tensor[] = [];
+  for (const l of layers) {
+    if (!(l instanceof BatchNormalization)) continue;
+    const c = l.movingMean!.size;
+    const r = rng(c * 3);
+    for (const [v, lo, hi] of [
+      [l.movingMean, -0.5, 0.5],
+      [l.movingVariance, 0.2, 2],
+      [l.gamma, 0.5, 1.5],
+      [l.beta, -0.3, 0.3],
+    ] as const) {
+      const t = tensor(randArray(c, r, lo, hi));
+      v?.assign(t);
+      made.push(t);
+    }
+  }
+  return made;
 }
