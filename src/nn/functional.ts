@@ -366,9 +366,7 @@ export class Functional extends Model {
       }
       const chain = blockOut ? undefined : chains.get(n);
       // The Add that alone reads the chain's output, when its other input already has a value.
-      const residual =
-        (!(globalThis as { __noRes?: boolean }).__noRes && chain?.add && values.get(chain.add.other)) ||
-        undefined;
+      const residual = chain?.add && values.get(chain.add.other);
       const fused = chain && runChain(chain, ins[0], args, folds, residual);
       // Consecutive geometric augmentations: one resample in training (layers/affine-chain.ts).
       const geo = args.training ? affine.get(n) : undefined;
