@@ -329,6 +329,9 @@ describe('batchNormGrad', () => {
     expect(() => batchNormGrad(x, x, undefined, zeros([4]), zeros([4]), 1e-3, zeros([4, 3]))).toThrow(
       'batchNormGrad: relu6Output [4,3] must have the shape of x [3,4]',
     );
+    expect(() => batchNormGrad(x, x, undefined, zeros([4]), zeros([4]), 1e-3, zeros([3]))).toThrow(
+      'batchNormGrad: relu6Output [3] must have the shape of x [3,4]',
+    );
   });
 
   it('rejects mismatched shapes', () => {

@@ -296,9 +296,16 @@ export function batchNormGrad(
   const op = 'batchNormGrad';
   checkX(dy, op, 'dy');
   checkX(x, op);
-  if (dy.shape.length !== x.shape.length || dy.shape.some((d, i) => d !== x.shape[i])) {
-    throw new ShapeError(`${op}: dy ${fmtShape(dy.shape)} must have the shape of x ${fmtShape(x.shape)}`);
-  }
+  if (relu6Output !== undefined) checkX(relu6Output, op, 'relu6Output');
+  // dy and the fused ReLU6's output have x's shape.
+  const likeX = (t: Tensor, name: string) => {
+    if (t.shape.length !== x.shape.length || t.shape.some((d, k) => d !== x.shape[k]))
+      throw new ShapeError(
+        `${op}: ${name} ${fmtShape(t.shape)} must have the shape of x ${fmtShape(x.shape)}`,
+      );
+  };
+  likeX(dy, 'dy');
+  if (relu6Output !== undefined) likeX(relu6Output, 'relu6Output');
   const l = layoutOf(x);
   if (gamma !== undefined) checkChannel(gamma, l.c, op, 'gamma');
   checkChannel(mean, l.c, op, 'mean');
@@ -306,13 +313,6 @@ export function batchNormGrad(
   const eps = checkEps(epsilon, op);
   if (l.rows === 0) throw new ShapeError(`${op}: x ${fmtShape(x.shape)} has no rows`);
   // sums[0] = sum(dy), sums[1] = sum(dy * (x - mean)).
-  if (relu6Output !== undefined) {
-    checkX(relu6Output, op, 'relu6Output');
-    if (relu6Output.shape.some((d, i) => d !== x.shape[i]))
-      throw new ShapeError(
-        `${op}: relu6Output ${fmtShape(relu6Output.shape)} must have the shape of x ${fmtShape(x.shape)}`,
-      );
-  }
   const sums = gradSums(l, x, mean, dy, relu6Output);
   const dx = emptyTensor(x.shape, 'float32');
   const per = rowsPerLane(l);
