@@ -14,10 +14,11 @@ import {
   type WindowDispatch,
 } from './conv-args.js';
 import { convUsesF16, halfCopy, quad } from './conv-f16.js';
-import { forwardFolded, forwardOp, inputGradOp } from './conv-ops.js';
+import { type ForwardArgs, forwardFolded, forwardOp, inputGradOp } from './conv-ops.js';
 import {
   dispatchPointwiseMatmul,
   dispatchPointwiseWs,
+  type PointwiseArgs,
   type PointwiseWsPlan,
   pointwiseMatmulPlan,
   pointwiseWsPlan,
@@ -226,29 +227,36 @@ function isPointwise(a: WindowDispatch): boolean {
   );
 }
 
+/** The weight-stationary kernel that runs a pointwise conv, with its plan. */
+type PointwisePlan = { ws: PointwiseWsPlan } | { mws: MatmulWsPlan };
+
+/**
+ * The weight-stationary kernel of a pointwise conv of `m` pixels on CPU adapters, unless a tile is
+ * forced: the pointwise kernel (conv-pointwise.ts, Cin <= 144), else the weight-stationary matmul
+ * (Cin > 144; 145-320 off lavapipe); undefined: the tile kernel.
+ */
+function pointwisePlan(m: number, a: Omit<ForwardArgs, 'precision'>, sg: number): PointwisePlan | undefined {
+  if (tuning().convTile) return undefined;
+  const ws = pointwiseWsPlan(m, a.c, a.co, sg);
+  if (ws) return { ws };
+  const mws = pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg);
+  return mws && { mws };
+}
+
+/** Runs the kernel `plan` names. */
+function dispatchPointwise(args: PointwiseArgs, plan: PointwisePlan, sg: number): void {
+  if ('ws' in plan) dispatchPointwiseWs(args, plan.ws, sg);
+  else dispatchPointwiseMatmul(args, plan.mws, sg);
+}
+
 function dispatchConv(a: ConvCall): void {
   const sg = subgroupLanes('conv');
   const L = sg || 8;
   const m = a.n * a.oh * a.ow;
   const pointwise = isPointwise(a);
-  // Narrow pointwise convs on CPU adapters: the weight-stationary kernel (conv-pointwise.ts),
-  // unless a tile is forced.
-  const ws = pointwise && !a.half && !tuning().convTile ? pointwiseWsPlan(m, a.c, a.co, sg) : undefined;
-  if (ws) {
-    dispatchPointwiseWs({ x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co }, ws, sg);
-    return;
-  }
-  // Cin > 144 on CPU adapters (145-320 off lavapipe): the weight-stationary matmul.
-  const mws =
-    pointwise && !a.half && !tuning().convTile
-      ? pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg)
-      : undefined;
-  if (mws) {
-    dispatchPointwiseMatmul(
-      { x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co },
-      mws,
-      sg,
-    );
+  const pw = pointwise && !a.half ? pointwisePlan(m, a, sg) : undefined;
+  if (pw) {
+    dispatchPointwise({ x: a.x, f: a.f, y: a.y, bias: a.bias, act: a.act, m, cin: a.c, co: a.co }, pw, sg);
     return;
   }
   const wws = !pointwise && !a.half && !tuning().convTile ? windowWsPlan(a, a.c, a.co, sg) : undefined;
@@ -376,35 +384,32 @@ export function conv2dFoldedBn(
     strides,
     padding,
     opts,
-    (win, a): { ws: PointwiseWsPlan } | { mws: MatmulWsPlan } | undefined => {
-      if (!isPointwise(win) || a.precision !== 'f32' || tuning().convTile) return undefined;
+    (win, a) => {
+      if (!isPointwise(win) || a.precision !== 'f32') return undefined;
       const shape = [win.n, win.oh, win.ow, a.co];
       if (residual && (residual.dtype !== 'float32' || residual.shape.some((d, i) => d !== shape[i])))
         return undefined;
       const sg = subgroupLanes('conv');
       const m = win.n * win.oh * win.ow;
-      const ws = pointwiseWsPlan(m, a.c, a.co, sg);
-      if (ws) return { ws };
-      const mws = pointwiseMatmulPlan(m, a.c, a.co, !!a.bias, a.act, sg);
+      const kernel = pointwisePlan(m, a, sg);
       // The matmul adds a residual only after its private partial sums (lavapipe's plans).
-      return mws && (!residual || mws.rows > 0) ? { mws } : undefined;
+      if (!kernel || (residual && 'mws' in kernel && !kernel.mws.rows)) return undefined;
+      return { kernel, m, sg };
     },
-    (y, win, a, p) => {
+    (y, _win, a, p) => {
       const args = {
         x,
         f: filter,
         y,
         bias: a.bias,
         act: a.act,
-        m: win.n * win.oh * win.ow,
+        m: p.m,
         cin: a.c,
         co: a.co,
         bn,
         res: residual,
       };
-      const sg = subgroupLanes('conv');
-      if ('ws' in p) dispatchPointwiseWs(args, p.ws, sg);
-      else dispatchPointwiseMatmul(args, p.mws, sg);
+      dispatchPointwise(args, p.kernel, p.sg);
     },
   );
 }
