@@ -39,23 +39,29 @@ const CASES: [number[], number[], number, Padding][] = [
   [[96, 9, 8, 4], [3, 3], 2, 'same'], // many lanes: strips of block rows
 ];
 
+/**
+ * Random dy and filter for the input gradient of a depthwise conv of x shape `xs`, filter `fs`,
+ * as values (for the oracle) and tensors (the caller disposes them).
+ */
+function gradInputs(xs: number[], fs: number[], s: number | [number, number], p: Padding, seed: number) {
+  const g = refGeo(xs, fs[0], fs[1], s, p);
+  const dyShape = [xs[0], g.oh, g.ow, fs[2] * fs[3]];
+  const r = rng(seed);
+  const fd = randArray(
+    fs.reduce((a, b) => a * b, 1),
+    r,
+  );
+  const dyd = randArray(
+    dyShape.reduce((a, b) => a * b, 1),
+    r,
+  );
+  return { fd, dyd, f: tensor(fd, fs), dy: tensor(dyd, dyShape) };
+}
+
 describe('depthwiseConv2dBackpropInput, strided kernel', () => {
   it.each(CASES)('x %j window %j stride %i %j matches the oracle', async (xs, win, s, p) => {
-    const c = xs[3];
-    const fs = [win[0], win[1], c, 1];
-    const g = refGeo(xs, win[0], win[1], s, p);
-    const dyShape = [xs[0], g.oh, g.ow, c];
-    const r = rng(xs[1] * 31 + s);
-    const fd = randArray(
-      fs.reduce((a, b) => a * b, 1),
-      r,
-    );
-    const dyd = randArray(
-      dyShape.reduce((a, b) => a * b, 1),
-      r,
-    );
-    const dy = tensor(dyd, dyShape);
-    const f = tensor(fd, fs);
+    const fs = [win[0], win[1], xs[3], 1];
+    const { fd, dyd, f, dy } = gradInputs(xs, fs, s, p, xs[1] * 31 + s);
     const before = memory().numTensors;
     const got = await dispatchedKernels(() => depthwiseConv2dBackpropInput(dy, f, xs, s, p));
     expect(got.kernels).toEqual(['depthwise_grad_strided']);
@@ -80,19 +86,7 @@ describe('depthwiseConv2dBackpropInput, strided kernel', () => {
       [[1, 7, 9, 6], [3, 3, 6, 1], 2],
     ];
     for (const [xs, fs, s] of cases) {
-      const g = refGeo(xs, fs[0], fs[1], s, 'same');
-      const dyShape = [xs[0], g.oh, g.ow, fs[2] * fs[3]];
-      const r = rng(7);
-      const fd = randArray(
-        fs.reduce((a, b) => a * b, 1),
-        r,
-      );
-      const dyd = randArray(
-        dyShape.reduce((a, b) => a * b, 1),
-        r,
-      );
-      const dy = tensor(dyd, dyShape);
-      const f = tensor(fd, fs);
+      const { fd, dyd, f, dy } = gradInputs(xs, fs, s, 'same', 7);
       const got = await dispatchedKernels(() => depthwiseConv2dBackpropInput(dy, f, xs, s, 'same'));
       expect(got.kernels).not.toContain('depthwise_grad_strided');
       expectClose(got.data, depthwiseBackpropInputRef(dyd, fd, fs, xs, s, 'same'), {
