@@ -226,17 +226,25 @@ describe('batchNormTraining', () => {
   });
 });
 
+/** batchNormGrad's shapes: channels on and off multiples of 4, many rows per channel. */
+const GRAD_SHAPES = [
+  [2, 7, 5, 8],
+  [1, 7, 5, 3],
+  [64, 6, 5, 4],
+];
+
+/** Random x in [-2, 2] and dy of `shape`, and the generator to draw more from. */
+function gradCase(shape: number[], seed: number) {
+  const r = rng(seed);
+  const xd = randArray(size(shape), r, -2, 2);
+  const dyd = randArray(size(shape), r);
+  return { c: shape[shape.length - 1], r, xd, dyd };
+}
+
 describe('batchNormGrad', () => {
   it('matches the oracle (which is checked by finite differences below)', async () => {
-    for (const [i, shape] of [
-      [2, 7, 5, 8],
-      [1, 7, 5, 3],
-      [64, 6, 5, 4],
-    ].entries()) {
-      const c = shape[shape.length - 1];
-      const r = rng(120 + i);
-      const xd = randArray(size(shape), r, -2, 2);
-      const dyd = randArray(size(shape), r);
+    for (const [i, shape] of GRAD_SHAPES.entries()) {
+      const { c, r, xd, dyd } = gradCase(shape, 120 + i);
       const g = randArray(c, r, 0.5, 2);
       const mom = momentsRef(xd, c);
       for (const useG of [true, false]) {
@@ -286,15 +294,8 @@ describe('batchNormGrad', () => {
   });
 
   it('with a fused ReLU6 output masks dy in its own passes, bit for bit as reluGrad before it', async () => {
-    for (const [i, shape] of [
-      [2, 7, 5, 8],
-      [1, 7, 5, 3],
-      [64, 6, 5, 4],
-    ].entries()) {
-      const c = shape[shape.length - 1];
-      const r = rng(140 + i);
-      const xd = randArray(size(shape), r, -2, 2);
-      const dyd = randArray(size(shape), r);
+    for (const [i, shape] of GRAD_SHAPES.entries()) {
+      const { c, r, xd, dyd } = gradCase(shape, 140 + i);
       // The forward output of the fused ReLU6: 0, values inside (0, 6), and 6.
       const yd = randArray(size(shape), r, -1, 7).map((v) => Math.min(Math.max(v, 0), 6));
       const g = tensor(randArray(c, r, 0.5, 2), [c]);
