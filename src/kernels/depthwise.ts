@@ -81,7 +81,7 @@ interface DwCall extends WindowDispatch {
   cs: number;
   co: number;
   mult: number;
-  /** A batch norm the strip kernel folds in (`depthwiseStripTakes`). */
+  /** A batch norm the strip kernel folds in (only where `stripTakes` holds, in f32). */
   bn?: InlineBatchNorm;
 }
 

@@ -161,13 +161,19 @@ export function foldChain(chain: FusedChain, folds?: FoldCache): FoldedConv | un
   return folded;
 }
 
+/** The chain's padding: its ZeroPadding2D layer's, else the conv's own. */
+function chainPadding(chain: FusedChain): Padding {
+  return chain.pad ? chain.pad.padding : chain.conv.padding;
+}
+
 /**
  * The chain's conv with its inference batch norm folded in by the conv kernel itself (no fold
  * dispatch; bn-inline.ts), where one of those kernels takes the conv and nothing needs gradients;
  * otherwise undefined (nothing ran).
  */
-function inlineFold(chain: FusedChain, x: Tensor, padding: Padding, residual?: Tensor): Tensor | undefined {
+function inlineFold(chain: FusedChain, x: Tensor, residual?: Tensor): Tensor | undefined {
   const { conv, bn, activation } = chain;
+  const padding = chainPadding(chain);
   if (residual && (conv instanceof DepthwiseConv2D || needsGradient(residual))) return undefined;
   if (!bn?.movingMean || !bn.movingVariance) return undefined;
   if (needsGradient(x, conv.kernel, conv.bias, bn.gamma, bn.beta, bn.movingMean, bn.movingVariance))
@@ -203,8 +209,7 @@ export function runChain(
   if (!enabled) return undefined;
   const { bn, add } = chain;
   if (residual && add && bn && !(args.training && bn.trainable)) {
-    const padding = chain.pad ? chain.pad.padding : chain.conv.padding;
-    const summed = inlineFold(chain, x, padding, residual);
+    const summed = inlineFold(chain, x, residual);
     if (summed) return summed;
   }
   const y = runConvChain(chain, x, args, folds);
@@ -219,9 +224,9 @@ export function runChain(
 
 /** The chain alone (see runChain). */
 function runConvChain(chain: FusedChain, x: Tensor, args: CallArgs, folds?: FoldCache): Tensor {
-  const { conv, bn, pad, activation } = chain;
+  const { conv, bn, activation } = chain;
   // The conv, with the chain's padding as its own.
-  const padding = pad ? pad.padding : conv.padding;
+  const padding = chainPadding(chain);
   const runConv = (filter: Tensor, opts: ConvOptions) =>
     conv instanceof DepthwiseConv2D
       ? depthwiseConv2d(x, filter, conv.strides, padding, opts)
@@ -235,7 +240,7 @@ function runConvChain(chain: FusedChain, x: Tensor, args: CallArgs, folds?: Fold
     if (freeable(z)) z.dispose();
     return y;
   }
-  const inline = bn && inlineFold(chain, x, padding);
+  const inline = bn && inlineFold(chain, x);
   if (inline) return inline;
   let filter: Tensor = conv.kernel!;
   let bias: Tensor | undefined = conv.bias;
