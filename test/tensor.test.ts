@@ -189,3 +189,91 @@ describe('buffer pool', () => {
     }
   });
 });
+
+describe('large uploads (mapped staging buffers, 1 MiB and up)', () => {
+  // 262147 elements: just over 1 MiB and not a multiple of any workgroup or vector width.
+  const N = 262147;
+  /** Exact equality of two long arrays, without vitest's slow deep diff of 262k elements. */
+  const same = (got: ArrayLike<number>, want: ArrayLike<number>) => {
+    expect(got.length).toBe(want.length);
+    let bad = -1;
+    for (let k = 0; k < want.length && bad < 0; k++) if (got[k] !== want[k]) bad = k;
+    expect(bad < 0 ? 'equal' : `differ at ${bad}: ${got[bad]} vs ${want[bad]}`).toBe('equal');
+  };
+
+  it('round-trip float32, int32 and bool values exactly', async () => {
+    const { rng, randArray } = await import('./helpers.js');
+    const f = randArray(N, rng(5), -1e6, 1e6);
+    const i = Int32Array.from(f, (v) => Math.trunc(v));
+    const b = Array.from(f, (v) => v > 0);
+    const tf = tensor(f, [N]);
+    const ti = tensor(i, [1, N], 'int32');
+    const tb = tensor(b, [N], 'bool');
+    same(await tf.data(), f);
+    same(await ti.data(), i);
+    same(
+      await tb.data(),
+      Int32Array.from(b, (v) => (v ? 1 : 0)),
+    );
+    for (const t of [tf, ti, tb]) t.dispose();
+  });
+
+  it('land in order with kernels still recorded: a reused buffer is read before it is overwritten', async () => {
+    const { mul, sync, drainPool, rng, randArray } = await Promise.all([
+      import('../src/index.js'),
+      import('./helpers.js'),
+    ]).then(([a, h]) => ({ ...a, ...h }));
+    await sync();
+    drainPool(); // no clean buffer of this size: the upload below must take x's
+    const a = randArray(N, rng(6));
+    const c = randArray(N, rng(7));
+    const x = tensor(a, [N]);
+    await sync();
+    const y = mul(x, 2); // recorded, not submitted
+    x.dispose(); // its buffer goes to the pool while y's kernel still has to read it
+    const allocated = memory().allocatedBytes;
+    const z = tensor(c, [N]); // takes that buffer: its copy must run after y's kernel
+    expect(memory().allocatedBytes).toBe(allocated);
+    same(
+      await y.data(),
+      a.map((v) => 2 * v),
+    );
+    same(await z.data(), c);
+    y.dispose();
+    z.dispose();
+  });
+
+  it('reuse their staging buffers, free them with drainPool, and leak nothing when a fill throws', async () => {
+    const { sync, drainPool } = await import('../src/index.js');
+    const { uploadFilled } = await import('../src/tensor/creation.js');
+    const settle = async () => {
+      await sync();
+      await new Promise((r) => setTimeout(r, 20)); // the staging buffer's re-map resolves
+    };
+    const data = new Float32Array(N).fill(3);
+    tensor(data, [N]).dispose();
+    await settle();
+    const held = memory().stagingBytes;
+    expect(held).toBeGreaterThanOrEqual(N * 4);
+    for (let k = 0; k < 3; k++) {
+      tensor(data, [N]).dispose();
+      await settle();
+    }
+    expect(memory().stagingBytes).toBe(held);
+    const before = memory();
+    expect(() =>
+      uploadFilled([N], 'float32', () => {
+        throw new Error('fill failed');
+      }),
+    ).toThrow('fill failed');
+    await settle();
+    expect(memory().numTensors).toBe(before.numTensors);
+    expect(memory().numBytes).toBe(before.numBytes);
+    const t = uploadFilled([2, N], 'float32', (dst) => new Float32Array(dst, 0, 2 * N).fill(-1));
+    expect((await t.data()).every((v) => v === -1)).toBe(true);
+    t.dispose();
+    await settle();
+    drainPool();
+    expect(memory().stagingBytes).toBe(0);
+  });
+});

@@ -1,4 +1,4 @@
-import { nextSeedValue, tensor } from '../tensor/creation.js';
+import { nextSeedValue, tensor, uploadFilled } from '../tensor/creation.js';
 import { ArgumentError } from '../tensor/errors.js';
 import { checkOptions as checkOptionKeys, type OptionKeys } from '../tensor/options.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -237,9 +237,11 @@ function collate(
   let xs: Tensor;
   if (unbatched) xs = tensor(items[0].pixels, [h, w, 3], 'float32');
   else {
-    const all = new Float32Array(b * per);
-    for (let i = 0; i < b; i++) all.set(items[i].pixels, i * per);
-    xs = tensor(all, [b, h, w, 3], 'float32');
+    // Each image straight into the upload's mapped staging memory: no batch-sized array to build.
+    xs = uploadFilled([b, h, w, 3], 'float32', (dst) => {
+      const all = new Float32Array(dst, 0, b * per);
+      for (let i = 0; i < b; i++) all.set(items[i].pixels, i * per);
+    });
   }
   if (c.labelMode === null) return { xs };
   const shape = (...s: number[]): number[] => (unbatched ? s : [b, ...s]);

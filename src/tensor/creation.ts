@@ -4,6 +4,7 @@ import { ArgumentError, DTypeError, fmtShape, ShapeError } from './errors.js';
 import { fillKernel } from './fill-kernel.js';
 import { randomKernel } from './random-kernel.js';
 import { assertShape, sizeOf } from './shape.js';
+import { STAGED_MIN_BYTES, stagedWrite } from './staging.js';
 import { Storage } from './storage.js';
 import { Tensor } from './tensor.js';
 
@@ -91,8 +92,34 @@ export function upload(values: ArrayLike<number>, shape: readonly number[], dtyp
     typed = new Int32Array(n);
     for (let i = 0; i < n; i++) typed[i] = dtype === 'bool' ? (values[i] ? 1 : 0) : Math.trunc(values[i]);
   }
+  if (n * 4 >= STAGED_MIN_BYTES) {
+    const Ctor = typed instanceof Float32Array ? Float32Array : Int32Array;
+    return uploadFilled(shape, dtype, (dst) => new Ctor(dst, 0, n).set(typed));
+  }
   const storage = new Storage(Math.max(4, n * 4), true);
   if (n > 0) currentDevice().queue.writeBuffer(storage.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
+  return new Tensor(storage, shape, dtype);
+}
+
+/**
+ * @internal A new tensor of `shape` whose 4-byte elements `fill` writes straight into a mapped
+ * staging buffer (`dst`: at least `4 * size` bytes; float32 bits for float32, int32 otherwise), so a
+ * batch assembled from parts needs no intermediate array. For large tensors (see staging.ts).
+ */
+export function uploadFilled(
+  shape: readonly number[],
+  dtype: DType,
+  fill: (dst: ArrayBuffer) => void,
+): Tensor {
+  const bytes = Math.max(4, sizeOf(shape) * 4);
+  const storage = new Storage(bytes);
+  try {
+    stagedWrite(storage.buffer, bytes, fill);
+  } catch (e) {
+    storage.refs = 1;
+    storage.release();
+    throw e;
+  }
   return new Tensor(storage, shape, dtype);
 }
 

@@ -195,8 +195,15 @@ export function flushed(): void {
   toDestroy = [];
 }
 
+const drainHooks: (() => void)[] = [];
+/** @internal Registers `fn` to free what it keeps when the pool is drained (staging buffers). */
+export function onDrain(fn: () => void): void {
+  drainHooks.push(fn);
+}
+
 /** Frees every pooled buffer (memory pressure, tests). Pending commands must be flushed first. */
 export function drainPool(): void {
+  for (const fn of drainHooks) fn();
   for (const map of [clean, dirty]) {
     for (const list of map.values()) for (const b of list) b.destroy();
     map.clear();

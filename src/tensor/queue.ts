@@ -187,6 +187,12 @@ export function copyBuffer(
   pass = encoder!.beginComputePass();
 }
 
+const submitHooks: (() => void)[] = [];
+/** @internal Registers `fn` to run after each submit (staging buffers are mapped again). */
+export function afterSubmit(fn: () => void): void {
+  submitHooks.push(fn);
+}
+
 /** Submits everything recorded so far. */
 export function flush(): void {
   if (!encoder) {
@@ -224,6 +230,7 @@ export function flush(): void {
   uniformSlots = 0;
   dispatches = 0;
   flushed();
+  for (const fn of submitHooks) fn();
 }
 
 /**

@@ -1,6 +1,7 @@
 import { liveCounts, markKept, popScope, pushScope, resetPeak, type Tracked } from './engine.js';
 import { ArgumentError } from './errors.js';
 import { poolStats } from './pool.js';
+import { stagingBytes } from './staging.js';
 import { Tensor } from './tensor.js';
 
 /** Anything that may contain tensors: a tensor, arrays and plain objects of them. */
@@ -83,13 +84,18 @@ export interface MemoryInfo {
   pooledBytes: number;
   /** All bytes of GPU buffers allocated by the pool (live + pooled, rounded to size classes). */
   allocatedBytes: number;
+  /**
+   * Bytes of the mapped staging buffers kept for large uploads (1 MiB and up: image batches), on top
+   * of `allocatedBytes`; freed by `drainPool()`.
+   */
+  stagingBytes: number;
 }
 
 /** Counts of live tensors and bytes, the high-water mark since `resetPeakBytes()`, and the buffer pool's size (like `tf.memory()`). */
 export function memory(): MemoryInfo {
   const { numTensors, numBytes, peakBytes } = liveCounts();
   const { pooledBytes, allocatedBytes } = poolStats();
-  return { numTensors, numBytes, peakBytes, pooledBytes, allocatedBytes };
+  return { numTensors, numBytes, peakBytes, pooledBytes, allocatedBytes, stagingBytes: stagingBytes() };
 }
 
 /**
