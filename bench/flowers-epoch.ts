@@ -32,6 +32,7 @@ import {
   sync,
   tidy,
 } from '../src/node.js';
+import { queueStats } from '../src/tensor/queue.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -144,20 +145,24 @@ if (mode === 'decode') {
     console.log(
       `profiled step: wall ${s(p.wallMs)} s, kernels ${s(p.kernelMs)} s, ${p.dispatches} dispatches, peak ${(p.peakBytes / 2 ** 20).toFixed(0)} MiB, tensors +${memory().numTensors - before}`,
     );
-    // The kernels by part of the step: the base's convolutions, its batch-norm folds and residual
-    // adds, and everything else (Flatten + Dense, softmax, loss, gradients, Adam).
+    // The kernels by part of the step, by kernel name: the base's 1x1 convolutions (batch norm,
+    // ReLU6 and residual add fused in), its depthwise convolutions (alone or fused with the 1x1 before
+    // or after), the stem, the batch-norm folds, and everything else (Flatten + Dense, softmax, loss,
+    // gradients, Adam). `LIST_KERNELS=1` lists every kernel.
+    const partNames: [string, string][] = [
+      ['matmul_ws', 'base: 1x1 convs'],
+      ['conv2d_pointwise', 'base: 1x1 convs'],
+      ['depthwise', 'base: depthwise convs'],
+      ['expand_dw', 'base: 1x1 + depthwise fused'],
+      ['dw_project', 'base: 1x1 + depthwise fused'],
+      ['conv2d_window', 'base: stem 3x3 conv'],
+      ['fold_bn', 'base: batch-norm folds'],
+    ];
     const part = (k: string) =>
-      k.startsWith('conv2d') && k.includes('"pointwise":true')
-        ? 'base: pointwise convs'
-        : k.startsWith('depthwise')
-          ? 'base: depthwise convs'
-          : k.startsWith('conv2d')
-            ? 'base: stem 3x3 conv'
-            : k.startsWith('fold_bn')
-              ? 'base: batch-norm folds'
-              : k.startsWith('elementwise') && k.includes('a + b')
-                ? 'base: residual adds'
-                : 'head, loss, gradients, optimizer';
+      partNames.find(([prefix]) => k.startsWith(prefix))?.[1] ?? 'head, loss, gradients, optimizer';
+    if (process.env.LIST_KERNELS)
+      for (const k of p.kernels)
+        console.log(`    ${k.calls}x ${k.ms.toFixed(1)} ms ${k.kernel.slice(0, 100)}`);
     const parts = new Map<string, { calls: number; ms: number }>();
     for (const k of p.kernels) {
       const e = parts.get(part(k.kernel)) ?? { calls: 0, ms: 0 };
@@ -194,6 +199,7 @@ if (mode === 'decode') {
     let cEnd = 0;
     const t0 = now();
     const c0 = cpu();
+    const q0 = queueStats();
     const valSrc = timed(valDs.map(preprocess), 'validation');
     const trainSrc = {
       async *[Symbol.asyncIterator]() {
@@ -205,8 +211,10 @@ if (mode === 'decode') {
     await model.fit(trainSrc, { epochs: 1, validationData: valSrc, verbose: 0 });
     const total = now() - t0;
     const tTrain = tEnd - t0;
+    const q1 = queueStats();
     console.log(
-      `epoch (fit): total ${s(total)} s, cpu ${s(cpu() - c0)} s | training ${s(tTrain)} s (waiting for data ${s(waits.training)} s, cpu ${s(cEnd - c0)} s) | validation ${s(total - tTrain)} s (waiting for data ${s(waits.validation)} s, cpu ${s(cpu() - cEnd)} s)`,
+      `epoch (fit): total ${s(total)} s, cpu ${s(cpu() - c0)} s | training ${s(tTrain)} s (waiting for data ${s(waits.training)} s, cpu ${s(cEnd - c0)} s) | validation ${s(total - tTrain)} s (waiting for data ${s(waits.validation)} s, cpu ${s(cpu() - cEnd)} s)` +
+        ` | ${q1.pipelines - q0.pipelines} pipelines compiled in ${s(q1.compileMs - q0.compileMs)} s`,
     );
   }
 }
