@@ -273,6 +273,13 @@ describe('large uploads (mapped staging buffers, 1 MiB and up)', () => {
     expect((await t.data()).every((v) => v === -1)).toBe(true);
     t.dispose();
     await settle();
+    const kept = memory().stagingBytes;
+    // A one-off upload over 64 MiB (weights) does not keep its staging buffer.
+    const big = tensor(new Float32Array((64 << 20) / 4 + 4).fill(2), [(64 << 20) / 4 + 4]);
+    await settle();
+    expect(memory().stagingBytes).toBe(kept);
+    expect((await big.data())[(64 << 20) / 4 + 3]).toBe(2);
+    big.dispose();
     drainPool();
     expect(memory().stagingBytes).toBe(0);
   });

@@ -15,8 +15,13 @@ import { afterSubmit, copyBuffer } from './queue.js';
 
 /** Uploads smaller than this go through `queue.writeBuffer` (Dawn's ring buffer handles them). */
 export const STAGED_MIN_BYTES = 1 << 20;
-/** Idle staging bytes kept for reuse; a staging buffer beyond this is destroyed after its copy. */
-const MAX_IDLE_BYTES = 256 << 20;
+/**
+ * Staging bytes kept for reuse (idle and in flight): a few image batches in flight. A staging
+ * buffer beyond this, or one larger than `MAX_KEPT_BUFFER` (a one-off upload: weights), is destroyed
+ * after its copy.
+ */
+const MAX_KEPT_BYTES = 128 << 20;
+const MAX_KEPT_BUFFER = 64 << 20;
 
 /** Mapped staging buffers ready for a write, by size class. */
 const idle = new Map<number, GPUBuffer[]>();
@@ -58,7 +63,7 @@ afterSubmit(() => {
   const gen = generation;
   for (const b of unsubmitted) {
     const size = b.size;
-    if (idleBytes + busyBytes > MAX_IDLE_BYTES) {
+    if (size > MAX_KEPT_BUFFER || idleBytes + busyBytes > MAX_KEPT_BYTES) {
       busyBytes -= size;
       b.destroy(); // WebGPU frees it once the submitted copy has run
       continue;
