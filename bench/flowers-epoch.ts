@@ -149,7 +149,7 @@ if (mode === 'decode') {
     // ReLU6 and residual add fused in), its depthwise convolutions (alone or fused with the 1x1 before
     // or after), the stem, the batch-norm folds, and everything else (Flatten + Dense, softmax, loss,
     // gradients, Adam). `LIST_KERNELS=1` lists every kernel.
-    const partNames: [string, string][] = [
+    const partByPrefix: [string, string][] = [
       ['matmul_ws', 'base: 1x1 convs'],
       ['conv2d_pointwise', 'base: 1x1 convs'],
       ['depthwise', 'base: depthwise convs'],
@@ -159,7 +159,7 @@ if (mode === 'decode') {
       ['fold_bn', 'base: batch-norm folds'],
     ];
     const part = (k: string) =>
-      partNames.find(([prefix]) => k.startsWith(prefix))?.[1] ?? 'head, loss, gradients, optimizer';
+      partByPrefix.find(([prefix]) => k.startsWith(prefix))?.[1] ?? 'head, loss, gradients, optimizer';
     if (process.env.LIST_KERNELS)
       for (const k of p.kernels)
         console.log(`    ${k.calls}x ${k.ms.toFixed(1)} ms ${k.kernel.slice(0, 100)}`);

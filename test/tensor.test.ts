@@ -193,33 +193,28 @@ describe('buffer pool', () => {
 describe('large uploads (mapped staging buffers, 1 MiB and up)', () => {
   // 262147 elements: just over 1 MiB and not a multiple of any workgroup or vector width.
   const N = 262147;
-  /** Exact equality of two long arrays, without vitest's slow deep diff of 262k elements. */
-  const same = (got: ArrayLike<number>, want: ArrayLike<number>) => {
-    expect(got.length).toBe(want.length);
-    let bad = -1;
-    for (let k = 0; k < want.length && bad < 0; k++) if (got[k] !== want[k]) bad = k;
-    expect(bad < 0 ? 'equal' : `differ at ${bad}: ${got[bad]} vs ${want[bad]}`).toBe('equal');
-  };
-
   it('round-trip float32, int32 and bool values exactly', async () => {
-    const { rng, randArray } = await import('./helpers.js');
+    const { rng, randArray, expectClose } = await import('./helpers.js');
+    const exact = { atol: 0, rtol: 0 };
     const f = randArray(N, rng(5), -1e6, 1e6);
     const i = Int32Array.from(f, (v) => Math.trunc(v));
     const b = Array.from(f, (v) => v > 0);
     const tf = tensor(f, [N]);
     const ti = tensor(i, [1, N], 'int32');
     const tb = tensor(b, [N], 'bool');
-    same(await tf.data(), f);
-    same(await ti.data(), i);
-    same(
+    expectClose(await tf.data(), f, exact, 'float32');
+    expectClose(await ti.data(), i, exact, 'int32');
+    expectClose(
       await tb.data(),
       Int32Array.from(b, (v) => (v ? 1 : 0)),
+      exact,
+      'bool',
     );
     for (const t of [tf, ti, tb]) t.dispose();
   });
 
   it('land in order with kernels still recorded: a reused buffer is read before it is overwritten', async () => {
-    const { mul, sync, drainPool, rng, randArray } = await Promise.all([
+    const { mul, sync, drainPool, rng, randArray, expectClose } = await Promise.all([
       import('../src/index.js'),
       import('./helpers.js'),
     ]).then(([a, h]) => ({ ...a, ...h }));
@@ -234,11 +229,13 @@ describe('large uploads (mapped staging buffers, 1 MiB and up)', () => {
     const allocated = memory().allocatedBytes;
     const z = tensor(c, [N]); // takes that buffer: its copy must run after y's kernel
     expect(memory().allocatedBytes).toBe(allocated);
-    same(
+    expectClose(
       await y.data(),
       a.map((v) => 2 * v),
+      { atol: 0, rtol: 0 },
+      'y = 2x, read before the upload',
     );
-    same(await z.data(), c);
+    expectClose(await z.data(), c, { atol: 0, rtol: 0 }, 'the upload');
     y.dispose();
     z.dispose();
   });

@@ -93,8 +93,8 @@ export function upload(values: ArrayLike<number>, shape: readonly number[], dtyp
     for (let i = 0; i < n; i++) typed[i] = dtype === 'bool' ? (values[i] ? 1 : 0) : Math.trunc(values[i]);
   }
   if (n * 4 >= STAGED_MIN_BYTES) {
-    const Ctor = typed instanceof Float32Array ? Float32Array : Int32Array;
-    return uploadFilled(shape, dtype, (dst) => new Ctor(dst, 0, n).set(typed));
+    const src = new Uint8Array(typed.buffer, typed.byteOffset, n * 4);
+    return uploadFilled(shape, dtype, (dst) => new Uint8Array(dst, 0, n * 4).set(src));
   }
   const storage = new Storage(Math.max(4, n * 4), true);
   if (n > 0) currentDevice().queue.writeBuffer(storage.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
@@ -112,15 +112,14 @@ export function uploadFilled(
   fill: (dst: ArrayBuffer) => void,
 ): Tensor {
   const bytes = Math.max(4, sizeOf(shape) * 4);
-  const storage = new Storage(bytes);
+  const t = new Tensor(new Storage(bytes), shape, dtype);
   try {
-    stagedWrite(storage.buffer, bytes, fill);
+    stagedWrite(t.storage.buffer, bytes, fill);
   } catch (e) {
-    storage.refs = 1;
-    storage.release();
+    t.dispose();
     throw e;
   }
-  return new Tensor(storage, shape, dtype);
+  return t;
 }
 
 /** A rank-0 tensor holding `value` (dtype inferred from the value unless given). */

@@ -7,8 +7,8 @@ import { afterSubmit, copyBuffer } from './queue.js';
  *
  * `queue.writeBuffer` copies into a staging buffer that Dawn allocates for the call when the data
  * does not fit its 4 MiB ring. On lavapipe that is fresh host memory each time, and with the GPU busy
- * a 27 MiB image batch took 80-270 ms of the main thread (page faults of fresh memory; measured in the
- * flowers epoch, issue 20 part 7). Here the staging buffers are kept: one is written while mapped,
+ * each call for a 27 MiB image batch held the main thread 80-275 ms (timed in the flowers epoch,
+ * issue 20 part 7). Here the staging buffers are kept: one is written while mapped,
  * unmapped, copied into the tensor's buffer by a command recorded in order with the kernels, and
  * mapped again (asynchronously) once that copy is submitted, ready for a later upload.
  */
