@@ -16,6 +16,7 @@ export {
   type DecodeJob,
   DecodePool,
   type DecodePoolOptions,
+  type DecodeRunOptions,
   defaultDecodePool,
 } from './data/worker-pool.js';
 export * from './index.js';

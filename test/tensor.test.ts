@@ -213,6 +213,23 @@ describe('large uploads (mapped staging buffers, 1 MiB and up)', () => {
     for (const t of [tf, ti, tb]) t.dispose();
   });
 
+  it('take values in SharedArrayBuffer memory, small and large', async () => {
+    const { rng, randArray, expectClose } = await import('./helpers.js');
+    for (const n of [7, N]) {
+      const f = randArray(n, rng(n), -10, 10);
+      const shared = new Float32Array(new SharedArrayBuffer(n * 4 + 8), 8, n);
+      shared.set(f);
+      const si = new Int32Array(new SharedArrayBuffer(n * 4));
+      si.set(Int32Array.from(f, (v) => Math.trunc(v)));
+      const tf = tensor(shared, [n]);
+      const ti = tensor(si, [n], 'int32');
+      expectClose(await tf.data(), f, { atol: 0, rtol: 0 }, `float32 n=${n}`);
+      expectClose(await ti.data(), si, { atol: 0, rtol: 0 }, `int32 n=${n}`);
+      tf.dispose();
+      ti.dispose();
+    }
+  });
+
   it('land in order with kernels still recorded: a reused buffer is read before it is overwritten', async () => {
     const { mul, sync, drainPool, rng, randArray, expectClose } = await Promise.all([
       import('../src/index.js'),

@@ -6,12 +6,17 @@ import type { DecodeJob, WorkerReply, WorkerRequest } from './worker-pool.js';
 
 /**
  * The body of one decode worker thread (started by `DecodePool`): reads a file, decodes and
- * resizes it, and sends the float32 pixels back by transferring their buffer (no copy).
+ * resizes it, and writes the float32 pixels into the shared memory the request gave, or sends them
+ * back by transferring their buffer (no copy).
  */
 
-/** Reads, decodes and resizes one file; shared by the workers and the in-thread path. */
+/**
+ * Reads, decodes and resizes one file; shared by the workers and the in-thread path. `into`, if
+ * given, receives the pixels (its length must be the output's).
+ */
 export async function runDecodeJob(
   job: DecodeJob,
+  into?: Float32Array,
 ): Promise<{ pixels: Float32Array; srcWidth: number; srcHeight: number }> {
   let bytes: Uint8Array;
   try {
@@ -19,17 +24,21 @@ export async function runDecodeJob(
   } catch (e) {
     throw new ImageDecodeError(job.path, `cannot read the file (${(e as Error).message})`);
   }
-  return decodeAndResize(bytes, {
-    path: job.path,
-    size: [job.height, job.width],
-    cropToAspectRatio: job.cropToAspectRatio,
-    padToAspectRatio: job.padToAspectRatio,
-    maxPixels: job.maxPixels,
-    interpolation: job.interpolation,
-    antialias: job.antialias,
-    dctMethod: job.dctMethod,
-    applyExifOrientation: job.applyExifOrientation,
-  });
+  return decodeAndResize(
+    bytes,
+    {
+      path: job.path,
+      size: [job.height, job.width],
+      cropToAspectRatio: job.cropToAspectRatio,
+      padToAspectRatio: job.padToAspectRatio,
+      maxPixels: job.maxPixels,
+      interpolation: job.interpolation,
+      antialias: job.antialias,
+      dctMethod: job.dctMethod,
+      applyExifOrientation: job.applyExifOrientation,
+    },
+    into,
+  );
 }
 
 const port = parentPort;
@@ -39,9 +48,12 @@ if (port && (workerData as { wgslNnDecodeWorker?: boolean } | null)?.wgslNnDecod
     let reply: WorkerReply;
     const transfer: ArrayBuffer[] = [];
     try {
-      const r = await runDecodeJob(msg.job);
-      reply = { id: msg.id, ok: true, pixels: r.pixels, srcWidth: r.srcWidth, srcHeight: r.srcHeight };
-      transfer.push(r.pixels.buffer as ArrayBuffer);
+      const r = await runDecodeJob(msg.job, msg.into);
+      if (msg.into) reply = { id: msg.id, ok: true, srcWidth: r.srcWidth, srcHeight: r.srcHeight };
+      else {
+        reply = { id: msg.id, ok: true, pixels: r.pixels, srcWidth: r.srcWidth, srcHeight: r.srcHeight };
+        transfer.push(r.pixels.buffer as ArrayBuffer);
+      }
     } catch (e) {
       const reason =
         e instanceof ImageDecodeError ? e.reason : e instanceof Error ? `${e.name}: ${e.message}` : String(e);

@@ -8,6 +8,7 @@ import { runDecodeJob } from './decode-worker.js';
 import { ImageDecodeError } from './errors.js';
 import { IMAGE_EXTENSIONS, indexDirectory, isDir } from './index-directory.js';
 import { NumpyRandomState } from './numpy-random.js';
+import { PixelArena } from './pixel-arena.js';
 import { assertResizeOptions, type Interpolation } from './resize.js';
 import { type DecodeJob, DecodePool, defaultDecodePool } from './worker-pool.js';
 
@@ -230,6 +231,7 @@ function collate(
   c: Checked,
   numClasses: number,
   unbatched: boolean,
+  arena: PixelArena,
 ): ImageBatch | UnlabeledImageBatch {
   const [h, w] = c.imageSize;
   const per = h * w * 3;
@@ -243,6 +245,8 @@ function collate(
       for (let i = 0; i < b; i++) all.set(items[i].pixels, i * per);
     });
   }
+  // The pixels are copied (uploads copy synchronously): their blocks can be reused.
+  for (const it of items) arena.give(it.pixels);
   if (c.labelMode === null) return { xs };
   const shape = (...s: number[]): number[] => (unbatched ? s : [b, ...s]);
   let ys: Tensor;
@@ -283,6 +287,7 @@ function makeDataset(
   const warn = o.onWarning ?? ((m: string) => console.warn(m));
   const warned = new Set<string>();
   const [height, width] = c.imageSize;
+  const arena = new PixelArena(height * width * 3);
   const load = async (i: number): Promise<Loaded | null> => {
     const job: DecodeJob = {
       path: files[i],
@@ -294,9 +299,11 @@ function makeDataset(
       interpolation: o.interpolation,
       applyExifOrientation: o.applyExifOrientation,
     };
+    // A failed job's block is not given back: a timed-out worker may still be writing to it.
+    const into = arena.take();
     try {
       const pool = poolNow();
-      const r = pool ? await pool.run(job) : await runDecodeJob(job);
+      const r = pool ? await pool.run(job, { into }) : await runDecodeJob(job, into);
       return { pixels: r.pixels, label: labels ? labels[i] : 0 };
     } catch (e) {
       if (!(e instanceof ImageDecodeError) || o.onBadFile === 'error') throw e;
@@ -313,8 +320,16 @@ function makeDataset(
   if (shuffle) ds = ds.shuffle(c.batchSize === null ? 1024 : c.batchSize * 8, seed);
   const decoded = ds.map(load, { parallel: window }).filter((x): boolean => x !== null) as Dataset<Loaded>;
   const batches = unbatched ? decoded.map((x) => [x]) : decoded.batch(c.batchSize!);
-  const out = batches.map((items) => collate(items, c, numClasses, unbatched)).prefetch(c.prefetch);
-  return new ImageDataset(() => out[Symbol.asyncIterator](), classNames, files, labels);
+  const out = batches.map((items) => collate(items, c, numClasses, unbatched, arena)).prefetch(c.prefetch);
+  // Between epochs the free blocks (about a batch and a decode window of images) are let go.
+  async function* epoch() {
+    try {
+      yield* out;
+    } finally {
+      arena.clear();
+    }
+  }
+  return new ImageDataset(() => epoch(), classNames, files, labels);
 }
 
 /** Keras' rule: the last `floor(split * n)` files are validation, the rest training. */

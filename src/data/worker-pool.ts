@@ -38,10 +38,12 @@ export interface DecodeJob {
 export interface WorkerRequest {
   id: number;
   job: DecodeJob;
+  /** Shared memory to write the pixels into (no buffer is transferred back); absent: a new buffer. */
+  into?: Float32Array;
 }
-/** @internal */
+/** @internal `pixels` is absent when the request gave `into` (the pixels are there). */
 export type WorkerReply =
-  | { id: number; ok: true; pixels: Float32Array; srcWidth: number; srcHeight: number }
+  | { id: number; ok: true; pixels?: Float32Array; srcWidth: number; srcHeight: number }
   | { id: number; ok: false; reason: string }
   | { ready: true };
 
@@ -53,11 +55,25 @@ export interface DecodePoolOptions {
   timeoutMs?: number;
 }
 
+/** Options of `DecodePool.run`. */
+export interface DecodeRunOptions {
+  /**
+   * Where to write the pixels: a Float32Array of exactly `height * width * 3` values over a
+   * `SharedArrayBuffer`, which the result's `pixels` then is. The worker writes into it directly, so
+   * no buffer is allocated and transferred per image (each transferred buffer counts as new
+   * external memory for V8, and at hundreds of images per second that forces a full garbage
+   * collection every batch or so). Do not touch it until the promise settles; after a rejection
+   * (a timed-out worker may still be stopping) do not reuse it. Default: a new buffer per image.
+   */
+  into?: Float32Array;
+}
+
 const STARTUP_MS = 60_000;
 
 interface Task {
   id: number;
   job: DecodeJob;
+  into?: Float32Array;
   resolve: (r: ResizedImage) => void;
   reject: (e: Error) => void;
 }
@@ -123,8 +139,11 @@ export class DecodePool {
     return this.queue.length + this.slots.filter((s) => s.task).length;
   }
 
-  /** Reads, decodes and resizes one file in a worker. Rejects with ImageDecodeError naming the path. */
-  run(job: DecodeJob): Promise<ResizedImage> {
+  /**
+   * Reads, decodes and resizes one file in a worker. Rejects with ImageDecodeError naming the path.
+   * `opts.into` gives shared memory for the pixels (see DecodeRunOptions).
+   */
+  run(job: DecodeJob, opts: DecodeRunOptions = {}): Promise<ResizedImage> {
     if (this.closed) return Promise.reject(new WgslNnError('DecodePool.run: the pool was closed'));
     // A bad job must fail here: the worker's reply for it would be reported against job.path.
     const ok =
@@ -139,14 +158,16 @@ export class DecodePool {
         ),
       );
     }
+    let into: Float32Array | undefined;
     try {
       assertResizeOptions(job, 'DecodePool.run');
       checkDecodeOptions(job, 'DecodePool.run');
+      into = checkInto(opts, job);
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise<ResizedImage>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, job, resolve, reject });
+      this.queue.push({ id: this.nextId++, job, ...(into ? { into } : {}), resolve, reject });
       this.dispatch();
     });
   }
@@ -188,7 +209,8 @@ export class DecodePool {
       slot.task = task;
       slot.worker.ref();
       this.arm(slot);
-      slot.worker.postMessage({ id: task.id, job: task.job } satisfies WorkerRequest);
+      const req: WorkerRequest = { id: task.id, job: task.job, ...(task.into ? { into: task.into } : {}) };
+      slot.worker.postMessage(req);
     }
   }
 
@@ -215,9 +237,12 @@ export class DecodePool {
     }
     if (slot.task?.id !== reply.id) return;
     const task = this.settle(slot)!;
-    if (reply.ok)
-      task.resolve({ pixels: reply.pixels, srcWidth: reply.srcWidth, srcHeight: reply.srcHeight });
-    else task.reject(new ImageDecodeError(task.job.path, reply.reason));
+    if (!reply.ok) task.reject(new ImageDecodeError(task.job.path, reply.reason));
+    else {
+      // The worker sends pixels exactly when the request gave no `into`.
+      const pixels = task.into ?? (reply.pixels as Float32Array);
+      task.resolve({ pixels, srcWidth: reply.srcWidth, srcHeight: reply.srcHeight });
+    }
     slot.worker.unref();
     this.dispatch();
   }
@@ -249,6 +274,33 @@ export class DecodePool {
   private onExit(slot: Slot, code: number): void {
     this.retire(slot, slot.exitReason ?? `the decode worker exited with code ${code}`);
   }
+}
+
+/** `opts.into`, checked: a SharedArrayBuffer view of the job's size, or undefined. */
+function checkInto(opts: DecodeRunOptions, job: DecodeJob): Float32Array | undefined {
+  if (opts === null || typeof opts !== 'object')
+    throw new ArgumentError(`DecodePool.run: expected an options object, got ${JSON.stringify(opts)}`);
+  checkOptions<DecodeRunOptions>(opts, { into: true }, 'DecodePool.run');
+  const into = opts.into;
+  if (into === undefined) return undefined;
+  const need = job.height * job.width * 3;
+  if (!(into instanceof Float32Array) || !(into.buffer instanceof SharedArrayBuffer)) {
+    throw new ArgumentError(
+      `DecodePool.run: into must be a Float32Array over a SharedArrayBuffer, got ${describeInto(into)}`,
+    );
+  }
+  if (into.length !== need) {
+    throw new ArgumentError(
+      `DecodePool.run: into has ${into.length} values, but a ${job.height}x${job.width} RGB image needs ${need}`,
+    );
+  }
+  return into;
+}
+
+function describeInto(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  const name = (v as object).constructor?.name ?? 'object';
+  return v instanceof Float32Array ? `a Float32Array over an ${v.buffer.constructor.name}` : name;
 }
 
 let shared: DecodePool | undefined;
