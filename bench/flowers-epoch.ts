@@ -33,6 +33,7 @@ import {
   tidy,
 } from '../src/node.js';
 import { queueStats } from '../src/tensor/queue.js';
+import { threadCpu } from './thread-cpu.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -215,6 +216,13 @@ if (mode === 'decode') {
     console.log(
       `epoch (fit): total ${s(total)} s, cpu ${s(cpu() - c0)} s | training ${s(tTrain)} s (waiting for data ${s(waits.training)} s, cpu ${s(cEnd - c0)} s) | validation ${s(total - tTrain)} s (waiting for data ${s(waits.validation)} s, cpu ${s(cpu() - cEnd)} s)` +
         ` | ${q1.pipelines - q0.pipelines} pipelines compiled in ${s(q1.compileMs - q0.compileMs)} s`,
+    );
+    console.log(
+      'cpu by thread:',
+      [...threadCpu()]
+        .filter(([, v]) => v >= 0.1)
+        .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+        .join(', '),
     );
   }
 }
