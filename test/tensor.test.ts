@@ -213,6 +213,19 @@ describe('large uploads (mapped staging buffers, 1 MiB and up)', () => {
     for (const t of [tf, ti, tb]) t.dispose();
   });
 
+  it('work where there is no SharedArrayBuffer global (browser pages not cross-origin isolated)', async () => {
+    const g = globalThis as { SharedArrayBuffer?: unknown };
+    const saved = g.SharedArrayBuffer;
+    delete g.SharedArrayBuffer;
+    try {
+      const t = tensor([1, 2, 3], [3]);
+      expect(Array.from(await t.data())).toEqual([1, 2, 3]);
+      t.dispose();
+    } finally {
+      g.SharedArrayBuffer = saved;
+    }
+  });
+
   it('take values in SharedArrayBuffer memory, small and large', async () => {
     const { rng, randArray, expectClose } = await import('./helpers.js');
     for (const n of [7, N]) {

@@ -96,8 +96,10 @@ export function upload(values: ArrayLike<number>, shape: readonly number[], dtyp
     const src = new Uint8Array(typed.buffer, typed.byteOffset, n * 4);
     return uploadFilled(shape, dtype, (dst) => new Uint8Array(dst, 0, n * 4).set(src));
   }
-  // Dawn's writeBuffer takes no SharedArrayBuffer: such (small) values are copied first.
-  if (typed.buffer instanceof SharedArrayBuffer) typed = typed.slice();
+  // Dawn's writeBuffer takes no SharedArrayBuffer: such (small) values are copied first. (Browser
+  // pages that are not cross-origin isolated have no SharedArrayBuffer global at all.)
+  if (typeof SharedArrayBuffer !== 'undefined' && typed.buffer instanceof SharedArrayBuffer)
+    typed = typed.slice();
   const storage = new Storage(Math.max(4, n * 4), true);
   if (n > 0) currentDevice().queue.writeBuffer(storage.buffer, 0, typed.buffer, typed.byteOffset, n * 4);
   return new Tensor(storage, shape, dtype);
