@@ -41,6 +41,7 @@ def main():
 
     import keras
     import tensorflow as tf
+    from backbone import assign_weights
     from safetensors.numpy import load_file
 
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs")
@@ -54,16 +55,7 @@ def main():
 
     weights = load_file(a.weights)
     base = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False, weights=None)
-    used = set()
-    for layer in base.layers:
-        for var in layer.weights:
-            name = var.name.split("/")[-1].split(":")[0]
-            if layer.__class__.__name__ == "DepthwiseConv2D" and name == "kernel":
-                name = "depthwise_kernel"
-            key = f"{layer.name}/{name}"
-            var.assign(weights[key])
-            used.add(key)
-    assert used == set(weights), set(weights) ^ used
+    assign_weights(base, weights)
     base.trainable = False
     model = keras.Sequential([base, keras.layers.Flatten(), keras.layers.Dense(5, activation="softmax")])
     model.compile(

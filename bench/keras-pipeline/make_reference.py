@@ -22,6 +22,7 @@ import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from backbone import assign_weights  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -45,17 +46,7 @@ def load_st(path):
 def keras_backbone():
     w = load_st(WEIGHTS)
     base = keras.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), alpha=1.0, include_top=False, weights=None)
-    used = set()
-    for layer in base.layers:
-        for var in layer.weights:
-            name = var.name.split('/')[-1].split(':')[0]
-            if layer.__class__.__name__ == 'DepthwiseConv2D' and name == 'kernel':
-                name = 'depthwise_kernel'
-            key = f'{layer.name}/{name}'
-            var.assign(w[key])
-            used.add(key)
-    assert used == set(w), set(w) ^ used
-    return base
+    return assign_weights(base, w)
 
 
 def files_used_by_tests():
