@@ -14,6 +14,7 @@ export function threadCpu(): Map<string, number> {
       const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      // utime and stime (fields 14 and 15 of stat), in clock ticks of 1/100 s (USER_HZ on Linux).
       m.set(`${tid} ${comm}`, (Number(f[11]) + Number(f[12])) / 100);
     } catch {
       // the thread ended between the listing and the read

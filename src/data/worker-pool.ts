@@ -167,7 +167,7 @@ export class DecodePool {
       return Promise.reject(e);
     }
     return new Promise<ResizedImage>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, job, ...(into ? { into } : {}), resolve, reject });
+      this.queue.push({ id: this.nextId++, job, into, resolve, reject });
       this.dispatch();
     });
   }
@@ -209,8 +209,7 @@ export class DecodePool {
       slot.task = task;
       slot.worker.ref();
       this.arm(slot);
-      const req: WorkerRequest = { id: task.id, job: task.job, ...(task.into ? { into: task.into } : {}) };
-      slot.worker.postMessage(req);
+      slot.worker.postMessage({ id: task.id, job: task.job, into: task.into } satisfies WorkerRequest);
     }
   }
 
