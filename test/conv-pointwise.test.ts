@@ -4,7 +4,9 @@ import type { Activation } from '../src/kernels/activation.js';
 import { conv2d, conv2dBackpropInput } from '../src/kernels/conv.js';
 import { dispatchPointwiseWs, pointwiseMatmulPlan, pointwiseWsPlan } from '../src/kernels/conv-pointwise.js';
 import { setTuning, withTuning } from '../src/kernels/tuning.js';
+import { partialSums } from '../src/kernels/ws-codegen.js';
 import { deviceFacts } from '../src/tensor/device-info.js';
+import { ArgumentError } from '../src/tensor/errors.js';
 import { emptyTensor } from '../src/tensor/tensor.js';
 import { expectClose, randArray, rng } from './helpers.js';
 import { dispatchedKernels } from './kernel-helpers.js';
@@ -116,6 +118,66 @@ describe.skipIf(lanes === 0)('weight-stationary pointwise conv', () => {
     expectClose(data, conv2dBackpropInputRef(dyd, fd, fs, xs, 1, 'valid'), { atol: 1e-4, rtol: 1e-5 });
   });
 
+  it('splits the sums of one-quad lanes into partial sums and stores unguarded only without idle lanes', async () => {
+    // [shape, cin, co]: the partial sums and `full` constants the dispatch must carry (sg 8).
+    const cases: [number[], number, number, number, boolean][] = [
+      [[1, 13, 9], 144, 24, 4, false], // C 1, Cin >= 64: 4 partial sums; 6 of 8 quads
+      [[2, 5, 7], 64, 32, 4, true], // C 1, one full block
+      [[1, 7, 3], 36, 32, 1, true], // Cin < 64: one chain
+      [[1, 9, 7], 24, 144, 1, false], // C 5, 4 idle quads
+      [[2, 6, 5], 64, 384, 1, true], // C 4, 3 full blocks
+    ];
+    for (const [i, [shape, cin, co, ps, full]] of cases.entries()) {
+      const r = rng(300 + i);
+      const xs = [...shape, cin];
+      const xd = randArray(
+        xs.reduce((a, b) => a * b),
+        r,
+        -2,
+        2,
+      );
+      const fd = randArray(cin * co, r);
+      const bd = randArray(co, r);
+      const label = `x ${JSON.stringify(xs)} -> ${co}`;
+      const { keys, data } = await withTuning({ convWeightStationary: 'on' }, () =>
+        dispatchedKernels(() =>
+          conv2d(tensor(xd, xs), tensor(fd, [1, 1, cin, co]), 1, 'valid', {
+            bias: tensor(bd, [co]),
+            activation: 'relu6',
+          }),
+        ),
+      );
+      const key = keys.find((k) => k.startsWith(WS)) ?? '';
+      if (lanes === 8) {
+        expect(key.includes(`"ps":${ps}`), `${label}: ${key}`).toBe(ps > 1);
+        expect(key.includes('"full":true'), `${label}: ${key}`).toBe(full);
+      }
+      expectClose(
+        data,
+        conv2dRef(xd, xs, fd, [1, 1, cin, co], 1, 'valid', bd, 'relu6'),
+        { atol: 3e-6 * cin, rtol: 1e-5 },
+        label,
+      );
+    }
+  });
+
+  it('gives the same sums with any forced number of partial sums', async () => {
+    // Cin 36: 9 quads; 3, 5 and 8 partial sums do not divide it, 8 leaves chains of 4-5 terms.
+    const r = rng(11);
+    const xs = [1, 7, 5, 36];
+    const xd = randArray(7 * 5 * 36, r, -2, 2);
+    const fd = randArray(36 * 20, r);
+    const ref = conv2dRef(xd, xs, fd, [1, 1, 36, 20], 1, 'valid');
+    for (const ps of [1, 2, 3, 5, 8]) {
+      const { keys, data } = await withTuning({ convWeightStationary: 'on', wsPartialSums: ps }, () =>
+        dispatchedKernels(() => conv2d(tensor(xd, xs), tensor(fd, [1, 1, 36, 20]), 1, 'valid')),
+      );
+      const key = keys.find((k) => k.startsWith(WS)) ?? '';
+      expect(key.includes(`"ps":${ps}`), key).toBe(ps > 1);
+      expectClose(data, ref, { atol: 1e-4, rtol: 1e-5 }, `${ps} partial sums`);
+    }
+  });
+
   it('walks more pixel runs than one grid dimension holds', async () => {
     // 70,000 runs of one pixel: the runs spill into workgroup_id.z.
     const m = 70_000;
@@ -170,6 +232,20 @@ describe('pointwiseWsPlan', () => {
             expect(p.px).toBeLessThanOrEqual(512);
           }
     });
+  });
+
+  it('takes 4 partial sums for one-quad lanes over at least 64 channels, else 1, or the forced count', () => {
+    expect(partialSums(144, 1)).toBe(4);
+    expect(partialSums(64, 1)).toBe(4);
+    expect(partialSums(60, 1)).toBe(1);
+    expect(partialSums(96, 3)).toBe(1);
+    expect(partialSums(144, 2)).toBe(1);
+    withTuning({ wsPartialSums: 3 }, () => expect(partialSums(16, 5)).toBe(3));
+    for (const bad of [0, 9, 2.5, Number.NaN])
+      expect(() => withTuning({ wsPartialSums: bad }, () => 0)).toThrow(
+        /withTuning: wsPartialSums must be an integer from 1 to 8/,
+      );
+    expect(() => setTuning({ wsPartialSums: -1 })).toThrow(ArgumentError);
   });
 
   it('leaves a conv with a forced tile to the tile kernel', async () => {

@@ -3,15 +3,20 @@ import { randArray, rng } from './helpers.js';
 
 /**
  * Runs `fn` under `profile` and returns the kernel families it dispatched (the profile keys up to
- * their constants, e.g. 'matmul_ws') with the result's values; the result is disposed.
+ * their constants, e.g. 'matmul_ws'), the whole keys (family and constants, e.g.
+ * 'conv2d_pointwise_ws {"cin":144,...}') and the result's values; the result is disposed.
  */
 export async function dispatchedKernels(
   fn: () => Tensor,
-): Promise<{ kernels: string[]; data: Float32Array }> {
+): Promise<{ kernels: string[]; keys: string[]; data: Float32Array }> {
   const p = await profile(fn);
   const data = (await p.result.data()) as Float32Array;
   p.result.dispose();
-  return { kernels: p.kernels.map((k) => k.kernel.split(' ')[0]), data };
+  return {
+    kernels: p.kernels.map((k) => k.kernel.split(' ')[0]),
+    keys: p.kernels.map((k) => k.kernel),
+    data,
+  };
 }
 
 /**

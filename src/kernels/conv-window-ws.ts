@@ -24,6 +24,11 @@ export type WindowWsKernel = {
   sg: number;
   bias: boolean;
   act: Activation;
+  /**
+   * Every lane's quads are inside the output (Cout / 4 a multiple of c x sg): stores unguarded
+   * (MobileNetV2's stem, 3x3x3 -> 32 at batch 64 on lavapipe: 23.9 -> 20.2 and 24.4 -> 21.6 ms).
+   */
+  full?: boolean;
 };
 
 export const windowWsKernel = defineKernel({
@@ -69,7 +74,8 @@ ${laneQuads(C, L, 'qb', 'co4')}`;
 `;
   }
   body += broadcastFmas(K, C, (e) => [`xv${Math.floor(e / L)}`, e % L]);
-  for (let j = 0; j < C; j++) body += `    if (ok${j}) { y[m * co4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
+  for (let j = 0; j < C; j++)
+    body += `    ${k.full ? '' : `if (ok${j}) `}{ y[m * co4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
   // The run's first pixel's coordinates are divided out once; then stepped.
   return `${pre}  let m0 = wid.y * p.PX;
   let m1 = min(m0 + p.PX, p.M);
@@ -116,7 +122,16 @@ export function windowWsPlan(
 export function dispatchWindowWs(a: ConvCall, plan: { c: number; px: number }, sg: number): void {
   const m = a.n * a.oh * a.ow;
   windowWsKernel.run({
-    constants: { kh: a.kh, kw: a.kw, cin: a.c, c: plan.c, sg, bias: !!a.bias, act: a.act },
+    constants: {
+      kh: a.kh,
+      kw: a.kw,
+      cin: a.c,
+      c: plan.c,
+      sg,
+      bias: !!a.bias,
+      act: a.act,
+      ...((a.co / 4) % (plan.c * sg) === 0 ? { full: true } : {}),
+    },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
     uniforms: { ...convHead(a, a.c, a.co), M: m, TAPS: a.kh * a.kw * a.c, PX: plan.px },
     workgroups: [Math.ceil(a.co / 4 / (plan.c * sg)), Math.ceil(m / plan.px), 1],

@@ -59,6 +59,11 @@ export interface Tuning {
    * measured yet.
    */
   fusedInvertedResidual: 'auto' | 'on' | 'off';
+  /**
+   * Independent partial sums per accumulator in the weight-stationary pointwise conv (an integer
+   * 1-8; undefined: by quads per lane and Cin, see `partialSums` in src/kernels/ws-codegen.ts).
+   */
+  wsPartialSums: number | undefined;
 }
 
 const DEFAULTS: Tuning = {
@@ -75,6 +80,7 @@ const DEFAULTS: Tuning = {
   kernelPolicy: 'auto',
   copyStrategy: 'auto',
   fusedInvertedResidual: 'auto',
+  wsPartialSums: undefined,
 };
 
 let current: Tuning = { ...DEFAULTS };
@@ -96,6 +102,12 @@ function checkKeys(overrides: Partial<Tuning>, fn: string): void {
   }
 }
 
+function checkValues(overrides: Partial<Tuning>, fn: string): void {
+  const ps = overrides.wsPartialSums;
+  if (ps !== undefined && !(Number.isInteger(ps) && ps >= 1 && ps <= 8))
+    throw new ArgumentError(`${fn}: wsPartialSums must be an integer from 1 to 8, got ${String(ps)}`);
+}
+
 /** Sets switches (an undefined value restores that switch's default); `setTuning()` restores all. */
 export function setTuning(overrides?: Partial<Tuning>): void {
   if (overrides === undefined) {
@@ -103,6 +115,7 @@ export function setTuning(overrides?: Partial<Tuning>): void {
     return;
   }
   checkKeys(overrides, 'setTuning');
+  checkValues(overrides, 'setTuning');
   const next: Record<string, unknown> = { ...current };
   for (const [k, v] of Object.entries(overrides)) next[k] = v === undefined ? DEFAULTS[k as keyof Tuning] : v;
   current = next as unknown as Tuning;
@@ -114,6 +127,7 @@ export function setTuning(overrides?: Partial<Tuning>): void {
  */
 export function withTuning<T>(overrides: Partial<Tuning>, fn: () => T): T {
   checkKeys(overrides, 'withTuning');
+  checkValues(overrides, 'withTuning');
   const saved = current;
   setTuning(overrides);
   let result: T;

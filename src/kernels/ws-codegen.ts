@@ -5,6 +5,8 @@
  * lane and accumulates C vec4 FMAs per value.
  */
 
+import { tuning } from './tuning.js';
+
 const XYZW = 'xyzw';
 
 /**
@@ -52,21 +54,59 @@ export function spreadQuad(g: number, L: number, n4: number, base: string): stri
 /**
  * For each of the row's n reduction values: broadcast it from the lane that loaded it
  * (`source(i)`: [WGSL scalar held by that lane, the lane]) and add its products with the C
- * resident weight quads to the accumulators a0..a{C-1}.
+ * resident weight quads to the accumulators a0..a{C-1}. With `split` > 1, value i goes into
+ * partial sum i % split (a{j} itself for 0, fresh accumulators a{j}_1.. for the others), and the
+ * partial sums are added into a{j} at the end: `split` independent add chains per accumulator
+ * instead of one (see `partialSums`).
  */
 export function broadcastFmas(
   n: number,
   C: number,
   source: (i: number) => [string, number],
   indent = '    ',
+  split = 1,
 ): string {
   let s = '';
+  for (let t = 1; t < split; t++) for (let j = 0; j < C; j++) s += `${indent}var a${j}_${t} = vec4f(0.0);\n`;
+  const acc = (j: number, t: number) => (t === 0 ? `a${j}` : `a${j}_${t}`);
   for (let i = 0; i < n; i++) {
     const [v, lane] = source(i);
     s += `${indent}let s${i} = vec4f(subgroupBroadcast(${v}, ${lane}u));\n`;
-    for (let j = 0; j < C; j++) s += `${indent}a${j} = fma(s${i}, w${i}_${j}, a${j});\n`;
+    for (let j = 0; j < C; j++)
+      s += `${indent}${acc(j, i % split)} = fma(s${i}, w${i}_${j}, ${acc(j, i % split)});\n`;
+  }
+  for (let j = 0; j < C; j++) {
+    if (split > 1)
+      s += `${indent}a${j} = ${Array.from({ length: Math.min(split, n) }, (_, t) => acc(j, t)).join(' + ')};\n`;
   }
   return s;
+}
+
+/**
+ * Independent partial sums per accumulator for a weight-stationary kernel whose lanes own C
+ * output quads and reduce n values per row (`broadcastFmas`). lavapipe runs a lane's vec4
+ * accumulator as 4 vector registers; with one chain each, a row's n dependent adds (3-4 cycles
+ * apiece, no FMA) bound the time when the chains are few (4 C) and long. Measured on lavapipe
+ * (session 17, 256-bit, batch 64, interleaved): the pointwise convs with C 1 and n 96-144 took
+ * 12-20% less with 3-4 partial sums, alone (96->24 at 48x48 17.2 -> 15.0 ms, 144->24 27.5 ->
+ * 22.8, 144->32 7.8 -> 6.7) and inside MobileNetV2 (144->24 with its batch norm and residual,
+ * per-dispatch timestamps, three runs: 19-29%). No gain at n <= 64 (32->192, 64->384, 16->96),
+ * where the next row's chains already overlap; with C >= 2 none that held (96->576 at C 3 with 2
+ * partial sums: 16% faster alone, 8-12% slower inside the network), nor in the weight-stationary
+ * matmul, whose rows already interleave across chunks. The tuning switch `wsPartialSums` forces a
+ * count.
+ */
+export function partialSums(n: number, C: number): number {
+  const forced = tuning().wsPartialSums;
+  if (forced !== undefined) return forced;
+  if (n < 64) return 1;
+  return C === 1 ? 4 : 1;
+}
+
+/** The `ps` kernel constant for n reduction values and C quads per lane (absent when 1). */
+export function psConstant(n: number, c: number): { ps?: number } {
+  const ps = partialSums(n, c);
+  return ps > 1 ? { ps } : {};
 }
 
 /** `source` for rows loaded as vec4 quads xq0, xq1... spread over L lanes (see `spreadQuad`). */
