@@ -90,11 +90,12 @@ export function broadcastFmas(
  * (session 17, 256-bit, batch 64, interleaved): the pointwise convs with C 1 and n 96-144 took
  * 12-20% less with 3-4 partial sums, alone (96->24 at 48x48 17.2 -> 15.0 ms, 144->24 27.5 ->
  * 22.8, 144->32 7.8 -> 6.7) and inside MobileNetV2 (144->24 with its batch norm and residual,
- * per-dispatch timestamps, three runs: 19-29%). No gain at n <= 64 (32->192, 64->384, 16->96),
- * where the next row's chains already overlap; with C >= 2 none that held (96->576 at C 3 with 2
- * partial sums: 16% faster alone, 8-12% slower inside the network), nor in the weight-stationary
- * matmul, whose rows already interleave across chunks. The tuning switch `wsPartialSums` forces a
- * count.
+ * per-dispatch timestamps, three runs: 19-29%). Cin 64-95 at C 1 takes the split by extension
+ * (no such conv in MobileNetV2; not timed). No gain where the chains are short or many (32->192
+ * at C 3, 64->384 at C 4, 16->96), the next row's chains then overlapping; with C >= 2 none that
+ * held (96->576 at C 3 with 2 partial sums: 16% faster alone, 8-12% slower inside the network),
+ * nor in the weight-stationary matmul, whose rows already interleave across chunks. The tuning
+ * switch `wsPartialSums` forces a count.
  */
 export function partialSums(n: number, C: number): number {
   const forced = tuning().wsPartialSums;
