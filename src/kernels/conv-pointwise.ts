@@ -16,9 +16,11 @@ import { tuning, withTuning } from './tuning.js';
 import { whole } from './util.js';
 import {
   broadcastFmas,
+  fullBlocks,
   laneQuads,
   psConstant,
   quadSource,
+  quadStore,
   residentWeights,
   spreadQuad,
 } from './ws-codegen.js';
@@ -115,7 +117,7 @@ ${laneQuads(C, L, 'qb', 'p.CO4')}`;
   body += broadcastFmas(cin, C, quadSource(L), '    ', k.ps);
   const res = (j: number) => (k.res ? ` + res[m * p.CO4 + q${j}]` : '');
   for (let j = 0; j < C; j++)
-    body += `    ${k.full ? '' : `if (ok${j}) `}{ y[m * p.CO4 + q${j}] = ${act4(k.act, `a${j}`)}${res(j)}; }\n`;
+    body += `    ${quadStore(j, k.full, `y[m * p.CO4 + q${j}] = ${act4(k.act, `a${j}`)}${res(j)};`)}\n`;
   return `${pre}  let m1 = min((pb + 1u) * p.PX, p.M);
   for (var m = pb * p.PX; m < m1; m++) {
 ${body}  }
@@ -197,7 +199,7 @@ export function dispatchPointwiseWs(a: PointwiseArgs, plan: PointwiseWsPlan, sg:
       ...(a.bn ? { bn: bnConstant(a.bn) } : {}),
       ...(a.res ? { res: true } : {}),
       ...psConstant(a.cin, plan.c),
-      ...(co4 % (plan.c * sg) === 0 ? { full: true } : {}),
+      ...(fullBlocks(co4, plan.c, sg) ? { full: true } : {}),
     },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias, ...bnBuffers(a.bn), res: a.res },
     uniforms: { M: a.m, CIN: a.cin, CO4: co4, PX: plan.px, blocks },

@@ -3,7 +3,7 @@ import { CONV_HEAD, type ConvCall, convHead, type WindowDispatch } from './conv-
 import { residentPlan } from './conv-pointwise.js';
 import { defineKernel } from './program.js';
 import { lavapipeWeightStationary } from './tuning.js';
-import { broadcastFmas, laneQuads, residentWeights } from './ws-codegen.js';
+import { broadcastFmas, fullBlocks, laneQuads, quadStore, residentWeights } from './ws-codegen.js';
 
 /**
  * The weight-stationary windowed convolution for CPU adapters with a fixed subgroup size: convs
@@ -75,7 +75,7 @@ ${laneQuads(C, L, 'qb', 'co4')}`;
   }
   body += broadcastFmas(K, C, (e) => [`xv${Math.floor(e / L)}`, e % L]);
   for (let j = 0; j < C; j++)
-    body += `    ${k.full ? '' : `if (ok${j}) `}{ y[m * co4 + q${j}] = ${act4(k.act, `a${j}`)}; }\n`;
+    body += `    ${quadStore(j, k.full, `y[m * co4 + q${j}] = ${act4(k.act, `a${j}`)};`)}\n`;
   // The run's first pixel's coordinates are divided out once; then stepped.
   return `${pre}  let m0 = wid.y * p.PX;
   let m1 = min(m0 + p.PX, p.M);
@@ -130,7 +130,7 @@ export function dispatchWindowWs(a: ConvCall, plan: { c: number; px: number }, s
       sg,
       bias: !!a.bias,
       act: a.act,
-      ...((a.co / 4) % (plan.c * sg) === 0 ? { full: true } : {}),
+      ...(fullBlocks(a.co / 4, plan.c, sg) ? { full: true } : {}),
     },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
     uniforms: { ...convHead(a, a.c, a.co), M: m, TAPS: a.kh * a.kw * a.c, PX: plan.px },

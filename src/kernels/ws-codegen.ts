@@ -21,6 +21,20 @@ export function laneQuads(C: number, L: number, qb: string, n4: string): string 
 }
 
 /**
+ * Whether every block of C x L quads lies inside an output row of n4 quads, so that no lane is
+ * idle and `quadStore` can drop the `ok` test (on lavapipe each lane's store runs lane by lane,
+ * and the test around it measured 6-10% of a pointwise conv; bench/README.md, session 17).
+ */
+export function fullBlocks(n4: number, C: number, L: number): boolean {
+  return n4 % (C * L) === 0;
+}
+
+/** The WGSL store `store` of the lane's quad j, guarded by ok{j} (`laneQuads`) unless `full`. */
+export function quadStore(j: number, full: boolean | undefined, store: string): string {
+  return `${full ? '' : `if (ok${j}) `}{ ${store} }`;
+}
+
+/**
  * The lane's n x C weight quads as values w{i}_{j}, loaded once. They go through a private array
  * filled by a loop whose bound is the uniform `bound` (equal to n), so that NIR cannot unroll it:
  * unrolled, each of the n x C loads is its own per-lane load loop in lavapipe's code, and LLVM
@@ -75,10 +89,9 @@ export function broadcastFmas(
     for (let j = 0; j < C; j++)
       s += `${indent}${acc(j, i % split)} = fma(s${i}, w${i}_${j}, ${acc(j, i % split)});\n`;
   }
-  for (let j = 0; j < C; j++) {
-    if (split > 1)
+  if (split > 1)
+    for (let j = 0; j < C; j++)
       s += `${indent}a${j} = ${Array.from({ length: Math.min(split, n) }, (_, t) => acc(j, t)).join(' + ')};\n`;
-  }
   return s;
 }
 
