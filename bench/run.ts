@@ -5,16 +5,7 @@ import { deviceInfo, getDevice, memory, sync, type Tensor, tensor, tidy } from '
 import { TRANSFORMER_CASES } from './attention-cases.js';
 import { type BenchCase, CASES, SCALING_CASES } from './cases.js';
 import { type DecodeRow, decodeTable, measureDecode } from './decode.js';
-import {
-  fmt,
-  markdownTable,
-  maxAbs,
-  maxAbsDiff,
-  measure,
-  measureSides,
-  type Side,
-  type Timing,
-} from './harness.js';
+import { fmt, maxAbs, maxAbsDiff, measure, measureSides, type Side } from './harness.js';
 import {
   backbonePath,
   INFERENCE_CASES,
@@ -32,6 +23,7 @@ import {
   setupPeer,
   type TfTensor,
 } from './peer-tfjs.js';
+import { type AnyCase, makeRow, memoryTable, otherPeers, type Row, rate, table } from './report.js';
 import { measureStartup, type StartupRow, startupTable } from './startup.js';
 import { TRAIN_CASES } from './train-cases.js';
 
@@ -45,7 +37,6 @@ import { TRAIN_CASES } from './train-cases.js';
  * opt-in: `--filter scaling` or `--all`.
  */
 
-type AnyCase = BenchCase | SessionCase;
 const ALL: AnyCase[] = [
   ...CASES,
   ...INFERENCE_CASES,
@@ -146,52 +137,12 @@ const DECODE = 'decode | JPEG decode images/s, 224x224 and 1024x768: jpeg-js, ou
 const decodeSelected = (args: Args) =>
   args.all || args.filters.length === 0 || args.filters.some((f) => f.toLowerCase() === 'decode');
 
-interface Row {
-  op: string;
-  shape: string;
-  unit: string;
-  work: number;
-  ours: Timing & { rate: number };
-  peer: Timing & { rate: number };
-  /** peer ms / our ms: > 1 means we are faster (the peer is TF.js WebGPU). */
-  ratio: number;
-  /** Every peer by name (`tfjs-webgpu`, `ort-wasm`, `ort-webgpu`, `ort-node-cpu`): its rate and
-   * ratio (peer ms / our ms, > 1: we are faster). */
-  peers: Record<string, { rate: number; ratio: number }>;
-  js?: Timing & { rate: number };
-  check: string;
-  checkOk: boolean;
-  /** Untimed extras (model cases): memory high-water marks in bytes. */
-  extra?: Record<string, number>;
-}
-
-/** GFLOP/s or GB/s (work in FLOPs or bytes), or images per second. */
-const rate = (c: AnyCase, ms: number) =>
-  c.unit === 'img/s' || c.unit === 'tokens/s' || c.unit === 'steps/s'
-    ? c.work / (ms / 1000)
-    : c.work / (ms * 1e6);
-
 const options = (args: Args, warmup = args.warmup, minReps?: number) => ({
   warmup,
   reps: args.reps,
   budgetMs: args.budget * 1000,
   minReps,
 });
-
-function makeRow(c: AnyCase, ours: Timing, theirs: Timing, check: string, checkOk: boolean): Row {
-  return {
-    op: c.op,
-    shape: c.shape,
-    unit: c.unit,
-    work: c.work,
-    ours: { ...ours, rate: rate(c, ours.median) },
-    peer: { ...theirs, rate: rate(c, theirs.median) },
-    ratio: theirs.median / ours.median,
-    peers: { 'tfjs-webgpu': { rate: rate(c, theirs.median), ratio: theirs.median / ours.median } },
-    check,
-    checkOk,
-  };
-}
 
 /** A whole-model case: set up both sides, check them against each other, then time them. */
 async function runSession(c: SessionCase, peer: Peer, args: Args, ours: GPUDevice): Promise<Row | string> {
@@ -295,69 +246,6 @@ async function runCase(c: BenchCase, peer: Peer, args: Args, device: GPUDevice):
     for (const t of oursIn) t.dispose();
     for (const t of peerIn) t.dispose();
   }
-}
-
-/** ", ort-wasm 20.1 ms (0.52x)" for the peers other than TF.js. */
-function otherPeers(row: Row): string {
-  return Object.entries(row.peers)
-    .filter(([name]) => name !== 'tfjs-webgpu')
-    .map(([name, p]) => `, ${name} ${fmt((row.work / p.rate) * 1000)} ms (${p.ratio.toFixed(2)}x)`)
-    .join('');
-}
-
-function table(rows: Row[]): string {
-  const header = [
-    'op',
-    'shape',
-    'ours ms',
-    'ours rate',
-    'TF.js ms',
-    'TF.js rate',
-    'TF.js/ours',
-    'other peers (peer ms / ours)',
-    'JS ms',
-    'reps ours/TF.js/JS',
-    'check (max abs diff vs TF.js)',
-  ];
-  const body = rows.map((r) => [
-    r.op,
-    r.shape,
-    fmt(r.ours.median),
-    `${fmt(r.ours.rate)} ${r.unit}`,
-    fmt(r.peer.median),
-    `${fmt(r.peer.rate)} ${r.unit}`,
-    `${r.ratio.toFixed(2)}x`,
-    otherPeers(r).slice(2).replace(/, /g, '; ') || '-',
-    r.js ? fmt(r.js.median, 1) : '-',
-    `${r.ours.reps}/${r.peer.reps}/${r.js ? r.js.reps : '-'}`,
-    r.check,
-  ]);
-  return markdownTable(header, body, [0, 1, header.length - 1]);
-}
-
-const mib = (b: number | undefined) => (b === undefined ? '-' : (b / 2 ** 20).toFixed(0));
-
-/** Memory of the rows that measured it (scaling series), MiB beyond weights and input. */
-function memoryTable(rows: Row[]): string {
-  const header = [
-    'op',
-    'shape',
-    'ours high-water MiB',
-    'ours peak MiB',
-    'ours live at end MiB',
-    'TF.js peak MiB',
-  ];
-  const body = rows
-    .filter((r) => r.extra)
-    .map((r) => [
-      r.op,
-      r.shape,
-      mib(r.extra!.oursHighWaterBytes),
-      mib(r.extra!.oursPeakBytes),
-      mib(r.extra!.oursLiveBytes),
-      mib(r.extra!.peerPeakBytes),
-    ]);
-  return markdownTable(header, body, [0, 1]);
 }
 
 async function main(): Promise<number> {
