@@ -9,7 +9,10 @@ import { metricsExports } from './error-audit-metrics.js';
 import { optimExports } from './error-audit-optim.js';
 import { trainingExports } from './error-audit-training.js';
 
-/** The test files that hold the bad calls. */
+/**
+ * The test files that hold the bad calls ('errors-nn': test/errors-nn-layers.test.ts and
+ * test/errors-nn-training.test.ts, whose audit covers both).
+ */
 export type Owner =
   | 'errors-ops'
   | 'errors-nn'
