@@ -73,6 +73,18 @@ export interface Peer {
  */
 async function registerGradients(tf: Tf): Promise<void> {
   if (tf.getGradient('RealDiv')) return;
+  // In the device bundle (scripts/device-bundle.mjs) the bench is itself an esbuild bundle, which
+  // holds the gradient module already (this import is bundled), and esbuild is not there to run.
+  if ((globalThis as { WGSL_NN_BUNDLED?: boolean }).WGSL_NN_BUNDLED) {
+    await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  } else await bundleGradients();
+  if (!tf.getGradient('RealDiv') || !tf.getGradient('BatchMatMul')) {
+    throw new Error('bench: could not register the TF.js gradient functions (training cases need them)');
+  }
+}
+
+/** Bundles tfjs-core's gradient registrations with esbuild and imports the bundle. */
+async function bundleGradients(): Promise<void> {
   const { build } = await import('esbuild');
   const out = await build({
     stdin: {
@@ -86,9 +98,6 @@ async function registerGradients(tf: Tf): Promise<void> {
     logLevel: 'silent',
   });
   await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
-  if (!tf.getGradient('RealDiv') || !tf.getGradient('BatchMatMul')) {
-    throw new Error('bench: could not register the TF.js gradient functions (training cases need them)');
-  }
 }
 
 /** Loads TF.js, selects the WebGPU backend on the shared GPU, and fails unless it is active. */
