@@ -39,7 +39,8 @@ if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
   if [ -n "$deb" ]; then dpkg -x "$deb" / && ldconfig; else echo "device-check: no Vulkan loader on this machine and none in the bundle" >&2; fi
 fi
 nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nv" ]; then export VK_DRIVER_FILES=$nv; fi
+# (VK_ICD_FILENAMES for loaders older than 1.3.234, which do not read VK_DRIVER_FILES.)
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nv" ]; then export VK_DRIVER_FILES=$nv VK_ICD_FILENAMES=$nv; fi
 
 {
   date -u
