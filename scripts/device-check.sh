@@ -54,11 +54,11 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nv" ]; then export VK_DRIVER_FILES=$n
 
 status=0
 if [ "$what" = all ] || [ "$what" = check ]; then
-  timeout 270 "$T/node" "$B/gpu-check.mjs" --short --out "$OUT/gpu-check.json" 2>&1 | tee "$OUT/gpu-check.log"
+  timeout 200 "$T/node" "$B/gpu-check.mjs" --short --out "$OUT/gpu-check.json" 2>&1 | tee "$OUT/gpu-check.log"
   status=$?
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
-  WGSL_NN_WEIGHTS_DIR="$B/weights" timeout 300 "$T/node" "$B/bench.mjs" \
+  WGSL_NN_WEIGHTS_DIR="$B/weights" timeout 360 "$T/node" "$B/bench.mjs" \
     --filter "${BENCH_FILTER:-core,conv,augment,mobilenet,train,transformer}" --no-js --budget 20 2>&1 | tee "$OUT/bench.log"
   b=$?
   [ -f "$B/results/latest.json" ] && cp "$B/results/latest.json" "$OUT/bench.json"
