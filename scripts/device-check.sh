@@ -5,8 +5,8 @@
 # Writes into $OUT (default ./device-out): machine.txt (GPU, driver, Node), gpu-check.json and .log
 # (`npm run gpu-check -- --short`: every kernel family against its CPU oracle), bench.json and
 # bench.log (the default bench's cases but the start-up and JPEG ones, without the plain-JS
-# matmul; $BENCH_FILTER replaces the case filter). Each step has its own time limit, so that one call of the device tool (10 minutes)
-# returns both. Exit status: the GPU check's (0 all within tolerance, 1 a check failed), or 3 when
+# matmul; $BENCH_FILTER replaces the case filter). Each step has its own time limit, so that one
+# call of the device tool (10 minutes) returns both. Exit status: the GPU check's (0 all within tolerance, 1 a check failed), or 3 when
 # the bench failed after a passing check, 4 when the bundle is missing or incomplete.
 set -u -o pipefail
 what=${1:-all}
@@ -21,16 +21,16 @@ for f in node.xz gpu-check.mjs.xz bench.mjs.xz node_modules/webgpu/index.js; do
   [ -e "$B/$f" ] || { echo "device-check: $B/$f is missing: rebuild with npm run device-bundle" >&2; exit 4; }
 done
 
-# Unpack Node.js, the two programs, Dawn's native module, the wasm files and the weights (once per
-# machine), with xz or, where it is not installed, Python's lzma module.
+# Unpack Node.js, the two programs, Dawn's native module, the wasm files and the weights (again
+# only when the bundle is newer), with xz or, where it is not installed, Python's lzma module.
 unxz_to() {
   if command -v xz >/dev/null; then xz -dc "$1" >"$2.tmp"; else
     python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2.tmp"
   fi && mv "$2.tmp" "$2" || { echo "device-check: could not unpack $1" >&2; return 1; }
 }
-[ -x "$T/node" ] || { unxz_to "$B/node.xz" "$T/node" && chmod +x "$T/node"; } || exit 4
+[ "$T/node" -nt "$B/node.xz" ] || { unxz_to "$B/node.xz" "$T/node" && chmod +x "$T/node"; } || exit 4
 while IFS= read -r -d '' f; do
-  [ -e "${f%.xz}" ] || unxz_to "$f" "${f%.xz}" || exit 4
+  [ "${f%.xz}" -nt "$f" ] || unxz_to "$f" "${f%.xz}" || exit 4
 done < <(find "$B" -name '*.xz' ! -name node.xz -print0)
 
 # The Vulkan loader (Dawn's backend on Linux) and, on NVIDIA machines, the driver's ICD.
