@@ -94,6 +94,14 @@ export async function measure<T>(
   return t;
 }
 
+/**
+ * Whether this code runs from the device bundle (scripts/device-bundle.mjs, whose banner sets the
+ * flag): there every module shares the bundle's URL and esbuild is not installed.
+ */
+export function inDeviceBundle(): boolean {
+  return (globalThis as { WGSL_NN_BUNDLED?: boolean }).WGSL_NN_BUNDLED === true;
+}
+
 /** Largest |a[i] - b[i]| (NaN anywhere, or a length mismatch, gives Infinity). */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Number.POSITIVE_INFINITY;

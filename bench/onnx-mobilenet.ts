@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { inDeviceBundle } from './harness.js';
 import { BLOCKS, correctPad, type NamedWeight } from './peer-mobilenet.js';
 
 /**
@@ -232,9 +233,8 @@ export function mobileNetV2Onnx(weights: ReadonlyMap<string, NamedWeight>, size 
     .done();
 }
 
-// Run as a script (not when bundled into the device bundle, where every module shares the bundle's URL).
-const bundled = (globalThis as { WGSL_NN_BUNDLED?: boolean }).WGSL_NN_BUNDLED;
-if (!bundled && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run as a script (not from the device bundle, where every module shares the bundle's URL).
+if (!inDeviceBundle() && import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [weightsPath, outPath, sizeArg] = process.argv.slice(2);
   if (!weightsPath || !outPath) {
     console.error('usage: npx tsx bench/onnx-mobilenet.ts WEIGHTS.safetensors OUT.onnx [size]');

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type * as TF from '@tensorflow/tfjs-core';
 import { deviceInfo } from '../src/index.js';
 import { setLavapipeThreadsDefault } from '../src/tensor/device.js';
+import { inDeviceBundle } from './harness.js';
 
 /**
  * TensorFlow.js (tfjs-backend-webgpu) as the peer, in this process, on the same Dawn GPU object
@@ -75,7 +76,7 @@ async function registerGradients(tf: Tf): Promise<void> {
   if (tf.getGradient('RealDiv')) return;
   // In the device bundle (scripts/device-bundle.mjs) the bench is itself an esbuild bundle, which
   // holds the gradient module already (this import is bundled), and esbuild is not there to run.
-  if ((globalThis as { WGSL_NN_BUNDLED?: boolean }).WGSL_NN_BUNDLED) {
+  if (inDeviceBundle()) {
     await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   } else await bundleGradients();
   if (!tf.getGradient('RealDiv') || !tf.getGradient('BatchMatMul')) {
