@@ -16,7 +16,7 @@ import { tuning, withTuning } from './tuning.js';
 import { whole } from './util.js';
 import {
   broadcastFmas,
-  fullBlocks,
+  fullConstant,
   laneQuads,
   psConstant,
   quadSource,
@@ -199,7 +199,7 @@ export function dispatchPointwiseWs(a: PointwiseArgs, plan: PointwiseWsPlan, sg:
       ...(a.bn ? { bn: bnConstant(a.bn) } : {}),
       ...(a.res ? { res: true } : {}),
       ...psConstant(a.cin, plan.c),
-      ...(fullBlocks(co4, plan.c, sg) ? { full: true } : {}),
+      ...fullConstant(co4, plan.c, sg),
     },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias, ...bnBuffers(a.bn), res: a.res },
     uniforms: { M: a.m, CIN: a.cin, CO4: co4, PX: plan.px, blocks },

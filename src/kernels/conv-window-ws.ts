@@ -3,7 +3,7 @@ import { CONV_HEAD, type ConvCall, convHead, type WindowDispatch } from './conv-
 import { residentPlan } from './conv-pointwise.js';
 import { defineKernel } from './program.js';
 import { lavapipeWeightStationary } from './tuning.js';
-import { broadcastFmas, fullBlocks, laneQuads, quadStore, residentWeights } from './ws-codegen.js';
+import { broadcastFmas, fullConstant, laneQuads, quadStore, residentWeights } from './ws-codegen.js';
 
 /**
  * The weight-stationary windowed convolution for CPU adapters with a fixed subgroup size: convs
@@ -130,7 +130,7 @@ export function dispatchWindowWs(a: ConvCall, plan: { c: number; px: number }, s
       sg,
       bias: !!a.bias,
       act: a.act,
-      ...(fullBlocks(a.co / 4, plan.c, sg) ? { full: true } : {}),
+      ...fullConstant(a.co / 4, plan.c, sg),
     },
     buffers: { x: a.x, f: a.f, y: a.y, bias: a.bias },
     uniforms: { ...convHead(a, a.c, a.co), M: m, TAPS: a.kh * a.kw * a.c, PX: plan.px },

@@ -29,6 +29,11 @@ export function fullBlocks(n4: number, C: number, L: number): boolean {
   return n4 % (C * L) === 0;
 }
 
+/** The `full` kernel constant for an output row of n4 quads and blocks of C x L (absent when not). */
+export function fullConstant(n4: number, C: number, L: number): { full?: true } {
+  return fullBlocks(n4, C, L) ? { full: true } : {};
+}
+
 /** The WGSL store `store` of the lane's quad j, guarded by ok{j} (`laneQuads`) unless `full`. */
 export function quadStore(j: number, full: boolean | undefined, store: string): string {
   return `${full ? '' : `if (ok${j}) `}{ ${store} }`;
