@@ -58,6 +58,8 @@ if [ "$what" = all ] || [ "$what" = check ]; then
   status=$?
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
+  # The bench writes latest.json only when it finishes: never hand on an earlier run's as this one's.
+  rm -f "$B/results/latest.json"
   WGSL_NN_WEIGHTS_DIR="$B/weights" timeout 360 "$T/node" "$B/bench.mjs" \
     --filter "${BENCH_FILTER:-core,conv,augment,mobilenet,train,transformer}" --no-js --budget 20 2>&1 | tee "$OUT/bench.log"
   b=$?
